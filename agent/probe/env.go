@@ -1,0 +1,5 @@
+package probe
+
+import "os"
+
+var getenv = os.Getenv

@@ -1,0 +1,142 @@
+// Package probe holds the agent's compiled-in probes and their registry.
+//
+// A probe is one file that registers itself from init(), plus one fixture
+// folder under testdata/<probe>/. Probes read the host only through the
+// *WithContext functions of gopsutil and through Path, so a test points them
+// at a fake /proc, /sys and /etc by putting a common.EnvMap in the context
+// (see WithRoot). A probe that fails returns an error; the snapshot carries it
+// as data and the other probes go on.
+package probe
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/shirou/gopsutil/v3/common"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Probe gathers one section of a snapshot.
+type Probe interface {
+	// Name is the probe's kebab-case name, as requested on the wire.
+	Name() string
+	// Collect returns a value that encodes as JSON. It must honour ctx's
+	// deadline and may keep state between calls (for rates and deltas); the
+	// agent never calls one probe concurrently with itself.
+	Collect(ctx context.Context, env *Env) (any, error)
+}
+
+// Env is what a probe knows of its surroundings beyond the host.
+type Env struct {
+	// Health asks for the probe's light variant: the few numbers a periodic
+	// health snapshot carries, cheap enough to take every minute.
+	Health bool
+	// Collector is the collector the agent reports to; nil when none is
+	// configured (a local `sonde-agent snapshot` before enrollment).
+	Collector *Collector
+}
+
+// Collector describes the agent's collector to the probes that check it.
+type Collector struct {
+	// Addr is the collector's host:port as enrolled.
+	Addr string
+	// Handshake opens and closes a fresh QUIC connection to the collector
+	// and returns how long the handshake took.
+	Handshake func(ctx context.Context) (time.Duration, error)
+	// Offset returns the collector's clock minus this machine's, measured
+	// at the last hello, and the round trip of that measurement; ok is
+	// false until one was made.
+	Offset func() (offset, rtt time.Duration, ok bool)
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]func() Probe{}
+)
+
+// Register makes a probe available under name. It panics on an invalid or
+// duplicate name: both are programming errors found at start-up.
+func Register(name string, newProbe func() Probe) {
+	if !protocol.ValidProbeName(name) {
+		panic(fmt.Sprintf("probe: invalid name %q", name))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("probe: %q registered twice", name))
+	}
+	registry[name] = newProbe
+}
+
+// Names returns the registered probe names, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New returns a fresh instance of the named probe.
+func New(name string) (Probe, bool) {
+	mu.RLock()
+	newProbe, ok := registry[name]
+	mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	return newProbe(), true
+}
+
+// Roots of the host file systems, keyed like gopsutil's environment.
+var defaultRoots = map[common.EnvKeyType]string{
+	common.HostProcEnvKey: "/proc",
+	common.HostSysEnvKey:  "/sys",
+	common.HostEtcEnvKey:  "/etc",
+	common.HostVarEnvKey:  "/var",
+	common.HostRunEnvKey:  "/run",
+	common.HostDevEnvKey:  "/dev",
+	common.HostRootEnvKey: "/",
+}
+
+// WithRoot returns a context in which the host's /proc, /sys, /etc, /var,
+// /run and /dev are the folders of the same names under dir, for gopsutil
+// and for Path alike.
+func WithRoot(ctx context.Context, dir string) context.Context {
+	m := common.EnvMap{}
+	for k, v := range defaultRoots {
+		m[k] = dir + v
+	}
+	m[common.HostRootEnvKey] = dir
+	return context.WithValue(ctx, common.EnvKey, m)
+}
+
+// Path joins parts under the host root named by key (common.HostProcEnvKey,
+// ...), taken from the context's EnvMap, else the environment variable of
+// the same name, else the default.
+func Path(ctx context.Context, key common.EnvKeyType, parts ...string) string {
+	root := ""
+	if m, ok := ctx.Value(common.EnvKey).(common.EnvMap); ok {
+		root = m[key]
+	}
+	if root == "" {
+		root = getenv(string(key))
+	}
+	if root == "" {
+		root = defaultRoots[key]
+	}
+	for _, p := range parts {
+		if len(root) > 0 && root[len(root)-1] != '/' {
+			root += "/"
+		}
+		root += p
+	}
+	return root
+}

@@ -1,0 +1,116 @@
+package probe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Set is the probes one agent runs, each instance kept across snapshots so
+// it can compute rates.
+type Set struct {
+	probes map[string]Probe
+	names  []string
+	locks  map[string]*sync.Mutex
+}
+
+// NewSet instantiates every registered probe.
+func NewSet() *Set {
+	s := &Set{probes: map[string]Probe{}, locks: map[string]*sync.Mutex{}}
+	for _, n := range Names() {
+		p, _ := New(n)
+		s.probes[n] = p
+		s.locks[n] = new(sync.Mutex)
+		s.names = append(s.names, n)
+	}
+	return s
+}
+
+// Names returns the probes in the set, sorted.
+func (s *Set) Names() []string { return s.names }
+
+// Run runs the named probes (all when names is empty) concurrently, each
+// under its own timeout, and returns their results in the order asked. A
+// probe that fails, panics or runs out of time is reported in its result;
+// Run itself never fails. Unknown names come back as results with an error.
+func (s *Set) Run(ctx context.Context, env *Env, names []string, timeout time.Duration) []protocol.ProbeResult {
+	if len(names) == 0 {
+		names = s.names
+	}
+	results := make([]protocol.ProbeResult, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		results[i].Name = name
+		p, ok := s.probes[name]
+		if !ok {
+			results[i].Error = "unknown probe"
+			continue
+		}
+		wg.Add(1)
+		go func(r *protocol.ProbeResult, p Probe, lock *sync.Mutex) {
+			defer wg.Done()
+			runOne(ctx, p, lock, env, timeout, r)
+		}(&results[i], p, s.locks[name])
+	}
+	wg.Wait()
+	return results
+}
+
+// runOne runs p under lock, so that a probe still stuck from an earlier
+// snapshot is never entered twice: the next run waits, within its timeout.
+func runOne(ctx context.Context, p Probe, lock *sync.Mutex, env *Env, timeout time.Duration, r *protocol.ProbeResult) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	type outcome struct {
+		v   any
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		lock.Lock()
+		defer lock.Unlock()
+		defer func() {
+			if e := recover(); e != nil {
+				done <- outcome{err: fmt.Errorf("probe panicked: %v\n%s", e, debug.Stack())}
+			}
+		}()
+		if ctx.Err() != nil {
+			return // the caller has reported the timeout already
+		}
+		v, err := p.Collect(ctx, env)
+		done <- outcome{v, err}
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		// A probe stuck in a system call cannot be interrupted; report the
+		// timeout now and let it finish in the background.
+		o.err = fmt.Errorf("timed out after %s", timeout)
+	}
+	r.Duration = int64(time.Since(start))
+	if o.err != nil {
+		r.Error = truncateError(o.err.Error())
+	}
+	if o.v != nil {
+		b, err := json.Marshal(o.v)
+		if err != nil {
+			r.Error = truncateError(fmt.Sprintf("encoding result: %v", err))
+			return
+		}
+		r.Data = b
+	}
+}
+
+func truncateError(s string) string {
+	if len(s) > protocol.MaxTextLen {
+		s = s[:protocol.MaxTextLen-3] + "..."
+	}
+	return s
+}

@@ -1,0 +1,43 @@
+// Package protocol is the wire contract between sonde-agent and sonde-collector.
+//
+// # Transport
+//
+// Agents dial the collector over QUIC with TLS 1.3 and mutual authentication.
+// The ALPN names the major protocol version ([ALPN], "sonde/1"); a peer that
+// does not speak it fails the handshake instead of misreading bytes. Every
+// exchange uses its own bidirectional stream: the opener writes one message,
+// the other side answers with one message, and a snapshot is always answered
+// by an [Ack] (only after the collector has committed it) or an [Error].
+//
+// # Framing
+//
+// A message travels as one frame: an 8-byte header (magic 'S', version, type,
+// flags, big-endian payload length) followed by the payload. The payload is
+// CBOR, optionally DEFLATE-compressed (FlagDeflate). [MaxFrameSize] bounds the
+// bytes on the wire and [MaxDecodedSize] bounds the payload after
+// decompression, so a compression bomb is refused at the limit with bounded
+// memory.
+//
+// # Encoding
+//
+// CBOR (RFC 8949) through github.com/fxamacker/cbor/v2: a binary format with a
+// hardened decoder whose nesting depth, array and map sizes and indefinite
+// lengths are capped (see decMode). Struct fields use small integer keys, so
+// frames stay compact, and encoding is core-deterministic, so the same message
+// always has the same bytes (testdata/golden holds them). Probe payloads are
+// carried as JSON documents inside the CBOR envelope: JSON is what the
+// collector stores and serves and what the analyzers read, so no transcoding
+// happens on either side, and the collector validates each document.
+//
+// # Compatibility
+//
+// Within major version 1 a message only grows: new fields get new integer
+// keys, existing keys are never renumbered or given a new meaning, and
+// decoders ignore keys they do not know. The frame header's version byte is
+// [Version]; a frame of another version is refused. Any change that would
+// break an older peer gets a new major version and a new ALPN, and the
+// golden encodings in testdata change only together with the version.
+//
+// Nothing in this package can ask an agent to run a command, write a file or
+// evaluate a query: a request names compiled-in probes, nothing more.
+package protocol

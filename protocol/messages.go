@@ -1,0 +1,223 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Version is the protocol version carried in every frame header.
+const Version = 1
+
+// ALPN is the TLS application protocol of this major version.
+const ALPN = "sonde/1"
+
+// Type identifies a message in a frame header.
+type Type uint8
+
+// Message types. Numbers are part of the wire contract.
+const (
+	TypeHello           Type = 1
+	TypeWelcome         Type = 2
+	TypeSnapshotRequest Type = 3
+	TypeSnapshot        Type = 4
+	TypeAck             Type = 5
+	TypeError           Type = 6
+	TypeEnroll          Type = 7
+	TypeEnrolled        Type = 8
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeHello:
+		return "hello"
+	case TypeWelcome:
+		return "welcome"
+	case TypeSnapshotRequest:
+		return "snapshot-request"
+	case TypeSnapshot:
+		return "snapshot"
+	case TypeAck:
+		return "ack"
+	case TypeError:
+		return "error"
+	case TypeEnroll:
+		return "enroll"
+	case TypeEnrolled:
+		return "enrolled"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Message is implemented by every message that can travel in a frame.
+type Message interface {
+	Type() Type
+	// Validate checks the bounds and formats of a decoded message; the
+	// decoder calls it, so a message that reaches the caller is valid.
+	Validate() error
+}
+
+// Facts are the static facts of a machine, read once when the agent starts.
+type Facts struct {
+	Hostname        string `cbor:"1,keyasint,omitempty" json:"hostname"`
+	OS              string `cbor:"2,keyasint,omitempty" json:"os"`
+	Platform        string `cbor:"3,keyasint,omitempty" json:"platform,omitempty"`
+	PlatformFamily  string `cbor:"4,keyasint,omitempty" json:"platform_family,omitempty"`
+	PlatformVersion string `cbor:"5,keyasint,omitempty" json:"platform_version,omitempty"`
+	KernelVersion   string `cbor:"6,keyasint,omitempty" json:"kernel_version,omitempty"`
+	Arch            string `cbor:"7,keyasint,omitempty" json:"arch,omitempty"`
+	Virtualization  string `cbor:"8,keyasint,omitempty" json:"virtualization,omitempty"`
+	HostID          string `cbor:"9,keyasint,omitempty" json:"host_id,omitempty"`
+	CPUModel        string `cbor:"10,keyasint,omitempty" json:"cpu_model,omitempty"`
+	CPUs            int    `cbor:"11,keyasint,omitempty" json:"cpus,omitempty"`
+	MemoryBytes     uint64 `cbor:"12,keyasint,omitempty" json:"memory_bytes,omitempty"`
+	BootTime        int64  `cbor:"13,keyasint,omitempty" json:"boot_time,omitempty"` // Unix seconds
+}
+
+// Hello is the agent's first message on a new connection.
+type Hello struct {
+	AgentID      string `cbor:"1,keyasint"`
+	AgentVersion string `cbor:"2,keyasint"`
+	// Versions lists the protocol versions the agent speaks.
+	Versions  []uint8 `cbor:"3,keyasint"`
+	BootEpoch int64   `cbor:"4,keyasint"`
+	Facts     Facts   `cbor:"5,keyasint"`
+	// Probes lists the probes compiled into the agent.
+	Probes []string `cbor:"6,keyasint,omitempty"`
+}
+
+// Welcome answers Hello. The agent uses CollectorTime, with the round trip,
+// to estimate its clock offset to the collector.
+type Welcome struct {
+	CollectorTime  int64 `cbor:"1,keyasint"` // Unix nanoseconds
+	HealthInterval int64 `cbor:"2,keyasint"` // nanoseconds; 0 keeps the agent's own
+}
+
+// SnapshotRequest asks an agent for a snapshot. An empty Probes list means
+// every probe.
+type SnapshotRequest struct {
+	RequestID string   `cbor:"1,keyasint"`
+	Probes    []string `cbor:"2,keyasint,omitempty"`
+	Deadline  int64    `cbor:"3,keyasint"` // Unix milliseconds
+}
+
+// Kind tells an on-demand snapshot from a periodic health one.
+type Kind uint8
+
+// Snapshot kinds.
+const (
+	KindFull   Kind = 1
+	KindHealth Kind = 2
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindFull:
+		return "full"
+	case KindHealth:
+		return "health"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Snapshot is a set of probe results. (AgentID, BootEpoch, Seq) identifies
+// it: the collector stores each identity once, however often it arrives.
+type Snapshot struct {
+	RequestID  string        `cbor:"1,keyasint,omitempty"` // empty when periodic
+	Kind       Kind          `cbor:"2,keyasint"`
+	AgentID    string        `cbor:"3,keyasint"`
+	BootEpoch  int64         `cbor:"4,keyasint"`
+	Seq        uint64        `cbor:"5,keyasint"`
+	CapturedAt int64         `cbor:"6,keyasint"` // Unix milliseconds
+	Probes     []ProbeResult `cbor:"7,keyasint"`
+}
+
+// ProbeResult is one probe's outcome. A failed probe has Error set and is
+// still part of the snapshot.
+type ProbeResult struct {
+	Name     string `cbor:"1,keyasint"`
+	Data     []byte `cbor:"2,keyasint,omitempty"` // a JSON document
+	Error    string `cbor:"3,keyasint,omitempty"`
+	Duration int64  `cbor:"4,keyasint"` // nanoseconds
+}
+
+// Ack confirms that the collector has committed a snapshot.
+type Ack struct {
+	AgentID   string `cbor:"1,keyasint"`
+	BootEpoch int64  `cbor:"2,keyasint"`
+	Seq       uint64 `cbor:"3,keyasint"`
+	// Duplicate is set when the snapshot had been stored before.
+	Duplicate bool `cbor:"4,keyasint,omitempty"`
+}
+
+// Error codes.
+const (
+	CodeBadRequest   = 400
+	CodeUnauthorized = 401
+	CodeNotFound     = 404
+	CodeTooLarge     = 413
+	CodeInternal     = 500
+	CodeUnavailable  = 503
+)
+
+// Error reports a failure to the other side of a stream.
+type Error struct {
+	Code      uint16 `cbor:"1,keyasint"`
+	Message   string `cbor:"2,keyasint"`
+	RequestID string `cbor:"3,keyasint,omitempty"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (code %d)", e.Message, e.Code) }
+
+// Enroll is sent by an agent that has no certificate yet: an enrollment
+// token and a certificate signing request for a key made on the machine.
+type Enroll struct {
+	Token string `cbor:"1,keyasint"`
+	CSR   []byte `cbor:"2,keyasint"` // DER
+	Facts Facts  `cbor:"3,keyasint"`
+}
+
+// Enrolled answers Enroll with the agent's identity.
+type Enrolled struct {
+	AgentID     string `cbor:"1,keyasint"`
+	Certificate []byte `cbor:"2,keyasint"` // DER, signed by the agent CA
+	CA          []byte `cbor:"3,keyasint"` // DER of the agent CA
+}
+
+func (*Hello) Type() Type           { return TypeHello }
+func (*Welcome) Type() Type         { return TypeWelcome }
+func (*SnapshotRequest) Type() Type { return TypeSnapshotRequest }
+func (*Snapshot) Type() Type        { return TypeSnapshot }
+func (*Ack) Type() Type             { return TypeAck }
+func (*Error) Type() Type           { return TypeError }
+func (*Enroll) Type() Type          { return TypeEnroll }
+func (*Enrolled) Type() Type        { return TypeEnrolled }
+
+// newMessage returns an empty message of type t, or nil if t is unknown.
+func newMessage(t Type) Message {
+	switch t {
+	case TypeHello:
+		return new(Hello)
+	case TypeWelcome:
+		return new(Welcome)
+	case TypeSnapshotRequest:
+		return new(SnapshotRequest)
+	case TypeSnapshot:
+		return new(Snapshot)
+	case TypeAck:
+		return new(Ack)
+	case TypeError:
+		return new(Error)
+	case TypeEnroll:
+		return new(Enroll)
+	case TypeEnrolled:
+		return new(Enrolled)
+	}
+	return nil
+}
+
+// Elapsed returns the probe's run time.
+func (r *ProbeResult) Elapsed() time.Duration { return time.Duration(r.Duration) }
+
+// validData reports whether Data is absent or a JSON document.
+func (r *ProbeResult) validData() bool { return len(r.Data) == 0 || json.Valid(r.Data) }

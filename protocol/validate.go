@@ -1,0 +1,228 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Limits on what a peer may send. Everything an agent sends is untrusted.
+const (
+	MaxIDLen        = 64   // agent and request IDs
+	MaxTextLen      = 1024 // facts, versions, error messages
+	MaxTokenLen     = 256
+	MaxCSRLen       = 8 << 10
+	MaxCertLen      = 8 << 10
+	MaxProbes       = 64
+	MaxProbeNameLen = 32
+	MaxProbeData    = 4 << 20
+)
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid message")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// ValidProbeName reports whether name is a well-formed probe name:
+// lower-case letters, digits and dashes, starting with a letter.
+func ValidProbeName(name string) bool {
+	if name == "" || len(name) > MaxProbeNameLen || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidID reports whether id is a well-formed agent or request ID: printable
+// ASCII letters, digits, '-', '_' and '.', at most MaxIDLen bytes.
+func ValidID(id string) bool {
+	if id == "" || len(id) > MaxIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return invalid("%s is %d bytes, limit %d", field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return invalid("%s is not valid UTF-8", field)
+	}
+	return nil
+}
+
+func checkID(field, id string, optional bool) error {
+	if optional && id == "" {
+		return nil
+	}
+	if !ValidID(id) {
+		return invalid("%s %q is not a valid ID", field, truncate(id))
+	}
+	return nil
+}
+
+func checkProbeNames(names []string) error {
+	if len(names) > MaxProbes {
+		return invalid("%d probes, limit %d", len(names), MaxProbes)
+	}
+	for _, n := range names {
+		if !ValidProbeName(n) {
+			return invalid("probe name %q is not valid", truncate(n))
+		}
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return s
+}
+
+// Validate checks the facts' text fields.
+func (f *Facts) Validate() error {
+	for _, t := range []struct{ name, v string }{
+		{"hostname", f.Hostname}, {"os", f.OS}, {"platform", f.Platform},
+		{"platform family", f.PlatformFamily}, {"platform version", f.PlatformVersion},
+		{"kernel version", f.KernelVersion}, {"arch", f.Arch},
+		{"virtualization", f.Virtualization}, {"host id", f.HostID}, {"cpu model", f.CPUModel},
+	} {
+		if err := checkText(t.name, t.v, MaxTextLen); err != nil {
+			return err
+		}
+	}
+	if f.CPUs < 0 {
+		return invalid("negative cpu count")
+	}
+	return nil
+}
+
+func (m *Hello) Validate() error {
+	if err := checkID("agent id", m.AgentID, false); err != nil {
+		return err
+	}
+	if err := checkText("agent version", m.AgentVersion, MaxTextLen); err != nil {
+		return err
+	}
+	if len(m.Versions) == 0 || len(m.Versions) > 16 {
+		return invalid("%d protocol versions", len(m.Versions))
+	}
+	if err := checkProbeNames(m.Probes); err != nil {
+		return err
+	}
+	return m.Facts.Validate()
+}
+
+func (m *Welcome) Validate() error {
+	if m.HealthInterval < 0 {
+		return invalid("negative health interval")
+	}
+	return nil
+}
+
+func (m *SnapshotRequest) Validate() error {
+	if err := checkID("request id", m.RequestID, false); err != nil {
+		return err
+	}
+	if m.Deadline <= 0 {
+		return invalid("no deadline")
+	}
+	return checkProbeNames(m.Probes)
+}
+
+func (m *Snapshot) Validate() error {
+	if m.Kind != KindFull && m.Kind != KindHealth {
+		return invalid("unknown snapshot kind %d", m.Kind)
+	}
+	if err := checkID("agent id", m.AgentID, false); err != nil {
+		return err
+	}
+	if err := checkID("request id", m.RequestID, true); err != nil {
+		return err
+	}
+	if m.Seq == 0 {
+		return invalid("seq 0")
+	}
+	if m.CapturedAt <= 0 {
+		return invalid("no capture time")
+	}
+	if len(m.Probes) > MaxProbes {
+		return invalid("%d probe results, limit %d", len(m.Probes), MaxProbes)
+	}
+	seen := make(map[string]bool, len(m.Probes))
+	for i := range m.Probes {
+		r := &m.Probes[i]
+		if !ValidProbeName(r.Name) {
+			return invalid("probe name %q is not valid", truncate(r.Name))
+		}
+		if seen[r.Name] {
+			return invalid("probe %q twice", r.Name)
+		}
+		seen[r.Name] = true
+		if len(r.Data) > MaxProbeData {
+			return invalid("probe %s data is %d bytes, limit %d", r.Name, len(r.Data), MaxProbeData)
+		}
+		if !r.validData() {
+			return invalid("probe %s data is not JSON", r.Name)
+		}
+		if err := checkText("probe "+r.Name+" error", r.Error, MaxTextLen); err != nil {
+			return err
+		}
+		if r.Duration < 0 {
+			return invalid("probe %s has a negative duration", r.Name)
+		}
+	}
+	return nil
+}
+
+func (m *Ack) Validate() error {
+	if err := checkID("agent id", m.AgentID, false); err != nil {
+		return err
+	}
+	if m.Seq == 0 {
+		return invalid("seq 0")
+	}
+	return nil
+}
+
+func (m *Error) Validate() error {
+	if err := checkID("request id", m.RequestID, true); err != nil {
+		return err
+	}
+	return checkText("error message", m.Message, MaxTextLen)
+}
+
+func (m *Enroll) Validate() error {
+	if m.Token == "" || len(m.Token) > MaxTokenLen {
+		return invalid("token length %d", len(m.Token))
+	}
+	if len(m.CSR) == 0 || len(m.CSR) > MaxCSRLen {
+		return invalid("csr length %d", len(m.CSR))
+	}
+	return m.Facts.Validate()
+}
+
+func (m *Enrolled) Validate() error {
+	if err := checkID("agent id", m.AgentID, false); err != nil {
+		return err
+	}
+	if len(m.Certificate) == 0 || len(m.Certificate) > MaxCertLen || len(m.CA) == 0 || len(m.CA) > MaxCertLen {
+		return invalid("certificate lengths %d, %d", len(m.Certificate), len(m.CA))
+	}
+	return nil
+}
