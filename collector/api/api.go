@@ -1,0 +1,331 @@
+// Package api is the collector's HTTP API for L2 engineers and their tools,
+// under /api/v1/, with API-key authentication and roles, plus the health
+// endpoints /livez and /readyz.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Agents is the live side the API needs from the QUIC server.
+type Agents interface {
+	Connected() map[string]time.Time
+	RequestSnapshot(ctx context.Context, agentID string, probes []string) (int64, error)
+}
+
+// API serves /api/v1/.
+type API struct {
+	Store  store.Store
+	Agents Agents
+	Log    *slog.Logger
+	// MaxWait caps how long a snapshot request may block; default 2 minutes.
+	MaxWait time.Duration
+}
+
+// Handler returns the API's routes, /livez and /readyz included.
+func (a *API) Handler() http.Handler {
+	if a.Log == nil {
+		a.Log = slog.Default()
+	}
+	if a.MaxWait == 0 {
+		a.MaxWait = 2 * time.Minute
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /api/v1/agents", a.auth(store.RoleL1, a.listAgents))
+	mux.Handle("GET /api/v1/agents/{agent}", a.auth(store.RoleL1, a.getAgent))
+	mux.Handle("POST /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.takeSnapshot))
+	mux.Handle("GET /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.listSnapshots))
+	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(store.RoleL2, a.getSnapshot))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	})
+	return mux
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.Store.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store: %v", err)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+type ctxKey struct{}
+
+// KeyFrom returns the API key that authenticated the request.
+func KeyFrom(ctx context.Context) (store.APIKey, bool) {
+	k, ok := ctx.Value(ctxKey{}).(store.APIKey)
+	return k, ok
+}
+
+// HashKey is how API keys are kept: they are 256 random bits, so a plain
+// SHA-256 suffices.
+func HashKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// auth lets a request through when it carries an API key of at least role.
+func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || key == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sonde"`)
+			writeError(w, http.StatusUnauthorized, "missing API key: send Authorization: Bearer KEY")
+			return
+		}
+		k, err := a.Store.APIKeyByHash(r.Context(), HashKey(key))
+		if errors.Is(err, store.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sonde", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "unknown API key")
+			return
+		}
+		if err != nil {
+			a.Log.Error("API key lookup", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "store unavailable")
+			return
+		}
+		if store.RoleRank(k.Role) < store.RoleRank(role) {
+			writeError(w, http.StatusForbidden, "API key %q has role %s; this needs %s or above", k.Name, k.Role, role)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// Error is the body of every error answer.
+type Error struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, Error{Error: fmt.Sprintf(format, args...)})
+}
+
+// AgentView is an agent as the API shows it.
+type AgentView struct {
+	store.Agent
+	Online         bool      `json:"online"`
+	ConnectedSince time.Time `json:"connected_since,omitzero"`
+}
+
+func (a *API) view(ag store.Agent, live map[string]time.Time) AgentView {
+	since, ok := live[ag.ID]
+	return AgentView{Agent: ag, Online: ok, ConnectedSince: since}
+}
+
+func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
+	agents, err := a.Store.Agents(r.Context())
+	if err != nil {
+		a.storeError(w, err)
+		return
+	}
+	live := a.Agents.Connected()
+	out := make([]AgentView, 0, len(agents))
+	for _, ag := range agents {
+		out = append(out, a.view(ag, live))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// resolve finds the agent named by an ID or a unique hostname.
+func (a *API) resolve(w http.ResponseWriter, r *http.Request) (store.Agent, bool) {
+	name := r.PathValue("agent")
+	ag, err := a.Store.Agent(r.Context(), name)
+	if err == nil {
+		return ag, true
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		a.storeError(w, err)
+		return ag, false
+	}
+	agents, err := a.Store.Agents(r.Context())
+	if err != nil {
+		a.storeError(w, err)
+		return ag, false
+	}
+	var found []store.Agent
+	for _, c := range agents {
+		if strings.EqualFold(c.Facts.Hostname, name) {
+			found = append(found, c)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], true
+	case 0:
+		writeError(w, http.StatusNotFound, "no agent with ID or hostname %q", name)
+	default:
+		ids := make([]string, len(found))
+		for i, c := range found {
+			ids[i] = c.ID
+		}
+		writeError(w, http.StatusConflict, "hostname %q is ambiguous: agents %s; use an ID", name, strings.Join(ids, ", "))
+	}
+	return ag, false
+}
+
+func (a *API) getAgent(w http.ResponseWriter, r *http.Request) {
+	ag, ok := a.resolve(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, a.view(ag, a.Agents.Connected()))
+}
+
+// SnapshotRequest is the body of POST /api/v1/agents/{agent}/snapshots.
+type SnapshotRequest struct {
+	Probes []string `json:"probes,omitempty"`
+	// Timeout is a Go duration ("30s"); default 30s.
+	Timeout string `json:"timeout,omitempty"`
+}
+
+func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
+	ag, ok := a.resolve(w, r)
+	if !ok {
+		return
+	}
+	var req SnapshotRequest
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "bad request body: %v", err)
+			return
+		}
+	}
+	timeout := 30 * time.Second
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, "timeout %q is not a positive duration such as 30s", req.Timeout)
+			return
+		}
+		timeout = min(d, a.MaxWait)
+	}
+	if err := checkProbes(req.Probes, ag.Probes); err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	id, err := a.Agents.RequestSnapshot(ctx, ag.ID, req.Probes)
+	switch {
+	case errors.Is(err, ingest.ErrOffline):
+		seen := "never"
+		if !ag.LastSeen.IsZero() {
+			seen = ag.LastSeen.Format(time.RFC3339)
+		}
+		writeError(w, http.StatusServiceUnavailable, "agent %s (%s) is offline; last seen %s", ag.ID, ag.Facts.Hostname, seen)
+		return
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "agent %s did not deliver a snapshot within %s", ag.ID, timeout)
+		return
+	case err != nil:
+		writeError(w, http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
+		return
+	}
+	snap, err := a.Store.Snapshot(r.Context(), id)
+	if err != nil {
+		a.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, snap)
+}
+
+// checkProbes refuses names that are malformed or that the agent does not
+// have (when it told us which it has).
+func checkProbes(asked, known []string) error {
+	for _, p := range asked {
+		if !protocol.ValidProbeName(p) {
+			return fmt.Errorf("probe name %q is not valid", p)
+		}
+		if len(known) > 0 && !contains(known, p) {
+			return fmt.Errorf("unknown probe %q; this agent has: %s", p, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) listSnapshots(w http.ResponseWriter, r *http.Request) {
+	ag, ok := a.resolve(w, r)
+	if !ok {
+		return
+	}
+	f := store.SnapshotFilter{Kind: r.URL.Query().Get("kind")}
+	if f.Kind != "" && f.Kind != "full" && f.Kind != "health" {
+		writeError(w, http.StatusBadRequest, "kind must be full or health")
+		return
+	}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be a number from 1 to 1000")
+			return
+		}
+		f.Limit = n
+	}
+	snaps, err := a.Store.Snapshots(r.Context(), ag.ID, f)
+	if err != nil {
+		a.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, snaps)
+}
+
+func (a *API) getSnapshot(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "snapshot ID %q is not a number", r.PathValue("id"))
+		return
+	}
+	snap, err := a.Store.Snapshot(r.Context(), id)
+	if err != nil {
+		a.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, snap)
+}
+
+func (a *API) storeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "%v", err)
+		return
+	}
+	a.Log.Error("store", "err", err)
+	writeError(w, http.StatusServiceUnavailable, "store unavailable")
+}

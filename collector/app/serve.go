@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/metrics"
+	"github.com/sondehq/sonde/collector/pki"
+	"github.com/sondehq/sonde/internal/cliflag"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := cliflag.New("serve", "sonde-collector serve [--data DIR] [--quic ADDR] [--http ADDR]", stderr)
+	data := fs.String("data", DefaultData, "data `dir`: CA, database")
+	quicAddr := fs.String("quic", ":7443", "UDP `address` for agents (QUIC)")
+	httpAddr := fs.String("http", "127.0.0.1:7080", "TCP `address` for the API, UI and /metrics")
+	var sans cliflag.List
+	fs.Var(&sans, "san", "extra host `names` or IPs agents use to reach this collector (comma-separated, repeatable)")
+	health := fs.Duration("health-interval", 0, "periodic health interval to give agents (0: agents keep theirs, 60s by default)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logFormat)
+	if err != nil {
+		return err
+	}
+	ca, created, err := pki.LoadOrCreate(*data)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created the agent CA", "dir", *data, "ca_pin", ca.Pin())
+	}
+	st, err := openData(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, sans...)
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	m := metrics.New()
+	srv, err := ingest.Listen(ingest.Config{
+		Addr: *quicAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
+		HealthInterval: *health, Observe: m,
+	})
+	if err != nil {
+		return err
+	}
+	a := &api.API{Store: st, Agents: srv, Log: log}
+	mux := http.NewServeMux()
+	ah := a.Handler()
+	mux.Handle("/api/", ah)
+	mux.Handle("/livez", ah)
+	mux.Handle("/readyz", ah)
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /{$}", home)
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ctx) }()
+	go func() {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("collector serving", "quic", srv.Addr().String(), "http", "http://"+ln.Addr().String(), "data", *data, "ca_pin", ca.Pin())
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("collector stopping")
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	hs.Shutdown(shutdown)
+	cancel()
+	return err
+}
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sonde collector</title></head>
+<body><h1>Sonde collector</h1>
+<p>The API is under <code>/api/v1/</code> (send <code>Authorization: Bearer KEY</code>);
+Prometheus metrics at <a href="/metrics">/metrics</a>; health at <a href="/livez">/livez</a> and <a href="/readyz">/readyz</a>.</p>
+<p>Use the <code>sonde</code> command: <code>SONDE_URL=http://{{.}} SONDE_TOKEN=KEY sonde agents</code>.</p>
+</body></html>
+`))
+
+func home(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	homePage.Execute(w, r.Host)
+}

@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// hello reads the agent's Hello on its first stream, checks it against the
+// certificate and the store, records the facts and answers Welcome.
+func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) error {
+	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	defer cancel()
+	str, err := conn.AcceptStream(ctx)
+	if err != nil {
+		return fmt.Errorf("waiting for hello: %w", err)
+	}
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(streamTimeout))
+	h, err := protocol.ReadAs[*protocol.Hello](str)
+	if err != nil {
+		return fmt.Errorf("reading hello: %w", err)
+	}
+	if h.AgentID != certID {
+		return s.refuse(str, protocol.CodeUnauthorized, fmt.Sprintf("hello names agent %q but the certificate is for %q", h.AgentID, certID))
+	}
+	now := time.Now()
+	err = s.cfg.Store.SeenAgent(ctx, store.Agent{ID: certID, Facts: h.Facts, AgentVersion: h.AgentVersion, Probes: h.Probes, LastSeen: now})
+	if errors.Is(err, store.ErrNotFound) {
+		return s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" is not enrolled here")
+	}
+	if err != nil {
+		s.refuse(str, protocol.CodeInternal, "collector store error")
+		return fmt.Errorf("recording hello: %w", err)
+	}
+	return protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(s.cfg.HealthInterval)})
+}
+
+// refuse tells the other side why, and returns the reason as an error.
+func (s *Server) refuse(w io.Writer, code uint16, msg string) error {
+	protocol.Write(w, &protocol.Error{Code: code, Message: msg})
+	return errors.New(msg)
+}
+
+// handleAgentStream takes one snapshot the agent pushed (periodic health,
+// or one captured earlier) and acks it once stored.
+func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic.Stream) {
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(streamTimeout))
+	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
+	if err != nil {
+		s.obs.IngestFailed("decode")
+		s.log.Warn("bad message from agent", "agent", ac.id, "err", err)
+		s.refuse(str, protocol.CodeBadRequest, truncate(err.Error()))
+		return
+	}
+	if _, err := s.ingest(ctx, ac.id, snap, str); err != nil {
+		s.log.Warn("snapshot not stored", "agent", ac.id, "seq", snap.Seq, "err", err)
+	}
+}
+
+// ingest stores a snapshot from agent id and acks it on w, only after the
+// store has committed it.
+func (s *Server) ingest(ctx context.Context, id string, snap *protocol.Snapshot, w io.Writer) (int64, error) {
+	start := time.Now()
+	if snap.AgentID != id {
+		s.obs.IngestFailed("identity")
+		return 0, s.refuse(w, protocol.CodeUnauthorized, fmt.Sprintf("snapshot names agent %q on the connection of %q", snap.AgentID, id))
+	}
+	stored, dup, err := s.cfg.Store.PutSnapshot(ctx, store.FromWire(snap, start))
+	if err != nil {
+		s.obs.IngestFailed("store")
+		s.refuse(w, protocol.CodeUnavailable, "collector could not store the snapshot; keep it and retry")
+		return 0, fmt.Errorf("storing snapshot: %w", err)
+	}
+	if err := s.cfg.Store.TouchAgent(ctx, id, start); err != nil {
+		s.log.Warn("last-seen update", "agent", id, "err", err)
+	}
+	s.obs.Ingested(snap.Kind.String(), dup, time.Since(start))
+	err = protocol.Write(w, &protocol.Ack{AgentID: id, BootEpoch: snap.BootEpoch, Seq: snap.Seq, Duplicate: dup})
+	return stored, err
+}
+
+// RequestSnapshot asks a connected agent for a snapshot of the named probes
+// (all when empty), stores it and returns its stored ID. It gives up at the
+// context's deadline.
+func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []string) (id int64, err error) {
+	ac := s.lookup(agentID)
+	if ac == nil {
+		return 0, ErrOffline
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(streamTimeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	start := time.Now()
+	defer func() { s.obs.RoundTrip(time.Since(start), err) }()
+	str, err := ac.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("opening a stream to the agent: %w", err)
+	}
+	defer str.Close()
+	// Stop waiting on the stream as soon as the caller gives up.
+	stop := context.AfterFunc(ctx, func() { str.CancelRead(0) })
+	defer stop()
+	str.SetDeadline(deadline)
+	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli()}
+	if err := protocol.Write(str, req); err != nil {
+		return 0, fmt.Errorf("sending the request: %w", err)
+	}
+	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("agent did not answer in time: %w", context.DeadlineExceeded)
+		}
+		var perr *protocol.Error
+		if errors.As(err, &perr) {
+			return 0, fmt.Errorf("agent refused: %w", err)
+		}
+		return 0, fmt.Errorf("reading the agent's answer: %w", err)
+	}
+	if snap.RequestID != req.RequestID {
+		s.refuse(str, protocol.CodeBadRequest, "answer is for another request")
+		return 0, fmt.Errorf("agent answered request %q, asked %q", snap.RequestID, req.RequestID)
+	}
+	return s.ingest(ctx, agentID, snap, str)
+}
+
+func newID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TokenHash is how tokens are kept: a token is 256 random bits, so a plain
+// SHA-256 is enough to make a stolen database useless for enrolling.
+func TokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// handleEnrollment serves a connection without a client certificate: one
+// Enroll exchange, then the connection closes.
+func (s *Server) handleEnrollment(ctx context.Context, conn *quic.Conn) {
+	defer conn.CloseWithError(0, "")
+	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
+	defer cancel()
+	str, err := conn.AcceptStream(ctx)
+	if err != nil {
+		return
+	}
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(streamTimeout))
+	log := s.log.With("remote", conn.RemoteAddr().String())
+	req, err := protocol.ReadAs[*protocol.Enroll](str)
+	if err != nil {
+		log.Warn("enrollment refused", "err", err)
+		s.refuse(str, protocol.CodeBadRequest, "expected an enrollment request: "+truncate(err.Error()))
+		return
+	}
+	id := newID(10)
+	cert, err := s.cfg.CA.SignAgent(req.CSR, id, s.cfg.CertValidity)
+	if err != nil {
+		log.Warn("enrollment refused", "err", err)
+		s.refuse(str, protocol.CodeBadRequest, truncate(err.Error()))
+		return
+	}
+	now := time.Now()
+	err = s.cfg.Store.Enroll(ctx, TokenHash(req.Token), now, store.Agent{ID: id, Facts: req.Facts, EnrolledAt: now})
+	if errors.Is(err, store.ErrTokenInvalid) {
+		log.Warn("enrollment refused", "err", err, "hostname", req.Facts.Hostname)
+		s.refuse(str, protocol.CodeUnauthorized, err.Error())
+		return
+	}
+	if err != nil {
+		log.Error("enrollment failed", "err", err)
+		s.refuse(str, protocol.CodeInternal, "collector store error")
+		return
+	}
+	log.Info("agent enrolled", "agent", id, "hostname", req.Facts.Hostname)
+	if err := protocol.Write(str, &protocol.Enrolled{AgentID: id, Certificate: cert, CA: s.cfg.CA.Cert.Raw}); err != nil {
+		log.Warn("enrollment answer not sent", "agent", id, "err", err)
+		return
+	}
+	// Let the agent read the answer and hang up first: closing now could
+	// discard data still in flight.
+	str.Close()
+	select {
+	case <-conn.Context().Done():
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,268 @@
+// Package ingest is the collector's QUIC side: it enrolls agents, keeps one
+// live connection per agent, stores the snapshots agents send and asks
+// connected agents for fresh ones.
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/collector/pki"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Config configures a Server. Zero values take the defaults.
+type Config struct {
+	Addr  string   // UDP address to listen on; default ":7443"
+	Hosts []string // names and addresses for the server certificate
+	CA    *pki.CA
+	Store store.Store
+	Log   *slog.Logger
+	// HealthInterval is sent to agents in Welcome; 0 lets them keep theirs.
+	HealthInterval time.Duration
+	// CertValidity is the lifetime of agent certificates; default 90 days.
+	CertValidity time.Duration
+	// Observe, when set, is told about ingest events (for metrics).
+	Observe Observer
+}
+
+// Observer receives ingest events. Implementations must be fast.
+type Observer interface {
+	Connected(delta int)
+	Ingested(kind string, duplicate bool, took time.Duration)
+	IngestFailed(reason string)
+	RoundTrip(took time.Duration, err error)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Connected(int)                        {}
+func (nopObserver) Ingested(string, bool, time.Duration) {}
+func (nopObserver) IngestFailed(string)                  {}
+func (nopObserver) RoundTrip(time.Duration, error)       {}
+
+// Limits of the QUIC side. An agent needs few streams and small windows: it
+// sends one snapshot at a time.
+const (
+	handshakeTimeout = 10 * time.Second
+	idleTimeout      = 90 * time.Second // agents keep alive every 25 s
+	streamTimeout    = 30 * time.Second // to read one message once a stream is open
+	maxStreams       = 8
+	discoveryRate    = 50 // CA answers per second, fleet-wide
+)
+
+// ErrOffline is returned for a request to an agent with no live connection.
+var ErrOffline = errors.New("agent is offline")
+
+// Server accepts agents over QUIC.
+type Server struct {
+	cfg Config
+	tr  *quic.Transport
+	ln  *quic.Listener
+	log *slog.Logger
+	obs Observer
+
+	mu    sync.Mutex
+	conns map[string]*agentConn
+	wg    sync.WaitGroup
+}
+
+type agentConn struct {
+	id    string
+	conn  *quic.Conn
+	since time.Time
+}
+
+// Listen opens the UDP socket and the QUIC listener.
+func Listen(cfg Config) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = ":7443"
+	}
+	if cfg.CertValidity == 0 {
+		cfg.CertValidity = 90 * 24 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, obs: cfg.Observe, conns: map[string]*agentConn{}}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	cert, err := cfg.CA.ServerCertificate(cfg.Hosts, 365*24*time.Hour)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the collector certificate: %w", err)
+	}
+	udpAddr, err := net.ResolveUDPAddr("udp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("QUIC address %q: %w", cfg.Addr, err)
+	}
+	udp, err := net.ListenUDP("udp", udpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("QUIC listener: %w", err)
+	}
+	s.tr = &quic.Transport{Conn: udp}
+	tlsConf := &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		// An agent without a certificate may only enroll; see handleConn.
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  cfg.CA.Pool(),
+		NextProtos: []string{protocol.ALPN},
+	}
+	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
+		HandshakeIdleTimeout:           handshakeTimeout,
+		MaxIdleTimeout:                 idleTimeout,
+		MaxIncomingStreams:             maxStreams,
+		MaxIncomingUniStreams:          -1,
+		InitialStreamReceiveWindow:     256 << 10,
+		MaxStreamReceiveWindow:         2 << 20,
+		InitialConnectionReceiveWindow: 512 << 10,
+		MaxConnectionReceiveWindow:     4 << 20,
+		Allow0RTT:                      false,
+	})
+	if err != nil {
+		udp.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until ctx ends, then closes every connection.
+func (s *Server) Serve(ctx context.Context) error {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.serveDiscovery(ctx) }()
+	defer func() {
+		s.ln.Close()
+		s.tr.Close()
+		s.wg.Wait()
+	}()
+	for {
+		conn, err := s.ln.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.handleConn(ctx, conn) }()
+	}
+}
+
+// serveDiscovery answers CA discovery datagrams (see protocol.DiscoveryRequest).
+func (s *Server) serveDiscovery(ctx context.Context) {
+	answer, err := protocol.DiscoveryAnswer(s.cfg.CA.Cert.Raw)
+	if err != nil {
+		s.log.Error("CA discovery disabled", "err", err)
+		return
+	}
+	buf := make([]byte, 1500)
+	tick := time.NewTicker(time.Second / discoveryRate)
+	defer tick.Stop()
+	for {
+		n, addr, err := s.tr.ReadNonQUICPacket(ctx, buf)
+		if err != nil {
+			return
+		}
+		if !protocol.IsDiscoveryRequest(buf[:n]) {
+			continue
+		}
+		select {
+		case <-tick.C: // rate limit: a flood gets dropped, not answered
+			if _, err := s.tr.WriteTo(answer, addr); err != nil {
+				s.log.Debug("CA discovery answer", "to", addr, "err", err)
+			}
+		default:
+		}
+	}
+}
+
+func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
+	state := conn.ConnectionState().TLS
+	if len(state.PeerCertificates) == 0 {
+		s.handleEnrollment(ctx, conn)
+		return
+	}
+	id := state.PeerCertificates[0].Subject.CommonName
+	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String())
+	if err := s.hello(ctx, conn, id); err != nil {
+		log.Warn("agent refused", "err", err)
+		conn.CloseWithError(protocol.CodeUnauthorized, truncate(err.Error()))
+		return
+	}
+	ac := &agentConn{id: id, conn: conn, since: time.Now()}
+	s.register(ac)
+	log.Info("agent connected")
+	defer func() {
+		s.unregister(ac)
+		log.Info("agent disconnected", "after", time.Since(ac.since).Round(time.Second))
+	}()
+	for {
+		str, err := conn.AcceptStream(ctx)
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.handleAgentStream(ctx, ac, str) }()
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200]
+	}
+	return s
+}
+
+func (s *Server) register(ac *agentConn) {
+	s.mu.Lock()
+	old := s.conns[ac.id]
+	s.conns[ac.id] = ac
+	s.mu.Unlock()
+	if old != nil {
+		// One live connection per identity: the newest wins (a laptop that
+		// came back from sleep on another network).
+		old.conn.CloseWithError(protocol.CodeUnavailable, "replaced by a newer connection")
+	} else {
+		s.obs.Connected(1)
+	}
+}
+
+func (s *Server) unregister(ac *agentConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns[ac.id] == ac {
+		delete(s.conns, ac.id)
+		s.obs.Connected(-1)
+	}
+}
+
+// Connected returns the IDs of the connected agents with the time each
+// connection was made.
+func (s *Server) Connected() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]time.Time, len(s.conns))
+	for id, ac := range s.conns {
+		out[id] = ac.since
+	}
+	return out
+}
+
+func (s *Server) lookup(id string) *agentConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[id]
+}

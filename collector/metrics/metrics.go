@@ -1,0 +1,95 @@
+// Package metrics is the collector's Prometheus instrumentation: one
+// registry, names prefixed sonde_, base units, counters ending in _total.
+package metrics
+
+import (
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/internal/version"
+)
+
+// Metrics holds the collector's metrics and observes ingest.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	connected    prometheus.Gauge
+	ingested     *prometheus.CounterVec
+	ingestFailed *prometheus.CounterVec
+	ingestTime   prometheus.Histogram
+	roundTrip    *prometheus.HistogramVec
+}
+
+var _ ingest.Observer = (*Metrics)(nil)
+
+// New registers the collector's metrics on a fresh registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sonde_agents_connected", Help: "Agents with a live QUIC connection.",
+		}),
+		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sonde_snapshots_ingested_total", Help: "Snapshots received and committed, by kind; duplicates were stored before.",
+		}, []string{"kind", "duplicate"}),
+		ingestFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sonde_snapshots_rejected_total", Help: "Snapshots not stored, by reason.",
+		}, []string{"reason"}),
+		ingestTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sonde_ingest_duration_seconds", Help: "Time to store and ack one snapshot.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		roundTrip: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sonde_snapshot_request_duration_seconds", Help: "On-demand snapshot round trips, request to stored snapshot.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"result"}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sonde_build_info", Help: "Build of this collector; always 1.",
+		ConstLabels: prometheus.Labels{"version": version.Version, "revision": version.Revision(), "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	r.MustRegister(m.connected, m.ingested, m.ingestFailed, m.ingestTime, m.roundTrip, buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, reason := range []string{"decode", "identity", "store"} {
+		m.ingestFailed.WithLabelValues(reason)
+	}
+	return m
+}
+
+// Handler serves the registry, OpenMetrics included.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: m.Registry})
+}
+
+// Connected implements ingest.Observer.
+func (m *Metrics) Connected(delta int) { m.connected.Add(float64(delta)) }
+
+// Ingested implements ingest.Observer.
+func (m *Metrics) Ingested(kind string, duplicate bool, took time.Duration) {
+	dup := "false"
+	if duplicate {
+		dup = "true"
+	}
+	m.ingested.WithLabelValues(kind, dup).Inc()
+	m.ingestTime.Observe(took.Seconds())
+}
+
+// IngestFailed implements ingest.Observer.
+func (m *Metrics) IngestFailed(reason string) { m.ingestFailed.WithLabelValues(reason).Inc() }
+
+// RoundTrip implements ingest.Observer.
+func (m *Metrics) RoundTrip(took time.Duration, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.roundTrip.WithLabelValues(result).Observe(took.Seconds())
+}

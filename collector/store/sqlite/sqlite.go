@@ -1,0 +1,358 @@
+// Package sqlite is the embedded store: one SQLite file in the data dir, in
+// WAL mode, with synchronous=FULL so that a commit the collector acks
+// survives a power cut. Writes go through one connection; reads use a pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/sondehq/sonde/collector/store"
+)
+
+// Store is the SQLite store.
+type Store struct {
+	w *sql.DB // the single writer
+	r *sql.DB // readers
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the database at path and brings its schema up to
+// date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" +
+		"_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(8)
+	s := &Store{w: w, r: r}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// migrations[i] brings the schema from user_version i to i+1.
+var migrations = []string{`
+CREATE TABLE tokens (
+	hash       BLOB PRIMARY KEY,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	uses_left  INTEGER NOT NULL,
+	created_by TEXT NOT NULL
+);
+CREATE TABLE agents (
+	id            TEXT PRIMARY KEY,
+	hostname      TEXT NOT NULL,
+	facts         TEXT NOT NULL,
+	agent_version TEXT NOT NULL DEFAULT '',
+	probes        TEXT NOT NULL DEFAULT '[]',
+	enrolled_at   INTEGER NOT NULL,
+	last_seen     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX agents_hostname ON agents(hostname);
+CREATE TABLE api_keys (
+	id         TEXT PRIMARY KEY,
+	hash       BLOB NOT NULL UNIQUE,
+	name       TEXT NOT NULL,
+	role       TEXT NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE snapshots (
+	id          INTEGER PRIMARY KEY,
+	agent_id    TEXT NOT NULL REFERENCES agents(id),
+	boot_epoch  INTEGER NOT NULL,
+	seq         INTEGER NOT NULL,
+	kind        TEXT NOT NULL,
+	request_id  TEXT NOT NULL DEFAULT '',
+	captured_at INTEGER NOT NULL,
+	received_at INTEGER NOT NULL,
+	probes      BLOB NOT NULL,
+	UNIQUE (agent_id, boot_epoch, seq)
+);
+CREATE INDEX snapshots_agent_time ON snapshots(agent_id, captured_at);
+`}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var v int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this collector (%d): upgrade the collector", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(new(int))
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// CreateToken stores an enrollment token's hash.
+func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens(hash, created_at, expires_at, uses_left, created_by) VALUES (?,?,?,?,?)`,
+		t.Hash, unixNano(t.CreatedAt), unixNano(t.ExpiresAt), t.Uses, t.CreatedBy)
+	return err
+}
+
+// Enroll consumes a token use and records the agent in one transaction.
+func (s *Store) Enroll(ctx context.Context, tokenHash []byte, now time.Time, a store.Agent) error {
+	facts, err := json.Marshal(a.Facts)
+	if err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE tokens SET uses_left = uses_left - 1 WHERE hash = ? AND uses_left > 0 AND expires_at > ?`,
+		tokenHash, unixNano(now))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return store.ErrTokenInvalid
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at) VALUES (?,?,?,?,?)`,
+		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// CreateAPIKey stores an API key's hash.
+func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey, hash []byte) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO api_keys(id, hash, name, role, created_at) VALUES (?,?,?,?,?)`,
+		k.ID, hash, k.Name, k.Role, unixNano(k.CreatedAt))
+	return err
+}
+
+// APIKeyByHash finds the key with the given hash.
+func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, error) {
+	var k store.APIKey
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, name, role, created_at FROM api_keys WHERE hash = ?`, hash).
+		Scan(&k.ID, &k.Name, &k.Role, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, store.ErrNotFound
+	}
+	k.CreatedAt = fromNano(created)
+	return k, err
+}
+
+const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen`
+
+func scanAgent(sc interface{ Scan(...any) error }) (store.Agent, error) {
+	var a store.Agent
+	var facts, probes string
+	var enrolled, seen int64
+	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen); err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal([]byte(facts), &a.Facts); err != nil {
+		return a, fmt.Errorf("agent %s facts: %w", a.ID, err)
+	}
+	if err := json.Unmarshal([]byte(probes), &a.Probes); err != nil {
+		return a, fmt.Errorf("agent %s probes: %w", a.ID, err)
+	}
+	a.EnrolledAt, a.LastSeen = fromNano(enrolled), fromNano(seen)
+	return a, nil
+}
+
+// Agents lists every enrolled agent, by hostname.
+func (s *Store) Agents(ctx context.Context) ([]store.Agent, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents ORDER BY hostname, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Agent
+	for rows.Next() {
+		a, err := scanAgent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Agent returns one agent.
+func (s *Store) Agent(ctx context.Context, id string) (store.Agent, error) {
+	a, err := scanAgent(s.r.QueryRowContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
+	}
+	return a, err
+}
+
+// SeenAgent records the facts an agent sent in its hello.
+func (s *Store) SeenAgent(ctx context.Context, a store.Agent) error {
+	facts, err := json.Marshal(a.Facts)
+	if err != nil {
+		return err
+	}
+	probes, err := json.Marshal(a.Probes)
+	if err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE agents SET hostname = ?, facts = ?, agent_version = ?, probes = ?, last_seen = ? WHERE id = ?`,
+		a.Facts.Hostname, facts, a.AgentVersion, probes, unixNano(a.LastSeen), a.ID)
+	return mustAffect(res, err, a.ID)
+}
+
+// TouchAgent updates an agent's last-seen time.
+func (s *Store) TouchAgent(ctx context.Context, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE agents SET last_seen = max(last_seen, ?) WHERE id = ?`, unixNano(at), id)
+	return mustAffect(res, err, id)
+}
+
+func mustAffect(res sql.Result, err error, id string) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// PutSnapshot stores a snapshot once per (agent, boot epoch, seq).
+func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, bool, error) {
+	probes, err := json.Marshal(snap.Probes)
+	if err != nil {
+		return 0, false, err
+	}
+	var id int64
+	err = s.w.QueryRowContext(ctx, `INSERT INTO snapshots(agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, probes)
+		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (agent_id, boot_epoch, seq) DO NOTHING RETURNING id`,
+		snap.AgentID, snap.BootEpoch, int64(snap.Seq), snap.Kind, snap.RequestID,
+		unixNano(snap.CapturedAt), unixNano(snap.ReceivedAt), probes).Scan(&id)
+	if err == nil {
+		return id, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, err
+	}
+	err = s.w.QueryRowContext(ctx, `SELECT id FROM snapshots WHERE agent_id = ? AND boot_epoch = ? AND seq = ?`,
+		snap.AgentID, snap.BootEpoch, int64(snap.Seq)).Scan(&id)
+	return id, true, err
+}
+
+const snapshotColumns = `id, agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at`
+
+func scanSnapshot(sc interface{ Scan(...any) error }, probes *[]byte) (*store.Snapshot, error) {
+	var s store.Snapshot
+	var seq, captured, received int64
+	dest := []any{&s.ID, &s.AgentID, &s.BootEpoch, &seq, &s.Kind, &s.RequestID, &captured, &received}
+	if probes != nil {
+		dest = append(dest, probes)
+	}
+	if err := sc.Scan(dest...); err != nil {
+		return nil, err
+	}
+	s.Seq, s.CapturedAt, s.ReceivedAt = uint64(seq), fromNano(captured), fromNano(received)
+	return &s, nil
+}
+
+// Snapshots lists an agent's snapshots, newest first, without probe data.
+func (s *Store) Snapshots(ctx context.Context, agentID string, f store.SnapshotFilter) ([]store.Snapshot, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	q := `SELECT ` + snapshotColumns + ` FROM snapshots WHERE agent_id = ?`
+	args := []any{agentID}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, f.Kind)
+	}
+	q += ` ORDER BY captured_at DESC, id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.Snapshot{}
+	for rows.Next() {
+		snap, err := scanSnapshot(rows, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *snap)
+	}
+	return out, rows.Err()
+}
+
+// Snapshot returns one snapshot with its probe results.
+func (s *Store) Snapshot(ctx context.Context, id int64) (*store.Snapshot, error) {
+	var probes []byte
+	snap, err := scanSnapshot(s.r.QueryRowContext(ctx, `SELECT `+snapshotColumns+`, probes FROM snapshots WHERE id = ?`, id), &probes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("snapshot %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(probes, &snap.Probes); err != nil {
+		return nil, fmt.Errorf("snapshot %d: %w", id, err)
+	}
+	return snap, nil
+}

@@ -1,0 +1,150 @@
+// Package store defines what the collector keeps and the interface its
+// back ends implement: the embedded SQLite store (package sqlite) now, a
+// shared PostgreSQL store for several replicas later.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Errors the back ends return; they may wrap more detail.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrTokenInvalid = errors.New("enrollment token is unknown, expired or used up")
+)
+
+// Agent is an enrolled machine.
+type Agent struct {
+	ID           string         `json:"id"`
+	Facts        protocol.Facts `json:"facts"`
+	AgentVersion string         `json:"agent_version,omitempty"`
+	Probes       []string       `json:"probes,omitempty"`
+	EnrolledAt   time.Time      `json:"enrolled_at"`
+	LastSeen     time.Time      `json:"last_seen,omitzero"`
+}
+
+// Snapshot is a stored snapshot. Listings leave Probes empty.
+type Snapshot struct {
+	ID         int64         `json:"id"`
+	AgentID    string        `json:"agent_id"`
+	BootEpoch  int64         `json:"boot_epoch"`
+	Seq        uint64        `json:"seq"`
+	Kind       string        `json:"kind"`
+	RequestID  string        `json:"request_id,omitempty"`
+	CapturedAt time.Time     `json:"captured_at"`
+	ReceivedAt time.Time     `json:"received_at"`
+	Probes     []ProbeResult `json:"probes,omitempty"`
+}
+
+// ProbeResult is one probe's outcome as stored and served.
+type ProbeResult struct {
+	Name       string          `json:"name"`
+	DurationMS float64         `json:"duration_ms"`
+	Error      string          `json:"error,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+}
+
+// FromWire converts a validated wire snapshot.
+func FromWire(m *protocol.Snapshot, received time.Time) *Snapshot {
+	s := &Snapshot{
+		AgentID:    m.AgentID,
+		BootEpoch:  m.BootEpoch,
+		Seq:        m.Seq,
+		Kind:       m.Kind.String(),
+		RequestID:  m.RequestID,
+		CapturedAt: time.UnixMilli(m.CapturedAt).UTC(),
+		ReceivedAt: received.UTC(),
+		Probes:     make([]ProbeResult, len(m.Probes)),
+	}
+	for i, p := range m.Probes {
+		s.Probes[i] = ProbeResult{
+			Name:       p.Name,
+			DurationMS: float64(p.Duration) / 1e6,
+			Error:      p.Error,
+			Data:       json.RawMessage(p.Data),
+		}
+	}
+	return s
+}
+
+// Token is an enrollment token, kept only as a hash.
+type Token struct {
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Uses      int
+	CreatedBy string
+}
+
+// Roles of API keys, from least to most privileged.
+const (
+	RoleL1    = "l1"
+	RoleL2    = "l2"
+	RoleL3    = "l3"
+	RoleAdmin = "admin"
+)
+
+// RoleRank orders roles; unknown roles rank 0.
+func RoleRank(role string) int {
+	switch role {
+	case RoleL1:
+		return 1
+	case RoleL2:
+		return 2
+	case RoleL3:
+		return 3
+	case RoleAdmin:
+		return 4
+	}
+	return 0
+}
+
+// APIKey is an L2 API key, kept only as a hash.
+type APIKey struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// SnapshotFilter narrows a snapshot listing.
+type SnapshotFilter struct {
+	Kind  string // "full", "health" or "" for both
+	Limit int    // 0 means 100
+}
+
+// Store is what the collector keeps. Implementations are safe for
+// concurrent use.
+type Store interface {
+	CreateToken(ctx context.Context, t Token) error
+	// Enroll consumes one use of the token with the given hash and records
+	// the agent, in one transaction; ErrTokenInvalid when the token cannot
+	// be used at now.
+	Enroll(ctx context.Context, tokenHash []byte, now time.Time, a Agent) error
+
+	CreateAPIKey(ctx context.Context, k APIKey, hash []byte) error
+	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+
+	Agents(ctx context.Context) ([]Agent, error)
+	Agent(ctx context.Context, id string) (Agent, error)
+	// SeenAgent records a hello: the agent's current facts, version, probes.
+	SeenAgent(ctx context.Context, a Agent) error
+	// TouchAgent updates an agent's last-seen time.
+	TouchAgent(ctx context.Context, id string, at time.Time) error
+
+	// PutSnapshot stores s durably unless a snapshot with the same
+	// (AgentID, BootEpoch, Seq) is stored already; either way it returns
+	// the stored ID, and whether it was a duplicate. It returns only after
+	// the commit, so the caller may ack.
+	PutSnapshot(ctx context.Context, s *Snapshot) (id int64, duplicate bool, err error)
+	Snapshots(ctx context.Context, agentID string, f SnapshotFilter) ([]Snapshot, error)
+	Snapshot(ctx context.Context, id int64) (*Snapshot, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
