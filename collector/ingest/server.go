@@ -198,6 +198,12 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 	id := state.PeerCertificates[0].Subject.CommonName
 	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String())
 	if err := s.hello(ctx, conn, id); err != nil {
+		var appErr *quic.ApplicationError
+		if errors.As(err, &appErr) && appErr.Remote && appErr.ErrorCode == 0 {
+			// The agent hung up on purpose: a reachability check.
+			log.Debug("agent closed before hello", "reason", appErr.ErrorMessage)
+			return
+		}
 		log.Warn("agent refused", "err", err)
 		conn.CloseWithError(protocol.CodeUnauthorized, truncate(err.Error()))
 		return

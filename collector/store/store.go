@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -30,46 +29,14 @@ type Agent struct {
 
 // Snapshot is a stored snapshot. Listings leave Probes empty.
 type Snapshot struct {
-	ID         int64         `json:"id"`
-	AgentID    string        `json:"agent_id"`
-	BootEpoch  int64         `json:"boot_epoch"`
-	Seq        uint64        `json:"seq"`
-	Kind       string        `json:"kind"`
-	RequestID  string        `json:"request_id,omitempty"`
-	CapturedAt time.Time     `json:"captured_at"`
-	ReceivedAt time.Time     `json:"received_at"`
-	Probes     []ProbeResult `json:"probes,omitempty"`
-}
-
-// ProbeResult is one probe's outcome as stored and served.
-type ProbeResult struct {
-	Name       string          `json:"name"`
-	DurationMS float64         `json:"duration_ms"`
-	Error      string          `json:"error,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
+	ID int64 `json:"id"`
+	protocol.Document
+	ReceivedAt time.Time `json:"received_at"`
 }
 
 // FromWire converts a validated wire snapshot.
 func FromWire(m *protocol.Snapshot, received time.Time) *Snapshot {
-	s := &Snapshot{
-		AgentID:    m.AgentID,
-		BootEpoch:  m.BootEpoch,
-		Seq:        m.Seq,
-		Kind:       m.Kind.String(),
-		RequestID:  m.RequestID,
-		CapturedAt: time.UnixMilli(m.CapturedAt).UTC(),
-		ReceivedAt: received.UTC(),
-		Probes:     make([]ProbeResult, len(m.Probes)),
-	}
-	for i, p := range m.Probes {
-		s.Probes[i] = ProbeResult{
-			Name:       p.Name,
-			DurationMS: float64(p.Duration) / 1e6,
-			Error:      p.Error,
-			Data:       json.RawMessage(p.Data),
-		}
-	}
-	return s
+	return &Snapshot{Document: m.Document(), ReceivedAt: received.UTC()}
 }
 
 // Token is an enrollment token, kept only as a hash.

@@ -1,0 +1,245 @@
+// Package app holds the sonde-agent commands.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sondehq/sonde/agent/client"
+	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/internal/cliflag"
+	"github.com/sondehq/sonde/internal/render"
+	"github.com/sondehq/sonde/internal/version"
+	"github.com/sondehq/sonde/protocol"
+)
+
+const usage = `sonde-agent: the Sonde diagnostics agent
+
+commands:
+  enroll --collector HOST:PORT --token T --ca-pin sha256:...   join a collector
+  run                                 run in the foreground (the service runs the same)
+  snapshot [--probes a,b] [--format json|text] [-o FILE]      take a snapshot locally
+  probes                              list the compiled-in probes
+  install | uninstall | start | stop | status                 manage the system service
+  version                             print the version
+
+Every command takes --state DIR (default: ` + "%s" + `).
+Run "sonde-agent COMMAND -h" for a command's flags.
+`
+
+// Main runs the command in args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := run(ctx, args, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, usage, state.DefaultDir())
+		return 2
+	default:
+		fmt.Fprintln(stderr, "sonde-agent:", err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "enroll":
+		return enroll(ctx, rest, stdout, stderr)
+	case "run":
+		return runAgent(ctx, rest, stderr)
+	case "snapshot":
+		return snapshot(ctx, rest, stdout, stderr)
+	case "probes":
+		fmt.Fprintln(stdout, strings.Join(probe.Names(), "\n"))
+		return nil
+	case "install", "uninstall", "start", "stop", "status":
+		return control(cmd, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "sonde-agent", version.Version, version.Revision())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintf(stdout, usage, state.DefaultDir())
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n", cmd)
+	return errUsage
+}
+
+func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("enroll", "sonde-agent enroll --collector HOST:PORT --token T --ca-pin sha256:... [--state DIR]", stderr)
+	dir := fs.String("state", state.DefaultDir(), "state `dir`")
+	addr := fs.String("collector", "", "collector `HOST:PORT` (QUIC, default port "+client.DefaultPort+")")
+	token := fs.String("token", "", "enrollment token (from: sonde-collector token create)")
+	pin := fs.String("ca-pin", "", "the collector CA's pin, sha256:...")
+	force := fs.Bool("force", false, "replace an existing identity")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	if *addr == "" || *token == "" || *pin == "" {
+		fs.Usage()
+		return errors.New("--collector, --token and --ca-pin are all required")
+	}
+	if old, err := state.Load(*dir); err == nil && !*force {
+		return fmt.Errorf("already enrolled as %s with %s (state in %s); use --force to replace it", old.AgentID, old.Collector, *dir)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cfg, err := client.Enroll(ctx, *dir, *addr, *token, *pin, probe.ReadFacts(ctx))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "enrolled as agent %s with collector %s (state in %s)\n", cfg.AgentID, cfg.Collector, *dir)
+	return nil
+}
+
+// runFlags are the flags of `run`, shared with the service definition.
+type runFlags struct {
+	dir       string
+	health    time.Duration
+	logFormat string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "state", state.DefaultDir(), "state `dir`")
+	fs.DurationVar(&f.health, "health-interval", client.DefaultHealthInterval, "period of health snapshots (the collector may set another)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+}
+
+func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
+	var f runFlags
+	fs := cliflag.New("run", "sonde-agent run [--state DIR] [--health-interval 60s]", stderr)
+	f.register(fs)
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	if !isInteractive() {
+		return runService(f, stderr)
+	}
+	return f.run(ctx, stderr)
+}
+
+// run is the agent itself, in the foreground or under the service manager.
+func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
+	var h slog.Handler
+	switch f.logFormat {
+	case "text":
+		h = slog.NewTextHandler(stderr, nil)
+	case "json":
+		h = slog.NewJSONHandler(stderr, nil)
+	default:
+		return fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
+	}
+	id, err := state.Load(f.dir)
+	if err != nil {
+		return err
+	}
+	c := &client.Client{
+		ID:             id,
+		Probes:         probe.NewSet(),
+		Facts:          probe.ReadFacts(ctx),
+		Log:            slog.New(h),
+		HealthInterval: f.health,
+	}
+	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
+	return c.Run(ctx)
+}
+
+func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("snapshot", "sonde-agent snapshot [--probes a,b] [--format json|text] [-o FILE] [--health]", stderr)
+	dir := fs.String("state", state.DefaultDir(), "state `dir` (for the collector reachability check, if enrolled)")
+	var probes cliflag.List
+	fs.Var(&probes, "probes", "probes to run, comma-separated (default: all; list them with: sonde-agent probes)")
+	format := fs.String("format", "", "output format: json or text (default: text on a terminal, json otherwise and with -o)")
+	out := fs.String("o", "", "write to `FILE` instead of standard output")
+	health := fs.Bool("health", false, "take the light health variant")
+	timeout := fs.Duration("timeout", 10*time.Second, "per-probe timeout")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	set := probe.NewSet()
+	for _, p := range probes {
+		if !contains(set.Names(), p) {
+			return fmt.Errorf("unknown probe %q; available: %s", p, strings.Join(set.Names(), ", "))
+		}
+	}
+	env := &probe.Env{Health: *health}
+	if id, err := state.Load(*dir); err == nil {
+		env = (&client.Client{ID: id}).Env(*health)
+	}
+	kind := protocol.KindFull
+	if *health {
+		kind = protocol.KindHealth
+	}
+	facts := probe.ReadFacts(ctx)
+	snap := &protocol.Snapshot{Kind: kind, CapturedAt: time.Now().UnixMilli(), Probes: set.Run(ctx, env, probes, *timeout)}
+	doc := snap.Document()
+	doc.Facts = &facts
+
+	w := stdout
+	if *out != "" {
+		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if *format == "" {
+		*format = "json"
+		if *out == "" && isTerminal(stdout) {
+			*format = "text"
+		}
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	case "text":
+		if err := render.Document(w, &doc); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--format must be json or text, not %q", *format)
+	}
+	if f, ok := w.(*os.File); ok && *out != "" {
+		return f.Sync()
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

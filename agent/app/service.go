@@ -1,0 +1,98 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/kardianos/service"
+
+	"github.com/sondehq/sonde/internal/cliflag"
+)
+
+// program adapts the agent to the service manager: Start returns at once
+// and Stop waits for the agent to finish.
+type program struct {
+	flags  runFlags
+	stderr io.Writer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (p *program) Start(service.Service) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := p.flags.run(ctx, p.stderr); err != nil {
+			fmt.Fprintln(p.stderr, "sonde-agent:", err)
+		}
+	}()
+	return nil
+}
+
+func (p *program) Stop(service.Service) error {
+	p.cancel()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+	return nil
+}
+
+func newService(f runFlags, stderr io.Writer) (service.Service, *program, error) {
+	p := &program{flags: f, stderr: stderr}
+	s, err := service.New(p, &service.Config{
+		Name:        "sonde-agent",
+		DisplayName: "Sonde diagnostics agent",
+		Description: "Collects read-only diagnostics snapshots for IT support and sends them to the Sonde collector.",
+		Arguments:   []string{"run", "--state", f.dir, "--log-format", "json", "--health-interval", f.health.String()},
+	})
+	return s, p, err
+}
+
+func isInteractive() bool { return service.Interactive() }
+
+// runService runs under the service manager (systemd, SCM, launchd).
+func runService(f runFlags, stderr io.Writer) error {
+	f.logFormat = "json"
+	s, _, err := newService(f, stderr)
+	if err != nil {
+		return err
+	}
+	return s.Run()
+}
+
+// control installs, removes, starts, stops or queries the service.
+func control(action string, args []string, stdout, stderr io.Writer) error {
+	var f runFlags
+	fs := cliflag.New(action, "sonde-agent "+action+" [--state DIR]", stderr)
+	f.register(fs)
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	s, _, err := newService(f, stderr)
+	if err != nil {
+		return err
+	}
+	if action == "status" {
+		st, err := s.Status()
+		if err != nil {
+			return fmt.Errorf("service status: %w", err)
+		}
+		fmt.Fprintln(stdout, map[service.Status]string{
+			service.StatusRunning: "running", service.StatusStopped: "stopped", service.StatusUnknown: "unknown",
+		}[st])
+		return nil
+	}
+	if err := service.Control(s, action); err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	fmt.Fprintf(stdout, "sonde-agent service: %s done\n", action)
+	return nil
+}

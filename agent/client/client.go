@@ -1,0 +1,277 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/internal/version"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// HealthProbes are the probes of a periodic health snapshot, each run in
+// its light variant.
+var HealthProbes = []string{"cpu", "memory", "disk", "network", "services", "time"}
+
+// Defaults.
+const (
+	DefaultHealthInterval = 60 * time.Second
+	probeTimeout          = 10 * time.Second
+	ackTimeout            = 30 * time.Second
+	minBackoff            = time.Second
+	maxBackoff            = time.Minute
+)
+
+// Client is a running agent's link to its collector.
+type Client struct {
+	ID     *state.Identity
+	Probes *probe.Set
+	Facts  protocol.Facts
+	Log    *slog.Logger
+	// HealthInterval is the period of health snapshots; 0 means
+	// DefaultHealthInterval, unless the collector sets one.
+	HealthInterval time.Duration
+
+	bootEpoch int64
+	seq       atomic.Uint64
+
+	mu       sync.Mutex
+	offset   time.Duration // collector clock minus ours
+	rtt      time.Duration
+	measured bool
+}
+
+// Env returns the probe environment that describes this client's collector.
+func (c *Client) Env(health bool) *probe.Env {
+	return &probe.Env{Health: health, Collector: &probe.Collector{
+		Addr:      c.ID.Collector,
+		Handshake: c.handshake,
+		Offset:    c.clockOffset,
+	}}
+}
+
+func (c *Client) clockOffset() (offset, rtt time.Duration, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offset, c.rtt, c.measured
+}
+
+// handshake times a fresh QUIC handshake with the collector.
+func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
+	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &c.ID.Cert)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	conn, err := dial(ctx, c.ID.Collector, tc)
+	if err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	conn.CloseWithError(0, "reachability check")
+	return took, nil
+}
+
+// Run keeps a connection to the collector until ctx ends, reconnecting with
+// jittered exponential backoff.
+func (c *Client) Run(ctx context.Context) error {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	c.bootEpoch = time.Now().UnixMilli()
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := c.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(start) > maxBackoff {
+			backoff = minBackoff // the session was healthy for a while
+		}
+		// Full jitter spreads a fleet's reconnects after a collector restart.
+		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		c.Log.Warn("collector connection lost; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+	return nil
+}
+
+// session runs one connection: hello, then requests and health snapshots
+// until the connection ends.
+func (c *Client) session(ctx context.Context) error {
+	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &c.ID.Cert)
+	if err != nil {
+		return err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	conn, err := dial(dialCtx, c.ID.Collector, tc)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", c.ID.Collector, err)
+	}
+	defer conn.CloseWithError(0, "agent stopping")
+	interval, err := c.hello(ctx, conn)
+	if err != nil {
+		return err
+	}
+	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID)
+
+	ctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	go c.healthLoop(ctx, conn, interval)
+	for {
+		str, err := conn.AcceptStream(ctx)
+		if err != nil {
+			var appErr *quic.ApplicationError
+			if errors.As(err, &appErr) && appErr.Remote {
+				return fmt.Errorf("collector closed the connection: %s", appErr.ErrorMessage)
+			}
+			return err
+		}
+		go c.answer(ctx, str)
+	}
+}
+
+func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, error) {
+	sent := time.Now()
+	w, err := exchange[*protocol.Welcome](ctx, conn, &protocol.Hello{
+		AgentID:      c.ID.AgentID,
+		AgentVersion: version.Version,
+		Versions:     []uint8{protocol.Version},
+		BootEpoch:    c.bootEpoch,
+		Facts:        c.Facts,
+		Probes:       c.Probes.Names(),
+	}, 30*time.Second)
+	if err != nil {
+		return 0, fmt.Errorf("hello: %w", err)
+	}
+	got := time.Now()
+	rtt := got.Sub(sent)
+	// The collector read its clock about halfway through the round trip.
+	mid := sent.Add(rtt / 2)
+	c.mu.Lock()
+	c.offset, c.rtt, c.measured = time.Unix(0, w.CollectorTime).Sub(mid), rtt, true
+	c.mu.Unlock()
+	interval := c.HealthInterval
+	if w.HealthInterval > 0 {
+		interval = time.Duration(w.HealthInterval)
+	}
+	if interval <= 0 {
+		interval = DefaultHealthInterval
+	}
+	return interval, nil
+}
+
+// answer serves one request from the collector.
+func (c *Client) answer(ctx context.Context, str *quic.Stream) {
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(ackTimeout))
+	req, err := protocol.ReadAs[*protocol.SnapshotRequest](str)
+	if err != nil {
+		c.Log.Warn("bad request from collector", "err", err)
+		protocol.Write(str, &protocol.Error{Code: protocol.CodeBadRequest, Message: err.Error()})
+		return
+	}
+	for _, name := range req.Probes {
+		if !contains(c.Probes.Names(), name) {
+			protocol.Write(str, &protocol.Error{Code: protocol.CodeNotFound, RequestID: req.RequestID, Message: "unknown probe " + name})
+			return
+		}
+	}
+	deadline := time.UnixMilli(req.Deadline)
+	// Leave time for the answer to travel and be stored.
+	timeout := min(probeTimeout, time.Until(deadline)*3/4)
+	if timeout <= 0 {
+		protocol.Write(str, &protocol.Error{Code: protocol.CodeBadRequest, RequestID: req.RequestID, Message: "deadline already passed"})
+		return
+	}
+	str.SetDeadline(deadline.Add(ackTimeout))
+	snap := c.take(ctx, protocol.KindFull, req.RequestID, req.Probes, timeout)
+	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes))
+	if err := c.send(str, snap); err != nil {
+		c.Log.Warn("snapshot not delivered", "request", req.RequestID, "err", err)
+	}
+}
+
+// take runs probes into a new snapshot.
+func (c *Client) take(ctx context.Context, kind protocol.Kind, requestID string, probes []string, timeout time.Duration) *protocol.Snapshot {
+	now := time.Now()
+	return &protocol.Snapshot{
+		RequestID:  requestID,
+		Kind:       kind,
+		AgentID:    c.ID.AgentID,
+		BootEpoch:  c.bootEpoch,
+		Seq:        c.seq.Add(1),
+		CapturedAt: now.UnixMilli(),
+		Probes:     c.Probes.Run(ctx, c.Env(kind == protocol.KindHealth), probes, timeout),
+	}
+}
+
+// send writes snap and waits for the collector's ack.
+func (c *Client) send(str *quic.Stream, snap *protocol.Snapshot) error {
+	if err := protocol.Write(str, snap); err != nil {
+		return err
+	}
+	ack, err := protocol.ReadAs[*protocol.Ack](str)
+	if err != nil {
+		return err
+	}
+	if ack.Seq != snap.Seq || ack.BootEpoch != snap.BootEpoch {
+		return fmt.Errorf("ack for seq %d, sent %d", ack.Seq, snap.Seq)
+	}
+	return nil
+}
+
+func (c *Client) healthLoop(ctx context.Context, conn *quic.Conn, interval time.Duration) {
+	// The first health snapshot goes out at once, so the collector has
+	// fresh numbers from the moment the agent connects.
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.pushHealth(ctx, conn); err != nil {
+			c.Log.Warn("health snapshot not delivered", "err", err)
+		}
+		t.Reset(interval)
+	}
+}
+
+func (c *Client) pushHealth(ctx context.Context, conn *quic.Conn) error {
+	snap := c.take(ctx, protocol.KindHealth, "", HealthProbes, probeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return err
+	}
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(ackTimeout))
+	return c.send(str, snap)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,111 @@
+// Package client connects the agent to its collector: enrollment, then one
+// long-lived QUIC connection that answers snapshot requests and carries the
+// periodic health snapshots.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// DefaultPort is the collector's QUIC port.
+const DefaultPort = "7443"
+
+// quicConfig keeps the agent's footprint small: few streams, small windows,
+// keep-alives that outlast common NAT timeouts (30 s for UDP on many).
+func quicConfig() *quic.Config {
+	return &quic.Config{
+		HandshakeIdleTimeout:           10 * time.Second,
+		MaxIdleTimeout:                 90 * time.Second,
+		KeepAlivePeriod:                25 * time.Second,
+		MaxIncomingStreams:             4,
+		MaxIncomingUniStreams:          -1,
+		InitialStreamReceiveWindow:     64 << 10,
+		MaxStreamReceiveWindow:         256 << 10,
+		InitialConnectionReceiveWindow: 128 << 10,
+		MaxConnectionReceiveWindow:     512 << 10,
+	}
+}
+
+// NormalizeAddr adds the default port to a collector address without one.
+func NormalizeAddr(addr string) (string, error) {
+	if addr == "" {
+		return "", errors.New("no collector address")
+	}
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr, nil
+	}
+	if ip := net.ParseIP(addr); ip != nil || !containsColon(addr) {
+		return net.JoinHostPort(addr, DefaultPort), nil
+	}
+	return "", fmt.Errorf("collector address %q is not HOST:PORT", addr)
+}
+
+func containsColon(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsConfig verifies the collector against the pinned CA only, and
+// presents cert when given.
+func tlsConfig(addr string, ca *x509.Certificate, cert *tls.Certificate) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	c := &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		RootCAs:    pool,
+		ServerName: host,
+		NextProtos: []string{protocol.ALPN},
+	}
+	if cert != nil {
+		c.Certificates = []tls.Certificate{*cert}
+	}
+	return c, nil
+}
+
+// dial opens a QUIC connection to addr.
+func dial(ctx context.Context, addr string, tc *tls.Config) (*quic.Conn, error) {
+	conn, err := quic.DialAddr(ctx, addr, tc, quicConfig())
+	if err != nil {
+		var certErr x509.HostnameError
+		if errors.As(err, &certErr) {
+			return nil, fmt.Errorf("%w (start the collector with --san %s)", err, tc.ServerName)
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
+// exchange sends req on a new stream and reads one answer of type T.
+func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req protocol.Message, timeout time.Duration) (T, error) {
+	var zero T
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return zero, err
+	}
+	defer str.Close()
+	str.SetDeadline(time.Now().Add(timeout))
+	if err := protocol.Write(str, req); err != nil {
+		return zero, err
+	}
+	return protocol.ReadAs[T](str)
+}

@@ -1,0 +1,117 @@
+package client
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Enroll makes the agent's key pair on this machine, fetches the collector's
+// CA and checks it against pin, sends a certificate request with the token
+// and saves the identity it gets back in dir.
+func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Facts) (*state.Config, error) {
+	addr, err := NormalizeAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := discoverCA(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := protocol.CheckPin(ca, pin); err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: facts.Hostname},
+	}, key)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := tlsConfig(addr, ca, nil)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := dial(ctx, addr, tc)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+	}
+	defer conn.CloseWithError(0, "")
+	got, err := exchange[*protocol.Enrolled](ctx, conn, &protocol.Enroll{Token: token, CSR: csr, Facts: facts}, 30*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("enrollment refused: %w", err)
+	}
+	cert, err := x509.ParseCertificate(got.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("collector sent a bad certificate: %w", err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, errors.New("collector sent a certificate for another key")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return nil, fmt.Errorf("collector sent a certificate its CA did not sign: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	cfg := state.Config{AgentID: got.AgentID, Collector: addr, EnrolledAt: time.Now().UTC()}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	if err := state.Save(dir, cfg, keyPEM, got.Certificate, ca.Raw); err != nil {
+		return nil, fmt.Errorf("saving the identity: %w", err)
+	}
+	return &cfg, nil
+}
+
+// discoverCA asks the collector for its CA certificate over plain UDP (see
+// protocol.DiscoveryRequest). The answer is trusted only once it matches
+// the pin.
+func discoverCA(ctx context.Context, addr string) (*x509.Certificate, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("collector %s: %w", addr, err)
+	}
+	defer c.Close()
+	buf := make([]byte, 1500)
+	var lastErr error
+	for attempt := 0; attempt < 4; attempt++ {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if _, err := c.Write(protocol.DiscoveryRequest()); err != nil {
+			lastErr = err
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second << attempt))
+		n, err := c.Read(buf)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		ca, err := protocol.ParseDiscoveryAnswer(buf[:n])
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return ca, nil
+	}
+	return nil, fmt.Errorf("no answer from a Sonde collector at %s (UDP): %v", addr, lastErr)
+}

@@ -1,0 +1,132 @@
+// Package state keeps the agent's identity on disk: its private key (made on
+// the machine, never sent anywhere, mode 0600), its certificate, the pinned
+// collector CA and the collector's address.
+package state
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/sondehq/sonde/internal/atomicfile"
+)
+
+// Files in the state dir.
+const (
+	keyFile    = "agent.key"
+	certFile   = "agent.pem"
+	caFile     = "ca.pem"
+	configFile = "agent.json"
+)
+
+// ErrNotEnrolled is returned by Load when the dir holds no identity.
+var ErrNotEnrolled = errors.New("this agent is not enrolled: run `sonde-agent enroll --collector HOST:PORT --token T --ca-pin sha256:...` first")
+
+// DefaultDir is where the agent keeps its state unless told otherwise.
+func DefaultDir() string {
+	switch runtime.GOOS {
+	case "windows":
+		if p := os.Getenv("ProgramData"); p != "" {
+			return filepath.Join(p, "Sonde", "agent")
+		}
+		return `C:\ProgramData\Sonde\agent`
+	case "darwin":
+		if os.Geteuid() == 0 {
+			return "/Library/Application Support/Sonde/agent"
+		}
+	default:
+		if os.Geteuid() == 0 {
+			return "/var/lib/sonde-agent"
+		}
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "sonde-agent")
+	}
+	return ".sonde-agent"
+}
+
+// Config is the non-secret part of the identity.
+type Config struct {
+	AgentID    string    `json:"agent_id"`
+	Collector  string    `json:"collector"` // host:port
+	EnrolledAt time.Time `json:"enrolled_at"`
+}
+
+// Identity is everything the agent needs to connect.
+type Identity struct {
+	Config
+	Cert tls.Certificate
+	CA   *x509.Certificate
+}
+
+// Pool returns a pool holding only the pinned CA.
+func (id *Identity) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(id.CA)
+	return p
+}
+
+// Save writes an identity to dir. keyPEM is the PKCS #8 private key.
+func Save(dir string, cfg Config, keyPEM, certDER, caDER []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The config goes last: its presence marks a complete identity.
+	for _, f := range []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{
+		{keyFile, keyPEM, 0o600},
+		{certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o644},
+		{caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644},
+		{configFile, append(cfgJSON, '\n'), 0o644},
+	} {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Load reads the identity in dir.
+func Load(dir string) (*Identity, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, configFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotEnrolled
+	}
+	if err != nil {
+		return nil, err
+	}
+	var id Identity
+	if err := json.Unmarshal(raw, &id.Config); err != nil {
+		return nil, fmt.Errorf("%s: %w", configFile, err)
+	}
+	id.Cert, err = tls.LoadX509KeyPair(filepath.Join(dir, certFile), filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, fmt.Errorf("loading the agent certificate: %w", err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, caFile))
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(caPEM)
+	if block == nil {
+		return nil, fmt.Errorf("%s holds no certificate", caFile)
+	}
+	if id.CA, err = x509.ParseCertificate(block.Bytes); err != nil {
+		return nil, fmt.Errorf("%s: %w", caFile, err)
+	}
+	return &id, nil
+}
