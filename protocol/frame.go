@@ -68,6 +68,10 @@ func Append(b []byte, m Message) ([]byte, error) {
 	if err != nil {
 		return b, fmt.Errorf("encoding %s: %w", m.Type(), err)
 	}
+	if len(payload) > MaxDecodedSize {
+		// Compressed, it might fit in a frame, but the peer would refuse it.
+		return b, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrFrameTooLarge, m.Type(), len(payload), MaxDecodedSize)
+	}
 	var flags byte
 	if len(payload) > compressAbove {
 		payload, err = deflate(payload)
@@ -212,17 +216,26 @@ func deflate(p []byte) ([]byte, error) {
 }
 
 // inflate decompresses p, refusing output beyond MaxDecodedSize without
-// producing it.
+// producing it: a first pass only measures the output, and a second one
+// decompresses into a buffer of exactly that size.
 func inflate(p []byte) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(p))
+	src := bytes.NewReader(p)
+	r := flate.NewReader(src)
 	defer r.Close()
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, MaxDecodedSize+1))
+	n, err := io.Copy(io.Discard, io.LimitReader(r, MaxDecodedSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
 	}
 	if n > MaxDecodedSize {
 		return nil, fmt.Errorf("%w: decompresses past %d bytes", ErrFrameTooLarge, MaxDecodedSize)
 	}
-	return buf.Bytes(), nil
+	src.Reset(p)
+	if err := r.(flate.Resetter).Reset(src, nil); err != nil {
+		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
+	}
+	out := make([]byte, n)
+	if _, err := io.ReadFull(r, out); err != nil {
+		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
+	}
+	return out, nil
 }

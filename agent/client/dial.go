@@ -20,13 +20,16 @@ import (
 // DefaultPort is the collector's QUIC port.
 const DefaultPort = "7443"
 
-// quicConfig keeps the agent's footprint small: few streams, small windows,
-// keep-alives that outlast common NAT timeouts (30 s for UDP on many).
+// quicConfig keeps the agent's footprint small: few streams, small windows.
+// Keep-alives every 10 s hold NAT bindings open (some expire UDP after 30 s)
+// and, with the 30 s idle timeout, notice a dead collector within 30 s: a
+// restarted collector cannot always reset the old connection, since QUIC
+// does not answer packets as small as a keep-alive with a stateless reset.
 func quicConfig() *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout:           10 * time.Second,
-		MaxIdleTimeout:                 90 * time.Second,
-		KeepAlivePeriod:                25 * time.Second,
+		MaxIdleTimeout:                 30 * time.Second,
+		KeepAlivePeriod:                10 * time.Second,
 		MaxIncomingStreams:             4,
 		MaxIncomingUniStreams:          -1,
 		InitialStreamReceiveWindow:     64 << 10,

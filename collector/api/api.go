@@ -175,6 +175,20 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) (store.Agent, bool
 			found = append(found, c)
 		}
 	}
+	if len(found) > 1 {
+		// A re-enrolled machine leaves its old identity behind: prefer the
+		// one that is connected, if only one is.
+		live := a.Agents.Connected()
+		var online []store.Agent
+		for _, c := range found {
+			if _, ok := live[c.ID]; ok {
+				online = append(online, c)
+			}
+		}
+		if len(online) == 1 {
+			found = online
+		}
+	}
 	switch len(found) {
 	case 1:
 		return found[0], true

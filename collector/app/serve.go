@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/quic-go/quic-go"
+
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/metrics"
@@ -51,10 +53,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
+	resetKey, err := pki.LoadOrCreateSecret(*data, pki.ResetKeyFile)
+	if err != nil {
+		return err
+	}
 	m := metrics.New()
 	srv, err := ingest.Listen(ingest.Config{
 		Addr: *quicAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
-		HealthInterval: *health, Observe: m,
+		HealthInterval: *health, Observe: m, ResetKey: (*quic.StatelessResetKey)(&resetKey),
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -162,37 +163,11 @@ func (s *Server) handleEnrollment(ctx context.Context, conn *quic.Conn) {
 	if err != nil {
 		return
 	}
-	defer str.Close()
 	str.SetDeadline(time.Now().Add(streamTimeout))
 	log := s.log.With("remote", conn.RemoteAddr().String())
-	req, err := protocol.ReadAs[*protocol.Enroll](str)
-	if err != nil {
-		log.Warn("enrollment refused", "err", err)
-		s.refuse(str, protocol.CodeBadRequest, "expected an enrollment request: "+truncate(err.Error()))
-		return
-	}
-	id := newID(10)
-	cert, err := s.cfg.CA.SignAgent(req.CSR, id, s.cfg.CertValidity)
-	if err != nil {
-		log.Warn("enrollment refused", "err", err)
-		s.refuse(str, protocol.CodeBadRequest, truncate(err.Error()))
-		return
-	}
-	now := time.Now()
-	err = s.cfg.Store.Enroll(ctx, TokenHash(req.Token), now, store.Agent{ID: id, Facts: req.Facts, EnrolledAt: now})
-	if errors.Is(err, store.ErrTokenInvalid) {
-		log.Warn("enrollment refused", "err", err, "hostname", req.Facts.Hostname)
-		s.refuse(str, protocol.CodeUnauthorized, err.Error())
-		return
-	}
-	if err != nil {
-		log.Error("enrollment failed", "err", err)
-		s.refuse(str, protocol.CodeInternal, "collector store error")
-		return
-	}
-	log.Info("agent enrolled", "agent", id, "hostname", req.Facts.Hostname)
-	if err := protocol.Write(str, &protocol.Enrolled{AgentID: id, Certificate: cert, CA: s.cfg.CA.Cert.Raw}); err != nil {
-		log.Warn("enrollment answer not sent", "agent", id, "err", err)
+	answer := s.enroll(ctx, str, log)
+	if err := protocol.Write(str, answer); err != nil {
+		log.Warn("enrollment answer not sent", "err", err)
 		return
 	}
 	// Let the agent read the answer and hang up first: closing now could
@@ -202,4 +177,32 @@ func (s *Server) handleEnrollment(ctx context.Context, conn *quic.Conn) {
 	case <-conn.Context().Done():
 	case <-ctx.Done():
 	}
+}
+
+// enroll checks an enrollment request and returns the answer: Enrolled,
+// or an Error saying why not.
+func (s *Server) enroll(ctx context.Context, str io.Reader, log *slog.Logger) protocol.Message {
+	req, err := protocol.ReadAs[*protocol.Enroll](str)
+	if err != nil {
+		log.Warn("enrollment refused", "err", err)
+		return &protocol.Error{Code: protocol.CodeBadRequest, Message: "expected an enrollment request: " + truncate(err.Error())}
+	}
+	id := newID(10)
+	cert, err := s.cfg.CA.SignAgent(req.CSR, id, s.cfg.CertValidity)
+	if err != nil {
+		log.Warn("enrollment refused", "err", err)
+		return &protocol.Error{Code: protocol.CodeBadRequest, Message: truncate(err.Error())}
+	}
+	now := time.Now()
+	err = s.cfg.Store.Enroll(ctx, TokenHash(req.Token), now, store.Agent{ID: id, Facts: req.Facts, EnrolledAt: now})
+	if errors.Is(err, store.ErrTokenInvalid) {
+		log.Warn("enrollment refused", "err", err, "hostname", req.Facts.Hostname)
+		return &protocol.Error{Code: protocol.CodeUnauthorized, Message: err.Error()}
+	}
+	if err != nil {
+		log.Error("enrollment failed", "err", err)
+		return &protocol.Error{Code: protocol.CodeInternal, Message: "collector store error"}
+	}
+	log.Info("agent enrolled", "agent", id, "hostname", req.Facts.Hostname)
+	return &protocol.Enrolled{AgentID: id, Certificate: cert, CA: s.cfg.CA.Cert.Raw}
 }

@@ -129,6 +129,29 @@ func serial() *big.Int {
 	return n
 }
 
+// ResetKeyFile holds the QUIC stateless reset key.
+const ResetKeyFile = "quic-reset.key"
+
+// LoadOrCreateSecret returns the 32-byte secret in dir/name, making it
+// (mode 0600) when it does not exist yet.
+func LoadOrCreateSecret(dir, name string) ([32]byte, error) {
+	var key [32]byte
+	path := filepath.Join(dir, name)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		rand.Read(key[:])
+		return key, atomicfile.Write(path, key[:], 0o600)
+	}
+	if err != nil {
+		return key, err
+	}
+	if len(b) != len(key) {
+		return key, fmt.Errorf("%s holds %d bytes, want %d", path, len(b), len(key))
+	}
+	copy(key[:], b)
+	return key, nil
+}
+
 // Pin returns the CA's pin, as printed by `sonde-collector token create`.
 func (ca *CA) Pin() string { return protocol.Pin(ca.Cert) }
 

@@ -1,0 +1,42 @@
+# Sonde. `make` alone lists the targets.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/sondehq/sonde/internal/version.Version=$(VERSION)
+STATICCHECK_VERSION := 2026.1.2
+export CGO_ENABLED ?= 0
+
+.DEFAULT_GOAL := help
+.PHONY: help build run stop test lint bench fuzz clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/sonde-agent, bin/sonde-collector, bin/sonde
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/sonde-agent ./cmd/sonde-collector ./cmd/sonde
+
+run: build ## start a collector and an enrolled local agent; prints the UI address and an API key
+	@scripts/run.sh start
+
+stop: ## stop what `make run` started
+	@scripts/run.sh stop
+
+test: ## run every test (unit, fixture, end-to-end with the real binaries)
+	$(GO) test -count=1 ./...
+
+lint: ## go vet and staticcheck
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+bench: ## benchmarks: snapshot cost, probes, protocol encode/decode
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./agent/... ./protocol/...
+
+FUZZTIME ?= 60s
+fuzz: ## run each fuzz target for FUZZTIME (default 60s)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+clean: ## remove build output and `make run` state
+	rm -rf bin .run

@@ -1,0 +1,353 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/shirou/gopsutil/v3/common"
+	gnet "github.com/shirou/gopsutil/v3/net"
+)
+
+func init() {
+	Register("network", func() Probe {
+		return &networkProbe{
+			interfaces: hostInterfaces,
+			lookupHost: net.DefaultResolver.LookupHost,
+			now:        time.Now,
+			diag:       diagSockets,
+			procNet:    runtime.GOOS == "linux",
+			resolvConf: runtime.GOOS != "windows",
+		}
+	})
+}
+
+// networkProbe reports interfaces, counters, default routes, DNS settings,
+// listening sockets and whether the collector can be reached.
+type networkProbe struct {
+	// interfaces lists the host's interfaces with their addresses.
+	interfaces func() ([]NetworkInterface, error)
+	// lookupHost resolves the collector's host name.
+	lookupHost func(ctx context.Context, host string) ([]string, error)
+	// now times the reachability steps.
+	now func() time.Time
+	// diag lists listening sockets through the kernel's sock_diag; nil
+	// or failing, the probe parses /proc/net instead.
+	diag func() ([]NetworkSocket, error)
+	// procNet says whether routes and sockets can be read from /proc/net.
+	procNet bool
+	// resolvConf says whether the host has an /etc/resolv.conf.
+	resolvConf bool
+	// br reads the /proc files line by line, so that a large one never
+	// sits whole in memory; it is reused because the probe is never run
+	// concurrently with itself.
+	br *bufio.Reader
+}
+
+// maxSockets bounds the listening sockets reported.
+const maxSockets = 500
+
+// NetworkResult is the network probe's full result.
+type NetworkResult struct {
+	Interfaces    []NetworkInterface   `json:"interfaces"`
+	DefaultRoutes []NetworkRoute       `json:"default_routes"`
+	DNS           *NetworkDNS          `json:"dns,omitempty"`
+	Listening     []NetworkSocket      `json:"listening"`
+	ListeningLeft int                  `json:"listening_left_off,omitempty"`
+	Collector     *NetworkReachability `json:"collector,omitempty"`
+	Errors        []string             `json:"errors,omitempty"`
+}
+
+// NetworkInterface is one network interface and its counters.
+type NetworkInterface struct {
+	Name     string           `json:"name"`
+	Index    int              `json:"index,omitempty"`
+	MTU      int              `json:"mtu,omitempty"`
+	Flags    []string         `json:"flags,omitempty"`
+	MAC      string           `json:"mac,omitempty"`
+	Addrs    []string         `json:"addrs,omitempty"`
+	Counters *NetworkCounters `json:"counters,omitempty"`
+}
+
+// NetworkCounters are an interface's totals since boot.
+type NetworkCounters struct {
+	RxBytes   uint64 `json:"rx_bytes"`
+	RxPackets uint64 `json:"rx_packets"`
+	RxErrors  uint64 `json:"rx_errors"`
+	RxDrops   uint64 `json:"rx_drops"`
+	TxBytes   uint64 `json:"tx_bytes"`
+	TxPackets uint64 `json:"tx_packets"`
+	TxErrors  uint64 `json:"tx_errors"`
+	TxDrops   uint64 `json:"tx_drops"`
+}
+
+// NetworkReachability reports the steps of reaching the collector.
+type NetworkReachability struct {
+	Addr      string       `json:"addr"`
+	Resolve   *NetworkStep `json:"resolve,omitempty"`
+	Addresses []string     `json:"addresses,omitempty"`
+	Handshake NetworkStep  `json:"handshake"`
+	OK        bool         `json:"ok"`
+}
+
+// NetworkStep is one timed step; Error is empty when it succeeded.
+type NetworkStep struct {
+	DurationMS float64 `json:"duration_ms"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// NetworkHealth is the network probe's light result.
+type NetworkHealth struct {
+	Interfaces   []NetworkInterfaceHealth `json:"interfaces"`
+	DefaultRoute bool                     `json:"default_route"` // Linux only
+	Resolvers    int                      `json:"resolvers"`
+	Errors       []string                 `json:"errors,omitempty"`
+}
+
+// NetworkInterfaceHealth is an interface's byte totals and its errors and
+// drops in both directions.
+type NetworkInterfaceHealth struct {
+	Name    string `json:"name"`
+	RxBytes uint64 `json:"rx_bytes"`
+	TxBytes uint64 `json:"tx_bytes"`
+	Errors  uint64 `json:"errors"`
+	Drops   uint64 `json:"drops"`
+}
+
+func (p *networkProbe) Name() string { return "network" }
+
+func (p *networkProbe) Collect(ctx context.Context, env *Env) (any, error) {
+	if env.Health {
+		return p.health(ctx), nil
+	}
+	r := &NetworkResult{}
+	fail := func(what string, err error) {
+		r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", what, err))
+	}
+	ifs, err := p.interfaces()
+	if err != nil {
+		fail("listing interfaces", err)
+	}
+	counters, err := p.counters(ctx)
+	if err != nil {
+		fail("reading interface counters", err)
+	}
+	r.Interfaces = mergeCounters(ifs, counters)
+	if p.procNet {
+		if r.DefaultRoutes, err = p.defaultRoutes(ctx, false); err != nil {
+			fail("reading routes", err)
+		}
+		if r.Listening, r.ListeningLeft, err = p.listening(ctx); err != nil {
+			fail("reading sockets", err)
+		}
+	}
+	if p.resolvConf {
+		if r.DNS, err = p.dns(ctx, true); err != nil {
+			fail("reading resolver configuration", err)
+		}
+	}
+	if env.Collector != nil {
+		r.Collector = p.reach(ctx, env.Collector)
+	}
+	return r, nil
+}
+
+// health reads /proc/net/dev, /proc/net/route and /etc/resolv.conf only:
+// no netlink, no sockets, no network traffic.
+func (p *networkProbe) health(ctx context.Context) *NetworkHealth {
+	h := &NetworkHealth{Interfaces: []NetworkInterfaceHealth{}}
+	counters, err := p.counters(ctx)
+	if err != nil {
+		h.Errors = append(h.Errors, fmt.Sprintf("reading interface counters: %v", err))
+	}
+	for _, c := range counters {
+		h.Interfaces = append(h.Interfaces, NetworkInterfaceHealth{
+			Name: c.Name, RxBytes: c.RxBytes, TxBytes: c.TxBytes,
+			Errors: c.RxErrors + c.TxErrors, Drops: c.RxDrops + c.TxDrops,
+		})
+	}
+	if p.procNet {
+		routes, err := p.defaultRoutes(ctx, true)
+		if err != nil {
+			h.Errors = append(h.Errors, fmt.Sprintf("reading routes: %v", err))
+		}
+		h.DefaultRoute = len(routes) > 0
+	}
+	if p.resolvConf {
+		dns, err := p.dns(ctx, false)
+		if err != nil {
+			h.Errors = append(h.Errors, fmt.Sprintf("reading resolver configuration: %v", err))
+		} else {
+			h.Resolvers = len(dns.Nameservers)
+		}
+	}
+	return h
+}
+
+// ifCounters are one interface's counters.
+type ifCounters struct {
+	Name string
+	NetworkCounters
+}
+
+// counters reads the interface counters: /proc/net/dev on Linux,
+// GetIfEntry2 on Windows. Elsewhere gopsutil would run netstat, and the
+// agent never forks, so there are none.
+func (p *networkProbe) counters(ctx context.Context) ([]ifCounters, error) {
+	if !p.procNet {
+		if runtime.GOOS != "windows" {
+			return nil, nil
+		}
+		stats, err := gnet.IOCountersWithContext(ctx, true)
+		out := make([]ifCounters, len(stats))
+		for i, c := range stats {
+			out[i] = ifCounters{c.Name, NetworkCounters{
+				RxBytes: c.BytesRecv, RxPackets: c.PacketsRecv, RxErrors: c.Errin, RxDrops: c.Dropin,
+				TxBytes: c.BytesSent, TxPackets: c.PacketsSent, TxErrors: c.Errout, TxDrops: c.Dropout,
+			}}
+		}
+		return out, err
+	}
+	var out []ifCounters
+	var fields [][]byte
+	var v [12]uint64
+	// "  eth0: rx bytes packets errs drop fifo frame compressed multicast
+	// tx bytes packets errs drop ...", the first number sometimes touching
+	// the colon.
+	err := p.eachLine(procNetPath(ctx, "dev"), func(line []byte) {
+		i := bytes.LastIndexByte(line, ':')
+		if i < 0 {
+			return
+		}
+		fields = splitFields(line[i+1:], fields, 12)
+		if len(fields) < 12 {
+			return
+		}
+		for j, f := range fields {
+			var ok bool
+			if v[j], ok = parseDec(f); !ok {
+				return
+			}
+		}
+		out = append(out, ifCounters{string(bytes.TrimSpace(line[:i])), NetworkCounters{
+			RxBytes: v[0], RxPackets: v[1], RxErrors: v[2], RxDrops: v[3],
+			TxBytes: v[8], TxPackets: v[9], TxErrors: v[10], TxDrops: v[11],
+		}})
+	})
+	return out, err
+}
+
+// mergeCounters attaches the counters to the interfaces by name, keeping
+// interfaces that only one of the two sources knows.
+func mergeCounters(ifs []NetworkInterface, counters []ifCounters) []NetworkInterface {
+	byName := make(map[string]int, len(ifs))
+	for i := range ifs {
+		byName[ifs[i].Name] = i
+	}
+	for _, c := range counters {
+		nc := &c.NetworkCounters
+		if i, ok := byName[c.Name]; ok {
+			ifs[i].Counters = nc
+			continue
+		}
+		ifs = append(ifs, NetworkInterface{Name: c.Name, Counters: nc})
+	}
+	if ifs == nil {
+		ifs = []NetworkInterface{}
+	}
+	return ifs
+}
+
+// reach resolves the collector's host, unless it is an address, and then
+// asks the agent's transport for a fresh handshake. A failure is reported
+// in the result, not as the probe's error.
+func (p *networkProbe) reach(ctx context.Context, c *Collector) *NetworkReachability {
+	r := &NetworkReachability{Addr: c.Addr}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		host = c.Addr
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		start := p.now()
+		addrs, err := p.lookupHost(ctx, host)
+		r.Resolve = &NetworkStep{DurationMS: millis(p.now().Sub(start))}
+		if err != nil {
+			r.Resolve.Error = err.Error()
+			r.Handshake.Error = "skipped: the collector's name did not resolve"
+			return r
+		}
+		sort.Strings(addrs)
+		r.Addresses = addrs
+	}
+	if c.Handshake == nil {
+		r.Handshake.Error = "no handshake available"
+		return r
+	}
+	start := p.now()
+	d, err := c.Handshake(ctx)
+	if d <= 0 {
+		d = p.now().Sub(start)
+	}
+	r.Handshake.DurationMS = millis(d)
+	if err != nil {
+		r.Handshake.Error = err.Error()
+		return r
+	}
+	r.OK = true
+	return r
+}
+
+// millis converts d to milliseconds, keeping microseconds.
+func millis(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}
+
+// eachLine calls fn with every line of the file at path, without its
+// newline. The line is only valid during the call.
+func (p *networkProbe) eachLine(path string, fn func(line []byte)) error {
+	f, err := openProcFile(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if p.br == nil {
+		p.br = bufio.NewReaderSize(f, 32<<10)
+	} else {
+		p.br.Reset(f)
+	}
+	defer p.br.Reset(nil)
+	for {
+		line, err := p.br.ReadSlice('\n')
+		if len(line) > 0 {
+			if line[len(line)-1] == '\n' {
+				line = line[:len(line)-1]
+			}
+			fn(line)
+		}
+		if err == bufio.ErrBufferFull {
+			// No /proc/net line comes near the buffer's size: skip the rest.
+			for err == bufio.ErrBufferFull {
+				_, err = p.br.ReadSlice('\n')
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", path, err)
+		}
+	}
+}
+
+// procNetPath names a file under the host's /proc/net.
+func procNetPath(ctx context.Context, name string) string {
+	return Path(ctx, common.HostProcEnvKey, "net", name)
+}

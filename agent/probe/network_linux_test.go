@@ -1,0 +1,80 @@
+package probe_test
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/sondehq/sonde/agent/probe"
+)
+
+// TestHostInterfaces checks the single address dump against Go's own
+// per-interface listing.
+func TestHostInterfaces(t *testing.T) {
+	got, err := probe.HostInterfaces()
+	if err != nil {
+		t.Skipf("no netlink here: %v", err)
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ifs) {
+		t.Fatalf("%d interfaces, net.Interfaces has %d", len(got), len(ifs))
+	}
+	for i, ifi := range ifs {
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, a := range addrs {
+			want = append(want, a.String())
+		}
+		slices.Sort(want)
+		have := slices.Sorted(slices.Values(got[i].Addrs))
+		if got[i].Name != ifi.Name || !slices.Equal(have, want) {
+			t.Errorf("interface %d: %s %q, net says %s %q", i, got[i].Name, have, ifi.Name, want)
+		}
+	}
+}
+
+// TestDiagSockets checks that sock_diag and /proc/net see the same
+// sockets, on sockets the test opens itself.
+func TestDiagSockets(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	diag, err := probe.DiagSockets()
+	if err != nil {
+		t.Skipf("no sock_diag here: %v", err)
+	}
+	proc, err := probe.ProcSockets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct{ proto, addr string }{{"tcp", ln.Addr().String()}, {"udp", pc.LocalAddr().String()}} {
+		host, port, _ := net.SplitHostPort(s.addr)
+		find := func(socks []probe.NetworkSocket) *probe.NetworkSocket {
+			for i := range socks {
+				if socks[i].Proto == s.proto && socks[i].Address == host && strconv.Itoa(int(socks[i].Port)) == port {
+					return &socks[i]
+				}
+			}
+			return nil
+		}
+		d, p := find(diag), find(proc)
+		if d == nil || p == nil || *d != *p {
+			t.Errorf("%s %s: sock_diag has %+v, /proc/net has %+v", s.proto, s.addr, d, p)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+//go:build !linux
+
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+)
+
+// diagSockets needs Linux's NETLINK_SOCK_DIAG.
+func diagSockets() ([]NetworkSocket, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// openProcFile opens a file of the host's /etc for reading.
+func openProcFile(path string) (io.ReadCloser, error) { return os.Open(path) }
+
+// hostInterfaces lists the interfaces through the kernel.
+func hostInterfaces() ([]NetworkInterface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NetworkInterface, 0, len(ifs))
+	for _, ifi := range ifs {
+		ni := NetworkInterface{Name: ifi.Name, Index: ifi.Index, MTU: ifi.MTU, MAC: ifi.HardwareAddr.String()}
+		if ifi.Flags != 0 {
+			ni.Flags = strings.Split(ifi.Flags.String(), "|")
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			return nil, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
+		}
+		for _, a := range addrs {
+			ni.Addrs = append(ni.Addrs, a.String())
+		}
+		out = append(out, ni)
+	}
+	return out, nil
+}

@@ -1,0 +1,126 @@
+package probe_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/probe/probetest"
+)
+
+// stepClock is a clock that moves only when told to.
+type stepClock struct{ t time.Time }
+
+func (c *stepClock) now() time.Time          { return c.t }
+func (c *stepClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newStepClock() *stepClock {
+	return &stepClock{t: time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)}
+}
+
+func TestNetwork(t *testing.T) {
+	cases := []struct {
+		name      string
+		collector func(c *stepClock) *probe.Collector
+		lookup    func(c *stepClock, host string) ([]string, error)
+	}{
+		{
+			name: "laptop",
+			collector: func(c *stepClock) *probe.Collector {
+				return &probe.Collector{Addr: "collector.example.com:7443",
+					Handshake: func(context.Context) (time.Duration, error) {
+						c.advance(41 * time.Millisecond)
+						return 38250 * time.Microsecond, nil
+					}}
+			},
+			lookup: func(c *stepClock, host string) ([]string, error) {
+				c.advance(12345 * time.Microsecond)
+				return []string{"2001:db8::7", "203.0.113.7"}, nil
+			},
+		},
+		{
+			name: "server",
+			collector: func(c *stepClock) *probe.Collector {
+				return &probe.Collector{Addr: "10.20.0.5:7443",
+					Handshake: func(context.Context) (time.Duration, error) {
+						c.advance(5 * time.Second)
+						return 0, errors.New("timeout: no recent network activity")
+					}}
+			},
+		},
+		{
+			name: "unresolved",
+			collector: func(c *stepClock) *probe.Collector {
+				return &probe.Collector{Addr: "collector.example.com:7443",
+					Handshake: func(context.Context) (time.Duration, error) {
+						t.Error("handshake attempted although the name did not resolve")
+						return 0, nil
+					}}
+			},
+			lookup: func(c *stepClock, host string) ([]string, error) {
+				c.advance(3 * time.Millisecond)
+				return nil, errors.New("lookup " + host + ": no such host")
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join("testdata", "network", tc.name)
+			clock := newStepClock()
+			p := probe.NewTestNetwork(probe.NetworkFakes{
+				Interfaces: interfacesFrom(t, filepath.Join(dir, "interfaces.json")),
+				LookupHost: func(_ context.Context, host string) ([]string, error) {
+					if tc.lookup == nil {
+						t.Errorf("lookup of %q although the collector is an address", host)
+						return nil, errors.New("unexpected lookup")
+					}
+					return tc.lookup(clock, host)
+				},
+				Now: clock.now,
+			})
+			probetest.Golden(t, p, &probe.Env{Collector: tc.collector(clock)}, dir)
+
+			ctx := probe.WithRoot(context.Background(), filepath.Join(dir, "root"))
+			v, err := p.Collect(ctx, &probe.Env{Health: true, Collector: tc.collector(clock)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			probetest.Compare(t, v, filepath.Join(dir, "expected-health.json"))
+		})
+	}
+}
+
+// interfacesFrom fakes the kernel's interface list with a JSON file.
+func interfacesFrom(t *testing.T, path string) func() ([]probe.NetworkInterface, error) {
+	return func() ([]probe.NetworkInterface, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ifs []probe.NetworkInterface
+		if err := json.Unmarshal(b, &ifs); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return ifs, nil
+	}
+}
+
+func TestNetworkMissingProc(t *testing.T) {
+	p := probe.NewTestNetwork(probe.NetworkFakes{
+		Interfaces: func() ([]probe.NetworkInterface, error) { return nil, errors.New("netlink: permission denied") },
+		Now:        time.Now,
+	})
+	ctx := probe.WithRoot(context.Background(), t.TempDir())
+	v, err := p.Collect(ctx, &probe.Env{})
+	if err != nil {
+		t.Fatalf("a missing /proc is data, not a probe error: %v", err)
+	}
+	if r := v.(*probe.NetworkResult); len(r.Errors) != 5 {
+		t.Errorf("want 5 errors (interfaces, counters, routes, sockets, resolv.conf), got %q", r.Errors)
+	}
+}

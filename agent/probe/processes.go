@@ -1,0 +1,207 @@
+package probe
+
+import (
+	"context"
+	"os"
+	"slices"
+	"time"
+)
+
+func init() {
+	Register("processes", func() Probe {
+		return &processesProbe{topN: defaultTopProcesses, now: time.Now, pageSize: uint64(os.Getpagesize())}
+	})
+}
+
+// defaultTopProcesses is how many processes each top list holds.
+const defaultTopProcesses = 10
+
+// processesProbe counts processes by state and lists the top consumers of
+// CPU and memory. The reading itself is per operating system: Linux reads
+// /proc/<pid>/stat once per process (processes_linux.go), elsewhere gopsutil
+// does (processes_other.go).
+type processesProbe struct {
+	// topN is the length of each top list.
+	topN int
+	// now is the clock for CPU rates where the host has no uptime file to
+	// serve as one (Linux uses /proc/uptime, which fixtures provide).
+	now func() time.Time
+	// pageSize converts resident pages to bytes.
+	pageSize uint64
+	// prev and next map a process to its CPU time at the previous call; the
+	// two maps are swapped and reused rather than reallocated.
+	prev, next map[int32]procPrev
+	prevClock  float64
+	// samples and buf are reused between calls.
+	samples []procSample
+	buf     []byte
+	dirBuf  []byte
+	// uidNames maps user IDs to names; read once per call, when needed.
+	uidNames map[string]string
+}
+
+// procPrev is what a process's CPU rate is computed against.
+type procPrev struct {
+	cpu     float64 // seconds of CPU, user and system
+	started float64 // start time on the snapshot's clock, to tell PID reuse
+}
+
+// procSample is one process as read from the host.
+type procSample struct {
+	pid     int32
+	name    string
+	state   string
+	cpu     float64 // seconds of CPU since start, user and system
+	started float64 // start time on the snapshot's clock
+	rss     uint64
+	threads int
+	// cpuPercent is filled by the probe, from the previous call.
+	cpuPercent float64
+}
+
+// procSnapshot is every process at one instant.
+type procSnapshot struct {
+	// clock is the instant on the same clock as the samples' start times.
+	clock    float64
+	memTotal uint64
+}
+
+// ProcessesResult is the processes probe's full result.
+type ProcessesResult struct {
+	Counts    ProcessCounts `json:"counts"`
+	TopCPU    []ProcessInfo `json:"top_cpu"`
+	TopMemory []ProcessInfo `json:"top_memory"`
+}
+
+// ProcessCounts counts processes by state, and their threads.
+type ProcessCounts struct {
+	Total     int `json:"total"`
+	Running   int `json:"running"`
+	Sleeping  int `json:"sleeping"`
+	DiskSleep int `json:"disk_sleep"`
+	Idle      int `json:"idle"`
+	Stopped   int `json:"stopped"`
+	Zombie    int `json:"zombie"`
+	Other     int `json:"other"`
+	Threads   int `json:"threads"`
+}
+
+// ProcessHealth is the processes probe's light result. It comes from
+// system-wide counters, without visiting each process, so its running and
+// blocked figures count runnable and I/O-blocked threads, as vmstat does.
+type ProcessHealth struct {
+	Total   int `json:"total"`
+	Threads int `json:"threads,omitempty"`
+	Running int `json:"running,omitempty"`
+	Blocked int `json:"blocked,omitempty"`
+}
+
+// ProcessInfo is one process in a top list. CPUPercent is of one CPU, as
+// top shows it, over the time since the previous call (or since the
+// process started, on the first).
+type ProcessInfo struct {
+	PID           int32   `json:"pid"`
+	Name          string  `json:"name"`
+	User          string  `json:"user,omitempty"`
+	State         string  `json:"state"`
+	CPUPercent    float64 `json:"cpu_percent"`
+	RSSBytes      uint64  `json:"rss_bytes"`
+	MemoryPercent float64 `json:"memory_percent"`
+	Threads       int     `json:"threads"`
+}
+
+func (p *processesProbe) Name() string { return "processes" }
+
+func (p *processesProbe) Collect(ctx context.Context, env *Env) (any, error) {
+	if env.Health {
+		return p.health(ctx)
+	}
+	p.uidNames = nil
+	snap, err := p.sample(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.next == nil {
+		p.next = make(map[int32]procPrev, len(p.samples))
+	}
+	clear(p.next)
+	r := &ProcessesResult{}
+	for i := range p.samples {
+		s := &p.samples[i]
+		r.Counts.add(s)
+		base, since := 0.0, s.started
+		if prev, ok := p.prev[s.pid]; ok && prev.started == s.started && p.prevClock > 0 {
+			base, since = prev.cpu, p.prevClock
+		}
+		if span := snap.clock - since; span > 0 && s.cpu >= base {
+			s.cpuPercent = hundredths((s.cpu - base) / span * 100)
+		}
+		p.next[s.pid] = procPrev{cpu: s.cpu, started: s.started}
+	}
+	p.prev, p.next = p.next, p.prev
+	p.prevClock = snap.clock
+
+	users := map[int32]string{}
+	info := func(s *procSample) ProcessInfo {
+		u, ok := users[s.pid]
+		if !ok {
+			u = p.user(ctx, s.pid)
+			users[s.pid] = u
+		}
+		mp := 0.0
+		if snap.memTotal > 0 {
+			mp = hundredths(float64(s.rss) / float64(snap.memTotal) * 100)
+		}
+		return ProcessInfo{PID: s.pid, Name: s.name, User: u, State: s.state, CPUPercent: s.cpuPercent,
+			RSSBytes: s.rss, MemoryPercent: mp, Threads: s.threads}
+	}
+	r.TopCPU = p.top(func(a, b *procSample) bool { return a.cpuPercent > b.cpuPercent }, info)
+	r.TopMemory = p.top(func(a, b *procSample) bool { return a.rss > b.rss }, info)
+	return r, nil
+}
+
+// top returns the topN samples by more, ties broken by PID for stable
+// output.
+func (p *processesProbe) top(more func(a, b *procSample) bool, info func(*procSample) ProcessInfo) []ProcessInfo {
+	idx := make([]int, len(p.samples))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		a, b := &p.samples[i], &p.samples[j]
+		switch {
+		case more(a, b):
+			return -1
+		case more(b, a):
+			return 1
+		}
+		return int(a.pid - b.pid)
+	})
+	out := make([]ProcessInfo, 0, min(p.topN, len(idx)))
+	for _, i := range idx[:min(p.topN, len(idx))] {
+		out = append(out, info(&p.samples[i]))
+	}
+	return out
+}
+
+// add counts s.
+func (c *ProcessCounts) add(s *procSample) {
+	c.Total++
+	c.Threads += s.threads
+	switch s.state {
+	case "running":
+		c.Running++
+	case "sleeping":
+		c.Sleeping++
+	case "disk-sleep":
+		c.DiskSleep++
+	case "idle":
+		c.Idle++
+	case "stopped":
+		c.Stopped++
+	case "zombie":
+		c.Zombie++
+	default:
+		c.Other++
+	}
+}

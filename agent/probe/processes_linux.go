@@ -1,0 +1,225 @@
+//go:build linux
+
+package probe
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/shirou/gopsutil/v3/common"
+	"golang.org/x/sys/unix"
+)
+
+// userHZ is the unit of the times in /proc/<pid>/stat: the kernel ABI
+// fixes it at 100 on every architecture, whatever the kernel's own HZ.
+const userHZ = 100
+
+// procStates names the state letters of /proc/<pid>/stat.
+var procStates = [256]string{
+	'R': "running", 'S': "sleeping", 'D': "disk-sleep", 'I': "idle",
+	'T': "stopped", 't': "stopped", 'Z': "zombie", 'X': "dead",
+	'W': "paging", 'P': "parked", 'K': "wakekill",
+}
+
+// sample reads /proc/<pid>/stat of every process into p.samples, with
+// bare system calls relative to an open /proc, into one reused buffer:
+// gopsutil's Process methods read several files per process through
+// os.Open and cost ten times more. The clock is the uptime, the clock
+// process start times are counted on.
+func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
+	var snap procSnapshot
+	p.grow()
+	up, err := readUptime(ctx)
+	if err != nil {
+		return snap, err
+	}
+	snap.clock = up
+	dir, err := openProcDir(ctx)
+	if err != nil {
+		return snap, err
+	}
+	defer unix.Close(dir)
+	if b, err := readFileAt(dir, "meminfo", p.buf); err == nil {
+		kb, _ := lineUint(b, "MemTotal:")
+		snap.memTotal = kb << 10
+	}
+	p.samples = p.samples[:0]
+	err = eachDirent(dir, p.dirBuf, func(name []byte) {
+		pid := atou(name)
+		if pid == 0 || pid > math.MaxInt32 {
+			return
+		}
+		b, err := readRecordAt(dir, string(name)+"/stat", p.buf)
+		if err != nil {
+			return // exited since the listing
+		}
+		s, ok := parseProcStat(b)
+		if !ok {
+			return
+		}
+		s.pid = int32(pid)
+		s.rss *= p.pageSize
+		p.samples = append(p.samples, s)
+	})
+	if err != nil {
+		return snap, fmt.Errorf("listing processes: %w", err)
+	}
+	return snap, nil
+}
+
+// grow allocates the probe's buffers on first use.
+func (p *processesProbe) grow() {
+	if p.buf == nil {
+		p.buf = make([]byte, 8<<10)
+		p.dirBuf = make([]byte, 16<<10)
+	}
+}
+
+// openProcDir opens the host's /proc for reading relative to it.
+func openProcDir(ctx context.Context) (int, error) {
+	path := Path(ctx, common.HostProcEnvKey)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("listing processes: %w", &fs.PathError{Op: "open", Path: path, Err: err})
+	}
+	return fd, nil
+}
+
+// parseProcStat parses the fields of a /proc/<pid>/stat line that the
+// probe reports. The name sits in parentheses and may hold spaces and
+// parentheses itself, so the fields start after the last ')'.
+func parseProcStat(b []byte) (procSample, bool) {
+	var s procSample
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open || end+2 >= len(b) {
+		return s, false
+	}
+	s.name = string(b[open+1 : end])
+	rest := b[end+2:]
+	var utime, stime, start uint64
+	for i := 0; len(rest) > 0 && i <= 21; i++ {
+		f := rest
+		if j := bytes.IndexByte(rest, ' '); j >= 0 {
+			f, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = nil
+		}
+		switch i {
+		case 0:
+			s.state = procStates[f[0]]
+			if s.state == "" {
+				s.state = string(f)
+			}
+		case 11:
+			utime = atou(f)
+		case 12:
+			stime = atou(f)
+		case 17:
+			s.threads = int(atou(f))
+		case 19:
+			start = atou(f)
+		case 21:
+			s.rss = atou(f)
+		}
+	}
+	s.cpu = float64(utime+stime) / userHZ
+	s.started = float64(start) / userHZ
+	return s, true
+}
+
+// atou parses a decimal unsigned integer without allocating; anything else
+// (a negative RSS from a kernel oddity) reads as 0.
+func atou(b []byte) uint64 {
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n
+}
+
+// user returns the name of the effective user of process pid, or its
+// numeric ID when /etc/passwd does not name it (directory users), or ""
+// when the process is gone.
+func (p *processesProbe) user(ctx context.Context, pid int32) string {
+	p.grow()
+	b, err := readRecordAt(unix.AT_FDCWD, Path(ctx, common.HostProcEnvKey, strconv.Itoa(int(pid)), "status"), p.buf)
+	if err != nil {
+		return ""
+	}
+	v, ok := lineValue(b, "Uid:")
+	if !ok {
+		return ""
+	}
+	f := bytes.Fields(v)
+	if len(f) < 2 {
+		return ""
+	}
+	uid := string(f[1])
+	if p.uidNames == nil {
+		p.uidNames = readPasswd(ctx)
+	}
+	if name, ok := p.uidNames[uid]; ok {
+		return name
+	}
+	return uid
+}
+
+// readPasswd maps user IDs to names from the host's /etc/passwd.
+func readPasswd(ctx context.Context) map[string]string {
+	m := map[string]string{}
+	b, err := os.ReadFile(Path(ctx, common.HostEtcEnvKey, "passwd"))
+	if err != nil {
+		return m
+	}
+	for line := range bytes.Lines(b) {
+		f := bytes.SplitN(line, []byte{':'}, 4)
+		if len(f) == 4 {
+			if _, dup := m[string(f[2])]; !dup {
+				m[string(f[2])] = string(f[0])
+			}
+		}
+	}
+	return m
+}
+
+// health counts processes from the /proc listing and system-wide counters,
+// without opening any process's files.
+func (p *processesProbe) health(ctx context.Context) (*ProcessHealth, error) {
+	p.grow()
+	dir, err := openProcDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dir)
+	h := &ProcessHealth{}
+	err = eachDirent(dir, p.dirBuf, func(name []byte) {
+		if atou(name) > 0 {
+			h.Total++
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	if b, err := readFileAt(dir, "stat", p.buf); err == nil {
+		running, _ := lineUint(b, "procs_running")
+		blocked, _ := lineUint(b, "procs_blocked")
+		h.Running, h.Blocked = int(running), int(blocked)
+	}
+	// The fourth field of loadavg is runnable/total scheduling entities.
+	if b, err := readFileAt(dir, "loadavg", p.buf); err == nil {
+		if f := bytes.Fields(b); len(f) >= 4 {
+			if _, total, ok := bytes.Cut(f[3], []byte{'/'}); ok {
+				h.Threads = int(atou(total))
+			}
+		}
+	}
+	return h, nil
+}

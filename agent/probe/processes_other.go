@@ -1,0 +1,76 @@
+//go:build !linux
+
+package probe
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shirou/gopsutil/v3/mem"
+	"github.com/shirou/gopsutil/v3/process"
+)
+
+// otherStates maps gopsutil's process states to the probe's.
+var otherStates = map[string]string{
+	process.Running: "running", process.Sleep: "sleeping", process.Idle: "idle",
+	process.Stop: "stopped", process.Zombie: "zombie", process.Blocked: "disk-sleep",
+	process.Wait: "paging", process.Lock: "disk-sleep",
+}
+
+// sample reads every process through gopsutil. The clock is the wall
+// clock, in seconds, which process creation times are counted on.
+func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
+	var snap procSnapshot
+	procs, err := process.ProcessesWithContext(ctx)
+	if err != nil {
+		return snap, fmt.Errorf("listing processes: %w", err)
+	}
+	snap.clock = float64(p.now().UnixNano()) / 1e9
+	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
+		snap.memTotal = vm.Total
+	}
+	p.samples = p.samples[:0]
+	for _, pr := range procs {
+		created, err := pr.CreateTimeWithContext(ctx)
+		if err != nil {
+			continue // exited since the listing, or not ours to read
+		}
+		s := procSample{pid: pr.Pid, started: float64(created) / 1e3, state: "other"}
+		s.name, _ = pr.NameWithContext(ctx)
+		if st, err := pr.StatusWithContext(ctx); err == nil && len(st) > 0 {
+			if name, ok := otherStates[st[0]]; ok {
+				s.state = name
+			}
+		}
+		if t, err := pr.TimesWithContext(ctx); err == nil {
+			s.cpu = t.User + t.System
+		}
+		if m, err := pr.MemoryInfoWithContext(ctx); err == nil {
+			s.rss = m.RSS
+		}
+		if n, err := pr.NumThreadsWithContext(ctx); err == nil {
+			s.threads = int(n)
+		}
+		p.samples = append(p.samples, s)
+	}
+	return snap, nil
+}
+
+// user returns the user name of process pid, or "" when it is unknown.
+func (p *processesProbe) user(ctx context.Context, pid int32) string {
+	pr, err := process.NewProcessWithContext(ctx, pid)
+	if err != nil {
+		return ""
+	}
+	u, _ := pr.UsernameWithContext(ctx)
+	return u
+}
+
+// health counts the processes.
+func (p *processesProbe) health(ctx context.Context) (*ProcessHealth, error) {
+	pids, err := process.PidsWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	return &ProcessHealth{Total: len(pids)}, nil
+}

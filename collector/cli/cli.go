@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/internal/cliflag"
+	"github.com/sondehq/sonde/internal/render"
+	"github.com/sondehq/sonde/internal/version"
+)
+
+const usage = `sonde: the L2 engineer's command line for Sonde
+
+commands:
+  agents [--json]                               list agents and whether they are online
+  snapshot AGENT [--probes a,b] [--json]        take a fresh snapshot of a machine now
+  snapshots AGENT [--kind full|health] [--json] list a machine's stored snapshots
+  show SNAPSHOT-ID [--json]                     print a stored snapshot
+  version                                       print the version
+
+AGENT is an agent ID or a unique hostname.
+Environment: SONDE_URL (default ` + DefaultURL + `), SONDE_TOKEN (an API key).
+`
+
+// Main runs the command in args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := run(ctx, args, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fmt.Fprintln(stderr, "sonde:", err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version":
+		fmt.Fprintln(stdout, "sonde", version.Version, version.Revision())
+		return nil
+	}
+	commands := map[string]func(context.Context, *Client, []string, io.Writer, io.Writer) error{
+		"agents":    agents,
+		"snapshot":  snapshot,
+		"snapshots": snapshots,
+		"show":      show,
+	}
+	f, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "unknown command %q\n\n", cmd)
+		return errUsage
+	}
+	c, err := NewClient(os.Getenv("SONDE_URL"), os.Getenv("SONDE_TOKEN"))
+	if err != nil {
+		return err
+	}
+	return f(ctx, c, rest, stdout, stderr)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func agents(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("agents", "sonde agents [--json]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	var list []api.AgentView
+	if err := c.Do(ctx, "GET", "/api/v1/agents", nil, &list); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "no agents enrolled yet (sonde-collector token create, then sonde-agent enroll)")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tSTATE\tLAST SEEN\tVERSION")
+	now := time.Now()
+	for _, a := range list {
+		st := "offline"
+		if a.Online {
+			st = "online"
+		}
+		osName := a.Facts.Platform + " " + a.Facts.PlatformVersion
+		if a.Facts.Platform == "" {
+			osName = a.Facts.OS
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, render.Clean(a.Facts.Hostname), render.Clean(osName), st,
+			ago(a.LastSeen, now), render.Clean(a.AgentVersion))
+	}
+	return tw.Flush()
+}
+
+func oneAgent(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := cliflag.Parse(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", errors.New("name one AGENT (an ID or a unique hostname)")
+	}
+	return pos[0], nil
+}
+
+func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("snapshot", "sonde snapshot AGENT [--probes a,b] [--timeout 30s] [--json]", stderr)
+	var probes cliflag.List
+	fs.Var(&probes, "probes", "probes to run, comma-separated (default: all)")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent")
+	asJSON := fs.Bool("json", false, "print JSON")
+	agent, err := oneAgent(fs, args)
+	if err != nil {
+		return err
+	}
+	var snap store.Snapshot
+	req := api.SnapshotRequest{Probes: probes, Timeout: timeout.String()}
+	if err := c.Do(ctx, "POST", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots", req, &snap); err != nil {
+		return err
+	}
+	return printSnapshot(stdout, &snap, *asJSON)
+}
+
+func printSnapshot(w io.Writer, snap *store.Snapshot, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, snap)
+	}
+	fmt.Fprintf(w, "stored as snapshot %d\n", snap.ID)
+	return render.Document(w, &snap.Document)
+}
+
+func snapshots(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("snapshots", "sonde snapshots AGENT [--kind full|health] [--limit 20] [--json]", stderr)
+	kind := fs.String("kind", "", "only this kind: full or health")
+	limit := fs.Int("limit", 20, "at most this many")
+	asJSON := fs.Bool("json", false, "print JSON")
+	agent, err := oneAgent(fs, args)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"limit": {fmt.Sprint(*limit)}}
+	if *kind != "" {
+		q.Set("kind", *kind)
+	}
+	var list []store.Snapshot
+	if err := c.Do(ctx, "GET", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots?"+q.Encode(), nil, &list); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, list)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tCAPTURED\tRECEIVED\tSEQ")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\n", s.ID, s.Kind, s.CapturedAt.Local().Format(time.DateTime),
+			s.ReceivedAt.Local().Format(time.DateTime), s.Seq)
+	}
+	return tw.Flush()
+}
+
+func show(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("show", "sonde show SNAPSHOT-ID [--json]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	id, err := oneAgent(fs, args)
+	if err != nil {
+		return err
+	}
+	var snap store.Snapshot
+	if err := c.Do(ctx, "GET", "/api/v1/snapshots/"+url.PathEscape(id), nil, &snap); err != nil {
+		return err
+	}
+	return printSnapshot(stdout, &snap, *asJSON)
+}
