@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/sondehq/sonde/internal/version.Version=$(VERSION)
-STATICCHECK_VERSION := 2026.1.2
+STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help

@@ -18,10 +18,6 @@ import (
 	"github.com/sondehq/sonde/protocol"
 )
 
-// HealthProbes are the probes of a periodic health snapshot, each run in
-// its light variant.
-var HealthProbes = []string{"cpu", "memory", "disk", "network", "services", "time"}
-
 // Defaults.
 const (
 	DefaultHealthInterval = 60 * time.Second
@@ -255,7 +251,7 @@ func (c *Client) healthLoop(ctx context.Context, conn *quic.Conn, interval time.
 }
 
 func (c *Client) pushHealth(ctx context.Context, conn *quic.Conn) error {
-	snap := c.take(ctx, protocol.KindHealth, "", HealthProbes, probeTimeout)
+	snap := c.take(ctx, protocol.KindHealth, "", probe.HealthProbes, probeTimeout)
 	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
 	defer cancel()
 	str, err := conn.OpenStreamSync(ctx)

@@ -120,6 +120,9 @@ func (p *diskProbe) mounts(ctx context.Context) ([]DiskMount, error) {
 	devRoot := Path(ctx, common.HostDevEnvKey)
 	mounts := make([]DiskMount, 0, len(parts))
 	for _, part := range uniqueDevices(parts) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		m := DiskMount{
 			Device:     hostDevice(part.Device, devRoot),
 			Mountpoint: part.Mountpoint,

@@ -47,40 +47,39 @@ type osRelease struct {
 
 // readOSRelease parses /etc/os-release, else /usr/lib/os-release.
 func readOSRelease(ctx context.Context) (osRelease, error) {
-	b, err := os.ReadFile(Path(ctx, common.HostEtcEnvKey, "os-release"))
-	if err != nil {
-		var err2 error
-		if b, err2 = os.ReadFile(Path(ctx, common.HostRootEnvKey, "usr/lib/os-release")); err2 != nil {
-			return osRelease{}, err
-		}
-	}
 	var r osRelease
-	for line := range bytes.Lines(b) {
-		k, v, ok := strings.Cut(strings.TrimSpace(string(line)), "=")
-		if !ok {
-			continue
+	parse := func(b []byte) error {
+		for line := range bytes.Lines(b) {
+			k, v, ok := bytes.Cut(bytes.TrimSpace(line), []byte{'='})
+			if !ok {
+				continue
+			}
+			switch string(k) {
+			case "ID":
+				r.ID = unquoteOSRelease(v)
+			case "ID_LIKE":
+				r.IDLike = unquoteOSRelease(v)
+			case "PRETTY_NAME":
+				r.PrettyName = unquoteOSRelease(v)
+			case "VERSION_ID":
+				r.VersionID = unquoteOSRelease(v)
+			}
 		}
-		v = unquoteOSRelease(v)
-		switch k {
-		case "ID":
-			r.ID = v
-		case "ID_LIKE":
-			r.IDLike = v
-		case "PRETTY_NAME":
-			r.PrettyName = v
-		case "VERSION_ID":
-			r.VersionID = v
-		}
+		return nil
+	}
+	err := withProcFile(Path(ctx, common.HostEtcEnvKey, "os-release"), parse)
+	if err != nil && withProcFile(Path(ctx, common.HostRootEnvKey, "usr/lib/os-release"), parse) != nil {
+		return r, err
 	}
 	return r, nil
 }
 
 // unquoteOSRelease strips the shell quoting os-release(5) allows.
-func unquoteOSRelease(v string) string {
+func unquoteOSRelease(v []byte) string {
 	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 		v = v[1 : len(v)-1]
 	}
-	return strings.ReplaceAll(v, `\`, "")
+	return strings.ReplaceAll(string(v), `\`, "")
 }
 
 // platformFamilies maps distribution IDs to the family names gopsutil uses.

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"runtime"
 	"strconv"
 
 	"github.com/shirou/gopsutil/v3/common"
+	"github.com/shirou/gopsutil/v3/host"
 )
 
 // This file holds the small readers of /proc files that several probes
@@ -62,8 +64,16 @@ func lineUint(data []byte, key string) (uint64, bool) {
 	return n, err == nil
 }
 
-// readUptime returns the seconds since boot from /proc/uptime.
+// readUptime returns the seconds since boot from /proc/uptime, or
+// elsewhere than Linux from the system (sysctl, GetTickCount64).
 func readUptime(ctx context.Context) (float64, error) {
+	if runtime.GOOS != "linux" {
+		up, err := host.UptimeWithContext(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("reading uptime: %w", err)
+		}
+		return float64(up), nil
+	}
 	path := Path(ctx, common.HostProcEnvKey, "uptime")
 	var up float64
 	err := withProcFile(path, func(b []byte) error {
@@ -83,8 +93,17 @@ func readUptime(ctx context.Context) (float64, error) {
 }
 
 // readBootTime returns the boot time, in Unix seconds, from the btime line
-// of /proc/stat.
+// of /proc/stat, or elsewhere than Linux from the system. (gopsutil's
+// BootTime is avoided on Linux: it goes through VirtualizationWithContext,
+// which caches its first answer process-wide.)
 func readBootTime(ctx context.Context) (int64, error) {
+	if runtime.GOOS != "linux" {
+		bt, err := host.BootTimeWithContext(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("reading boot time: %w", err)
+		}
+		return int64(bt), nil
+	}
 	path := Path(ctx, common.HostProcEnvKey, "stat")
 	var bt uint64
 	err := withProcFile(path, func(b []byte) error {

@@ -73,8 +73,9 @@ func readAt(dirfd int, path string, buf []byte, record bool) ([]byte, error) {
 }
 
 // eachDirent calls fn with the name of every entry of the directory open as
-// dirfd, using buf for getdents64(2). The name is only valid during the call.
-func eachDirent(dirfd int, buf []byte, fn func(name []byte)) error {
+// dirfd, using buf for getdents64(2), until fn returns false. The name is
+// only valid during the call.
+func eachDirent(dirfd int, buf []byte, fn func(name []byte) bool) error {
 	for {
 		n, err := unix.Getdents(dirfd, buf)
 		if err == unix.EINTR {
@@ -99,7 +100,9 @@ func eachDirent(dirfd int, buf []byte, fn func(name []byte)) error {
 					break
 				}
 			}
-			fn(name)
+			if !fn(name) {
+				return nil
+			}
 			b = b[reclen:]
 		}
 	}

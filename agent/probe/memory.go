@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -62,6 +63,11 @@ type MemoryHealth struct {
 func (p *memoryProbe) Name() string { return "memory" }
 
 func (p *memoryProbe) Collect(ctx context.Context, env *Env) (any, error) {
+	if runtime.GOOS == "darwin" {
+		// gopsutil runs vm_stat(1) there when built without cgo, and the
+		// agent never forks.
+		return nil, errors.New("memory is not read on macOS: gopsutil would run vm_stat(1)")
+	}
 	if env.Health {
 		return p.health(ctx)
 	}

@@ -31,7 +31,8 @@ type processesProbe struct {
 	// prev and next map a process to its CPU time at the previous call; the
 	// two maps are swapped and reused rather than reallocated.
 	prev, next map[int32]procPrev
-	prevClock  float64
+	// prevClock is the snapshot clock at the previous call, 0 before it.
+	prevClock float64
 	// samples and buf are reused between calls.
 	samples []procSample
 	buf     []byte

@@ -49,23 +49,29 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 		snap.memTotal = kb << 10
 	}
 	p.samples = p.samples[:0]
-	err = eachDirent(dir, p.dirBuf, func(name []byte) {
+	seen := 0
+	err = eachDirent(dir, p.dirBuf, func(name []byte) bool {
 		pid := atou(name)
 		if pid == 0 || pid > math.MaxInt32 {
-			return
+			return true
+		}
+		if seen++; seen%256 == 0 && ctx.Err() != nil {
+			return false // a machine with a very great many processes
 		}
 		b, err := readRecordAt(dir, string(name)+"/stat", p.buf)
 		if err != nil {
-			return // exited since the listing
+			return true // exited since the listing
 		}
-		s, ok := parseProcStat(b)
-		if !ok {
-			return
+		if s, ok := parseProcStat(b); ok {
+			s.pid = int32(pid)
+			s.rss *= p.pageSize
+			p.samples = append(p.samples, s)
 		}
-		s.pid = int32(pid)
-		s.rss *= p.pageSize
-		p.samples = append(p.samples, s)
+		return true
 	})
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return snap, fmt.Errorf("listing processes: %w", err)
 	}
@@ -200,10 +206,11 @@ func (p *processesProbe) health(ctx context.Context) (*ProcessHealth, error) {
 	}
 	defer unix.Close(dir)
 	h := &ProcessHealth{}
-	err = eachDirent(dir, p.dirBuf, func(name []byte) {
+	err = eachDirent(dir, p.dirBuf, func(name []byte) bool {
 		if atou(name) > 0 {
 			h.Total++
 		}
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing processes: %w", err)

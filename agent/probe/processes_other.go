@@ -4,7 +4,9 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/shirou/gopsutil/v3/mem"
 	"github.com/shirou/gopsutil/v3/process"
@@ -17,10 +19,18 @@ var otherStates = map[string]string{
 	process.Wait: "paging", process.Lock: "disk-sleep",
 }
 
+// errForks is why macOS has no per-process figures: gopsutil reads a
+// process's state there (and, built without cgo, its times and memory) by
+// running ps(1) for it, and the agent never forks.
+var errForks = errors.New("per-process figures are not read on macOS: gopsutil would run ps(1) for each process")
+
 // sample reads every process through gopsutil. The clock is the wall
 // clock, in seconds, which process creation times are counted on.
 func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 	var snap procSnapshot
+	if runtime.GOOS == "darwin" {
+		return snap, errForks
+	}
 	procs, err := process.ProcessesWithContext(ctx)
 	if err != nil {
 		return snap, fmt.Errorf("listing processes: %w", err)

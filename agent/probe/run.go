@@ -11,6 +11,10 @@ import (
 	"github.com/sondehq/sonde/protocol"
 )
 
+// HealthProbes are the probes of a periodic health snapshot, each run in
+// its light variant.
+var HealthProbes = []string{"cpu", "memory", "disk", "network", "services", "time"}
+
 // Set is the probes one agent runs, each instance kept across snapshots so
 // it can compute rates.
 type Set struct {

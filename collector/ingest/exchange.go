@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -27,6 +28,9 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) erro
 		return fmt.Errorf("waiting for hello: %w", err)
 	}
 	defer str.Close()
+	// One message is all the stream carries: stop reading, or the stream
+	// never completes and keeps one of the agent's stream credits.
+	defer str.CancelRead(0)
 	str.SetDeadline(time.Now().Add(streamTimeout))
 	h, err := protocol.ReadAs[*protocol.Hello](str)
 	if err != nil {
@@ -57,6 +61,7 @@ func (s *Server) refuse(w io.Writer, code uint16, msg string) error {
 // or one captured earlier) and acks it once stored.
 func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic.Stream) {
 	defer str.Close()
+	defer str.CancelRead(0) // see hello
 	str.SetDeadline(time.Now().Add(streamTimeout))
 	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
 	if err != nil {
@@ -114,6 +119,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		return 0, fmt.Errorf("opening a stream to the agent: %w", err)
 	}
 	defer str.Close()
+	defer str.CancelRead(0) // see hello
 	// Stop waiting on the stream as soon as the caller gives up.
 	stop := context.AfterFunc(ctx, func() { str.CancelRead(0) })
 	defer stop()
@@ -124,7 +130,8 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	}
 	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
 	if err != nil {
-		if ctx.Err() != nil {
+		// The stream's deadline is the context's, and may fire first.
+		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, fmt.Errorf("agent did not answer in time: %w", context.DeadlineExceeded)
 		}
 		var perr *protocol.Error
