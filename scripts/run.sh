@@ -18,7 +18,15 @@ stop() {
 
 wait_for() { # wait_for DESCRIPTION COMMAND...
   local what=$1; shift
-  for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 100); do
+    "$@" >/dev/null 2>&1 && return 0
+    for p in collector agent; do
+      if [[ -f $RUN/$p.pid ]] && ! kill -0 "$(cat $RUN/$p.pid)" 2>/dev/null; then
+        echo "the $p exited:" >&2; tail -5 $RUN/$p.log >&2; exit 1
+      fi
+    done
+    sleep 0.1
+  done
   echo "timed out waiting for $what; see $RUN/*.log" >&2
   exit 1
 }
@@ -28,7 +36,7 @@ start() {
   mkdir -p $RUN
   bin/sonde-collector serve --data $RUN/collector --quic "$QUIC" --http "$HTTP" >$RUN/collector.log 2>&1 &
   echo $! >$RUN/collector.pid
-  wait_for "the collector" curl -fsS "http://$HTTP/readyz"
+  wait_for "the collector" grep -q "collector serving" $RUN/collector.log
 
   if [[ ! -f $RUN/agent/agent.json ]]; then
     json=$(bin/sonde-collector token create --data $RUN/collector --json)
