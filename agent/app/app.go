@@ -16,6 +16,7 @@ import (
 	"github.com/sondehq/sonde/agent/client"
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/internal/cliflag"
 	"github.com/sondehq/sonde/internal/render"
 	"github.com/sondehq/sonde/internal/version"
@@ -28,6 +29,7 @@ commands:
   enroll --collector HOST:PORT --token T --ca-pin sha256:...   join a collector
   run                                 run in the foreground (the service runs the same)
   snapshot [--probes a,b] [--format json|text] [-o FILE]      take a snapshot locally
+  check                               look for problems and explain them in plain words
   probes                              list the compiled-in probes
   install | uninstall | start | stop | status                 manage the system service
   version                             print the version
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAgent(ctx, rest, stderr)
 	case "snapshot":
 		return snapshot(ctx, rest, stdout, stderr)
+	case "check":
+		return check(ctx, rest, stdout, stderr)
 	case "probes":
 		fmt.Fprintln(stdout, strings.Join(probe.Names(), "\n"))
 		return nil
@@ -178,18 +182,7 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("unknown probe %q; available: %s", p, strings.Join(set.Names(), ", "))
 		}
 	}
-	env := &probe.Env{Health: *health}
-	if id, err := state.Load(*dir); err == nil {
-		env = (&client.Client{ID: id}).Env(*health)
-	}
-	kind := protocol.KindFull
-	if *health {
-		kind = protocol.KindHealth
-	}
-	facts := probe.ReadFacts(ctx)
-	snap := &protocol.Snapshot{Kind: kind, CapturedAt: time.Now().UnixMilli(), Probes: set.Run(ctx, env, probes, *timeout)}
-	doc := snap.Document()
-	doc.Facts = &facts
+	doc := localDocument(ctx, set, *dir, *health, probes, *timeout)
 
 	w := stdout
 	if *out != "" {
@@ -224,6 +217,36 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return f.Sync()
 	}
 	return nil
+}
+
+// localDocument runs probes on this machine, checking the collector too
+// when the state dir holds an identity.
+func localDocument(ctx context.Context, set *probe.Set, dir string, health bool, probes []string, timeout time.Duration) protocol.Document {
+	env := &probe.Env{Health: health}
+	if id, err := state.Load(dir); err == nil {
+		env = (&client.Client{ID: id}).Env(health)
+	}
+	kind := protocol.KindFull
+	if health {
+		kind = protocol.KindHealth
+	}
+	facts := probe.ReadFacts(ctx)
+	snap := &protocol.Snapshot{Kind: kind, CapturedAt: time.Now().UnixMilli(), Probes: set.Run(ctx, env, probes, timeout)}
+	doc := snap.Document()
+	doc.Facts = &facts
+	return doc
+}
+
+// check runs every probe and explains what it finds to the person at the
+// keyboard.
+func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("check", "sonde-agent check [--state DIR]", stderr)
+	dir := fs.String("state", state.DefaultDir(), "state `dir` (for the collector reachability check, if enrolled)")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	doc := localDocument(ctx, probe.NewSet(), *dir, false, nil, 10*time.Second)
+	return findings.Check(stdout, &doc, nil)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -175,6 +175,9 @@ func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, err
 // answer serves one request from the collector.
 func (c *Client) answer(ctx context.Context, str *quic.Stream) {
 	defer str.Close()
+	// Stop reading when done: a stream whose end is never read never
+	// completes, and keeps one of the collector's stream credits.
+	defer str.CancelRead(0)
 	str.SetDeadline(time.Now().Add(ackTimeout))
 	req, err := protocol.ReadAs[*protocol.SnapshotRequest](str)
 	if err != nil {

@@ -51,6 +51,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.takeSnapshot))
 	mux.Handle("GET /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.listSnapshots))
 	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(store.RoleL2, a.getSnapshot))
+	a.ticketRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})
@@ -153,21 +154,49 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// resolve finds the agent named by an ID or a unique hostname.
+// resolve finds the agent named in the request path.
 func (a *API) resolve(w http.ResponseWriter, r *http.Request) (store.Agent, bool) {
-	name := r.PathValue("agent")
-	ag, err := a.Store.Agent(r.Context(), name)
-	if err == nil {
-		return ag, true
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		a.storeError(w, err)
-		return ag, false
-	}
-	agents, err := a.Store.Agents(r.Context())
+	ag, err := a.findAgent(r.Context(), r.PathValue("agent"))
 	if err != nil {
-		a.storeError(w, err)
+		a.fail(w, err)
 		return ag, false
+	}
+	return ag, true
+}
+
+// httpError is an error with the status it answers with.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) error {
+	return &httpError{status, fmt.Sprintf(format, args...)}
+}
+
+// fail answers with err: its own status for an httpError, 404 for
+// store.ErrNotFound, 503 for anything else (logged, not shown).
+func (a *API) fail(w http.ResponseWriter, err error) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		writeError(w, he.status, "%s", he.msg)
+	default:
+		a.storeError(w, err)
+	}
+}
+
+// findAgent finds the agent with the given ID or unique hostname.
+func (a *API) findAgent(ctx context.Context, name string) (store.Agent, error) {
+	ag, err := a.Store.Agent(ctx, name)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return ag, err
+	}
+	agents, err := a.Store.Agents(ctx)
+	if err != nil {
+		return ag, err
 	}
 	var found []store.Agent
 	for _, c := range agents {
@@ -191,17 +220,15 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) (store.Agent, bool
 	}
 	switch len(found) {
 	case 1:
-		return found[0], true
+		return found[0], nil
 	case 0:
-		writeError(w, http.StatusNotFound, "no agent with ID or hostname %q", name)
-	default:
-		ids := make([]string, len(found))
-		for i, c := range found {
-			ids[i] = c.ID
-		}
-		writeError(w, http.StatusConflict, "hostname %q is ambiguous: agents %s; use an ID", name, strings.Join(ids, ", "))
+		return ag, errorf(http.StatusNotFound, "no agent with ID or hostname %q", name)
 	}
-	return ag, false
+	ids := make([]string, len(found))
+	for i, c := range found {
+		ids[i] = c.ID
+	}
+	return ag, errorf(http.StatusConflict, "hostname %q is ambiguous: agents %s; use an ID", name, strings.Join(ids, ", "))
 }
 
 func (a *API) getAgent(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,8 @@ commands:
   snapshot AGENT [--probes a,b] [--json]        take a fresh snapshot of a machine now
   snapshots AGENT [--kind full|health] [--json] list a machine's stored snapshots
   show SNAPSHOT-ID [--json]                     print a stored snapshot
+  ticket open|list|show|note|assign|start|escalate|resolve|close|reopen
+                                                work tickets (sonde ticket for details)
   version                                       print the version
 
 AGENT is an agent ID or a unique hostname.
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"snapshot":  snapshot,
 		"snapshots": snapshots,
 		"show":      show,
+		"ticket":    tickets,
 	}
 	f, ok := commands[cmd]
 	if !ok {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -15,6 +16,7 @@ import (
 var (
 	ErrNotFound     = errors.New("not found")
 	ErrTokenInvalid = errors.New("enrollment token is unknown, expired or used up")
+	ErrExists       = errors.New("already exists")
 )
 
 // Agent is an enrolled machine.
@@ -79,6 +81,15 @@ type APIKey struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// TicketFilter narrows a ticket listing; empty fields match all.
+type TicketFilter struct {
+	Status   string
+	Tier     string
+	Agent    string
+	Assignee string
+	Limit    int // 0 means 200
+}
+
 // SnapshotFilter narrows a snapshot listing.
 type SnapshotFilter struct {
 	Kind  string // "full", "health" or "" for both
@@ -111,6 +122,16 @@ type Store interface {
 	PutSnapshot(ctx context.Context, s *Snapshot) (id int64, duplicate bool, err error)
 	Snapshots(ctx context.Context, agentID string, f SnapshotFilter) ([]Snapshot, error)
 	Snapshot(ctx context.Context, id int64) (*Snapshot, error)
+
+	// CreateTicket stores a new ticket with its first event; a ticket
+	// without a Ref gets the next SND-<n>. It returns the stored ticket.
+	CreateTicket(ctx context.Context, t ticket.Ticket, ev ticket.Event) (ticket.Ticket, error)
+	Ticket(ctx context.Context, ref string) (ticket.Ticket, error)
+	Tickets(ctx context.Context, f TicketFilter) ([]ticket.Ticket, error)
+	TicketEvents(ctx context.Context, ref string) ([]ticket.Event, error)
+	// UpdateTicket runs fn on the ticket inside one transaction and stores
+	// the result and the event fn returns; an error from fn changes nothing.
+	UpdateTicket(ctx context.Context, ref string, fn func(*ticket.Ticket) (ticket.Event, error)) (ticket.Ticket, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -88,6 +88,38 @@ CREATE TABLE snapshots (
 	UNIQUE (agent_id, boot_epoch, seq)
 );
 CREATE INDEX snapshots_agent_time ON snapshots(agent_id, captured_at);
+`, `
+CREATE TABLE tickets (
+	ref         TEXT PRIMARY KEY,
+	title       TEXT NOT NULL,
+	agents      TEXT NOT NULL DEFAULT '[]',
+	tier        TEXT NOT NULL,
+	assignee    TEXT NOT NULL DEFAULT '',
+	status      TEXT NOT NULL,
+	created_by  TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	escalations INTEGER NOT NULL DEFAULT 0,
+	reopened    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tickets_status ON tickets(status, updated_at);
+CREATE TABLE ticket_agents (
+	ref      TEXT NOT NULL REFERENCES tickets(ref),
+	agent_id TEXT NOT NULL,
+	PRIMARY KEY (ref, agent_id)
+);
+CREATE INDEX ticket_agents_agent ON ticket_agents(agent_id);
+CREATE TABLE ticket_events (
+	id         INTEGER PRIMARY KEY,
+	ref        TEXT NOT NULL REFERENCES tickets(ref),
+	at         INTEGER NOT NULL,
+	actor      TEXT NOT NULL,
+	kind       TEXT NOT NULL,
+	text       TEXT NOT NULL DEFAULT '',
+	from_value TEXT NOT NULL DEFAULT '',
+	to_value   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX ticket_events_ref ON ticket_events(ref, id);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -605,6 +605,10 @@ func TestReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	schema := userVersion(t, path)
+	if schema < 1 {
+		t.Fatalf("user_version is %d after the first open", schema)
+	}
 
 	s = open(t, path)
 	if err := s.Ping(ctx); err != nil {
@@ -634,16 +638,26 @@ func TestReopen(t *testing.T) {
 
 	db := rawDB(t, path)
 	var check, mode string
-	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
 		t.Errorf("integrity_check = %q, %v", check, err)
 	}
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil || version != 1 {
-		t.Errorf("user_version = %d, %v; want 1", version, err)
+	if v := userVersion(t, path); v != schema {
+		t.Errorf("reopening moved user_version from %d to %d", schema, v)
 	}
+}
+
+func userVersion(t *testing.T, path string) int {
+	t.Helper()
+	db := rawDB(t, path)
+	defer db.Close()
+	var v int
+	if err := db.QueryRowContext(t.Context(), "PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {

@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/ticket"
+	"github.com/sondehq/sonde/internal/cliflag"
+	"github.com/sondehq/sonde/internal/render"
+)
+
+const ticketUsage = `usage: sonde ticket COMMAND
+
+  open --title T [--ref INC-4711] [--agent AGENT]... [--tier l1|l2|l3]
+  list [--status S] [--tier T] [--agent AGENT] [--assignee NAME]
+  show REF
+  note REF TEXT
+  assign REF NAME
+  start REF
+  escalate REF --to l2|l3 [--note TEXT]
+  resolve | close | reopen REF [--note TEXT]
+
+Every command takes --json.`
+
+func tickets(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(ticketUsage)
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "open":
+		return ticketOpen(ctx, c, rest, stdout, stderr)
+	case "list":
+		return ticketList(ctx, c, rest, stdout, stderr)
+	case "show":
+		return ticketShow(ctx, c, rest, stdout, stderr)
+	case ticket.ActNote, ticket.ActAssign, ticket.ActStart, ticket.ActEscalate, ticket.ActResolve, ticket.ActClose, ticket.ActReopen:
+		return ticketAct(ctx, c, sub, rest, stdout, stderr)
+	}
+	return fmt.Errorf("unknown ticket command %q\n%s", sub, ticketUsage)
+}
+
+func ticketOpen(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("ticket open", "sonde ticket open --title T [--ref REF] [--agent AGENT]... [--tier l1|l2|l3] [--json]", stderr)
+	var req api.TicketOpen
+	fs.StringVar(&req.Title, "title", "", "what the user reported")
+	fs.StringVar(&req.Ref, "ref", "", "the helpdesk's reference, e.g. INC-4711 (default: SND-<n>)")
+	fs.StringVar(&req.Tier, "tier", "", "tier: l1, l2 or l3 (default: l1 for an l1 key, else l2)")
+	agents := (*cliflag.List)(&req.Agents)
+	fs.Var(agents, "agent", "affected machine: agent ID or hostname (repeatable)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if pos, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return fmt.Errorf("unexpected %q: give the title with --title", pos[0])
+	}
+	if req.Title == "" {
+		return errors.New("--title is required")
+	}
+	var t api.TicketView
+	if err := c.Do(ctx, "POST", "/api/v1/tickets", req, &t); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, t)
+	}
+	fmt.Fprintf(stdout, "opened ticket %s\n", t.Ref)
+	return nil
+}
+
+func ticketList(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("ticket list", "sonde ticket list [--status S] [--tier T] [--agent AGENT] [--assignee NAME] [--json]", stderr)
+	q := url.Values{}
+	for _, f := range []string{"status", "tier", "agent", "assignee"} {
+		fs.Func(f, "only tickets with this "+f, func(v string) error { q.Set(f, v); return nil })
+	}
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	var list []ticket.Ticket
+	if err := c.Do(ctx, "GET", "/api/v1/tickets?"+q.Encode(), nil, &list); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "no tickets")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REF\tSTATUS\tTIER\tASSIGNEE\tUPDATED\tTITLE")
+	now := time.Now()
+	for _, t := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Ref, t.Status, strings.ToUpper(t.Tier), dash(t.Assignee),
+			ago(t.UpdatedAt, now), render.Clean(t.Title))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return render.Clean(s)
+}
+
+func oneRef(fs *flag.FlagSet, pos []string) (string, error) {
+	if len(pos) == 0 {
+		fs.Usage()
+		return "", errors.New("name the ticket (its REF)")
+	}
+	return pos[0], nil
+}
+
+func ticketShow(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("ticket show", "sonde ticket show REF [--json]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := cliflag.Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	ref, err := oneRef(fs, pos)
+	if err != nil {
+		return err
+	}
+	var t api.TicketView
+	if err := c.Do(ctx, "GET", "/api/v1/tickets/"+url.PathEscape(ref), nil, &t); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, t)
+	}
+	printTicket(stdout, &t)
+	return nil
+}
+
+func printTicket(w io.Writer, t *api.TicketView) {
+	fmt.Fprintf(w, "%s  %s\n", t.Ref, render.Clean(t.Title))
+	fmt.Fprintf(w, "status %s, tier %s, assignee %s, opened by %s %s\n", t.Status, strings.ToUpper(t.Tier),
+		dash(t.Assignee), render.Clean(t.CreatedBy), t.CreatedAt.Local().Format(time.DateTime))
+	if len(t.Agents) > 0 {
+		fmt.Fprintf(w, "machines: %s\n", strings.Join(t.Agents, ", "))
+	}
+	fmt.Fprintln(w, "\ntimeline:")
+	for _, ev := range t.Events {
+		line := ev.Kind
+		if ev.From != "" || ev.To != "" {
+			line += fmt.Sprintf(" %s → %s", dash(ev.From), dash(ev.To))
+		}
+		if ev.Text != "" && ev.Kind != "opened" {
+			line += ": " + render.Clean(ev.Text)
+		}
+		fmt.Fprintf(w, "  %s  %-10s %s\n", ev.At.Local().Format(time.DateTime), render.Clean(ev.Actor), line)
+	}
+}
+
+func ticketAct(ctx context.Context, c *Client, action string, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("ticket "+action, "sonde ticket "+action+" REF ...", stderr)
+	req := ticket.Request{Action: action}
+	fs.StringVar(&req.Text, "note", "", "why, for the timeline")
+	fs.StringVar(&req.To, "to", "", "escalate: the tier to hand over to, l2 or l3")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := cliflag.Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	ref, err := oneRef(fs, pos)
+	if err != nil {
+		return err
+	}
+	rest := strings.Join(pos[1:], " ")
+	switch action {
+	case ticket.ActNote:
+		req.Text = strings.TrimSpace(req.Text + " " + rest)
+	case ticket.ActAssign:
+		req.Assignee = rest
+	default:
+		if rest != "" {
+			return fmt.Errorf("unexpected %q after the REF", rest)
+		}
+	}
+	var t api.TicketView
+	if err := c.Do(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(ref)+"/actions", req, &t); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, t)
+	}
+	fmt.Fprintf(stdout, "%s: %s (tier %s)\n", t.Ref, strings.ReplaceAll(t.Status, "_", " "), strings.ToUpper(t.Tier))
+	return nil
+}

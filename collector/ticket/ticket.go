@@ -1,0 +1,196 @@
+// Package ticket is the life-cycle of an L2 ticket: its states, the moves
+// between them, and the errors for moves that make no sense.
+package ticket
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// States of a ticket.
+const (
+	New        = "new"
+	InProgress = "in_progress"
+	Escalated  = "escalated"
+	Resolved   = "resolved"
+	Closed     = "closed"
+)
+
+// Tiers a ticket can sit at.
+const (
+	L1 = "l1"
+	L2 = "l2"
+	L3 = "l3"
+)
+
+// Actions on a ticket, as named by the API and the CLI.
+const (
+	ActNote     = "note"
+	ActAssign   = "assign"
+	ActStart    = "start"
+	ActEscalate = "escalate"
+	ActResolve  = "resolve"
+	ActClose    = "close"
+	ActReopen   = "reopen"
+)
+
+// Ticket is an incident an engineer works on.
+type Ticket struct {
+	Ref       string    `json:"ref"`
+	Title     string    `json:"title"`
+	Agents    []string  `json:"agents"`
+	Tier      string    `json:"tier"`
+	Assignee  string    `json:"assignee,omitempty"`
+	Status    string    `json:"status"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Escalations counts moves to a higher tier; Reopened counts reopens.
+	Escalations int `json:"escalations"`
+	Reopened    int `json:"reopened"`
+}
+
+// Event is one entry of a ticket's timeline.
+type Event struct {
+	ID    int64     `json:"id"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	Kind  string    `json:"kind"` // opened, note, assign, start, escalate, resolve, close, reopen, bundle, snapshot
+	Text  string    `json:"text,omitempty"`
+	From  string    `json:"from,omitempty"`
+	To    string    `json:"to,omitempty"`
+}
+
+// Request is an action asked of a ticket.
+type Request struct {
+	Action   string `json:"action"`
+	Text     string `json:"text,omitempty"`     // note, or the reason for a move
+	Assignee string `json:"assignee,omitempty"` // assign
+	To       string `json:"to,omitempty"`       // escalate: l2 or l3
+}
+
+// ErrConflict is wrapped by moves that the ticket's state does not allow.
+var ErrConflict = errors.New("not allowed in this state")
+
+// ErrInvalid is wrapped by malformed requests.
+var ErrInvalid = errors.New("invalid request")
+
+// Limits on what people type.
+const (
+	MaxTitle = 200
+	MaxText  = 8 << 10
+	MaxName  = 64
+)
+
+// ValidRef reports whether ref is a usable ticket reference: letters,
+// digits, '-', '_' and '.', at most 64, as helpdesk keys such as INC-4711.
+func ValidRef(ref string) bool {
+	if ref == "" || len(ref) > 64 {
+		return false
+	}
+	for _, c := range ref {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Apply performs r on t by actor at now, and returns the event for the
+// timeline. It changes t only when it succeeds.
+func Apply(t *Ticket, r Request, actor string, now time.Time) (Event, error) {
+	ev := Event{At: now, Actor: actor, Kind: r.Action, Text: strings.TrimSpace(r.Text)}
+	if len(ev.Text) > MaxText {
+		return ev, fmt.Errorf("%w: text is %d bytes, limit %d", ErrInvalid, len(ev.Text), MaxText)
+	}
+	next := *t
+	switch r.Action {
+	case ActNote:
+		if ev.Text == "" {
+			return ev, fmt.Errorf("%w: a note needs text", ErrInvalid)
+		}
+	case ActAssign:
+		a := strings.TrimSpace(r.Assignee)
+		if a == "" || len(a) > MaxName {
+			return ev, fmt.Errorf("%w: assign needs an assignee of 1 to %d characters", ErrInvalid, MaxName)
+		}
+		if t.Status == Closed {
+			return ev, conflict(t, "assign")
+		}
+		ev.From, ev.To = t.Assignee, a
+		next.Assignee = a
+		if t.Status == New {
+			next.Status = InProgress
+		}
+	case ActStart:
+		if t.Status != New && t.Status != Escalated {
+			return ev, conflict(t, "start work on")
+		}
+		next.Status = InProgress
+	case ActEscalate:
+		to := strings.ToLower(r.To)
+		if to != L2 && to != L3 {
+			return ev, fmt.Errorf("%w: escalate to l2 or l3, not %q", ErrInvalid, r.To)
+		}
+		if t.Status == Resolved || t.Status == Closed {
+			return ev, conflict(t, "escalate")
+		}
+		if tierRank(to) <= tierRank(t.Tier) {
+			return ev, fmt.Errorf("%w: ticket %s is at %s already; escalation goes up a tier", ErrConflict, t.Ref, strings.ToUpper(t.Tier))
+		}
+		ev.From, ev.To = t.Tier, to
+		next.Tier, next.Status = to, Escalated
+		next.Escalations++
+	case ActResolve:
+		if t.Status == Resolved || t.Status == Closed {
+			return ev, conflict(t, "resolve")
+		}
+		next.Status = Resolved
+	case ActClose:
+		if t.Status == Closed {
+			return ev, conflict(t, "close")
+		}
+		next.Status = Closed
+	case ActReopen:
+		if t.Status != Resolved && t.Status != Closed {
+			return ev, fmt.Errorf("%w: ticket %s is %s, not resolved or closed; nothing to reopen", ErrConflict, t.Ref, human(t.Status))
+		}
+		next.Status = InProgress
+		next.Reopened++
+	default:
+		return ev, fmt.Errorf("%w: unknown action %q (note, assign, start, escalate, resolve, close, reopen)", ErrInvalid, r.Action)
+	}
+	if next.Status != t.Status && ev.From == "" {
+		ev.From, ev.To = t.Status, next.Status
+	}
+	next.UpdatedAt = now
+	*t = next
+	return ev, nil
+}
+
+func conflict(t *Ticket, verb string) error {
+	hint := ""
+	if t.Status == Closed || t.Status == Resolved {
+		hint = "; reopen it first"
+	}
+	return fmt.Errorf("%w: cannot %s ticket %s: it is %s%s", ErrConflict, verb, t.Ref, human(t.Status), hint)
+}
+
+func human(status string) string { return strings.ReplaceAll(status, "_", " ") }
+
+func tierRank(t string) int {
+	switch t {
+	case L1:
+		return 1
+	case L2:
+		return 2
+	case L3:
+		return 3
+	}
+	return 0
+}
+
+// ValidTier reports whether t names a tier.
+func ValidTier(t string) bool { return tierRank(t) > 0 }

@@ -1,0 +1,63 @@
+package findings
+
+import (
+	"fmt"
+	"net"
+	"time"
+)
+
+func init() {
+	register("collector", []string{"dns.failing", "collector.unreachable", "collector.high-latency"}, analyzeCollector)
+}
+
+// reachability is the network probe's check of the collector: resolving
+// its name (absent when the address is an IP), then a fresh handshake.
+type reachability struct {
+	Addr    string `json:"addr"`
+	Resolve *struct {
+		Error string `json:"error"`
+	} `json:"resolve"`
+	Handshake struct {
+		DurationMS float64 `json:"duration_ms"`
+		Error      string  `json:"error"`
+	} `json:"handshake"`
+	OK bool `json:"ok"`
+}
+
+// noHandshake is the probe's handshake error when it had no way to try
+// one: not a sign of anything wrong with the network.
+const noHandshake = "no handshake available"
+
+func analyzeCollector(in *input) []Finding {
+	var d networkData
+	if !probe(in.doc, "network", &d) || d.Collector == nil {
+		return nil
+	}
+	c := d.Collector
+	addr := clip(c.Addr)
+	host := addr
+	if h, _, err := net.SplitHostPort(c.Addr); err == nil {
+		host = clip(h)
+	}
+	switch {
+	case c.Resolve != nil && c.Resolve.Error != "":
+		return []Finding{{
+			ID: "dns.failing", Severity: Warning, Subject: host,
+			Title:    fmt.Sprintf("Name lookup failed for %s, the support server", host),
+			Evidence: map[string]any{"collector": addr, "error": clip(c.Resolve.Error)},
+		}}
+	case !c.OK && c.Handshake.Error != "" && c.Handshake.Error != noHandshake:
+		return []Finding{{
+			ID: "collector.unreachable", Severity: Warning, Subject: addr,
+			Title:    fmt.Sprintf("The support server %s cannot be reached", addr),
+			Evidence: map[string]any{"collector": addr, "error": clip(c.Handshake.Error)},
+		}}
+	case c.OK && c.Handshake.DurationMS >= float64(CollectorSlowHandshake/time.Millisecond):
+		return []Finding{{
+			ID: "collector.high-latency", Severity: Info, Subject: addr,
+			Title:    fmt.Sprintf("The connection to the support server %s is slow: %.0f ms to connect", addr, c.Handshake.DurationMS),
+			Evidence: map[string]any{"collector": addr, "handshake_ms": c.Handshake.DurationMS},
+		}}
+	}
+	return nil
+}

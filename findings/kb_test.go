@@ -1,0 +1,128 @@
+package findings
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestKBCoversEveryFinding demands a complete default entry for every
+// finding ID an analyzer may produce, and no default entry for an ID none
+// produces.
+func TestKBCoversEveryFinding(t *testing.T) {
+	kb, err := LoadKB("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	produced := map[string]bool{}
+	for _, id := range IDs() {
+		produced[id] = true
+		e, ok := kb.Entry(id)
+		if !ok {
+			t.Errorf("no knowledge-base entry for %s: add one to findings/kb/", id)
+			continue
+		}
+		if e.Explanation == "" || e.UserExplanation == "" || len(e.Steps) == 0 {
+			t.Errorf("%s: the default entry needs explanation, user_explanation and steps", id)
+		}
+	}
+	for _, id := range kb.IDs() {
+		if !produced[id] {
+			t.Errorf("knowledge-base entry %s matches no analyzer's finding", id)
+		}
+	}
+	if len(IDs()) < 17 {
+		t.Errorf("only %d finding IDs registered", len(IDs()))
+	}
+}
+
+func writeFile(t *testing.T, dir, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKBOverride(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "local.yaml", `
+- id: disk.almost-full
+  title: Disk almost full (ACME)
+  user_explanation: Call the ACME helpdesk on 1234.
+  steps: [Call 1234.]
+  references: [https://wiki.acme.example/disk]
+- id: acme.vpn-missing
+  title: ACME VPN missing
+  user_explanation: Install the VPN.
+`)
+	writeFile(t, dir, "notes.txt", "not yaml: [")
+	writeFile(t, dir, "empty.yml", "")
+	kb, err := LoadKB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := kb.Entry("disk.almost-full")
+	if e.Title != "Disk almost full (ACME)" || e.Explanation != "" || len(e.Steps) != 1 || e.References[0] != "https://wiki.acme.example/disk" {
+		t.Errorf("override not applied whole: %+v", e)
+	}
+	if _, ok := kb.Entry("acme.vpn-missing"); !ok {
+		t.Error("added entry missing")
+	}
+	if e, ok := kb.Entry("memory.pressure"); !ok || e.UserExplanation == "" {
+		t.Error("defaults lost")
+	}
+}
+
+func TestKBErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"unknown.yaml", "- id: disk.almost-full\n  title: T\n  user_explanation: U\n  colour: red\n", []string{"unknown.yaml", "line 4", "colour"}},
+		{"syntax.yaml", "- id: disk.almost-full\n  title: [unclosed\n", []string{"syntax.yaml", "line"}},
+		{"notalist.yaml", "id: disk.almost-full\n", []string{"notalist.yaml", "line 1"}},
+		{"notitle.yaml", "- id: a.b\n  title: T\n  user_explanation: U\n- id: c.d\n  user_explanation: U\n", []string{"notitle.yaml", "line 4", `"c.d" has no title`}},
+		{"badid.yaml", "- id: Disk Full\n  title: T\n  user_explanation: U\n", []string{"badid.yaml", "line 1", "invalid id"}},
+		{"emptystep.yaml", "- id: a.b\n  title: T\n  user_explanation: U\n  steps: ['']\n", []string{"emptystep.yaml", "step 1"}},
+		{"twodocs.yaml", "- id: a.b\n  title: T\n  user_explanation: U\n---\n- id: c.d\n", []string{"twodocs.yaml", "one YAML document"}},
+		{"dup.yaml", "- id: a.b\n  title: T\n  user_explanation: U\n- id: a.b\n  title: T\n  user_explanation: U\n", []string{"dup.yaml:4", "already given"}},
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, tc.name, tc.text)
+		_, err := LoadKB(dir)
+		if err == nil {
+			t.Errorf("%s: loaded", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+func TestKBDuplicateAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	entry := "- id: a.b\n  title: T\n  user_explanation: U\n"
+	writeFile(t, dir, "one.yaml", entry)
+	writeFile(t, dir, "two.yaml", entry)
+	_, err := LoadKB(dir)
+	if err == nil || !strings.Contains(err.Error(), "two.yaml") || !strings.Contains(err.Error(), "one.yaml") {
+		t.Errorf("got %v, want an error naming both files", err)
+	}
+}
+
+func TestKBMissingDir(t *testing.T) {
+	if _, err := LoadKB(filepath.Join(t.TempDir(), "nope")); err == nil {
+		t.Error("missing directory accepted")
+	}
+}
+
+func TestNilKB(t *testing.T) {
+	var kb *KB
+	if _, ok := kb.Entry("disk.almost-full"); ok || kb.IDs() != nil {
+		t.Error("nil KB has entries")
+	}
+}

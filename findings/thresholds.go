@@ -1,0 +1,87 @@
+package findings
+
+import "time"
+
+// Thresholds of the analyzers, in one place. A finding fires at or beyond
+// its threshold; ratios are shares between 0 and 1.
+const (
+	// DiskFullWarning and DiskFullCritical are the used shares of a file
+	// system, counted as df does (used over used plus what users may
+	// fill), at which disk.almost-full is a warning and critical.
+	DiskFullWarning  = 0.90
+	DiskFullCritical = 0.95
+	// InodesFullWarning and InodesFullCritical are the same for inodes
+	// (disk.inodes-almost-full): a disk out of inodes takes no new file
+	// however much space it has.
+	InodesFullWarning  = 0.90
+	InodesFullCritical = 0.95
+
+	// DiskFillHorizon: disk.filling-fast fires when the growth seen since
+	// the oldest snapshot within DiskGrowthWindow, if it went on, would
+	// fill the file system within this time. The growth must span at least
+	// DiskGrowthMinSpan and DiskGrowthMinRatio of the disk, so that noise
+	// between two close snapshots raises nothing.
+	DiskFillHorizon    = 24 * time.Hour
+	DiskGrowthWindow   = 24 * time.Hour
+	DiskGrowthMinSpan  = 30 * time.Minute
+	DiskGrowthMinRatio = 0.01
+
+	// MemoryUsedWarning and MemoryUsedCritical are the shares of memory
+	// in use (total minus available) at which memory.pressure fires.
+	MemoryUsedWarning  = 0.95
+	MemoryUsedCritical = 0.98
+	// MemoryStallWarning is the share of time, in percent, in which some
+	// task waited for memory (Linux PSI "some", over 60 s in a full
+	// snapshot, 10 s in a health one) at which memory.pressure fires.
+	MemoryStallWarning = 20.0
+	// SwapHeavyRatio: memory.swap-heavy fires when the swap in use reaches
+	// this share of the machine's memory.
+	SwapHeavyRatio = 0.25
+
+	// CrashLoopRestarts: a failed service that systemd restarted this
+	// many times (NRestarts) is service.crash-looping rather than
+	// service.failed.
+	CrashLoopRestarts = 3
+	// CrashLoopFailures: so is a failed service seen to fail anew (failed
+	// after a snapshot in which it was not) this many times across the
+	// current snapshot and its history.
+	CrashLoopFailures = 3
+
+	// InterfaceMinPackets is the traffic in one direction below which an
+	// interface's error counters are not judged. InterfaceErrorRatio and
+	// InterfaceDropRatio are the shares of packets in error, or dropped,
+	// since boot at which network.interface-errors fires; drops get more
+	// room because kernels count benign ones (unknown protocols).
+	InterfaceMinPackets = 10_000
+	InterfaceErrorRatio = 0.01
+	InterfaceDropRatio  = 0.05
+
+	// CollectorSlowHandshake is the QUIC handshake time with the
+	// collector at which collector.high-latency fires.
+	CollectorSlowHandshake = time.Second
+
+	// ClockSkewWarning and ClockSkewCritical are the offsets from the
+	// collector's clock, less half the round trip of their measurement, at
+	// which time.clock-skew is a warning and critical (Kerberos refuses
+	// tickets beyond 5 minutes).
+	ClockSkewWarning  = 2 * time.Second
+	ClockSkewCritical = 5 * time.Minute
+
+	// CPUHogPercent is the CPU use of one process, in percent of one CPU
+	// as top shows it, at which process.cpu-hog may fire; it does when
+	// the process also takes CPUHogShare of the CPU time used on the
+	// machine (of the machine's capacity when its use is unknown).
+	CPUHogPercent = 90.0
+	CPUHogShare   = 0.5
+)
+
+// Bounds on untrusted input.
+const (
+	// maxPerAnalyzer bounds the findings of one analyzer: a snapshot with
+	// ten thousand failed units gives the worst fifty.
+	maxPerAnalyzer = 50
+	// maxHistory bounds the older snapshots looked at.
+	maxHistory = 200
+	// maxTextLen bounds a string from the snapshot carried into a finding.
+	maxTextLen = 256
+)
