@@ -51,6 +51,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.takeSnapshot))
 	mux.Handle("GET /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.listSnapshots))
 	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(store.RoleL2, a.getSnapshot))
+	mux.Handle("GET /api/v1/agents/{agent}/diff", a.auth(store.RoleL2, a.getDiff))
 	a.ticketRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)

@@ -26,6 +26,7 @@ commands:
   snapshot AGENT [--probes a,b] [--json]        take a fresh snapshot of a machine now
   snapshots AGENT [--kind full|health] [--json] list a machine's stored snapshots
   show SNAPSHOT-ID [--json]                     print a stored snapshot
+  diff AGENT [--from X] [--to Y] [--json]       what changed between two snapshots
   ticket open|list|show|note|assign|start|escalate|resolve|close|reopen
                                                 work tickets (sonde ticket for details)
   version                                       print the version
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"snapshots": snapshots,
 		"show":      show,
 		"ticket":    tickets,
+		"diff":      diffCmd,
 	}
 	f, ok := commands[cmd]
 	if !ok {
@@ -202,4 +204,31 @@ func show(ctx context.Context, c *Client, args []string, stdout, stderr io.Write
 		return err
 	}
 	return printSnapshot(stdout, &snap, *asJSON)
+}
+
+func diffCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("diff", "sonde diff AGENT [--from ID|TIME|AGO] [--to ID|TIME|AGO] [--json]", stderr)
+	from := fs.String("from", "", "older snapshot: an ID, an RFC 3339 time or a duration ago such as 24h (default: the full snapshot before --to)")
+	to := fs.String("to", "", "newer snapshot, same forms (default: the latest full snapshot)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	agent, err := oneAgent(fs, args)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *from != "" {
+		q.Set("from", *from)
+	}
+	if *to != "" {
+		q.Set("to", *to)
+	}
+	var d api.DiffView
+	if err := c.Do(ctx, "GET", "/api/v1/agents/"+url.PathEscape(agent)+"/diff?"+q.Encode(), nil, &d); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, d)
+	}
+	fmt.Fprintf(stdout, "changes from snapshot %d to snapshot %d\n", d.FromID, d.ToID)
+	return d.Diff.Text(stdout)
 }

@@ -92,8 +92,9 @@ type TicketFilter struct {
 
 // SnapshotFilter narrows a snapshot listing.
 type SnapshotFilter struct {
-	Kind  string // "full", "health" or "" for both
-	Limit int    // 0 means 100
+	Kind   string    // "full", "health" or "" for both
+	Before time.Time // only snapshots captured at or before; zero for all
+	Limit  int       // 0 means 100
 }
 
 // Store is what the collector keeps. Implementations are safe for

@@ -355,6 +355,10 @@ func (s *Store) Snapshots(ctx context.Context, agentID string, f store.SnapshotF
 		q += ` AND kind = ?`
 		args = append(args, f.Kind)
 	}
+	if !f.Before.IsZero() {
+		q += ` AND captured_at <= ?`
+		args = append(args, unixNano(f.Before))
+	}
 	q += ` ORDER BY captured_at DESC, id DESC LIMIT ?`
 	args = append(args, f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)

@@ -1,0 +1,83 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sondehq/sonde/collector/diff"
+	"github.com/sondehq/sonde/collector/store"
+)
+
+// pickSnapshot finds the snapshot a diff end names: a snapshot ID, an
+// RFC 3339 time or a duration ago ("24h"), meaning the latest full snapshot
+// captured then or before. An empty spec means def.
+func (a *API) pickSnapshot(ctx context.Context, agentID, spec string, def time.Time, skip int64) (*store.Snapshot, error) {
+	before := def
+	if spec != "" {
+		if id, err := strconv.ParseInt(spec, 10, 64); err == nil {
+			s, err := a.Store.Snapshot(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if s.AgentID != agentID {
+				return nil, errorf(http.StatusBadRequest, "snapshot %d belongs to another agent", id)
+			}
+			return s, nil
+		}
+		if t, err := time.Parse(time.RFC3339, spec); err == nil {
+			before = t
+		} else if d, err := time.ParseDuration(spec); err == nil && d > 0 {
+			before = time.Now().Add(-d)
+		} else {
+			return nil, errorf(http.StatusBadRequest, "%q is not a snapshot ID, an RFC 3339 time or a duration such as 24h", spec)
+		}
+	}
+	list, err := a.Store.Snapshots(ctx, agentID, store.SnapshotFilter{Kind: "full", Before: before, Limit: 2})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range list {
+		if s.ID != skip {
+			return a.Store.Snapshot(ctx, s.ID)
+		}
+	}
+	if spec == "" && skip != 0 {
+		return nil, errorf(http.StatusNotFound, "agent %s has only one full snapshot: nothing to compare it with", agentID)
+	}
+	return nil, errorf(http.StatusNotFound, "agent %s has no full snapshot at or before %s", agentID, before.Format(time.RFC3339))
+}
+
+func (a *API) getDiff(w http.ResponseWriter, r *http.Request) {
+	ag, ok := a.resolve(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	to, err := a.pickSnapshot(r.Context(), ag.ID, q.Get("to"), time.Now(), 0)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	from, err := a.pickSnapshot(r.Context(), ag.ID, q.Get("from"), to.CapturedAt, to.ID)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	d := diff.Compare(&from.Document, &to.Document)
+	if strings.Contains(r.Header.Get("Accept"), "text/plain") {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		d.Text(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, DiffView{FromID: from.ID, ToID: to.ID, Diff: d})
+}
+
+// DiffView is a diff with the IDs of the snapshots it compares.
+type DiffView struct {
+	FromID int64      `json:"from_id"`
+	ToID   int64      `json:"to_id"`
+	Diff   *diff.Diff `json:"diff"`
+}
