@@ -262,6 +262,7 @@ func (c *Client) pushHealth(ctx context.Context, conn *quic.Conn) error {
 		return err
 	}
 	defer str.Close()
+	defer str.CancelRead(0) // see answer
 	str.SetDeadline(time.Now().Add(ackTimeout))
 	return c.send(str, snap)
 }

@@ -106,6 +106,7 @@ func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req prot
 		return zero, err
 	}
 	defer str.Close()
+	defer str.CancelRead(0) // one answer is all we read; see Client.answer
 	str.SetDeadline(time.Now().Add(timeout))
 	if err := protocol.Write(str, req); err != nil {
 		return zero, err
