@@ -223,15 +223,17 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // when the state dir holds an identity.
 func localDocument(ctx context.Context, set *probe.Set, dir string, health bool, probes []string, timeout time.Duration) protocol.Document {
 	env := &probe.Env{Health: health}
+	agentID := ""
 	if id, err := state.Load(dir); err == nil {
 		env = (&client.Client{ID: id}).Env(health)
+		agentID = id.AgentID
 	}
 	kind := protocol.KindFull
 	if health {
 		kind = protocol.KindHealth
 	}
 	facts := probe.ReadFacts(ctx)
-	snap := &protocol.Snapshot{Kind: kind, CapturedAt: time.Now().UnixMilli(), Probes: set.Run(ctx, env, probes, timeout)}
+	snap := &protocol.Snapshot{Kind: kind, AgentID: agentID, CapturedAt: time.Now().UnixMilli(), Probes: set.Run(ctx, env, probes, timeout)}
 	doc := snap.Document()
 	doc.Facts = &facts
 	return doc

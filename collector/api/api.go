@@ -33,6 +33,8 @@ type API struct {
 	Log    *slog.Logger
 	// MaxWait caps how long a snapshot request may block; default 2 minutes.
 	MaxWait time.Duration
+	// Bundles builds and keeps diagnostic bundles.
+	Bundles Bundler
 }
 
 // Handler returns the API's routes, /livez and /readyz included.
@@ -53,6 +55,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(store.RoleL2, a.getSnapshot))
 	mux.Handle("GET /api/v1/agents/{agent}/diff", a.auth(store.RoleL2, a.getDiff))
 	a.ticketRoutes(mux)
+	a.bundleRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})

@@ -20,10 +20,11 @@ type TicketOpen struct {
 	Tier   string   `json:"tier,omitempty"`   // default: l1 for an l1 key, else l2
 }
 
-// TicketView is a ticket with its timeline.
+// TicketView is a ticket with its timeline and bundles.
 type TicketView struct {
 	ticket.Ticket
-	Events []ticket.Event `json:"events"`
+	Events  []ticket.Event `json:"events"`
+	Bundles []BundleView   `json:"bundles"`
 }
 
 func (a *API) ticketRoutes(mux *http.ServeMux) {
@@ -98,7 +99,16 @@ func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, status int, t 
 		a.fail(w, err)
 		return
 	}
-	writeJSON(w, status, TicketView{Ticket: t, Events: events})
+	bundles, err := a.Store.Bundles(r.Context(), t.Ref)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	v := TicketView{Ticket: t, Events: events, Bundles: []BundleView{}}
+	for _, b := range bundles {
+		v.Bundles = append(v.Bundles, viewBundle(b))
+	}
+	writeJSON(w, status, v)
 }
 
 func (a *API) listTickets(w http.ResponseWriter, r *http.Request) {

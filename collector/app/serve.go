@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"html/template"
@@ -9,7 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/sondehq/sonde/findings"
+	"github.com/sondehq/sonde/internal/version"
 
 	"github.com/quic-go/quic-go"
 
@@ -65,7 +70,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a := &api.API{Store: st, Agents: srv, Log: log}
+	seed, err := pki.LoadOrCreateSecret(*data, pki.BundleKeyFile)
+	if err != nil {
+		return err
+	}
+	// The team's own knowledge-base entries, if any, live in DATA/kb/.
+	kbDir := filepath.Join(*data, "kb")
+	if _, err := os.Stat(kbDir); err != nil {
+		kbDir = ""
+	}
+	kb, err := findings.LoadKB(kbDir)
+	if err != nil {
+		return fmt.Errorf("knowledge base: %w", err)
+	}
+	a := &api.API{Store: st, Agents: srv, Log: log, Bundles: api.Bundler{
+		Dir: filepath.Join(*data, "bundles"), Key: ed25519.NewKeyFromSeed(seed[:]), KB: kb, Version: version.Version,
+	}}
 	mux := http.NewServeMux()
 	ah := a.Handler()
 	mux.Handle("/api/", ah)

@@ -27,6 +27,9 @@ commands:
   snapshots AGENT [--kind full|health] [--json] list a machine's stored snapshots
   show SNAPSHOT-ID [--json]                     print a stored snapshot
   diff AGENT [--from X] [--to Y] [--json]       what changed between two snapshots
+  bundle AGENT --ticket REF -o FILE             build, attach and download a diagnostic bundle
+  bundle verify FILE                            check a bundle's signatures and checksums
+  import FILE --ticket REF [--agent AGENT]      file a snapshot taken offline (sonde-agent snapshot -o FILE)
   ticket open|list|show|note|assign|start|escalate|resolve|close|reopen
                                                 work tickets (sonde ticket for details)
   version                                       print the version
@@ -71,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"show":      show,
 		"ticket":    tickets,
 		"diff":      diffCmd,
+		"import":    importCmd,
+	}
+	if cmd == "bundle" {
+		return bundles(ctx, nil, rest, stdout, stderr)
 	}
 	f, ok := commands[cmd]
 	if !ok {

@@ -129,8 +129,11 @@ func serial() *big.Int {
 	return n
 }
 
-// ResetKeyFile holds the QUIC stateless reset key.
-const ResetKeyFile = "quic-reset.key"
+// Secrets in the data dir besides the CA.
+const (
+	ResetKeyFile  = "quic-reset.key"     // QUIC stateless reset key
+	BundleKeyFile = "bundle-signing.key" // Ed25519 seed that signs bundles
+)
 
 // LoadOrCreateSecret returns the 32-byte secret in dir/name, making it
 // (mode 0600) when it does not exist yet.

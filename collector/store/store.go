@@ -81,6 +81,24 @@ type APIKey struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Bundle is a diagnostic bundle attached to a ticket. The file lives in
+// the data dir; Pseudonyms (pseudonym → original) never leave the collector.
+type Bundle struct {
+	ID         int64             `json:"id"`
+	Ticket     string            `json:"ticket"`
+	AgentID    string            `json:"agent_id"`
+	SnapshotID int64             `json:"snapshot_id"`
+	Fresh      bool              `json:"fresh"`
+	Note       string            `json:"note,omitempty"`
+	SHA256     string            `json:"sha256"`
+	Size       int64             `json:"size"`
+	Findings   []string          `json:"findings"`
+	CreatedAt  time.Time         `json:"created_at"`
+	CreatedBy  string            `json:"created_by"`
+	Path       string            `json:"-"`
+	Pseudonyms map[string]string `json:"-"`
+}
+
 // TicketFilter narrows a ticket listing; empty fields match all.
 type TicketFilter struct {
 	Status   string
@@ -113,6 +131,9 @@ type Store interface {
 	Agent(ctx context.Context, id string) (Agent, error)
 	// SeenAgent records a hello: the agent's current facts, version, probes.
 	SeenAgent(ctx context.Context, a Agent) error
+	// AddAgent records an agent known only from an imported snapshot file;
+	// an agent with the same ID is left as it is.
+	AddAgent(ctx context.Context, a Agent) error
 	// TouchAgent updates an agent's last-seen time.
 	TouchAgent(ctx context.Context, id string, at time.Time) error
 
@@ -133,6 +154,12 @@ type Store interface {
 	// UpdateTicket runs fn on the ticket inside one transaction and stores
 	// the result and the event fn returns; an error from fn changes nothing.
 	UpdateTicket(ctx context.Context, ref string, fn func(*ticket.Ticket) (ticket.Event, error)) (ticket.Ticket, error)
+
+	// AddBundle records a bundle and its event on the ticket, in one
+	// transaction.
+	AddBundle(ctx context.Context, b Bundle, ev ticket.Event) (Bundle, error)
+	Bundle(ctx context.Context, id int64) (Bundle, error)
+	Bundles(ctx context.Context, ticketRef string) ([]Bundle, error)
 
 	Ping(ctx context.Context) error
 	Close() error

@@ -120,6 +120,23 @@ CREATE TABLE ticket_events (
 	to_value   TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX ticket_events_ref ON ticket_events(ref, id);
+`, `
+CREATE TABLE bundles (
+	id          INTEGER PRIMARY KEY,
+	ticket_ref  TEXT NOT NULL REFERENCES tickets(ref),
+	agent_id    TEXT NOT NULL,
+	snapshot_id INTEGER NOT NULL,
+	fresh       INTEGER NOT NULL,
+	note        TEXT NOT NULL DEFAULT '',
+	sha256      TEXT NOT NULL,
+	size        INTEGER NOT NULL,
+	findings    TEXT NOT NULL DEFAULT '[]',
+	created_at  INTEGER NOT NULL,
+	created_by  TEXT NOT NULL,
+	path        TEXT NOT NULL,
+	pseudonyms  TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX bundles_ticket ON bundles(ticket_ref, id);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -286,6 +303,17 @@ func (s *Store) SeenAgent(ctx context.Context, a store.Agent) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE agents SET hostname = ?, facts = ?, agent_version = ?, probes = ?, last_seen = ? WHERE id = ?`,
 		a.Facts.Hostname, facts, a.AgentVersion, probes, unixNano(a.LastSeen), a.ID)
 	return mustAffect(res, err, a.ID)
+}
+
+// AddAgent records an agent unless one with its ID exists.
+func (s *Store) AddAgent(ctx context.Context, a store.Agent) error {
+	facts, err := json.Marshal(a.Facts)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
+		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt))
+	return err
 }
 
 // TouchAgent updates an agent's last-seen time.

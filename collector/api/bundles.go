@@ -1,0 +1,256 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sondehq/sonde/collector/bundle"
+	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/redact"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/collector/ticket"
+	"github.com/sondehq/sonde/findings"
+	"github.com/sondehq/sonde/internal/atomicfile"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Bundler is what the API needs to build bundles.
+type Bundler struct {
+	Dir     string // where bundle files are kept
+	Key     ed25519.PrivateKey
+	KB      *findings.KB
+	Version string
+}
+
+// BundleRequest is the body of POST /api/v1/tickets/{ref}/bundles.
+type BundleRequest struct {
+	Agent        string `json:"agent"`
+	Pseudonymize bool   `json:"pseudonymize,omitempty"`
+	Timeout      string `json:"timeout,omitempty"` // for the fresh snapshot; default 30s
+}
+
+// BundleView is a bundle as the API shows it.
+type BundleView struct {
+	store.Bundle
+	Download string `json:"download"`
+}
+
+func viewBundle(b store.Bundle) BundleView {
+	return BundleView{Bundle: b, Download: fmt.Sprintf("/api/v1/bundles/%d/download", b.ID)}
+}
+
+// KeyView is the collector's bundle signing key.
+type KeyView struct {
+	KeyID     string `json:"key_id"`
+	PublicKey string `json:"public_key"` // base64
+}
+
+func (a *API) bundleRoutes(mux *http.ServeMux) {
+	mux.Handle("POST /api/v1/tickets/{ref}/bundles", a.auth(store.RoleL2, a.makeBundle))
+	mux.Handle("GET /api/v1/bundles/{id}/download", a.auth(store.RoleL2, a.downloadBundle))
+	mux.Handle("GET /api/v1/bundle-key", a.auth(store.RoleL1, a.bundleKey))
+	mux.Handle("POST /api/v1/tickets/{ref}/import", a.auth(store.RoleL2, a.importSnapshot))
+}
+
+func (a *API) bundleKey(w http.ResponseWriter, r *http.Request) {
+	pub := a.Bundles.Key.Public().(ed25519.PublicKey)
+	writeJSON(w, http.StatusOK, KeyView{KeyID: bundle.KeyID(pub), PublicKey: base64.StdEncoding.EncodeToString(pub)})
+}
+
+func (a *API) makeBundle(w http.ResponseWriter, r *http.Request) {
+	var req BundleRequest
+	if err := decode(w, r, &req); err != nil {
+		a.fail(w, err)
+		return
+	}
+	ctx := r.Context()
+	t, err := a.Store.Ticket(ctx, r.PathValue("ref"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	ag, err := a.findAgent(ctx, req.Agent)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	timeout, err := parseTimeout(req.Timeout, a.MaxWait)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	b, err := a.buildBundle(ctx, t, ag, req.Pseudonymize, timeout)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewBundle(b))
+}
+
+func parseTimeout(s string, max time.Duration) (time.Duration, error) {
+	if s == "" {
+		return 30 * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, errorf(http.StatusBadRequest, "timeout %q is not a positive duration such as 30s", s)
+	}
+	return min(d, max), nil
+}
+
+// buildBundle takes a fresh snapshot when the agent is online (else uses
+// the latest stored one, and says so), gathers history, builds, stores and
+// attaches the bundle.
+func (a *API) buildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo bool, timeout time.Duration) (store.Bundle, error) {
+	in := &bundle.Input{Ticket: t.Ref, AgentID: ag.ID, KB: a.Bundles.KB, Version: a.Bundles.Version, Created: time.Now(),
+		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
+	snapCtx, cancel := context.WithTimeout(ctx, timeout)
+	id, err := a.Agents.RequestSnapshot(snapCtx, ag.ID, nil)
+	cancel()
+	switch {
+	case err == nil:
+		in.Fresh = true
+	case errors.Is(err, ingest.ErrOffline), errors.Is(err, context.DeadlineExceeded):
+		latest, lerr := a.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "full", Limit: 1})
+		if lerr != nil {
+			return store.Bundle{}, lerr
+		}
+		if len(latest) == 0 {
+			return store.Bundle{}, errorf(http.StatusConflict, "agent %s is offline and has no stored snapshot to build a bundle from", ag.ID)
+		}
+		id = latest[0].ID
+		in.Note = fmt.Sprintf("No fresh snapshot (%v): built from the latest stored snapshot, captured %s.", err, latest[0].CapturedAt.Format(time.RFC3339))
+	default:
+		return store.Bundle{}, errorf(http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
+	}
+	snap, err := a.Store.Snapshot(ctx, id)
+	if err != nil {
+		return store.Bundle{}, err
+	}
+	in.SnapshotID, in.Snapshot = snap.ID, &snap.Document
+	in.Snapshot.Facts = &ag.Facts
+	if err := a.gatherHistory(ctx, in, snap); err != nil {
+		return store.Bundle{}, err
+	}
+	var buf bytes.Buffer
+	m, mapping, err := bundle.Build(&buf, in, a.Bundles.Key)
+	if err != nil {
+		return store.Bundle{}, err
+	}
+	name := "bundle-" + hex.EncodeToString(randomBytes(8)) + ".zip"
+	if err := os.MkdirAll(a.Bundles.Dir, 0o700); err != nil {
+		return store.Bundle{}, err
+	}
+	path := filepath.Join(a.Bundles.Dir, name)
+	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
+		return store.Bundle{}, fmt.Errorf("writing bundle: %w", err)
+	}
+	k, _ := KeyFrom(ctx)
+	b, err := a.Store.AddBundle(ctx, store.Bundle{
+		Ticket: t.Ref, AgentID: ag.ID, SnapshotID: snap.ID, Fresh: in.Fresh, Note: in.Note,
+		SHA256: sha256hex(buf.Bytes()), Size: int64(buf.Len()), Findings: m.Findings,
+		CreatedAt: in.Created.UTC(), CreatedBy: k.Name, Path: name, Pseudonyms: mapping,
+	}, ticket.Event{At: in.Created.UTC(), Actor: k.Name, Kind: "bundle"})
+	if err != nil {
+		os.Remove(path)
+		return b, err
+	}
+	return b, nil
+}
+
+// gatherHistory adds recent health samples, the previous full snapshot and
+// the last full snapshot without warnings.
+func (a *API) gatherHistory(ctx context.Context, in *bundle.Input, snap *store.Snapshot) error {
+	health, err := a.Store.Snapshots(ctx, snap.AgentID, store.SnapshotFilter{Kind: "health", Before: snap.CapturedAt, Limit: 60})
+	if err != nil {
+		return err
+	}
+	for _, h := range health {
+		s, err := a.Store.Snapshot(ctx, h.ID)
+		if err != nil {
+			return err
+		}
+		in.History = append(in.History, &s.Document)
+	}
+	fulls, err := a.Store.Snapshots(ctx, snap.AgentID, store.SnapshotFilter{Kind: "full", Before: snap.CapturedAt, Limit: 30})
+	if err != nil {
+		return err
+	}
+	for _, f := range fulls {
+		if f.ID == snap.ID {
+			continue
+		}
+		s, err := a.Store.Snapshot(ctx, f.ID)
+		if err != nil {
+			return err
+		}
+		if in.Previous == nil {
+			in.Previous, in.PreviousID = &s.Document, s.ID
+		}
+		if healthy(&s.Document) {
+			in.Healthy, in.HealthyID = &s.Document, s.ID
+			return nil
+		}
+	}
+	return nil
+}
+
+// healthy reports whether a snapshot has no finding of warning or worse.
+func healthy(d *protocol.Document) bool {
+	for _, f := range findings.Analyze(d, nil) {
+		if f.Severity >= findings.Warning {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *API) downloadBundle(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bundle ID %q is not a number", r.PathValue("id"))
+		return
+	}
+	b, err := a.Store.Bundle(r.Context(), id)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	f, err := os.Open(filepath.Join(a.Bundles.Dir, filepath.Base(b.Path)))
+	if err != nil {
+		a.Log.Error("bundle file", "bundle", id, "err", err)
+		writeError(w, http.StatusGone, "bundle %d's file is missing on the collector", id)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="sonde-%s-%d.zip"`, b.Ticket, b.ID))
+	w.Header().Set("ETag", `"`+b.SHA256+`"`)
+	w.Header().Set("X-Content-SHA256", b.SHA256)
+	// ServeContent answers Range and If-Range, so an interrupted download
+	// resumes where it stopped.
+	http.ServeContent(w, r, "", b.CreatedAt, f)
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func sha256hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/collector/ticket"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// ImportResult answers POST /api/v1/tickets/{ref}/import.
+type ImportResult struct {
+	SnapshotID int64  `json:"snapshot_id"`
+	AgentID    string `json:"agent_id"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// importSnapshot files a snapshot document written by `sonde-agent snapshot
+// -o FILE` on a machine that could not reach the collector. The file is
+// checked like anything an agent sends.
+func (a *API) importSnapshot(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t, err := a.Store.Ticket(ctx, r.PathValue("ref"))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxDocument))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "snapshot file: %v", err)
+		return
+	}
+	var head struct {
+		AgentID string          `json:"agent_id"`
+		Facts   *protocol.Facts `json:"facts"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		writeError(w, http.StatusBadRequest, "not a snapshot document: %v", err)
+		return
+	}
+	ag, err := a.importAgent(r, head.AgentID, head.Facts)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	snap, _, err := protocol.ParseDocument(body, ag.ID)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	id, dup, err := a.Store.PutSnapshot(ctx, store.FromWire(snap, time.Now()))
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	k, _ := KeyFrom(ctx)
+	_, err = a.Store.UpdateTicket(ctx, t.Ref, func(t *ticket.Ticket) (ticket.Event, error) {
+		if !slices.Contains(t.Agents, ag.ID) {
+			t.Agents = append(t.Agents, ag.ID)
+		}
+		t.UpdatedAt = time.Now().UTC()
+		return ticket.Event{At: t.UpdatedAt, Actor: k.Name, Kind: "import",
+			Text: fmt.Sprintf("imported snapshot %d of %s, captured %s", id, ag.ID, time.UnixMilli(snap.CapturedAt).UTC().Format(time.RFC3339))}, nil
+	})
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, ImportResult{SnapshotID: id, AgentID: ag.ID, Duplicate: dup})
+}
+
+// importAgent finds the agent an imported file belongs to: the one named
+// by ?agent=, else the file's own agent ID, else a machine known only from
+// files, identified by its host ID.
+func (a *API) importAgent(r *http.Request, fileAgent string, facts *protocol.Facts) (store.Agent, error) {
+	ctx := r.Context()
+	if name := r.URL.Query().Get("agent"); name != "" {
+		return a.findAgent(ctx, name)
+	}
+	if fileAgent != "" {
+		ag, err := a.Store.Agent(ctx, fileAgent)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return ag, err
+		}
+	}
+	if facts == nil || (facts.HostID == "" && facts.Hostname == "") {
+		return store.Agent{}, errorf(http.StatusBadRequest, "the file names no known agent and no machine: pass ?agent=ID (sonde import --agent)")
+	}
+	if err := facts.Validate(); err != nil {
+		return store.Agent{}, errorf(http.StatusBadRequest, "%v", err)
+	}
+	sum := sha256.Sum256([]byte(facts.HostID + "\x00" + facts.Hostname))
+	ag := store.Agent{ID: "imported-" + hex.EncodeToString(sum[:8]), Facts: *facts, EnrolledAt: time.Now().UTC()}
+	if err := a.Store.AddAgent(ctx, ag); err != nil {
+		return ag, err
+	}
+	return a.Store.Agent(ctx, ag.ID)
+}

@@ -1,0 +1,90 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/collector/ticket"
+)
+
+const bundleColumns = `id, ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms`
+
+// AddBundle records a bundle and its ticket event.
+func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) (store.Bundle, error) {
+	fs, err := json.Marshal(b.Findings)
+	if err != nil {
+		return b, err
+	}
+	ps, err := json.Marshal(b.Pseudonyms)
+	if err != nil {
+		return b, err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return b, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE tickets SET updated_at = ? WHERE ref = ?`, unixNano(ev.At), b.Ticket)
+	if err := mustAffect(res, err, b.Ticket); err != nil {
+		return b, fmt.Errorf("ticket %s: %w", b.Ticket, store.ErrNotFound)
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO bundles(ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		b.Ticket, b.AgentID, b.SnapshotID, b.Fresh, b.Note, b.SHA256, b.Size, fs, unixNano(b.CreatedAt), b.CreatedBy, b.Path, ps).Scan(&b.ID)
+	if err != nil {
+		return b, err
+	}
+	if ev.Text == "" {
+		ev.Text = fmt.Sprintf("bundle %d attached (snapshot %d)", b.ID, b.SnapshotID)
+	}
+	if err := addEvent(ctx, tx, b.Ticket, &ev); err != nil {
+		return b, err
+	}
+	return b, tx.Commit()
+}
+
+func scanBundle(sc interface{ Scan(...any) error }) (store.Bundle, error) {
+	var b store.Bundle
+	var fs, ps string
+	var created int64
+	err := sc.Scan(&b.ID, &b.Ticket, &b.AgentID, &b.SnapshotID, &b.Fresh, &b.Note, &b.SHA256, &b.Size, &fs, &created, &b.CreatedBy, &b.Path, &ps)
+	if err != nil {
+		return b, err
+	}
+	b.CreatedAt = fromNano(created)
+	if err := json.Unmarshal([]byte(fs), &b.Findings); err != nil {
+		return b, err
+	}
+	return b, json.Unmarshal([]byte(ps), &b.Pseudonyms)
+}
+
+// Bundle returns one bundle's record.
+func (s *Store) Bundle(ctx context.Context, id int64) (store.Bundle, error) {
+	b, err := scanBundle(s.r.QueryRowContext(ctx, `SELECT `+bundleColumns+` FROM bundles WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("bundle %d: %w", id, store.ErrNotFound)
+	}
+	return b, err
+}
+
+// Bundles lists a ticket's bundles, oldest first.
+func (s *Store) Bundles(ctx context.Context, ref string) ([]store.Bundle, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+bundleColumns+` FROM bundles WHERE ticket_ref = ? ORDER BY id`, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.Bundle{}
+	for rows.Next() {
+		b, err := scanBundle(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

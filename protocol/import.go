@@ -1,0 +1,60 @@
+package protocol
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// MaxDocument bounds a snapshot document read from a file.
+const MaxDocument = MaxDecodedSize
+
+// ImportedEpoch is the boot epoch of snapshots brought in from files: they
+// were not sent over a connection, so their sequence number is derived from
+// their content, which makes importing the same file twice a duplicate.
+const ImportedEpoch = -1
+
+// ParseDocument reads a snapshot document written by `sonde-agent snapshot
+// -o FILE`, validates it as strictly as a snapshot off the wire, and
+// returns it as one. agentID is the agent it will be filed under.
+func ParseDocument(b []byte, agentID string) (*Snapshot, *Facts, error) {
+	if len(b) > MaxDocument {
+		return nil, nil, invalid("document is %d bytes, limit %d", len(b), MaxDocument)
+	}
+	var d Document
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return nil, nil, invalid("not a snapshot document: %v", err)
+	}
+	kind := KindFull
+	switch d.Kind {
+	case "full":
+	case "health":
+		kind = KindHealth
+	default:
+		return nil, nil, invalid("unknown snapshot kind %q", d.Kind)
+	}
+	if d.CapturedAt.IsZero() || d.CapturedAt.After(time.Now().Add(24*time.Hour)) {
+		return nil, nil, invalid("capture time %s is missing or in the future", d.CapturedAt.Format(time.RFC3339))
+	}
+	sum := sha256.Sum256(b)
+	seq := binary.BigEndian.Uint64(sum[:8]) | 1 // never 0
+	s := &Snapshot{Kind: kind, AgentID: agentID, BootEpoch: ImportedEpoch, Seq: seq,
+		CapturedAt: d.CapturedAt.UnixMilli(), Probes: make([]ProbeResult, len(d.Probes))}
+	for i, p := range d.Probes {
+		s.Probes[i] = ProbeResult{Name: p.Name, Data: []byte(p.Data), Error: p.Error, Duration: int64(p.DurationMS * 1e6)}
+	}
+	if err := s.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("snapshot document: %w", err)
+	}
+	if d.Facts != nil {
+		if err := d.Facts.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("snapshot document facts: %w", err)
+		}
+	}
+	return s, d.Facts, nil
+}
