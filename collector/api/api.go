@@ -87,6 +87,17 @@ func HashKey(key string) []byte {
 	return h[:]
 }
 
+// Authenticate returns the API key record for key, or store.ErrNotFound.
+func (a *API) Authenticate(ctx context.Context, key string) (store.APIKey, error) {
+	return a.Store.APIKeyByHash(ctx, HashKey(key))
+}
+
+// WithKey returns a context that carries k as the caller, for the
+// operations that record who did what.
+func WithKey(ctx context.Context, k store.APIKey) context.Context {
+	return context.WithValue(ctx, ctxKey{}, k)
+}
+
 // auth lets a request through when it carries an API key of at least role.
 func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -96,7 +107,7 @@ func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusUnauthorized, "missing API key: send Authorization: Bearer KEY")
 			return
 		}
-		k, err := a.Store.APIKeyByHash(r.Context(), HashKey(key))
+		k, err := a.Authenticate(r.Context(), key)
 		if errors.Is(err, store.ErrNotFound) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sonde", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "unknown API key")
@@ -111,7 +122,7 @@ func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusForbidden, "API key %q has role %s; this needs %s or above", k.Name, k.Role, role)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, k)))
+		h(w, r.WithContext(WithKey(r.Context(), k)))
 	})
 }
 
@@ -147,7 +158,7 @@ func (a *API) view(ag store.Agent, live map[string]time.Time) AgentView {
 func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 	agents, err := a.Store.Agents(r.Context())
 	if err != nil {
-		a.storeError(w, err)
+		a.fail(w, err)
 		return
 	}
 	live := a.Agents.Connected()
@@ -160,7 +171,7 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {
 
 // resolve finds the agent named in the request path.
 func (a *API) resolve(w http.ResponseWriter, r *http.Request) (store.Agent, bool) {
-	ag, err := a.findAgent(r.Context(), r.PathValue("agent"))
+	ag, err := a.FindAgent(r.Context(), r.PathValue("agent"))
 	if err != nil {
 		a.fail(w, err)
 		return ag, false
@@ -180,20 +191,18 @@ func errorf(status int, format string, args ...any) error {
 	return &httpError{status, fmt.Sprintf(format, args...)}
 }
 
-// fail answers with err: its own status for an httpError, 404 for
-// store.ErrNotFound, 503 for anything else (logged, not shown).
+// fail answers with err's status and message (see Status), logging what
+// it does not show.
 func (a *API) fail(w http.ResponseWriter, err error) {
-	var he *httpError
-	switch {
-	case errors.As(err, &he):
-		writeError(w, he.status, "%s", he.msg)
-	default:
-		a.storeError(w, err)
+	status, msg := Status(err)
+	if status == http.StatusServiceUnavailable {
+		a.Log.Error("store", "err", err)
 	}
+	writeError(w, status, "%s", msg)
 }
 
-// findAgent finds the agent with the given ID or unique hostname.
-func (a *API) findAgent(ctx context.Context, name string) (store.Agent, error) {
+// FindAgent finds the agent with the given ID or unique hostname.
+func (a *API) FindAgent(ctx context.Context, name string) (store.Agent, error) {
 	ag, err := a.Store.Agent(ctx, name)
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return ag, err
@@ -257,50 +266,61 @@ func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	var req SnapshotRequest
 	if r.ContentLength != 0 {
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, "bad request body: %v", err)
+		if err := decode(w, r, &req); err != nil {
+			a.fail(w, err)
 			return
 		}
 	}
-	timeout := 30 * time.Second
-	if req.Timeout != "" {
-		d, err := time.ParseDuration(req.Timeout)
-		if err != nil || d <= 0 {
-			writeError(w, http.StatusBadRequest, "timeout %q is not a positive duration such as 30s", req.Timeout)
-			return
-		}
-		timeout = min(d, a.MaxWait)
-	}
-	if err := checkProbes(req.Probes, ag.Probes); err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+	timeout, err := parseTimeout(req.Timeout, a.MaxWait)
+	if err != nil {
+		a.fail(w, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	snap, err := a.TakeSnapshot(r.Context(), ag, req.Probes, timeout)
+	if err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, snap)
+}
+
+// TakeSnapshot asks a connected agent for a snapshot of the named probes
+// (all when empty) and returns it once stored. Its errors carry the HTTP
+// status they answer with (see Status).
+func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes []string, timeout time.Duration) (*store.Snapshot, error) {
+	if err := checkProbes(probes, ag.Probes); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	ctx2, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	id, err := a.Agents.RequestSnapshot(ctx, ag.ID, req.Probes)
+	id, err := a.Agents.RequestSnapshot(ctx2, ag.ID, probes)
 	switch {
 	case errors.Is(err, ingest.ErrOffline):
 		seen := "never"
 		if !ag.LastSeen.IsZero() {
 			seen = ag.LastSeen.Format(time.RFC3339)
 		}
-		writeError(w, http.StatusServiceUnavailable, "agent %s (%s) is offline; last seen %s", ag.ID, ag.Facts.Hostname, seen)
-		return
+		return nil, errorf(http.StatusServiceUnavailable, "agent %s (%s) is offline; last seen %s", ag.ID, ag.Facts.Hostname, seen)
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, "agent %s did not deliver a snapshot within %s", ag.ID, timeout)
-		return
+		return nil, errorf(http.StatusGatewayTimeout, "agent %s did not deliver a snapshot within %s", ag.ID, timeout)
 	case err != nil:
-		writeError(w, http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
-		return
+		return nil, errorf(http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
 	}
-	snap, err := a.Store.Snapshot(r.Context(), id)
-	if err != nil {
-		a.storeError(w, err)
-		return
+	return a.Store.Snapshot(ctx, id)
+}
+
+// Status returns the HTTP status and the message to show for an error of
+// an operation: its own for operation errors, 404 for store.ErrNotFound,
+// 503 for anything else (whose detail is for the log, not the user).
+func Status(err error) (int, string) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.status, he.msg
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, err.Error()
 	}
-	writeJSON(w, http.StatusCreated, snap)
+	return http.StatusServiceUnavailable, "store unavailable"
 }
 
 // checkProbes refuses names that are malformed or that the agent does not
@@ -346,7 +366,7 @@ func (a *API) listSnapshots(w http.ResponseWriter, r *http.Request) {
 	}
 	snaps, err := a.Store.Snapshots(r.Context(), ag.ID, f)
 	if err != nil {
-		a.storeError(w, err)
+		a.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, snaps)
@@ -360,17 +380,8 @@ func (a *API) getSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	snap, err := a.Store.Snapshot(r.Context(), id)
 	if err != nil {
-		a.storeError(w, err)
+		a.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, snap)
-}
-
-func (a *API) storeError(w http.ResponseWriter, err error) {
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "%v", err)
-		return
-	}
-	a.Log.Error("store", "err", err)
-	writeError(w, http.StatusServiceUnavailable, "store unavailable")
 }

@@ -81,7 +81,7 @@ func (a *API) makeBundle(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	ag, err := a.findAgent(ctx, req.Agent)
+	ag, err := a.FindAgent(ctx, req.Agent)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -91,7 +91,7 @@ func (a *API) makeBundle(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	b, err := a.buildBundle(ctx, t, ag, req.Pseudonymize, timeout)
+	b, err := a.BuildBundle(ctx, t, ag, req.Pseudonymize, timeout)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -110,10 +110,10 @@ func parseTimeout(s string, max time.Duration) (time.Duration, error) {
 	return min(d, max), nil
 }
 
-// buildBundle takes a fresh snapshot when the agent is online (else uses
+// BuildBundle takes a fresh snapshot when the agent is online (else uses
 // the latest stored one, and says so), gathers history, builds, stores and
 // attaches the bundle.
-func (a *API) buildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo bool, timeout time.Duration) (store.Bundle, error) {
+func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo bool, timeout time.Duration) (store.Bundle, error) {
 	in := &bundle.Input{Ticket: t.Ref, AgentID: ag.ID, KB: a.Bundles.KB, Version: a.Bundles.Version, Created: time.Now(),
 		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
 	snapCtx, cancel := context.WithTimeout(ctx, timeout)

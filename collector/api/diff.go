@@ -56,23 +56,32 @@ func (a *API) getDiff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	to, err := a.pickSnapshot(r.Context(), ag.ID, q.Get("to"), time.Now(), 0)
+	v, err := a.Compare(r.Context(), ag.ID, q.Get("from"), q.Get("to"))
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	from, err := a.pickSnapshot(r.Context(), ag.ID, q.Get("from"), to.CapturedAt, to.ID)
-	if err != nil {
-		a.fail(w, err)
-		return
-	}
-	d := diff.Compare(&from.Document, &to.Document)
 	if strings.Contains(r.Header.Get("Accept"), "text/plain") {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		d.Text(w)
+		v.Diff.Text(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, DiffView{FromID: from.ID, ToID: to.ID, Diff: d})
+	writeJSON(w, http.StatusOK, v)
+}
+
+// Compare diffs two of an agent's full snapshots, each named by an ID, an
+// RFC 3339 time or a duration ago; empty means the latest (to) and the one
+// before it (from).
+func (a *API) Compare(ctx context.Context, agentID, from, to string) (*DiffView, error) {
+	toSnap, err := a.pickSnapshot(ctx, agentID, to, time.Now(), 0)
+	if err != nil {
+		return nil, err
+	}
+	fromSnap, err := a.pickSnapshot(ctx, agentID, from, toSnap.CapturedAt, toSnap.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &DiffView{FromID: fromSnap.ID, ToID: toSnap.ID, Diff: diff.Compare(&fromSnap.Document, &toSnap.Document)}, nil
 }
 
 // DiffView is a diff with the IDs of the snapshots it compares.

@@ -83,7 +83,7 @@ func (a *API) importSnapshot(w http.ResponseWriter, r *http.Request) {
 func (a *API) importAgent(r *http.Request, fileAgent string, facts *protocol.Facts) (store.Agent, error) {
 	ctx := r.Context()
 	if name := r.URL.Query().Get("agent"); name != "" {
-		return a.findAgent(ctx, name)
+		return a.FindAgent(ctx, name)
 	}
 	if fileAgent != "" {
 		ag, err := a.Store.Agent(ctx, fileAgent)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -50,42 +51,7 @@ func (a *API) openTicket(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	req.Title = strings.TrimSpace(req.Title)
-	if req.Title == "" || len(req.Title) > ticket.MaxTitle {
-		writeError(w, http.StatusBadRequest, "a ticket needs a title of 1 to %d characters", ticket.MaxTitle)
-		return
-	}
-	if req.Ref != "" && !ticket.ValidRef(req.Ref) {
-		writeError(w, http.StatusBadRequest, "ticket reference %q: use letters, digits, '-', '_' and '.', at most 64", req.Ref)
-		return
-	}
-	k, _ := KeyFrom(r.Context())
-	if req.Tier == "" {
-		req.Tier = ticket.L2
-		if k.Role == store.RoleL1 {
-			req.Tier = ticket.L1
-		}
-	}
-	if !ticket.ValidTier(req.Tier) {
-		writeError(w, http.StatusBadRequest, "tier must be l1, l2 or l3, not %q", req.Tier)
-		return
-	}
-	t := ticket.Ticket{Ref: req.Ref, Title: req.Title, Tier: req.Tier, Status: ticket.New, CreatedBy: k.Name, Agents: []string{}}
-	for _, name := range req.Agents {
-		ag, err := a.findAgent(r.Context(), name)
-		if err != nil {
-			a.fail(w, err)
-			return
-		}
-		t.Agents = append(t.Agents, ag.ID)
-	}
-	now := time.Now().UTC()
-	t.CreatedAt, t.UpdatedAt = now, now
-	t, err := a.Store.CreateTicket(r.Context(), t, ticket.Event{At: now, Actor: k.Name, Kind: "opened", Text: req.Title, To: ticket.New})
-	if errors.Is(err, store.ErrExists) {
-		writeError(w, http.StatusConflict, "ticket %s exists already", req.Ref)
-		return
-	}
+	t, err := a.OpenTicket(r.Context(), req)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -93,29 +59,73 @@ func (a *API) openTicket(w http.ResponseWriter, r *http.Request) {
 	a.writeTicket(w, r, http.StatusCreated, t)
 }
 
+// OpenTicket opens a ticket for the caller in ctx (see WithKey).
+func (a *API) OpenTicket(ctx context.Context, req TicketOpen) (ticket.Ticket, error) {
+	req.Title = strings.TrimSpace(req.Title)
+	if req.Title == "" || len(req.Title) > ticket.MaxTitle {
+		return ticket.Ticket{}, errorf(http.StatusBadRequest, "a ticket needs a title of 1 to %d characters", ticket.MaxTitle)
+	}
+	if req.Ref != "" && !ticket.ValidRef(req.Ref) {
+		return ticket.Ticket{}, errorf(http.StatusBadRequest, "ticket reference %q: use letters, digits, '-', '_' and '.', at most 64", req.Ref)
+	}
+	k, _ := KeyFrom(ctx)
+	if req.Tier == "" {
+		req.Tier = ticket.L2
+		if k.Role == store.RoleL1 {
+			req.Tier = ticket.L1
+		}
+	}
+	if !ticket.ValidTier(req.Tier) {
+		return ticket.Ticket{}, errorf(http.StatusBadRequest, "tier must be l1, l2 or l3, not %q", req.Tier)
+	}
+	t := ticket.Ticket{Ref: req.Ref, Title: req.Title, Tier: req.Tier, Status: ticket.New, CreatedBy: k.Name, Agents: []string{}}
+	for _, name := range req.Agents {
+		ag, err := a.FindAgent(ctx, name)
+		if err != nil {
+			return t, err
+		}
+		t.Agents = append(t.Agents, ag.ID)
+	}
+	now := time.Now().UTC()
+	t.CreatedAt, t.UpdatedAt = now, now
+	t, err := a.Store.CreateTicket(ctx, t, ticket.Event{At: now, Actor: k.Name, Kind: "opened", Text: req.Title, To: ticket.New})
+	if errors.Is(err, store.ErrExists) {
+		return t, errorf(http.StatusConflict, "ticket %s exists already", req.Ref)
+	}
+	return t, err
+}
+
 func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, status int, t ticket.Ticket) {
-	events, err := a.Store.TicketEvents(r.Context(), t.Ref)
+	v, err := a.TicketDetail(r.Context(), t)
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	bundles, err := a.Store.Bundles(r.Context(), t.Ref)
-	if err != nil {
-		a.fail(w, err)
-		return
+	writeJSON(w, status, v)
+}
+
+// TicketDetail returns a ticket with its timeline and bundles.
+func (a *API) TicketDetail(ctx context.Context, t ticket.Ticket) (TicketView, error) {
+	v := TicketView{Ticket: t, Bundles: []BundleView{}}
+	var err error
+	if v.Events, err = a.Store.TicketEvents(ctx, t.Ref); err != nil {
+		return v, err
 	}
-	v := TicketView{Ticket: t, Events: events, Bundles: []BundleView{}}
+	bundles, err := a.Store.Bundles(ctx, t.Ref)
+	if err != nil {
+		return v, err
+	}
 	for _, b := range bundles {
 		v.Bundles = append(v.Bundles, viewBundle(b))
 	}
-	writeJSON(w, status, v)
+	return v, nil
 }
 
 func (a *API) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.TicketFilter{Status: q.Get("status"), Tier: q.Get("tier"), Assignee: q.Get("assignee")}
 	if name := q.Get("agent"); name != "" {
-		ag, err := a.findAgent(r.Context(), name)
+		ag, err := a.FindAgent(r.Context(), name)
 		if err != nil {
 			a.fail(w, err)
 			return
@@ -165,22 +175,29 @@ func (a *API) ticketAction(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	k, _ := KeyFrom(r.Context())
-	if need := actionRole(req); store.RoleRank(k.Role) < store.RoleRank(need) {
-		writeError(w, http.StatusForbidden, "API key %q has role %s; %s needs %s or above", k.Name, k.Role, req.Action, need)
+	t, err := a.ActOnTicket(r.Context(), r.PathValue("ref"), req)
+	if err != nil {
+		a.fail(w, err)
 		return
 	}
-	t, err := a.Store.UpdateTicket(r.Context(), r.PathValue("ref"), func(t *ticket.Ticket) (ticket.Event, error) {
+	a.writeTicket(w, r, http.StatusOK, t)
+}
+
+// ActOnTicket performs req on a ticket for the caller in ctx, checking the
+// caller's role for the action.
+func (a *API) ActOnTicket(ctx context.Context, ref string, req ticket.Request) (ticket.Ticket, error) {
+	k, _ := KeyFrom(ctx)
+	if need := actionRole(req); store.RoleRank(k.Role) < store.RoleRank(need) {
+		return ticket.Ticket{}, errorf(http.StatusForbidden, "API key %q has role %s; %s needs %s or above", k.Name, k.Role, req.Action, need)
+	}
+	t, err := a.Store.UpdateTicket(ctx, ref, func(t *ticket.Ticket) (ticket.Event, error) {
 		return ticket.Apply(t, req, k.Name, time.Now().UTC())
 	})
 	switch {
 	case errors.Is(err, ticket.ErrConflict):
-		writeError(w, http.StatusConflict, "%v", err)
+		return t, errorf(http.StatusConflict, "%v", err)
 	case errors.Is(err, ticket.ErrInvalid):
-		writeError(w, http.StatusBadRequest, "%v", err)
-	case err != nil:
-		a.fail(w, err)
-	default:
-		a.writeTicket(w, r, http.StatusOK, t)
+		return t, errorf(http.StatusBadRequest, "%v", err)
 	}
+	return t, err
 }

@@ -60,10 +60,11 @@ func acceptKey(s string, m []int, secret string) bool {
 	return secretKey(s[m[2]:m[3]]) && !placeholder(secret)
 }
 
-// acceptConfig leaves upper-case NAME=value to the env rules.
+// acceptConfig leaves upper-case NAME=value to the env rules and
+// Authorization headers to auth-header, which keeps the scheme word.
 func acceptConfig(s string, m []int, secret string) bool {
 	key := s[m[2]:m[3]]
-	if allUpper(key) && s[m[4]:m[5]] == "=" {
+	if (allUpper(key) && s[m[4]:m[5]] == "=") || strings.HasSuffix(strings.ToLower(key), "authorization") {
 		return false
 	}
 	return secretKey(key) && !placeholder(secret)
@@ -132,14 +133,14 @@ var secretRules = []*rule{
 	{id: "aws-access-key-id", re: regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`), groups: []int{0}},
 	{id: "aws-secret-access-key", re: regexp.MustCompile(`(?i)(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?[ \t]*(?:=>|[:=])[ \t]*["']?([A-Za-z0-9/+=]{40})(?:[^A-Za-z0-9/+=]|$)`), groups: []int{1}},
 	{id: "azure-account-key", re: regexp.MustCompile(`(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)[ \t]*=[ \t]*([^;"'\s]+)`), groups: []int{1}, accept: acceptNotPlaceholder},
+	{id: "connection-string-password", re: regexp.MustCompile(`(?i)(?:^|[;"'\s{])(?:password|pwd)[ \t]*=[ \t]*([^;"'\r\n]+)`), groups: []int{1}, accept: acceptConnString, trim: " \t"},
 	{id: "db-url-password", re: regexp.MustCompile(urlAuthRE), groups: []int{2}, accept: acceptURL(true)},
 	{id: "url-password", re: regexp.MustCompile(urlAuthRE), groups: []int{2}, accept: acceptURL(false)},
-	{id: "url-query-secret", re: regexp.MustCompile(`[?&;]([A-Za-z0-9_.\-]+)=([^&\s#"'<>;]+)`), groups: []int{2}, accept: acceptQuery},
+	{id: "url-query-secret", re: regexp.MustCompile(`[?&]([A-Za-z0-9_.\-]+)=([^&\s#"'<>]+)`), groups: []int{2}, accept: acceptQuery},
 	{id: "auth-header", re: regexp.MustCompile(`(?i)\b(?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?((?:bearer|basic|digest|negotiate|ntlm|token|apikey|aws4-hmac-sha256)[ \t]+)?([^"'\r\n]+)`), groups: []int{2}, accept: acceptNotPlaceholder, trim: " \t"},
 	{id: "bearer-token", re: regexp.MustCompile(`(?i)\bbearer[ \t]+([A-Za-z0-9\-._~+/]+=*)`), groups: []int{1}, accept: acceptDigit},
 	{id: "cookie-header", re: regexp.MustCompile(`(?i)\b(?:set-)?cookie["']?[ \t]*:[ \t]*["']?([^"'\r\n]+)`), groups: []int{1}, accept: acceptNotPlaceholder, trim: " \t"},
 	{id: "docker-auth", re: regexp.MustCompile(`"(?:auth|identitytoken)"[ \t]*:[ \t]*"([A-Za-z0-9+/=_\-]{8,})"`), groups: []int{1}},
-	{id: "connection-string-password", re: regexp.MustCompile(`(?i)(?:^|[;"'\s{])(?:password|pwd)[ \t]*=[ \t]*([^;"'\r\n]+)`), groups: []int{1}, accept: acceptConnString, trim: " \t"},
 	{id: "cli-flag-secret", re: regexp.MustCompile(`(?:^|[\s"'])(--?[A-Za-z][A-Za-z0-9_.\-]*)(?:=("[^"\r\n]*"|'[^'\r\n]*'|[^\s"']*)|[ \t]+("[^"\r\n]*"|'[^'\r\n]*'|[^\s"'\-][^\s"']*))`), groups: []int{2, 3}, accept: acceptFlag},
 	{id: "cli-flag-secret", re: regexp.MustCompile(`(?:^|\s)-p([^\s"'][^\s"']*)`), groups: []int{1}, accept: acceptMySQLAttached},
 	{id: "env-secret", re: regexp.MustCompile(`(?m)^[ \t]*(?:export[ \t]+|set[ \t]+|\$env:)?([A-Z_][A-Z0-9_]*)[ \t]*=[ \t]*(\S.*?)[ \t\r]*$`), groups: []int{2}, accept: acceptKey, line: true},
