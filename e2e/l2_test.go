@@ -81,6 +81,44 @@ func TestL2Workflow(t *testing.T) {
 		t.Error("report.html lacks the disk finding")
 	}
 
+	// The ticket lists the machine as an asset, its findings with the
+	// knowledge base's fixes; once resolved, a new ticket on the same
+	// machine points back to it as a similar case.
+	var detail struct {
+		Assets []struct {
+			AgentID string `json:"agent_id"`
+		} `json:"assets"`
+		Findings []struct {
+			ID string `json:"id"`
+			KB *struct {
+				Steps []string `json:"steps"`
+			} `json:"kb"`
+		} `json:"findings"`
+		Similar []struct {
+			Ref string `json:"ref"`
+		} `json:"similar"`
+	}
+	json.Unmarshal([]byte(sonde("ticket", "show", "INC-4712", "--json")), &detail)
+	if len(detail.Assets) != 1 || detail.Assets[0].AgentID != imp.AgentID {
+		t.Errorf("INC-4712 assets: %+v", detail.Assets)
+	}
+	var ids []string
+	for _, f := range detail.Findings {
+		ids = append(ids, f.ID)
+		if f.KB == nil || len(f.KB.Steps) == 0 {
+			t.Errorf("finding %s has no knowledge-base fix", f.ID)
+		}
+	}
+	if !strings.Contains(strings.Join(ids, ","), "disk.almost-full") {
+		t.Errorf("INC-4712 findings: %v", ids)
+	}
+	sonde("ticket", "resolve", "INC-4712", "--note", "cleared /var/log")
+	sonde("ticket", "open", "--ref", "INC-4800", "--title", "disk full again", "--agent", imp.AgentID)
+	json.Unmarshal([]byte(sonde("ticket", "show", "INC-4800", "--json")), &detail)
+	if len(detail.Similar) != 1 || detail.Similar[0].Ref != "INC-4712" {
+		t.Errorf("INC-4800 similar tickets: %+v", detail.Similar)
+	}
+
 	// Garbage is refused as an import.
 	junk := filepath.Join(dir, "junk.json")
 	os.WriteFile(junk, []byte(`{"kind":"full","captured_at":"2026-01-01T00:00:00Z","probes":[{"name":"../../x","duration_ms":1}]}`), 0o600)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -44,6 +45,9 @@ func (a *API) Handler() http.Handler {
 	}
 	if a.MaxWait == 0 {
 		a.MaxWait = 2 * time.Minute
+	}
+	if a.Bundles.KB == nil {
+		a.Bundles.KB, _ = findings.LoadKB("") // the embedded defaults always load
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
+	"github.com/sondehq/sonde/findings"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // TicketOpen is the body of POST /api/v1/tickets.
@@ -21,11 +24,31 @@ type TicketOpen struct {
 	Tier   string   `json:"tier,omitempty"`   // default: l1 for an l1 key, else l2
 }
 
-// TicketView is a ticket with its timeline and bundles.
+// TicketView is a ticket with its timeline and bundles, the machines it
+// concerns (configuration items, kept current from each agent's latest
+// hello), the findings of their latest snapshots with the knowledge base's
+// fixes, and resolved tickets that had the same findings.
 type TicketView struct {
 	ticket.Ticket
-	Events  []ticket.Event `json:"events"`
-	Bundles []BundleView   `json:"bundles"`
+	Events   []ticket.Event  `json:"events"`
+	Bundles  []BundleView    `json:"bundles"`
+	Assets   []Asset         `json:"assets"`
+	Findings []AgentFinding  `json:"findings"`
+	Similar  []ticket.Ticket `json:"similar"`
+}
+
+// Asset is a machine on a ticket.
+type Asset struct {
+	AgentID  string         `json:"agent_id"`
+	Facts    protocol.Facts `json:"facts"`
+	LastSeen time.Time      `json:"last_seen,omitzero"`
+}
+
+// AgentFinding is a finding on one of a ticket's machines.
+type AgentFinding struct {
+	AgentID    string `json:"agent_id"`
+	SnapshotID int64  `json:"snapshot_id"`
+	bundle.Ranked
 }
 
 func (a *API) ticketRoutes(mux *http.ServeMux) {
@@ -117,6 +140,34 @@ func (a *API) TicketDetail(ctx context.Context, t ticket.Ticket) (TicketView, er
 	}
 	for _, b := range bundles {
 		v.Bundles = append(v.Bundles, viewBundle(b))
+	}
+	v.Assets, v.Findings = []Asset{}, []AgentFinding{}
+	var ids []string
+	for _, id := range t.Agents {
+		ag, err := a.Store.Agent(ctx, id)
+		if err != nil {
+			return v, err
+		}
+		v.Assets = append(v.Assets, Asset{AgentID: id, Facts: ag.Facts, LastSeen: ag.LastSeen})
+		latest, err := a.Store.Snapshots(ctx, id, store.SnapshotFilter{Kind: "full", Limit: 1})
+		if err != nil || len(latest) == 0 {
+			continue
+		}
+		snap, err := a.Store.Snapshot(ctx, latest[0].ID)
+		if err != nil {
+			return v, err
+		}
+		for _, f := range findings.Analyze(&snap.Document, nil) {
+			af := AgentFinding{AgentID: id, SnapshotID: snap.ID, Ranked: bundle.Ranked{Finding: f}}
+			if e, ok := a.Bundles.KB.Entry(f.ID); ok {
+				af.KB = &e
+			}
+			v.Findings = append(v.Findings, af)
+			ids = append(ids, f.ID)
+		}
+	}
+	if v.Similar, err = a.Store.SimilarTickets(ctx, ids, t.Ref, 10); err != nil {
+		return v, err
 	}
 	return v, nil
 }

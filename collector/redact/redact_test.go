@@ -110,7 +110,7 @@ func TestJSONKeepsShape(t *testing.T) {
 	if got := rep.Rules[0].Where; strings.Join(got, " ") != strings.Join(wantWhere, " ") {
 		t.Errorf("where = %q, want %q", got, wantWhere)
 	}
-	for _, v := range []string{`"null"`, `"null"`, `"[1,2]"`, `""`} {
+	for _, v := range []string{`null`, `"null"`, `[1,2]`, `""`, `0`, `"text"`} {
 		if got := string(New(Options{}).JSON([]byte(v))); got != v {
 			t.Errorf("JSON(%s) = %s", v, got)
 		}

@@ -155,6 +155,9 @@ type Store interface {
 	// the result and the event fn returns; an error from fn changes nothing.
 	UpdateTicket(ctx context.Context, ref string, fn func(*ticket.Ticket) (ticket.Event, error)) (ticket.Ticket, error)
 
+	// SimilarTickets lists resolved or closed tickets, other than exclude,
+	// whose bundles had any of the given finding IDs, most recent first.
+	SimilarTickets(ctx context.Context, findingIDs []string, exclude string, limit int) ([]ticket.Ticket, error)
 	// AddBundle records a bundle and its event on the ticket, in one
 	// transaction.
 	AddBundle(ctx context.Context, b Bundle, ev ticket.Event) (Bundle, error)

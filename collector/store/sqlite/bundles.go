@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
@@ -85,6 +86,39 @@ func (s *Store) Bundles(ctx context.Context, ref string) ([]store.Bundle, error)
 			return nil, err
 		}
 		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// SimilarTickets finds resolved or closed tickets whose bundles share a
+// finding with the given IDs.
+func (s *Store) SimilarTickets(ctx context.Context, ids []string, exclude string, limit int) ([]ticket.Ticket, error) {
+	out := []ticket.Ticket{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if limit <= 0 || limit > 100 {
+		limit = 10
+	}
+	q := `SELECT ` + ticketColumns + ` FROM tickets WHERE ref != ? AND status IN ('resolved', 'closed') AND ref IN (
+		SELECT b.ticket_ref FROM bundles b, json_each(b.findings) f WHERE f.value IN (?` + strings.Repeat(",?", len(ids)-1) + `))
+		ORDER BY updated_at DESC LIMIT ?`
+	args := []any{exclude}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		t, err := scanTicket(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
 	}
 	return out, rows.Err()
 }
