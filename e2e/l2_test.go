@@ -128,7 +128,18 @@ func TestL2Workflow(t *testing.T) {
 
 	// Life-cycle: moves that make no sense get clear errors.
 	sonde("ticket", "assign", "INC-4711", "alice")
-	sonde("ticket", "escalate", "INC-4711", "--to", "l3", "--note", "needs a kernel person")
+	sonde("ticket", "note", "INC-4711", "tried: restarted the VPN client, no change")
+	pkg := filepath.Join(dir, "handover.zip")
+	sonde("ticket", "escalate", "INC-4711", "--to", "l3", "--note", "needs a kernel person", "-o", pkg)
+	sonde("bundle", "verify", pkg)
+	timeline := zipFile(t, pkg, "timeline.txt")
+	for _, want := range []string{"restarted the VPN client", "escalate", "l2 -> l3"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("handover timeline lacks %q:\n%s", want, timeline)
+		}
+	}
+	zipFile(t, pkg, "snapshot.json")
+	zipFile(t, pkg, "findings.json")
 	sonde("ticket", "resolve", "INC-4711", "--note", "driver rolled back")
 	sonde("ticket", "close", "INC-4711")
 	for _, c := range [][]string{

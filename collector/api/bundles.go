@@ -39,6 +39,9 @@ type BundleRequest struct {
 	Agent        string `json:"agent"`
 	Pseudonymize bool   `json:"pseudonymize,omitempty"`
 	Timeout      string `json:"timeout,omitempty"` // for the fresh snapshot; default 30s
+	// Handover makes a handover package for the next tier: the bundle plus
+	// the ticket's timeline and notes.
+	Handover bool `json:"handover,omitempty"`
 }
 
 // BundleView is a bundle as the API shows it.
@@ -91,7 +94,7 @@ func (a *API) makeBundle(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	b, err := a.BuildBundle(ctx, t, ag, req.Pseudonymize, timeout)
+	b, err := a.BuildBundle(ctx, t, ag, req.Pseudonymize, req.Handover, timeout)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -113,7 +116,7 @@ func parseTimeout(s string, max time.Duration) (time.Duration, error) {
 // BuildBundle takes a fresh snapshot when the agent is online (else uses
 // the latest stored one, and says so), gathers history, builds, stores and
 // attaches the bundle.
-func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo bool, timeout time.Duration) (store.Bundle, error) {
+func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo, handover bool, timeout time.Duration) (store.Bundle, error) {
 	in := &bundle.Input{Ticket: t.Ref, AgentID: ag.ID, KB: a.Bundles.KB, Version: a.Bundles.Version, Created: time.Now(),
 		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
 	snapCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -144,6 +147,15 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	if err := a.gatherHistory(ctx, in, snap); err != nil {
 		return store.Bundle{}, err
 	}
+	kind := bundle.KindBundle
+	if handover {
+		kind = bundle.KindHandover
+		events, err := a.Store.TicketEvents(ctx, t.Ref)
+		if err != nil {
+			return store.Bundle{}, err
+		}
+		in.Handover = &bundle.Handover{Ticket: t, Events: events}
+	}
 	var buf bytes.Buffer
 	m, mapping, err := bundle.Build(&buf, in, a.Bundles.Key)
 	if err != nil {
@@ -159,10 +171,10 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	}
 	k, _ := KeyFrom(ctx)
 	b, err := a.Store.AddBundle(ctx, store.Bundle{
-		Ticket: t.Ref, AgentID: ag.ID, SnapshotID: snap.ID, Fresh: in.Fresh, Note: in.Note,
+		Kind: kind, Ticket: t.Ref, AgentID: ag.ID, SnapshotID: snap.ID, Fresh: in.Fresh, Note: in.Note,
 		SHA256: sha256hex(buf.Bytes()), Size: int64(buf.Len()), Findings: m.Findings,
 		CreatedAt: in.Created.UTC(), CreatedBy: k.Name, Path: name, Pseudonyms: mapping,
-	}, ticket.Event{At: in.Created.UTC(), Actor: k.Name, Kind: "bundle"})
+	}, ticket.Event{At: in.Created.UTC(), Actor: k.Name, Kind: kind})
 	if err != nil {
 		os.Remove(path)
 		return b, err

@@ -15,6 +15,8 @@
 //	findings.json       ranked findings with their knowledge-base entries
 //	report.html         the same for people: one file, no scripts, opens offline
 //	report.txt          the same as plain text
+//	ticket.json         handover packages only: the ticket and its timeline
+//	timeline.txt        handover packages only: the timeline, notes and steps tried
 //
 // The zip comment carries a second signature, over every byte of the file
 // before it, so that a flipped byte anywhere — even in zip metadata — fails
@@ -37,6 +39,7 @@ import (
 
 	"github.com/sondehq/sonde/collector/diff"
 	"github.com/sondehq/sonde/collector/redact"
+	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -61,10 +64,25 @@ type Input struct {
 	Healthy    *protocol.Document // the last full snapshot without warnings, or nil
 	HealthyID  int64
 	KB         *findings.KB
+	// Handover, when set, makes the bundle a handover package: the ticket
+	// and its whole timeline go in too, for the next tier.
+	Handover *Handover
 	Redact     redact.Options
 	Version    string // the collector's
 	Created    time.Time
 }
+
+// Handover is the ticket side of a handover package.
+type Handover struct {
+	Ticket ticket.Ticket  `json:"ticket"`
+	Events []ticket.Event `json:"events"`
+}
+
+// Kinds of bundle.
+const (
+	KindBundle   = "bundle"
+	KindHandover = "handover"
+)
 
 // File is one file of a bundle as the manifest lists it.
 type File struct {
@@ -76,6 +94,7 @@ type File struct {
 // Manifest describes a bundle.
 type Manifest struct {
 	Format     string         `json:"format"`
+	Kind       string         `json:"kind"`
 	Created    time.Time      `json:"created"`
 	Collector  string         `json:"collector_version"`
 	Protocol   int            `json:"protocol_version"`
@@ -160,14 +179,31 @@ func Build(w io.Writer, in *Input, key ed25519.PrivateKey) (*Manifest, map[strin
 		}
 	}
 	m := &Manifest{
-		Format: Format, Created: in.Created.UTC(), Collector: in.Version, Protocol: protocol.Version,
+		Format: Format, Kind: KindBundle, Created: in.Created.UTC(), Collector: in.Version, Protocol: protocol.Version,
 		Ticket: in.Ticket, AgentID: in.AgentID, SnapshotID: in.SnapshotID, CapturedAt: snap.CapturedAt,
 		Fresh: in.Fresh, Note: in.Note, Findings: ids, Signer: KeyID(key.Public().(ed25519.PublicKey)),
 	}
 	if snap.Facts != nil {
 		m.Facts = *snap.Facts
 	}
-	rep := &report{M: m, Snapshot: snap, History: history, Findings: ranked, DiffPrevious: diffPrev, DiffHealthy: diffHealthy,
+	var handover *Handover
+	if in.Handover != nil {
+		m.Kind = KindHandover
+		// Engineers paste logs and command lines into notes: redact them.
+		h := *in.Handover
+		h.Ticket.Title = r.TextAt(h.Ticket.Title, "ticket.title")
+		h.Events = make([]ticket.Event, len(in.Handover.Events))
+		for i, ev := range in.Handover.Events {
+			ev.Text = r.TextAt(ev.Text, "ticket.timeline")
+			h.Events[i] = ev
+		}
+		handover = &h
+		if err := add("ticket.json", handover); err != nil {
+			return nil, nil, err
+		}
+		files = append(files, namedFile{"timeline.txt", timelineText(handover)})
+	}
+	rep := &report{M: m, Handover: handover, Snapshot: snap, History: history, Findings: ranked, DiffPrevious: diffPrev, DiffHealthy: diffHealthy,
 		PreviousID: in.PreviousID, HealthyID: in.HealthyID}
 	html, text, err := rep.render()
 	if err != nil {
@@ -232,7 +268,7 @@ func write(w io.Writer, m *Manifest, files []namedFile, key ed25519.PrivateKey) 
 	return err
 }
 
-var fileOrder = map[string]int{"report.html": 1, "report.txt": 2, "findings.json": 3, "snapshot.json": 4,
-	"diff-previous.json": 5, "diff-healthy.json": 6, "history.json": 7}
+var fileOrder = map[string]int{"report.html": 1, "report.txt": 2, "timeline.txt": 3, "ticket.json": 4, "findings.json": 5,
+	"snapshot.json": 6, "diff-previous.json": 7, "diff-healthy.json": 8, "history.json": 9}
 
 func order(name string) int { return fileOrder[name] }

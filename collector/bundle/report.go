@@ -31,6 +31,7 @@ var reportHTML = template.Must(template.New("report.html").Funcs(template.FuncMa
 // report is what both renderings of the report show.
 type report struct {
 	M            *Manifest
+	Handover     *Handover
 	Snapshot     *protocol.Document
 	History      []*protocol.Document
 	Findings     []Ranked
@@ -61,6 +62,10 @@ func (r *report) render() (html, text []byte, err error) {
 	if m.Note != "" {
 		fmt.Fprintf(&t, "NOTE: %s\n", render.Clean(m.Note))
 	}
+	if r.Handover != nil {
+		t.WriteString("\nHANDOVER\n")
+		t.Write(timelineText(r.Handover))
+	}
 	fmt.Fprintf(&t, "\nFINDINGS (%d)\n", len(r.Findings))
 	if len(r.Findings) == 0 {
 		t.WriteString("  none\n")
@@ -87,4 +92,24 @@ func (r *report) render() (html, text []byte, err error) {
 	t.WriteString("\nSNAPSHOT\n")
 	render.Document(&t, r.Snapshot)
 	return h.Bytes(), t.Bytes(), nil
+}
+
+// timelineText is a ticket's timeline for people.
+func timelineText(h *Handover) []byte {
+	var b bytes.Buffer
+	t := h.Ticket
+	fmt.Fprintf(&b, "ticket %s: %s\nstatus %s, tier %s, assignee %s, opened by %s on %s\n\n", render.Clean(t.Ref), render.Clean(t.Title),
+		t.Status, strings.ToUpper(t.Tier), render.Clean(t.Assignee), render.Clean(t.CreatedBy), t.CreatedAt.UTC().Format(time.RFC3339))
+	for _, ev := range h.Events {
+		text := ev.Text
+		line := fmt.Sprintf("%s  %-12s %-9s", ev.At.UTC().Format("2006-01-02 15:04"), render.Clean(ev.Actor), ev.Kind)
+		if ev.From != "" || ev.To != "" {
+			line += fmt.Sprintf(" %s -> %s", render.Clean(ev.From), render.Clean(ev.To))
+		}
+		if text != "" {
+			line += "  " + render.Clean(text)
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.Bytes()
 }

@@ -25,7 +25,7 @@ const ticketUsage = `usage: sonde ticket COMMAND
   note REF TEXT
   assign REF NAME
   start REF
-  escalate REF --to l2|l3 [--note TEXT]
+  escalate REF --to l2|l3 [--note TEXT] [-o FILE]   also writes the handover package
   resolve | close | reopen REF [--note TEXT]
 
 Every command takes --json.`
@@ -169,6 +169,7 @@ func ticketAct(ctx context.Context, c *Client, action string, args []string, std
 	req := ticket.Request{Action: action}
 	fs.StringVar(&req.Text, "note", "", "why, for the timeline")
 	fs.StringVar(&req.To, "to", "", "escalate: the tier to hand over to, l2 or l3")
+	out := fs.String("o", "", "escalate: write the handover package to `FILE` (default REF-handover.zip)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := cliflag.Parse(fs, args)
 	if err != nil {
@@ -193,9 +194,36 @@ func ticketAct(ctx context.Context, c *Client, action string, args []string, std
 	if err := c.Do(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(ref)+"/actions", req, &t); err != nil {
 		return err
 	}
+	if action == ticket.ActEscalate {
+		if err := handover(ctx, c, &t, *out, stdout, stderr); err != nil {
+			return fmt.Errorf("escalated, but the handover package failed: %w", err)
+		}
+	}
 	if *asJSON {
 		return printJSON(stdout, t)
 	}
 	fmt.Fprintf(stdout, "%s: %s (tier %s)\n", t.Ref, strings.ReplaceAll(t.Status, "_", " "), strings.ToUpper(t.Tier))
+	return nil
+}
+
+// handover builds the package the next tier starts from — a bundle of the
+// ticket's machine with the timeline and notes — and downloads it.
+func handover(ctx context.Context, c *Client, t *api.TicketView, out string, stdout, stderr io.Writer) error {
+	if len(t.Agents) == 0 {
+		fmt.Fprintf(stderr, "no machine on %s: no handover package (open tickets with --agent)\n", t.Ref)
+		return nil
+	}
+	if out == "" {
+		out = t.Ref + "-handover.zip"
+	}
+	var b api.BundleView
+	req := api.BundleRequest{Agent: t.Agents[0], Handover: true}
+	if err := c.Do(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(t.Ref)+"/bundles", req, &b); err != nil {
+		return err
+	}
+	if err := c.Download(ctx, b.Download, out, b.SHA256, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "handover package for %s: %s (bundle %d, timeline, notes, %d findings)\n", strings.ToUpper(t.Tier), out, b.ID, len(b.Findings))
 	return nil
 }

@@ -85,6 +85,7 @@ type APIKey struct {
 // the data dir; Pseudonyms (pseudonym → original) never leave the collector.
 type Bundle struct {
 	ID         int64             `json:"id"`
+	Kind       string            `json:"kind"` // bundle or handover
 	Ticket     string            `json:"ticket"`
 	AgentID    string            `json:"agent_id"`
 	SnapshotID int64             `json:"snapshot_id"`

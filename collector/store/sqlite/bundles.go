@@ -12,7 +12,7 @@ import (
 	"github.com/sondehq/sonde/collector/ticket"
 )
 
-const bundleColumns = `id, ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms`
+const bundleColumns = `id, ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms, kind`
 
 // AddBundle records a bundle and its ticket event.
 func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) (store.Bundle, error) {
@@ -33,14 +33,17 @@ func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) 
 	if err := mustAffect(res, err, b.Ticket); err != nil {
 		return b, fmt.Errorf("ticket %s: %w", b.Ticket, store.ErrNotFound)
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO bundles(ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
-		b.Ticket, b.AgentID, b.SnapshotID, b.Fresh, b.Note, b.SHA256, b.Size, fs, unixNano(b.CreatedAt), b.CreatedBy, b.Path, ps).Scan(&b.ID)
+	if b.Kind == "" {
+		b.Kind = "bundle"
+	}
+	err = tx.QueryRowContext(ctx, `INSERT INTO bundles(ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms, kind)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		b.Ticket, b.AgentID, b.SnapshotID, b.Fresh, b.Note, b.SHA256, b.Size, fs, unixNano(b.CreatedAt), b.CreatedBy, b.Path, ps, b.Kind).Scan(&b.ID)
 	if err != nil {
 		return b, err
 	}
 	if ev.Text == "" {
-		ev.Text = fmt.Sprintf("bundle %d attached (snapshot %d)", b.ID, b.SnapshotID)
+		ev.Text = fmt.Sprintf("%s %d attached (snapshot %d)", b.Kind, b.ID, b.SnapshotID)
 	}
 	if err := addEvent(ctx, tx, b.Ticket, &ev); err != nil {
 		return b, err
@@ -52,7 +55,7 @@ func scanBundle(sc interface{ Scan(...any) error }) (store.Bundle, error) {
 	var b store.Bundle
 	var fs, ps string
 	var created int64
-	err := sc.Scan(&b.ID, &b.Ticket, &b.AgentID, &b.SnapshotID, &b.Fresh, &b.Note, &b.SHA256, &b.Size, &fs, &created, &b.CreatedBy, &b.Path, &ps)
+	err := sc.Scan(&b.ID, &b.Ticket, &b.AgentID, &b.SnapshotID, &b.Fresh, &b.Note, &b.SHA256, &b.Size, &fs, &created, &b.CreatedBy, &b.Path, &ps, &b.Kind)
 	if err != nil {
 		return b, err
 	}

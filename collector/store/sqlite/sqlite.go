@@ -137,6 +137,8 @@ CREATE TABLE bundles (
 	pseudonyms  TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX bundles_ticket ON bundles(ticket_ref, id);
+`, `
+ALTER TABLE bundles ADD COLUMN kind TEXT NOT NULL DEFAULT 'bundle';
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
