@@ -95,11 +95,18 @@ type Welcome struct {
 }
 
 // SnapshotRequest asks an agent for a snapshot. An empty Probes list means
-// every probe.
+// every probe. It is all an agent can be asked: it names compiled-in probes
+// and nothing else. The collector signs it with its request key (separate
+// from TLS), bound to one agent, an expiry and a nonce, so the agent can
+// refuse anything it did not sign, anything for another agent, anything
+// stale and anything replayed (see Sign and VerifyRequest).
 type SnapshotRequest struct {
 	RequestID string   `cbor:"1,keyasint"`
 	Probes    []string `cbor:"2,keyasint,omitempty"`
-	Deadline  int64    `cbor:"3,keyasint"` // Unix milliseconds
+	Deadline  int64    `cbor:"3,keyasint"` // Unix milliseconds; also the request's expiry
+	AgentID   string   `cbor:"4,keyasint,omitempty"`
+	Nonce     []byte   `cbor:"5,keyasint,omitempty"`
+	Signature []byte   `cbor:"6,keyasint,omitempty"` // Ed25519 over SigningBytes
 }
 
 // Kind tells an on-demand snapshot from a periodic health one.
@@ -183,6 +190,9 @@ type Enrolled struct {
 	AgentID     string `cbor:"1,keyasint"`
 	Certificate []byte `cbor:"2,keyasint"` // DER, signed by the agent CA
 	CA          []byte `cbor:"3,keyasint"` // DER of the agent CA
+	// RequestKey is the Ed25519 public key whose signature every
+	// SnapshotRequest must carry.
+	RequestKey []byte `cbor:"4,keyasint,omitempty"`
 }
 
 func (*Hello) Type() Type           { return TypeHello }

@@ -142,6 +142,12 @@ func (m *SnapshotRequest) Validate() error {
 	if m.Deadline <= 0 {
 		return invalid("no deadline")
 	}
+	if err := checkID("agent id", m.AgentID, true); err != nil {
+		return err
+	}
+	if len(m.Nonce) > 64 || len(m.Signature) > 128 {
+		return invalid("nonce or signature too long")
+	}
 	return checkProbeNames(m.Probes)
 }
 
@@ -223,6 +229,9 @@ func (m *Enrolled) Validate() error {
 	}
 	if len(m.Certificate) == 0 || len(m.Certificate) > MaxCertLen || len(m.CA) == 0 || len(m.CA) > MaxCertLen {
 		return invalid("certificate lengths %d, %d", len(m.Certificate), len(m.CA))
+	}
+	if len(m.RequestKey) != 0 && len(m.RequestKey) != 32 {
+		return invalid("request key is %d bytes", len(m.RequestKey))
 	}
 	return nil
 }

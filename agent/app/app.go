@@ -153,6 +153,9 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if len(id.RequestKey) == 0 {
+		return fmt.Errorf("the identity in %s predates signed requests: enroll again with --force", f.dir)
+	}
 	c := &client.Client{
 		ID:             id,
 		Probes:         probe.NewSet(),

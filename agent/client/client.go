@@ -39,6 +39,7 @@ type Client struct {
 
 	bootEpoch int64
 	seq       atomic.Uint64
+	verifier  *protocol.Verifier
 
 	mu       sync.Mutex
 	offset   time.Duration // collector clock minus ours
@@ -84,6 +85,7 @@ func (c *Client) Run(ctx context.Context) error {
 		c.Log = slog.Default()
 	}
 	c.bootEpoch = time.Now().UnixMilli()
+	c.verifier = &protocol.Verifier{Key: c.ID.RequestKey, AgentID: c.ID.AgentID}
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -185,25 +187,34 @@ func (c *Client) answer(ctx context.Context, str *quic.Stream) {
 		protocol.Write(str, &protocol.Error{Code: protocol.CodeBadRequest, Message: err.Error()})
 		return
 	}
-	for _, name := range req.Probes {
-		if !contains(c.Probes.Names(), name) {
-			protocol.Write(str, &protocol.Error{Code: protocol.CodeNotFound, RequestID: req.RequestID, Message: "unknown probe " + name})
-			return
-		}
-	}
-	deadline := time.UnixMilli(req.Deadline)
-	// Leave time for the answer to travel and be stored.
-	timeout := min(probeTimeout, time.Until(deadline)*3/4)
-	if timeout <= 0 {
-		protocol.Write(str, &protocol.Error{Code: protocol.CodeBadRequest, RequestID: req.RequestID, Message: "deadline already passed"})
+	timeout, refusal := c.admit(req, time.Now())
+	if refusal != nil {
+		c.Log.Warn("request refused", "request", req.RequestID, "err", refusal.Message)
+		protocol.Write(str, refusal)
 		return
 	}
-	str.SetDeadline(deadline.Add(ackTimeout))
+	str.SetDeadline(time.UnixMilli(req.Deadline).Add(ackTimeout))
 	snap := c.take(ctx, protocol.KindFull, req.RequestID, req.Probes, timeout)
 	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes))
 	if err := c.send(str, snap); err != nil {
 		c.Log.Warn("snapshot not delivered", "request", req.RequestID, "err", err)
 	}
+}
+
+// admit decides whether to serve req at now: it must carry the collector's
+// signature for this agent, be fresh and unseen, and name only compiled-in
+// probes. It returns the time the probes may take, or the refusal to send.
+func (c *Client) admit(req *protocol.SnapshotRequest, now time.Time) (time.Duration, *protocol.Error) {
+	if err := c.verifier.Verify(req, now); err != nil {
+		return 0, &protocol.Error{Code: protocol.CodeUnauthorized, RequestID: req.RequestID, Message: "request refused: " + err.Error()}
+	}
+	for _, name := range req.Probes {
+		if !contains(c.Probes.Names(), name) {
+			return 0, &protocol.Error{Code: protocol.CodeNotFound, RequestID: req.RequestID, Message: "unknown probe " + name}
+		}
+	}
+	// Leave time for the answer to travel and be stored.
+	return min(probeTimeout, time.UnixMilli(req.Deadline).Sub(now)*3/4), nil
 }
 
 // take runs probes into a new snapshot.

@@ -71,7 +71,10 @@ func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Fa
 	if err != nil {
 		return nil, err
 	}
-	cfg := state.Config{AgentID: got.AgentID, Collector: addr, EnrolledAt: time.Now().UTC()}
+	if len(got.RequestKey) == 0 {
+		return nil, errors.New("collector sent no request-signing key: upgrade the collector")
+	}
+	cfg := state.Config{AgentID: got.AgentID, Collector: addr, EnrolledAt: time.Now().UTC(), RequestKey: got.RequestKey}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	if err := state.Save(dir, cfg, keyPEM, got.Certificate, ca.Raw); err != nil {
 		return nil, fmt.Errorf("saving the identity: %w", err)

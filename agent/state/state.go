@@ -57,6 +57,9 @@ type Config struct {
 	AgentID    string    `json:"agent_id"`
 	Collector  string    `json:"collector"` // host:port
 	EnrolledAt time.Time `json:"enrolled_at"`
+	// RequestKey is the collector's Ed25519 request-signing key, learnt at
+	// enrollment: the agent answers only requests it signed.
+	RequestKey []byte `json:"request_key"`
 }
 
 // Identity is everything the agent needs to connect.

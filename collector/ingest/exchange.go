@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"crypto/ed25519"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -124,7 +125,13 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	stop := context.AfterFunc(ctx, func() { str.CancelRead(0) })
 	defer stop()
 	str.SetDeadline(deadline)
+	if latest := time.Now().Add(protocol.MaxRequestLife); deadline.After(latest) {
+		deadline = latest // agents refuse requests that claim to live longer
+	}
 	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli()}
+	if err := req.Sign(s.cfg.RequestKey, agentID, randomBytes(16)); err != nil {
+		return 0, fmt.Errorf("signing the request: %w", err)
+	}
 	if err := protocol.Write(str, req); err != nil {
 		return 0, fmt.Errorf("sending the request: %w", err)
 	}
@@ -147,10 +154,12 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	return s.ingest(ctx, agentID, snap, str)
 }
 
-func newID(n int) string {
+func newID(n int) string { return hex.EncodeToString(randomBytes(n)) }
+
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
-	return hex.EncodeToString(b)
+	return b
 }
 
 // TokenHash is how tokens are kept: a token is 256 random bits, so a plain
@@ -211,5 +220,5 @@ func (s *Server) enroll(ctx context.Context, str io.Reader, log *slog.Logger) pr
 		return &protocol.Error{Code: protocol.CodeInternal, Message: "collector store error"}
 	}
 	log.Info("agent enrolled", "agent", id, "hostname", req.Facts.Hostname)
-	return &protocol.Enrolled{AgentID: id, Certificate: cert, CA: s.cfg.CA.Cert.Raw}
+	return &protocol.Enrolled{AgentID: id, Certificate: cert, CA: s.cfg.CA.Cert.Raw, RequestKey: s.cfg.RequestKey.Public().(ed25519.PublicKey)}
 }

@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"crypto/ed25519"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -31,6 +32,9 @@ type Config struct {
 	// before it, so agents reconnect at once instead of after the idle
 	// timeout. Keep it across restarts; nil disables stateless resets.
 	ResetKey *quic.StatelessResetKey
+	// RequestKey signs every request sent to agents; its public half is
+	// handed to agents at enrollment.
+	RequestKey ed25519.PrivateKey
 	// HealthInterval is sent to agents in Welcome; 0 lets them keep theirs.
 	HealthInterval time.Duration
 	// CertValidity is the lifetime of agent certificates; default 90 days.
@@ -96,6 +100,11 @@ func Listen(cfg Config) (*Server, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.RequestKey == nil {
+		// Agents enrolled now will not trust another key after a restart:
+		// production collectors keep theirs in the data dir.
+		_, cfg.RequestKey, _ = ed25519.GenerateKey(nil)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, obs: cfg.Observe, conns: map[string]*agentConn{}}
 	if s.obs == nil {

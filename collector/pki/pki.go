@@ -131,8 +131,9 @@ func serial() *big.Int {
 
 // Secrets in the data dir besides the CA.
 const (
-	ResetKeyFile  = "quic-reset.key"     // QUIC stateless reset key
-	BundleKeyFile = "bundle-signing.key" // Ed25519 seed that signs bundles
+	ResetKeyFile   = "quic-reset.key"      // QUIC stateless reset key
+	BundleKeyFile  = "bundle-signing.key"  // Ed25519 seed that signs bundles
+	RequestKeyFile = "request-signing.key" // Ed25519 seed that signs requests to agents
 )
 
 // LoadOrCreateSecret returns the 32-byte secret in dir/name, making it

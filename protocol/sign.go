@@ -1,0 +1,101 @@
+package protocol
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// MaxRequestLife bounds how far in the future a request may expire; an
+// agent refuses requests that claim to live longer.
+const MaxRequestLife = 10 * time.Minute
+
+const nonceLen = 16
+
+// SigningBytes is what a request's signature covers: every field but the
+// signature, in the canonical encoding, behind a context string so the
+// signature cannot be taken for one over anything else.
+func (m *SnapshotRequest) SigningBytes() ([]byte, error) {
+	c := *m
+	c.Signature = nil
+	b, err := encMode.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte("sonde/1 snapshot-request\x00"), b...), nil
+}
+
+// Sign fills the nonce and signature of m for agentID.
+func (m *SnapshotRequest) Sign(key ed25519.PrivateKey, agentID string, nonce []byte) error {
+	if len(nonce) != nonceLen {
+		return fmt.Errorf("nonce must be %d bytes", nonceLen)
+	}
+	m.AgentID, m.Nonce, m.Signature = agentID, nonce, nil
+	b, err := m.SigningBytes()
+	if err != nil {
+		return err
+	}
+	m.Signature = ed25519.Sign(key, b)
+	return nil
+}
+
+// Errors of VerifyRequest.
+var (
+	ErrUnsigned  = errors.New("request is not signed")
+	ErrSignature = errors.New("request signature does not verify")
+	ErrNotMine   = errors.New("request is for another agent")
+	ErrExpired   = errors.New("request has expired")
+	ErrReplayed  = errors.New("request was seen before")
+)
+
+// Verifier checks signed requests on the agent and remembers nonces until
+// their requests expire, so none is accepted twice.
+type Verifier struct {
+	Key     ed25519.PublicKey
+	AgentID string
+
+	mu   sync.Mutex
+	seen map[string]time.Time // nonce → expiry
+}
+
+// Verify checks m at now: signed by the collector's request key, for this
+// agent, not expired (nor expiring implausibly late), not replayed.
+func (v *Verifier) Verify(m *SnapshotRequest, now time.Time) error {
+	if len(m.Signature) == 0 || len(m.Nonce) == 0 {
+		return ErrUnsigned
+	}
+	if len(v.Key) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: this agent has no request key (re-enroll it)", ErrSignature)
+	}
+	b, err := m.SigningBytes()
+	if err != nil || !ed25519.Verify(v.Key, b, m.Signature) {
+		return ErrSignature
+	}
+	if m.AgentID != v.AgentID {
+		return ErrNotMine
+	}
+	exp := time.UnixMilli(m.Deadline)
+	if !exp.After(now) {
+		return fmt.Errorf("%w (at %s)", ErrExpired, exp.UTC().Format(time.RFC3339))
+	}
+	if exp.After(now.Add(MaxRequestLife)) {
+		return fmt.Errorf("%w: expiry %s is too far ahead", ErrExpired, exp.UTC().Format(time.RFC3339))
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.seen == nil {
+		v.seen = map[string]time.Time{}
+	}
+	for n, e := range v.seen { // forget what can no longer be replayed
+		if !e.After(now) {
+			delete(v.seen, n)
+		}
+	}
+	if _, dup := v.seen[string(m.Nonce)]; dup {
+		return ErrReplayed
+	}
+	v.seen[string(m.Nonce)] = exp
+	return nil
+}
