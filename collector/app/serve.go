@@ -62,10 +62,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reqSeed, err := pki.LoadOrCreateSecret(*data, pki.RequestKeyFile)
+	if err != nil {
+		return err
+	}
 	m := metrics.New()
 	srv, err := ingest.Listen(ingest.Config{
 		Addr: *quicAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
 		HealthInterval: *health, Observe: m, ResetKey: (*quic.StatelessResetKey)(&resetKey),
+		RequestKey: ed25519.NewKeyFromSeed(reqSeed[:]),
 	})
 	if err != nil {
 		return err
