@@ -28,7 +28,9 @@ const usage = `sonde-collector: the Sonde collector
 
 commands:
   serve [--data DIR] [--quic ADDR] [--http ADDR]   run the collector
-  token create [--data DIR] [--ttl 1h] [--uses 1]  make an agent enrollment token
+  token create [--ttl 1h] [--uses 1] [--scope S]  make an agent enrollment token
+  token list | token revoke ID                     list usable tokens; revoke one
+  agent list | agent revoke ID                     list agents; revoke one (refused at once, for good)
   apikey create NAME --role l1|l2|l3|admin         make an API key for the L2 API
   version                                          print the version
 
@@ -65,10 +67,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, rest, stderr)
 	case "token":
-		if len(rest) == 0 || rest[0] != "create" {
-			return fmt.Errorf("usage: sonde-collector token create [--data DIR] [--ttl 1h] [--uses 1]")
+		switch {
+		case len(rest) > 0 && rest[0] == "create":
+			return tokenCreate(ctx, rest[1:], stdout, stderr)
+		case len(rest) > 0 && (rest[0] == "list" || rest[0] == "revoke"):
+			return tokenAdmin(ctx, rest[0], rest[1:], stdout, stderr)
 		}
-		return tokenCreate(ctx, rest[1:], stdout, stderr)
+		return fmt.Errorf("usage: sonde-collector token create|list|revoke [--data DIR] ...")
+	case "agent":
+		if len(rest) > 0 && (rest[0] == "list" || rest[0] == "revoke") {
+			return agentAdmin(ctx, rest[0], rest[1:], stdout, stderr)
+		}
+		return fmt.Errorf("usage: sonde-collector agent list|revoke ID [--data DIR]")
 	case "apikey":
 		if len(rest) == 0 || rest[0] != "create" {
 			return fmt.Errorf("usage: sonde-collector apikey create NAME --role l1|l2|l3|admin [--data DIR]")
@@ -105,6 +115,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	data := fs.String("data", DefaultData, "data `dir`")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	uses := fs.Int("uses", 1, "how many agents may enroll with it")
+	scope := fs.String("scope", "", "a label the agents enrolled with it carry (site, team, fleet)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
@@ -123,7 +134,7 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer st.Close()
 	token := randomKey("")
 	now := time.Now()
-	t := store.Token{Hash: ingest.TokenHash(token), CreatedAt: now, ExpiresAt: now.Add(*ttl), Uses: *uses, CreatedBy: "local:" + currentUser()}
+	t := store.Token{Hash: ingest.TokenHash(token), CreatedAt: now, ExpiresAt: now.Add(*ttl), Uses: *uses, CreatedBy: "local:" + currentUser(), Scope: *scope}
 	if err := st.CreateToken(ctx, t); err != nil {
 		return fmt.Errorf("storing the token: %w", err)
 	}

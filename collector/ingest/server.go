@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -79,9 +80,10 @@ type Server struct {
 	log *slog.Logger
 	obs Observer
 
-	mu    sync.Mutex
-	conns map[string]*agentConn
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[string]*agentConn
+	wg      sync.WaitGroup
+	revoked atomic.Pointer[map[string]bool]
 }
 
 type agentConn struct {
@@ -130,6 +132,11 @@ func Listen(cfg Config) (*Server, error) {
 		ClientAuth: tls.VerifyClientCertIfGiven,
 		ClientCAs:  cfg.CA.Pool(),
 		NextProtos: []string{protocol.ALPN},
+		// Revoked agents are refused in the handshake itself.
+		VerifyConnection: s.verifyConnection,
+	}
+	if err := s.loadRevoked(context.Background()); err != nil {
+		return nil, fmt.Errorf("reading revocations: %w", err)
 	}
 	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
 		HandshakeIdleTimeout:           handshakeTimeout,
@@ -154,8 +161,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Serve accepts connections until ctx ends, then closes every connection.
 func (s *Server) Serve(ctx context.Context) error {
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.serveDiscovery(ctx) }()
+	go func() { defer s.wg.Done(); s.watchRevoked(ctx) }()
 	defer func() {
 		s.ln.Close()
 		s.tr.Close()

@@ -27,6 +27,11 @@ type Agent struct {
 	Probes       []string       `json:"probes,omitempty"`
 	EnrolledAt   time.Time      `json:"enrolled_at"`
 	LastSeen     time.Time      `json:"last_seen,omitzero"`
+	// Scope is the enrollment token's scope (a site, a team, a fleet).
+	Scope string `json:"scope,omitempty"`
+	// RevokedAt is set once the agent's identity is revoked: it is refused
+	// from then on.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // Snapshot is a stored snapshot. Listings leave Probes empty.
@@ -43,11 +48,13 @@ func FromWire(m *protocol.Snapshot, received time.Time) *Snapshot {
 
 // Token is an enrollment token, kept only as a hash.
 type Token struct {
-	Hash      []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	Uses      int
-	CreatedBy string
+	ID        string    `json:"id"` // the first 12 hex digits of the hash, to name it
+	Hash      []byte    `json:"-"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Uses      int       `json:"uses_left"`
+	CreatedBy string    `json:"created_by"`
+	Scope     string    `json:"scope,omitempty"`
 }
 
 // Roles of API keys, from least to most privileged.
@@ -120,6 +127,14 @@ type SnapshotFilter struct {
 // concurrent use.
 type Store interface {
 	CreateToken(ctx context.Context, t Token) error
+	// Tokens lists the tokens that can still enroll at now.
+	Tokens(ctx context.Context, now time.Time) ([]Token, error)
+	// RevokeToken makes the token with the given ID unusable.
+	RevokeToken(ctx context.Context, id string) error
+	// RevokeAgent refuses an agent from now on.
+	RevokeAgent(ctx context.Context, id string, at time.Time) error
+	// Revoked lists the IDs of revoked agents.
+	Revoked(ctx context.Context) ([]string, error)
 	// Enroll consumes one use of the token with the given hash and records
 	// the agent, in one transaction; ErrTokenInvalid when the token cannot
 	// be used at now.

@@ -139,6 +139,10 @@ CREATE TABLE bundles (
 CREATE INDEX bundles_ticket ON bundles(ticket_ref, id);
 `, `
 ALTER TABLE bundles ADD COLUMN kind TEXT NOT NULL DEFAULT 'bundle';
+`, `
+ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -193,8 +197,8 @@ func fromNano(n int64) time.Time {
 
 // CreateToken stores an enrollment token's hash.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens(hash, created_at, expires_at, uses_left, created_by) VALUES (?,?,?,?,?)`,
-		t.Hash, unixNano(t.CreatedAt), unixNano(t.ExpiresAt), t.Uses, t.CreatedBy)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens(hash, created_at, expires_at, uses_left, created_by, scope) VALUES (?,?,?,?,?,?)`,
+		t.Hash, unixNano(t.CreatedAt), unixNano(t.ExpiresAt), t.Uses, t.CreatedBy, t.Scope)
 	return err
 }
 
@@ -209,18 +213,17 @@ func (s *Store) Enroll(ctx context.Context, tokenHash []byte, now time.Time, a s
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE tokens SET uses_left = uses_left - 1 WHERE hash = ? AND uses_left > 0 AND expires_at > ?`,
-		tokenHash, unixNano(now))
+	var scope string
+	err = tx.QueryRowContext(ctx, `UPDATE tokens SET uses_left = uses_left - 1 WHERE hash = ? AND uses_left > 0 AND expires_at > ? RETURNING scope`,
+		tokenHash, unixNano(now)).Scan(&scope)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrTokenInvalid
+	}
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return store.ErrTokenInvalid
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at) VALUES (?,?,?,?,?)`,
-		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at, scope) VALUES (?,?,?,?,?,?)`,
+		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt), scope); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -246,13 +249,13 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, er
 	return k, err
 }
 
-const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen`
+const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen, scope, revoked_at`
 
 func scanAgent(sc interface{ Scan(...any) error }) (store.Agent, error) {
 	var a store.Agent
 	var facts, probes string
-	var enrolled, seen int64
-	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen); err != nil {
+	var enrolled, seen, revoked int64
+	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen, &a.Scope, &revoked); err != nil {
 		return a, err
 	}
 	if err := json.Unmarshal([]byte(facts), &a.Facts); err != nil {
@@ -261,7 +264,7 @@ func scanAgent(sc interface{ Scan(...any) error }) (store.Agent, error) {
 	if err := json.Unmarshal([]byte(probes), &a.Probes); err != nil {
 		return a, fmt.Errorf("agent %s probes: %w", a.ID, err)
 	}
-	a.EnrolledAt, a.LastSeen = fromNano(enrolled), fromNano(seen)
+	a.EnrolledAt, a.LastSeen, a.RevokedAt = fromNano(enrolled), fromNano(seen), fromNano(revoked)
 	return a, nil
 }
 

@@ -1,0 +1,97 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sondehq/sonde/internal/cliflag"
+)
+
+// tokenAdmin lists or revokes enrollment tokens.
+func tokenAdmin(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("token "+action, "sonde-collector token list|revoke ID [--data DIR] [--json]", stderr)
+	data := fs.String("data", DefaultData, "data `dir`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := cliflag.Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	st, err := openData(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if action == "revoke" {
+		if len(pos) != 1 {
+			return errors.New("token revoke takes the token's ID, as token list shows it")
+		}
+		if err := st.RevokeToken(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "token %s revoked\n", pos[0])
+		return nil
+	}
+	tokens, err := st.Tokens(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(tokens)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tUSES LEFT\tEXPIRES\tSCOPE\tCREATED BY")
+	for _, t := range tokens {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", t.ID, t.Uses, t.ExpiresAt.Local().Format(time.DateTime), t.Scope, t.CreatedBy)
+	}
+	return tw.Flush()
+}
+
+// agentAdmin lists or revokes agents. A running collector sees a
+// revocation within a second: it closes the agent's connection and refuses
+// its handshakes from then on, also after a restart.
+func agentAdmin(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("agent "+action, "sonde-collector agent list|revoke ID [--data DIR] [--json]", stderr)
+	data := fs.String("data", DefaultData, "data `dir`")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := cliflag.Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	st, err := openData(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if action == "revoke" {
+		if len(pos) != 1 {
+			return errors.New("agent revoke takes one agent ID")
+		}
+		if err := st.RevokeAgent(ctx, pos[0], time.Now()); err != nil {
+			return fmt.Errorf("%w (or it is revoked already)", err)
+		}
+		fmt.Fprintf(stdout, "agent %s revoked: its connection closes within a second and it cannot connect again; enroll the machine anew to bring it back\n", pos[0])
+		return nil
+	}
+	agents, err := st.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(agents)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tSCOPE\tENROLLED\tREVOKED")
+	for _, a := range agents {
+		revoked := "-"
+		if !a.RevokedAt.IsZero() {
+			revoked = a.RevokedAt.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%s\t%q\t%s\t%s\t%s\n", a.ID, a.Facts.Hostname, a.Scope, a.EnrolledAt.Local().Format(time.DateTime), revoked)
+	}
+	return tw.Flush()
+}
