@@ -59,6 +59,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(store.RoleL2, a.getSnapshot))
 	mux.Handle("GET /api/v1/agents/{agent}/diff", a.auth(store.RoleL2, a.getDiff))
 	a.ticketRoutes(mux)
+	mux.Handle("GET /api/v1/audit", a.auth(store.RoleAdmin, a.getAudit))
 	a.bundleRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
@@ -122,12 +123,25 @@ func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusServiceUnavailable, "store unavailable")
 			return
 		}
-		if store.RoleRank(k.Role) < store.RoleRank(role) {
-			writeError(w, http.StatusForbidden, "API key %q has role %s; this needs %s or above", k.Name, k.Role, role)
+		ctx := WithKey(r.Context(), k)
+		if err := Require(ctx, role); err != nil {
+			a.fail(w, err)
 			return
 		}
-		h(w, r.WithContext(WithKey(r.Context(), k)))
+		a.record(k, h)(w, r.WithContext(ctx))
 	})
+}
+
+// Require returns an operation error (403, see Status) unless the caller
+// in ctx (see WithKey) has role or above. The API's routes check it before
+// every call; callers that reach the operations directly, such as the web
+// UI, check it the same way.
+func Require(ctx context.Context, role string) error {
+	k, _ := KeyFrom(ctx)
+	if store.RoleRank(k.Role) < store.RoleRank(role) {
+		return errorf(http.StatusForbidden, "API key %q has role %s; this needs %s or above", k.Name, k.Role, role)
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -235,25 +235,32 @@ func (a *API) downloadBundle(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bundle ID %q is not a number", r.PathValue("id"))
 		return
 	}
+	if err := a.ServeBundle(w, r, id); err != nil {
+		a.fail(w, err)
+	}
+}
+
+// ServeBundle answers r with bundle id's zip file, Range requests
+// included, so that an interrupted download resumes. When the bundle or
+// its file is missing it writes nothing and returns an operation error
+// (see Status); the caller answers it in its own format.
+func (a *API) ServeBundle(w http.ResponseWriter, r *http.Request, id int64) error {
 	b, err := a.Store.Bundle(r.Context(), id)
 	if err != nil {
-		a.fail(w, err)
-		return
+		return err
 	}
 	f, err := os.Open(filepath.Join(a.Bundles.Dir, filepath.Base(b.Path)))
 	if err != nil {
 		a.Log.Error("bundle file", "bundle", id, "err", err)
-		writeError(w, http.StatusGone, "bundle %d's file is missing on the collector", id)
-		return
+		return errorf(http.StatusGone, "bundle %d's file is missing on the collector", id)
 	}
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="sonde-%s-%d.zip"`, b.Ticket, b.ID))
 	w.Header().Set("ETag", `"`+b.SHA256+`"`)
 	w.Header().Set("X-Content-SHA256", b.SHA256)
-	// ServeContent answers Range and If-Range, so an interrupted download
-	// resumes where it stopped.
 	http.ServeContent(w, r, "", b.CreatedAt, f)
+	return nil
 }
 
 func randomBytes(n int) []byte {

@@ -33,6 +33,9 @@ func tokenAdmin(ctx context.Context, action string, args []string, stdout, stder
 		if err := st.RevokeToken(ctx, pos[0]); err != nil {
 			return err
 		}
+		if err := audit(ctx, st, "token revoke", pos[0], ""); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "token %s revoked\n", pos[0])
 		return nil
 	}
@@ -73,6 +76,9 @@ func agentAdmin(ctx context.Context, action string, args []string, stdout, stder
 		}
 		if err := st.RevokeAgent(ctx, pos[0], time.Now()); err != nil {
 			return fmt.Errorf("%w (or it is revoked already)", err)
+		}
+		if err := audit(ctx, st, "agent revoke", pos[0], ""); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "agent %s revoked: its connection closes within a second and it cannot connect again; enroll the machine anew to bring it back\n", pos[0])
 		return nil

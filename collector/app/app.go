@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -138,6 +139,9 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := st.CreateToken(ctx, t); err != nil {
 		return fmt.Errorf("storing the token: %w", err)
 	}
+	if err := audit(ctx, st, "token create", hex.EncodeToString(t.Hash)[:12], fmt.Sprintf("uses %d, ttl %s, scope %q", t.Uses, *ttl, t.Scope)); err != nil {
+		return err
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{
 			"token": token, "ca_pin": ca.Pin(), "expires_at": t.ExpiresAt.UTC(), "uses": t.Uses,
@@ -145,6 +149,15 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "token:   %s\nca-pin:  %s\nexpires: %s (%d use(s))\n\nenroll an agent with:\n  sonde-agent enroll --collector HOST:7443 --token %s --ca-pin %s\n",
 		token, ca.Pin(), t.ExpiresAt.Format(time.RFC3339), t.Uses, token, ca.Pin())
+	return nil
+}
+
+// audit records a local command in the audit log.
+func audit(ctx context.Context, st store.Store, action, target, detail string) error {
+	err := st.Audit(ctx, store.AuditEntry{Actor: "local:" + currentUser(), Action: action, Target: target, Detail: detail})
+	if err != nil {
+		return fmt.Errorf("writing the audit log: %w", err)
+	}
 	return nil
 }
 
@@ -179,6 +192,9 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	k := store.APIKey{ID: key[len("sonde_") : len("sonde_")+8], Name: pos[0], Role: *role, CreatedAt: time.Now()}
 	if err := st.CreateAPIKey(ctx, k, api.HashKey(key)); err != nil {
 		return fmt.Errorf("storing the key: %w", err)
+	}
+	if err := audit(ctx, st, "apikey create", k.ID, fmt.Sprintf("name %q, role %s", k.Name, k.Role)); err != nil {
+		return err
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"key": key, "id": k.ID, "name": k.Name, "role": k.Role})

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/metrics"
 	"github.com/sondehq/sonde/collector/pki"
+	"github.com/sondehq/sonde/collector/ui"
 	"github.com/sondehq/sonde/internal/cliflag"
 )
 
@@ -97,7 +97,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/livez", ah)
 	mux.Handle("/readyz", ah)
 	mux.Handle("GET /metrics", m.Handler())
-	mux.HandleFunc("GET /{$}", home)
+	mux.Handle("/", ui.New(a, log))
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
@@ -124,19 +124,4 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	hs.Shutdown(shutdown)
 	cancel()
 	return err
-}
-
-var homePage = template.Must(template.New("home").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sonde collector</title></head>
-<body><h1>Sonde collector</h1>
-<p>The API is under <code>/api/v1/</code> (send <code>Authorization: Bearer KEY</code>);
-Prometheus metrics at <a href="/metrics">/metrics</a>; health at <a href="/livez">/livez</a> and <a href="/readyz">/readyz</a>.</p>
-<p>Use the <code>sonde</code> command: <code>SONDE_URL=http://{{.}} SONDE_TOKEN=KEY sonde agents</code>.</p>
-</body></html>
-`))
-
-func home(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", "default-src 'none'")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	homePage.Execute(w, r.Host)
 }

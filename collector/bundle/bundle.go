@@ -67,9 +67,9 @@ type Input struct {
 	// Handover, when set, makes the bundle a handover package: the ticket
 	// and its whole timeline go in too, for the next tier.
 	Handover *Handover
-	Redact     redact.Options
-	Version    string // the collector's
-	Created    time.Time
+	Redact   redact.Options
+	Version  string // the collector's
+	Created  time.Time
 }
 
 // Handover is the ticket side of a handover package.

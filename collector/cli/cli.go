@@ -30,6 +30,7 @@ commands:
   bundle AGENT --ticket REF -o FILE             build, attach and download a diagnostic bundle
   bundle verify FILE                            check a bundle's signatures and checksums
   import FILE --ticket REF [--agent AGENT]      file a snapshot taken offline (sonde-agent snapshot -o FILE)
+  audit [--verify] [--json]                     who did what; checks the log's hash chain (admin)
   ticket open|list|show|note|assign|start|escalate|resolve|close|reopen
                                                 work tickets (sonde ticket for details)
   version                                       print the version
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"ticket":    tickets,
 		"diff":      diffCmd,
 		"import":    importCmd,
+		"audit":     auditCmd,
 	}
 	if cmd == "bundle" {
 		return bundles(ctx, nil, rest, stdout, stderr)
@@ -238,4 +240,38 @@ func diffCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "changes from snapshot %d to snapshot %d\n", d.FromID, d.ToID)
 	return d.Diff.Text(stdout)
+}
+
+func auditCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("audit", "sonde audit [--verify] [--limit 50] [--json]", stderr)
+	verify := fs.Bool("verify", false, "fail unless the whole hash chain is intact")
+	limit := fs.Int("limit", 50, "show this many of the newest entries")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	var v api.AuditView
+	if err := c.Do(ctx, "GET", fmt.Sprintf("/api/v1/audit?limit=%d", *limit), nil, &v); err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := printJSON(stdout, v); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTIME\tACTOR\tACTION\tTARGET\tRESULT")
+		for _, e := range v.Entries {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.Local().Format(time.DateTime), render.Clean(e.Actor),
+				render.Clean(e.Action), render.Clean(e.Target), render.Clean(e.Detail))
+		}
+		tw.Flush()
+	}
+	if !v.Intact {
+		return fmt.Errorf("audit log TAMPERED: entry %d does not follow from the entries before it", v.BrokenAt)
+	}
+	if *verify {
+		fmt.Fprintln(stderr, "audit log verified: the hash chain is intact")
+	}
+	return nil
 }

@@ -35,6 +35,8 @@ var plantings = []string{
 	"Server=s;Password=" + fuzzCanary + ";",
 	"AccountName=a;AccountKey=" + fuzzCanary + "==;",
 	`{"private_key":"` + fuzzCanary + `\n"}`,
+	`msg="{\"user\":\"u\",\"password\":\"` + fuzzCanary + `\"}"`,
+	"smtp:\n  password: |\n    " + fuzzCanary + "\n    more",
 }
 
 // survives reports whether any part of the canary is in out.

@@ -254,6 +254,7 @@ func (r *Redactor) learn(b []byte) {
 	}
 }
 
+// learnValue walks a decoded value for learn.
 func (r *Redactor) learnValue(v any, depth int) {
 	if depth > maxDepth {
 		return

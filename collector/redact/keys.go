@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -23,6 +24,10 @@ var secretPairs = map[string]bool{
 	"account key": true, "connection string": true, "conn str": true, "session key": true,
 	"client secret": true, "shared key": true, "license key": true, "access token": true,
 }
+
+// secretStemRE matches every secret-looking name (each secret word and pair
+// holds one of these stems); it rejects most names without splitting them.
+var secretStemRE = regexp.MustCompile(`(?i)pass|pwd|secret|token|key|cred|cookie|auth|session|dsn|psk|sas|conn`)
 
 // secretSuffixes mark a single word as secret when it ends with one of them
 // (dbpassword, pgpassword, githubtoken).
@@ -75,7 +80,7 @@ func keyWords(k string) []string {
 // secret: password, DB_PASSWORD, clientSecret, api-key, X-Auth-Token, but not
 // password_policy, token_url, max_tokens or the shell's PWD.
 func secretKey(k string) bool {
-	if k == "PWD" || k == "OLDPWD" {
+	if k == "PWD" || k == "OLDPWD" || !secretStemRE.MatchString(k) {
 		return false
 	}
 	words := keyWords(k)
@@ -152,12 +157,17 @@ func onlyMarkers(s string) bool {
 	return rest != s && strings.TrimSpace(rest) == ""
 }
 
-// lineAt returns the line of s that holds byte offset i.
+// lineWindow bounds the context lineAt looks at around an offset.
+const lineWindow = 512
+
+// lineAt returns the line of s that holds byte offset i, cut to lineWindow
+// bytes either side.
 func lineAt(s string, i int) string {
-	start := strings.LastIndexByte(s[:i], '\n') + 1
-	end := strings.IndexByte(s[i:], '\n')
+	lo, hi := max(0, i-lineWindow), min(len(s), i+lineWindow)
+	start := lo + strings.LastIndexByte(s[lo:i], '\n') + 1
+	end := strings.IndexByte(s[i:hi], '\n')
 	if end < 0 {
-		return s[start:]
+		return s[start:hi]
 	}
 	return s[start : i+end]
 }

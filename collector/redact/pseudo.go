@@ -137,7 +137,10 @@ func byteAt(s string, i int) byte {
 	return s[i]
 }
 
-func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+// isDigit reports whether c is an ASCII digit.
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// isLetter reports whether c is an ASCII letter.
 func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
 
 // pseudonym returns the stable pseudonym of a value and records the mapping.

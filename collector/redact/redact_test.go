@@ -71,7 +71,7 @@ func TestFalsePositives(t *testing.T) {
 		"Authorization failed for user bob: the bearer of this token is unknown",
 		"mkdir -p /var/run/app && ssh -p 2222 db1 && docker run -p 127.0.0.1:8080:80/tcp nginx",
 		"max_tokens=4096 token_ttl=3600 password_min_length=12 auth_method=password",
-		"PWD=/srv/app SSH_AUTH_SOCK=/tmp/ssh-XXXX/agent.1 XDG_SESSION_TYPE=tty",
+		"PWD=/srv/app SSH_AUTH_SOCK=/tmp/ssh-q1w2e3/agent.1 XDG_SESSION_TYPE=tty",
 		"kernel 6.18.44-fc-v782 built with go1.26.8, version 1.2.3.4.5, v10.0.0.1",
 		"GET /api/v1/agents?page=2&limit=50 200 3ms",
 		"loopback 127.0.0.1 ::1 any 0.0.0.0 :: mask 255.255.255.0 mcast ff02::1 at 10:30:00",
@@ -168,6 +168,23 @@ func TestRulesAndMarkers(t *testing.T) {
 	once := r.Text(in)
 	if twice := r.Text(once); twice != once {
 		t.Errorf("Text is not idempotent:\n%s\n%s", once, twice)
+	}
+}
+
+func TestLongValues(t *testing.T) {
+	long := "CANARY94" + strings.Repeat("x9", 400)
+	for _, in := range []string{
+		`password: "` + long + `"`,
+		`{"token": "` + long + `", "n": 1}`,
+		"export API_TOKEN='" + long + "'",
+		"app --password '" + long + "' --v",
+		"Authorization: Bearer " + long,
+		"GET /x?access_token=" + long + "&y=1",
+		"Server=s;Password=" + long + ";Encrypt=true",
+	} {
+		if out := New(Options{}).Text(in); strings.Contains(out, "CANARY94") || strings.Contains(out, "x9x9x9x9") {
+			t.Errorf("long value survives: %.80s…", out)
+		}
 	}
 }
 

@@ -31,45 +31,85 @@ func (r *Redactor) text(s, where string) string {
 	return s
 }
 
-// matches returns the secret spans of one rule in s. A rejected match does
-// not hide a later one: the search resumes inside it.
+// hinted reports whether the lower-cased text holds one of the rule's hints.
+func (ru *rule) hinted(lower string) bool {
+	if len(ru.hints) == 0 {
+		return true
+	}
+	for _, h := range ru.hints {
+		if strings.Contains(lower, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// valueWindow bounds the text a value pattern first looks at; a quoted
+// value not closed in the window, or an accepted value that reaches its end,
+// is matched again on the rest of the text. Go's
+// backtracking matcher clears state in proportion to its input, so matching
+// each of many candidates against the whole text would be quadratic.
+const valueWindow = 256
+
+// matches returns the secret spans of one rule in s, in one pass.
 func (ru *rule) matches(s string, prio int) []span {
 	var out []span
-	for pos := 0; pos <= len(s); {
-		m := ru.re.FindStringSubmatchIndex(s[pos:])
-		if m == nil {
-			break
+	covered := 0 // end of the last accepted span: names inside it are redacted anyway
+	for _, m := range ru.re.FindAllStringSubmatchIndex(s, -1) {
+		if m[0] < covered {
+			continue
 		}
-		for i := range m {
-			if m[i] >= 0 {
-				m[i] += pos
-			}
+		st, en := ru.secretSpan(s, m, false)
+		cut := m[1] + valueWindow
+		cutShort := ru.value != nil && cut < len(s)
+		if st < 0 && cutShort && quoteAhead(s, m[1]) {
+			st, en = ru.secretSpan(s, m, true) // a quoted value longer than the window
 		}
-		st, en := -1, -1
-		for _, g := range ru.groups {
-			if m[2*g] >= 0 {
-				st, en = m[2*g], m[2*g+1]
-				break
-			}
+		if st < 0 || st >= en || (ru.accept != nil && !ru.accept(s, m, s[st:en])) {
+			continue
 		}
-		if st >= 0 && ru.trim != "" {
-			en = st + len(strings.TrimRight(s[st:en], ru.trim))
+		if cutShort && en >= cut {
+			st, en = ru.secretSpan(s, m, true) // the value may run past the window
 		}
-		next := m[1]
-		if st >= 0 && st < en && (ru.accept == nil || ru.accept(s, m, s[st:en])) {
-			out = append(out, span{start: st, end: en, prio: prio})
-		} else if !ru.line {
-			next = m[0] + 1
-			if st > m[0] {
-				next = st
-			}
-		}
-		if next <= pos {
-			next = pos + 1
-		}
-		pos = next
+		out = append(out, span{start: st, end: en, prio: prio})
+		covered = max(m[1], en)
 	}
 	return out
+}
+
+// quoteAhead reports whether a quoted value starts at i, after blanks or =.
+func quoteAhead(s string, i int) bool {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '=') {
+		i++
+	}
+	return i < len(s) && (s[i] == '"' || s[i] == '\'' || s[i] == '\\')
+}
+
+// secretSpan returns the secret of match m: a submatch of m or, for a rule
+// with a value pattern, of the value after m, looked for in the next
+// valueWindow bytes or, with full, in the rest of s.
+func (ru *rule) secretSpan(s string, m []int, full bool) (int, int) {
+	if ru.span != nil {
+		return ru.span(s, m)
+	}
+	sub, base := m, 0
+	if ru.value != nil {
+		end := len(s)
+		if !full {
+			end = min(len(s), m[1]+valueWindow)
+		}
+		sub, base = ru.value.FindStringSubmatchIndex(s[m[1]:end]), m[1]
+	}
+	for _, g := range ru.groups {
+		if sub != nil && sub[2*g] >= 0 {
+			st, en := base+sub[2*g], base+sub[2*g+1]
+			if ru.trim != "" {
+				en = st + len(strings.TrimRight(s[st:en], ru.trim))
+			}
+			return st, en
+		}
+	}
+	return -1, -1
 }
 
 // secrets replaces every secret in s by a marker. Overlapping finds are
@@ -77,8 +117,11 @@ func (ru *rule) matches(s string, prio int) []span {
 // that took part is counted once.
 func (r *Redactor) secrets(s, where string) string {
 	var spans []span
+	lower := strings.ToLower(s)
 	for i, ru := range secretRules {
-		spans = append(spans, ru.matches(s, i)...)
+		if ru.hinted(lower) {
+			spans = append(spans, ru.matches(s, i)...)
+		}
 	}
 	if len(spans) == 0 {
 		return s

@@ -107,6 +107,18 @@ type Bundle struct {
 	Pseudonyms map[string]string `json:"-"`
 }
 
+// AuditEntry records who did what to what. Hash chains each entry to the
+// one before, so changing or removing a row breaks every hash after it.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`  // API key name, or local:USER for commands on the collector
+	Action string    `json:"action"` // e.g. "POST /api/v1/agents/{agent}/snapshots"
+	Target string    `json:"target,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+	Hash   string    `json:"hash"`
+}
+
 // TicketFilter narrows a ticket listing; empty fields match all.
 type TicketFilter struct {
 	Status   string
@@ -135,6 +147,13 @@ type Store interface {
 	RevokeAgent(ctx context.Context, id string, at time.Time) error
 	// Revoked lists the IDs of revoked agents.
 	Revoked(ctx context.Context) ([]string, error)
+
+	// Audit appends an entry to the hash-chained audit log.
+	Audit(ctx context.Context, e AuditEntry) error
+	// AuditLog returns the newest entries, newest first, and checks the
+	// whole chain: broken is the ID of the first entry whose hash does not
+	// follow from its content and its predecessor (0 when intact).
+	AuditLog(ctx context.Context, limit int) (entries []AuditEntry, broken int64, err error)
 	// Enroll consumes one use of the token with the given hash and records
 	// the agent, in one transaction; ErrTokenInvalid when the token cannot
 	// be used at now.

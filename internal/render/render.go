@@ -27,18 +27,31 @@ func Document(w io.Writer, d *protocol.Document) error {
 			fmt.Fprintf(&b, "  ERROR: %s\n", Clean(p.Error))
 		}
 		if len(p.Data) > 0 {
-			var v any
-			dec := json.NewDecoder(bytes.NewReader(p.Data))
-			dec.UseNumber()
-			if err := dec.Decode(&v); err != nil {
-				fmt.Fprintf(&b, "  (data not readable: %v)\n", err)
-				continue
-			}
-			value(&b, v, 1)
+			data(&b, p.Data, 1)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Data writes one probe's JSON data as "key: value" lines, the way
+// Document shows each probe, without the indent of its section.
+func Data(w io.Writer, raw json.RawMessage) error {
+	var b strings.Builder
+	data(&b, raw, 0)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func data(b *strings.Builder, raw json.RawMessage, depth int) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		fmt.Fprintf(b, "%s(data not readable: %v)\n", strings.Repeat("  ", depth), err)
+		return
+	}
+	value(b, v, depth)
 }
 
 func value(b *strings.Builder, v any, depth int) {

@@ -143,6 +143,18 @@ ALTER TABLE bundles ADD COLUMN kind TEXT NOT NULL DEFAULT 'bundle';
 ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 ALTER TABLE agents ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 ALTER TABLE agents ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+`, `
+CREATE TABLE audit (
+	id     INTEGER PRIMARY KEY,
+	at     INTEGER NOT NULL,
+	actor  TEXT NOT NULL,
+	action TEXT NOT NULL,
+	target TEXT NOT NULL DEFAULT '',
+	detail TEXT NOT NULL DEFAULT '',
+	hash   BLOB NOT NULL
+);
+CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

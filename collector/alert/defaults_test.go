@@ -1,0 +1,112 @@
+package alert
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// TestDefaultPackOnHealthSample runs the default rules over a real health
+// snapshot, re-sent every minute for 20 minutes.
+func TestDefaultPackOnHealthSample(t *testing.T) {
+	rs, err := Load(DefaultRules, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := loadHealth(t)
+	e := NewEngine(rs, Options{})
+	got := timeline(e, 0, 20, func(n int) []Input {
+		d := *sample
+		d.CapturedAt = minute(n)
+		return []Input{{AgentID: "a1b2c3d4", Health: &d, LastSeen: minute(n), Online: true}}
+	})
+	// / is 93% full, vpnagentd failed, no resolver, memory stalls 27.5%.
+	equal(t, got, []string{
+		"firing DNSFailing{} @5m",
+		"firing ServiceFailed{unit=vpnagentd.service} @5m",
+		"refire DNSFailing{} @10m",
+		"firing DiskAlmostFull{mountpoint=/} @10m",
+		"firing MemoryStalls{} @10m",
+		"refire ServiceFailed{unit=vpnagentd.service} @10m",
+		"refire DNSFailing{} @15m",
+		"refire DiskAlmostFull{mountpoint=/} @15m",
+		"refire MemoryStalls{} @15m",
+		"refire ServiceFailed{unit=vpnagentd.service} @15m",
+		"refire DNSFailing{} @20m",
+		"refire DiskAlmostFull{mountpoint=/} @20m",
+		"refire MemoryStalls{} @20m",
+		"refire ServiceFailed{unit=vpnagentd.service} @20m",
+	})
+	for _, a := range e.State() {
+		if a.Annotations["summary"] == "" || a.Labels["hostname"] != "ws-0042" {
+			t.Errorf("%s: %+v", describeAlert(a), a)
+		}
+		if a.Rule == "DiskAlmostFull" && a.Annotations["summary"] != "Disk / on ws-0042 is 93% full" {
+			t.Errorf("summary %q", a.Annotations["summary"])
+		}
+	}
+}
+
+// TestDefaultPackSeries plays a machine whose CPU, clock and network
+// degrade and recover, sampled every minute.
+func TestDefaultPackSeries(t *testing.T) {
+	rs, err := Load(DefaultRules, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(n int) *protocol.Document {
+		cpu, offset, errs := 10.0, 0.0, 1000.0
+		if n >= 10 && n < 40 {
+			cpu = 97
+		}
+		if n >= 5 && n < 30 {
+			offset = 5000
+		}
+		if n >= 20 {
+			errs += float64(n-20) * 120 // 2 errors a second from minute 20
+		}
+		if n >= 45 {
+			errs = 1000 + 25*120
+		}
+		return healthDoc(minute(n), probes{
+			"cpu":     map[string]any{"usage_percent": cpu},
+			"time":    map[string]any{"synced": true, "sync_known": true, "collector": map[string]any{"known": true, "offset_ms": offset, "rtt_ms": 10}},
+			"network": map[string]any{"interfaces": []map[string]any{{"name": "eth0", "errors": errs}}, "resolvers": 1},
+		})
+	}
+	e := NewEngine(rs, Options{ResendInterval: time.Hour})
+	got := timeline(e, 0, 60, func(n int) []Input {
+		in := agentInput(doc(n))
+		if n > 0 {
+			in.Previous = doc(n - 1)
+		}
+		return []Input{in}
+	})
+	equal(t, got, []string{
+		"firing ClockSkew{} @15m",
+		"firing HighCPU{} @25m",
+		"firing InterfaceErrors{interface=eth0} @31m",
+		"resolved ClockSkew{} @35m",
+		"resolved HighCPU{} @45m",
+		"resolved InterfaceErrors{interface=eth0} @51m",
+	})
+}
+
+func TestAlertJSON(t *testing.T) {
+	a := Alert{Fingerprint: "f", Rule: "R", State: Firing, ActiveAt: t0, LastTrueAt: t0}
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"starts_at", "ends_at", "false_since", "last_sent_at"} {
+		if _, ok := m[absent]; ok {
+			t.Errorf("%s present in %s", absent, b)
+		}
+	}
+}

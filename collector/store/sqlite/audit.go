@@ -1,0 +1,90 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/sondehq/sonde/collector/store"
+)
+
+// chain returns an entry's hash: SHA-256 over the previous hash and the
+// entry's fields, each length-prefixed so no two entries encode alike.
+func chain(prev []byte, e *store.AuditEntry) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(e.At.UnixNano()))
+	h.Write(n[:])
+	for _, f := range []string{e.Actor, e.Action, e.Target, e.Detail} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	return h.Sum(nil)
+}
+
+// Audit appends e to the chain.
+func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var prev []byte
+	err = tx.QueryRowContext(ctx, `SELECT hash FROM audit ORDER BY id DESC LIMIT 1`).Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit(at, actor, action, target, detail, hash) VALUES (?,?,?,?,?,?)`,
+		e.At.UnixNano(), e.Actor, e.Action, e.Target, e.Detail, chain(prev, &e)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AuditLog returns the newest entries and verifies the whole chain.
+func (s *Store) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, int64, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, action, target, detail, hash FROM audit ORDER BY id`)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var all []store.AuditEntry
+	var prev []byte
+	var broken int64
+	for rows.Next() {
+		var e store.AuditEntry
+		var at int64
+		var hash []byte
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &hash); err != nil {
+			return nil, 0, err
+		}
+		e.At = time.Unix(0, at).UTC()
+		e.Hash = hex.EncodeToString(hash)
+		if broken == 0 && hex.EncodeToString(chain(prev, &e)) != e.Hash {
+			broken = e.ID
+		}
+		prev = hash
+		all = append(all, e)
+		if len(all) > limit {
+			all = all[1:]
+		}
+	}
+	// Newest first.
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	return all, broken, rows.Err()
+}

@@ -1,0 +1,136 @@
+package ui
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/collector/ticket"
+)
+
+// statuses and tiers are the filter choices of the ticket list.
+var (
+	statuses = []string{ticket.New, ticket.InProgress, ticket.Escalated, ticket.Resolved, ticket.Closed}
+	tiers    = []string{ticket.L1, ticket.L2, ticket.L3}
+)
+
+type ticketsData struct {
+	Status, Tier, Agent string
+	Statuses, Tiers     []string
+	Tickets             []ticket.Ticket
+	Error               string
+}
+
+func (u *UI) tickets(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	d := ticketsData{Status: q.Get("status"), Tier: q.Get("tier"), Agent: strings.TrimSpace(q.Get("agent")), Statuses: statuses, Tiers: tiers}
+	f := store.TicketFilter{Status: d.Status, Tier: d.Tier}
+	if d.Agent != "" {
+		ag, err := u.api.FindAgent(ctx, d.Agent)
+		if err != nil {
+			status, msg := api.Status(err)
+			if status == http.StatusServiceUnavailable {
+				u.fail(w, r, err)
+				return
+			}
+			d.Error = msg
+			u.render(w, r, status, "tickets", "Tickets", d)
+			return
+		}
+		f.Agent = ag.ID
+	}
+	list, err := u.api.Store.Tickets(ctx, f)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d.Tickets = list
+	u.render(w, r, http.StatusOK, "tickets", "Tickets", d)
+}
+
+func (u *UI) openTicket(w http.ResponseWriter, r *http.Request) {
+	req := api.TicketOpen{
+		Ref:   strings.TrimSpace(r.PostFormValue("ref")),
+		Title: r.PostFormValue("title"),
+		Tier:  r.PostFormValue("tier"),
+	}
+	req.Agents = strings.FieldsFunc(r.PostFormValue("agents"), func(c rune) bool { return c == ',' || c == ' ' })
+	t, err := u.api.OpenTicket(r.Context(), req)
+	if err != nil {
+		u.done(w, r, "/tickets", err, "")
+		return
+	}
+	u.done(w, r, "/tickets/"+url.PathEscape(t.Ref), nil, fmt.Sprintf("Ticket %s opened.", t.Ref))
+}
+
+type ticketData struct {
+	api.TicketView
+	Hostnames map[string]string // agent ID → hostname, for findings
+	Tiers     []string
+}
+
+func (u *UI) ticket(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	t, err := u.api.Store.Ticket(ctx, r.PathValue("ref"))
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	v, err := u.api.TicketDetail(ctx, t)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := ticketData{TicketView: v, Hostnames: map[string]string{}, Tiers: []string{ticket.L2, ticket.L3}}
+	for _, a := range v.Assets {
+		d.Hostnames[a.AgentID] = a.Facts.Hostname
+	}
+	u.render(w, r, http.StatusOK, "ticket", t.Ref+": "+t.Title, d)
+}
+
+func (u *UI) ticketAction(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("ref")
+	req := ticket.Request{
+		Action:   r.PostFormValue("action"),
+		Text:     r.PostFormValue("text"),
+		Assignee: r.PostFormValue("assignee"),
+		To:       r.PostFormValue("to"),
+	}
+	t, err := u.api.ActOnTicket(r.Context(), ref, req)
+	back := "/tickets/" + url.PathEscape(ref)
+	if err != nil {
+		u.done(w, r, back, err, "")
+		return
+	}
+	msg := map[string]string{
+		ticket.ActNote:     "Note added.",
+		ticket.ActAssign:   "Assigned to " + t.Assignee + ".",
+		ticket.ActStart:    "Work started.",
+		ticket.ActEscalate: "Escalated to " + strings.ToUpper(t.Tier) + ".",
+		ticket.ActResolve:  "Resolved.",
+		ticket.ActClose:    "Closed.",
+		ticket.ActReopen:   "Reopened.",
+	}[req.Action]
+	u.done(w, r, back, nil, msg)
+}
+
+func (u *UI) download(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := api.Require(ctx, store.RoleL2); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		u.render(w, r, http.StatusBadRequest, "error", "Bad request", fmt.Sprintf("Bundle ID %q is not a number.", r.PathValue("id")))
+		return
+	}
+	if err := u.api.ServeBundle(w, r, id); err != nil {
+		u.fail(w, r, err)
+	}
+}

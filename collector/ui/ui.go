@@ -1,0 +1,242 @@
+// Package ui is the collector's web UI for L2 engineers: agents, their
+// snapshots, findings and diffs, and tickets with their bundles. Pages are
+// rendered on the server with html/template, with no JavaScript at all, and
+// every action goes through the operations of package api, acting as the
+// API key the engineer logged in with.
+package ui
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/findings"
+)
+
+//go:embed templates/*.html static/*
+var files embed.FS
+
+// csp lets the pages load their own stylesheet and nothing else: no script
+// runs, whatever an agent manages to put in a page.
+const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// maxForm bounds the body of a form post.
+const maxForm = 64 << 10
+
+// UI serves the web UI.
+type UI struct {
+	api      *api.API
+	log      *slog.Logger
+	sessions *sessions
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+}
+
+var _ http.Handler = (*UI)(nil)
+
+// New returns the web UI over a's operations, to be mounted at "/" next
+// to the API.
+func New(a *api.API, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	if a.Bundles.KB == nil {
+		a.Bundles.KB, _ = findings.LoadKB("") // the embedded defaults always load
+	}
+	u := &UI{api: a, log: log, sessions: newSessions(12 * time.Hour), pages: parsePages(), mux: http.NewServeMux()}
+	static, _ := fs.Sub(files, "static")
+	u.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	u.mux.HandleFunc("GET /login", u.loginPage)
+	u.mux.HandleFunc("POST /login", u.login)
+	u.mux.HandleFunc("POST /logout", u.logout)
+	u.mux.Handle("GET /{$}", u.auth(u.agents))
+	u.mux.Handle("GET /agents/{id}", u.auth(u.agent))
+	u.mux.Handle("POST /agents/{id}/snapshot", u.auth(u.takeSnapshot))
+	u.mux.Handle("POST /agents/{id}/bundle", u.auth(u.attachBundle))
+	u.mux.Handle("GET /agents/{id}/diff", u.auth(u.diff))
+	u.mux.Handle("GET /tickets", u.auth(u.tickets))
+	u.mux.Handle("POST /tickets", u.auth(u.openTicket))
+	u.mux.Handle("GET /tickets/{ref}", u.auth(u.ticket))
+	u.mux.Handle("POST /tickets/{ref}/action", u.auth(u.ticketAction))
+	u.mux.Handle("GET /bundles/{id}/download", u.auth(u.download))
+	u.mux.Handle("/", u.auth(func(w http.ResponseWriter, r *http.Request) {
+		u.render(w, r, http.StatusNotFound, "error", "Not found", "There is no page at "+r.URL.Path+".")
+	}))
+	return u
+}
+
+// ServeHTTP sets the security headers on every answer and refuses form
+// posts from other sites before routing.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	if !strings.HasPrefix(r.URL.Path, "/static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if !sameOrigin(r) {
+			u.render(w, r, http.StatusForbidden, "error", "Refused", "This form was not sent from a page of this site.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	}
+	u.mux.ServeHTTP(w, r)
+}
+
+// sameOrigin reports whether a request comes from a page of this site: its
+// Origin header, or its Referer when it has no Origin, names r.Host. It is
+// the defence against cross-site form posts, on top of the SameSite
+// cookie; a request with neither header is refused.
+func sameOrigin(r *http.Request) bool {
+	src := r.Header.Get("Origin")
+	if src == "" {
+		src = r.Header.Get("Referer")
+	}
+	if src == "" || src == "null" {
+		return false
+	}
+	o, err := url.Parse(src)
+	return err == nil && o.Host != "" && strings.EqualFold(o.Host, r.Host)
+}
+
+// parsePages parses each page with the layout it fills.
+func parsePages() map[string]*template.Template {
+	names, _ := fs.Glob(files, "templates/*.html")
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", n))
+	}
+	return pages
+}
+
+// view is what the layout needs around a page's own data.
+type view struct {
+	Title string
+	User  *store.APIKey
+	Flash []flash
+	Data  any
+}
+
+// render writes page name with status, taking the session's pending
+// flash messages.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	v := view{Title: title, Data: data}
+	if s := sessionFrom(r.Context()); s != nil {
+		v.User = &s.user
+		v.Flash = u.sessions.takeFlash(s.id)
+	}
+	var buf bytes.Buffer
+	if err := u.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		u.log.Error("rendering a page", "page", name, "err", err)
+		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// fail shows an operation's error as a page, with its status (see
+// api.Status), logging what it does not show.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := api.Status(err)
+	if status == http.StatusServiceUnavailable {
+		u.log.Error("UI", "path", r.URL.Path, "err", err)
+	}
+	u.render(w, r, status, "error", http.StatusText(status), msg)
+}
+
+// done sends the browser to another page (post, redirect, get) with a
+// flash message: ok, or err's message (see api.Status) when err is set.
+func (u *UI) done(w http.ResponseWriter, r *http.Request, to string, err error, ok string) {
+	f := flash{Kind: "ok", Text: ok}
+	if err != nil {
+		status, msg := api.Status(err)
+		if status == http.StatusServiceUnavailable {
+			u.log.Error("UI", "path", r.URL.Path, "err", err)
+		}
+		f = flash{Kind: "error", Text: msg}
+	}
+	u.redirect(w, r, to, f)
+}
+
+// redirect sends the browser to another page with a flash message.
+func (u *UI) redirect(w http.ResponseWriter, r *http.Request, to string, f flash) {
+	if s := sessionFrom(r.Context()); s != nil {
+		u.sessions.addFlash(s.id, f)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		d := time.Since(t)
+		switch {
+		case d < time.Minute:
+			return "just now"
+		case d < time.Hour:
+			return plural(int(d/time.Minute), "minute") + " ago"
+		case d < 48*time.Hour:
+			return plural(int(d/time.Hour), "hour") + " ago"
+		}
+		return plural(int(d/(24*time.Hour)), "day") + " ago"
+	},
+	"bytes": size,
+	"upper": strings.ToUpper,
+	"human": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"join":  strings.Join,
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// size formats a byte count in binary units.
+func size(n any) string {
+	var v float64
+	switch n := n.(type) {
+	case int64:
+		v = float64(n)
+	case uint64:
+		v = float64(n)
+	case int:
+		v = float64(n)
+	}
+	if v < 1024 {
+		return strconv.FormatFloat(v, 'f', 0, 64) + " B"
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := -1
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+}
