@@ -28,6 +28,10 @@ func TestL2Workflow(t *testing.T) {
 	if out := sonde("bundle", "verify", file); !strings.Contains(out, "OK") {
 		t.Fatalf("bundle verify: %s", out)
 	}
+	// The person at the keyboard can see what was taken, and for what.
+	if out := mustRun(t, nil, "sonde-agent", "receipts", "--state", s.state); !strings.Contains(out, "INC-4711") || !strings.Contains(out, "periodic") {
+		t.Errorf("sonde-agent receipts:\n%s", out)
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

@@ -107,6 +107,9 @@ type SnapshotRequest struct {
 	AgentID   string   `cbor:"4,keyasint,omitempty"`
 	Nonce     []byte   `cbor:"5,keyasint,omitempty"`
 	Signature []byte   `cbor:"6,keyasint,omitempty"` // Ed25519 over SigningBytes
+	// Ticket names the ticket the snapshot is for, for the end user's
+	// receipts; empty when there is none.
+	Ticket string `cbor:"7,keyasint,omitempty"`
 }
 
 // Kind tells an on-demand snapshot from a periodic health one.

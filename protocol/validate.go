@@ -145,6 +145,9 @@ func (m *SnapshotRequest) Validate() error {
 	if err := checkID("agent id", m.AgentID, true); err != nil {
 		return err
 	}
+	if err := checkID("ticket", m.Ticket, true); err != nil {
+		return err
+	}
 	if len(m.Nonce) > 64 || len(m.Signature) > 128 {
 		return invalid("nonce or signature too long")
 	}

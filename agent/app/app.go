@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/sondehq/sonde/agent/client"
 	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/internal/cliflag"
@@ -31,6 +33,7 @@ commands:
   snapshot [--probes a,b] [--format json|text] [-o FILE]      take a snapshot locally
   check                               look for problems and explain them in plain words
   probes                              list the compiled-in probes
+  receipts [--limit 50] [--json]      what this agent collected and sent, when, for which ticket
   install | uninstall | start | stop | status                 manage the system service
   version                             print the version
 
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return snapshot(ctx, rest, stdout, stderr)
 	case "check":
 		return check(ctx, rest, stdout, stderr)
+	case "receipts":
+		return receipts(rest, stdout, stderr)
 	case "probes":
 		fmt.Fprintln(stdout, strings.Join(probe.Names(), "\n"))
 		return nil
@@ -162,6 +167,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		Facts:          probe.ReadFacts(ctx),
 		Log:            slog.New(h),
 		HealthInterval: f.health,
+		Receipts:       &receipt.Log{Dir: f.dir},
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	return c.Run(ctx)
@@ -270,4 +276,43 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// receipts shows the end user what was collected and sent.
+func receipts(args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("receipts", "sonde-agent receipts [--state DIR] [--limit 50] [--json]", stderr)
+	dir := fs.String("state", state.DefaultDir(), "state `dir`")
+	limit := fs.Int("limit", 50, "show the newest this many")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	list, err := receipt.Read(*dir, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "nothing collected yet")
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tWHY\tTICKET\tPROBES\tSENT TO\tDELIVERED")
+	for _, r := range list {
+		ticket, delivered := r.Ticket, "yes"
+		if ticket == "" {
+			ticket = "-"
+		}
+		if !r.Delivered {
+			delivered = "no"
+			if r.Error != "" {
+				delivered = "no: " + r.Error
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Local().Format(time.DateTime), r.Kind, ticket,
+			strings.Join(r.Probes, ","), r.Collector, delivered)
+	}
+	return tw.Flush()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/internal/version"
 	"github.com/sondehq/sonde/protocol"
@@ -36,6 +37,9 @@ type Client struct {
 	// HealthInterval is the period of health snapshots; 0 means
 	// DefaultHealthInterval, unless the collector sets one.
 	HealthInterval time.Duration
+	// Receipts, when set, records every snapshot taken and sent, for the
+	// person at the keyboard.
+	Receipts *receipt.Log
 
 	bootEpoch int64
 	seq       atomic.Uint64
@@ -196,8 +200,28 @@ func (c *Client) answer(ctx context.Context, str *quic.Stream) {
 	str.SetDeadline(time.UnixMilli(req.Deadline).Add(ackTimeout))
 	snap := c.take(ctx, protocol.KindFull, req.RequestID, req.Probes, timeout)
 	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes))
-	if err := c.send(str, snap); err != nil {
+	err = c.send(str, snap)
+	if err != nil {
 		c.Log.Warn("snapshot not delivered", "request", req.RequestID, "err", err)
+	}
+	c.receipt("requested", req.RequestID, req.Ticket, snap, err)
+}
+
+// receipt records a snapshot in the end user's receipts.
+func (c *Client) receipt(kind, requestID, ticket string, snap *protocol.Snapshot, sendErr error) {
+	if c.Receipts == nil {
+		return
+	}
+	r := receipt.Receipt{At: time.UnixMilli(snap.CapturedAt), Kind: kind, RequestID: requestID, Ticket: ticket,
+		Collector: c.ID.Collector, Delivered: sendErr == nil}
+	for _, p := range snap.Probes {
+		r.Probes = append(r.Probes, p.Name)
+	}
+	if sendErr != nil {
+		r.Error = sendErr.Error()
+	}
+	if err := c.Receipts.Add(r); err != nil {
+		c.Log.Warn("receipt not written", "err", err)
 	}
 }
 
@@ -275,7 +299,9 @@ func (c *Client) pushHealth(ctx context.Context, conn *quic.Conn) error {
 	defer str.Close()
 	defer str.CancelRead(0) // see answer
 	str.SetDeadline(time.Now().Add(ackTimeout))
-	return c.send(str, snap)
+	err = c.send(str, snap)
+	c.receipt("periodic", "", "", snap, err)
+	return err
 }
 
 func contains(list []string, s string) bool {

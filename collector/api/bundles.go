@@ -119,7 +119,7 @@ func parseTimeout(s string, max time.Duration) (time.Duration, error) {
 func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo, handover bool, timeout time.Duration) (store.Bundle, error) {
 	in := &bundle.Input{Ticket: t.Ref, AgentID: ag.ID, KB: a.Bundles.KB, Version: a.Bundles.Version, Created: time.Now(),
 		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
-	snapCtx, cancel := context.WithTimeout(ctx, timeout)
+	snapCtx, cancel := context.WithTimeout(ingest.WithTicket(ctx, t.Ref), timeout)
 	id, err := a.Agents.RequestSnapshot(snapCtx, ag.ID, nil)
 	cancel()
 	switch {

@@ -128,7 +128,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	if latest := time.Now().Add(protocol.MaxRequestLife); deadline.After(latest) {
 		deadline = latest // agents refuse requests that claim to live longer
 	}
-	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli()}
+	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli(), Ticket: ticketFrom(ctx)}
 	if err := req.Sign(s.cfg.RequestKey, agentID, randomBytes(16)); err != nil {
 		return 0, fmt.Errorf("signing the request: %w", err)
 	}
@@ -152,6 +152,19 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		return 0, fmt.Errorf("agent answered request %q, asked %q", snap.RequestID, req.RequestID)
 	}
 	return s.ingest(ctx, agentID, snap, str)
+}
+
+type ticketKey struct{}
+
+// WithTicket returns a context whose snapshot requests say they are for
+// the given ticket, so the agent's receipts can show why it was asked.
+func WithTicket(ctx context.Context, ref string) context.Context {
+	return context.WithValue(ctx, ticketKey{}, ref)
+}
+
+func ticketFrom(ctx context.Context) string {
+	ref, _ := ctx.Value(ticketKey{}).(string)
+	return ref
 }
 
 func newID(n int) string { return hex.EncodeToString(randomBytes(n)) }
