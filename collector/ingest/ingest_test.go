@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -1216,5 +1217,42 @@ func TestOneConnectionPerAgent(t *testing.T) {
 	}
 	if _, ok := h.srv.Connected()[id.AgentID]; !ok {
 		t.Error("the agent is no longer listed as connected")
+	}
+}
+
+// TestEnrollRace: fifty machines enrolling at once with one single-use
+// token: exactly one gets in; an expired token admits nobody.
+func TestEnrollRace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	token := h.token(t, 1)
+	var wg sync.WaitGroup
+	var admitted atomic.Int32
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, token, h.ca.Pin(), testFacts(fmt.Sprint("racer-", i))); err == nil {
+				admitted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := admitted.Load(); n != 1 {
+		t.Fatalf("%d enrollments admitted with a single-use token, want 1", n)
+	}
+	agents, err := h.store.Agents(t.Context())
+	if err != nil || len(agents) != 1 {
+		t.Fatalf("store holds %d agents (%v), want 1", len(agents), err)
+	}
+
+	expired := rand.Text()
+	now := time.Now()
+	if err := h.store.CreateToken(t.Context(), store.Token{Hash: ingest.TokenHash(expired), CreatedAt: now.Add(-2 * time.Hour),
+		ExpiresAt: now.Add(-time.Hour), Uses: 5, CreatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, expired, h.ca.Pin(), testFacts("late")); err == nil {
+		t.Fatal("an expired token admitted an agent")
 	}
 }

@@ -66,7 +66,10 @@ const (
 	idleTimeout      = 60 * time.Second // agents ask for 30 s and keep alive every 10 s
 	streamTimeout    = 30 * time.Second // to read one message once a stream is open
 	maxStreams       = 8
-	discoveryRate    = 50 // CA answers per second, fleet-wide
+	discoveryRate    = 50  // CA answers per second, fleet-wide, sustained
+	discoveryBurst   = 200 // and at once
+	handshakeRate    = 200 // new connections a second before clients must prove their address
+	handshakeBurst   = 1000
 )
 
 // ErrOffline is returned for a request to an agent with no live connection.
@@ -84,6 +87,10 @@ type Server struct {
 	conns   map[string]*agentConn
 	wg      sync.WaitGroup
 	revoked atomic.Pointer[map[string]bool]
+
+	loadMu     sync.Mutex
+	loadTokens float64
+	loadLast   time.Time
 }
 
 type agentConn struct {
@@ -124,7 +131,7 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("QUIC listener: %w", err)
 	}
-	s.tr = &quic.Transport{Conn: udp, StatelessResetKey: cfg.ResetKey}
+	s.tr = &quic.Transport{Conn: udp, StatelessResetKey: cfg.ResetKey, VerifySourceAddress: s.underLoad}
 	tlsConf := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
@@ -154,6 +161,23 @@ func Listen(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// underLoad tells quic-go to validate a client's source address with a
+// Retry before the handshake once connection attempts exceed a steady rate:
+// spoofed floods then cost the collector a packet each, not a handshake.
+// Normal reconnects (a fleet after a restart) pass without the extra trip.
+func (s *Server) underLoad(net.Addr) bool {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	now := time.Now()
+	s.loadTokens = min(handshakeBurst, s.loadTokens+now.Sub(s.loadLast).Seconds()*handshakeRate)
+	s.loadLast = now
+	if s.loadTokens < 1 {
+		return true
+	}
+	s.loadTokens--
+	return false
 }
 
 // Addr is the address the server listens on.
@@ -190,8 +214,9 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 		return
 	}
 	buf := make([]byte, 1500)
-	tick := time.NewTicker(time.Second / discoveryRate)
-	defer tick.Stop()
+	// A token bucket: bursts of enrollments (a fleet rollout) are answered
+	// at once, a sustained flood is cut to discoveryRate answers a second.
+	tokens, last := float64(discoveryBurst), time.Now()
 	for {
 		n, addr, err := s.tr.ReadNonQUICPacket(ctx, buf)
 		if err != nil {
@@ -200,12 +225,15 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 		if !protocol.IsDiscoveryRequest(buf[:n]) {
 			continue
 		}
-		select {
-		case <-tick.C: // rate limit: a flood gets dropped, not answered
-			if _, err := s.tr.WriteTo(answer, addr); err != nil {
-				s.log.Debug("CA discovery answer", "to", addr, "err", err)
-			}
-		default:
+		now := time.Now()
+		tokens = min(discoveryBurst, tokens+now.Sub(last).Seconds()*discoveryRate)
+		last = now
+		if tokens < 1 {
+			continue // dropped, not answered
+		}
+		tokens--
+		if _, err := s.tr.WriteTo(answer, addr); err != nil {
+			s.log.Debug("CA discovery answer", "to", addr, "err", err)
 		}
 	}
 }
