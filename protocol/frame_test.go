@@ -664,7 +664,7 @@ func TestReadAs(t *testing.T) {
 func TestTypeNumbers(t *testing.T) {
 	want := map[Type]string{
 		1: "hello", 2: "welcome", 3: "snapshot-request", 4: "snapshot",
-		5: "ack", 6: "error", 7: "enroll", 8: "enrolled",
+		5: "ack", 6: "error", 7: "enroll", 8: "enrolled", 9: "renew", 10: "renewed",
 	}
 	for i := range 256 {
 		typ := Type(i)

@@ -114,6 +114,8 @@ func goldenMessages() []namedMessage {
 			Certificate: fakeDER(0x02, 420),
 			CA:          fakeDER(0x03, 390),
 		}},
+		{"renew", &Renew{CSR: fakeDER(0x04, 280)}},
+		{"renewed", &Renewed{Certificate: fakeDER(0x05, 420)}},
 	}
 }
 

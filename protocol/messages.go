@@ -26,6 +26,8 @@ const (
 	TypeError           Type = 6
 	TypeEnroll          Type = 7
 	TypeEnrolled        Type = 8
+	TypeRenew           Type = 9
+	TypeRenewed         Type = 10
 )
 
 func (t Type) String() string {
@@ -46,6 +48,10 @@ func (t Type) String() string {
 		return "enroll"
 	case TypeEnrolled:
 		return "enrolled"
+	case TypeRenew:
+		return "renew"
+	case TypeRenewed:
+		return "renewed"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -198,6 +204,19 @@ type Enrolled struct {
 	RequestKey []byte `cbor:"4,keyasint,omitempty"`
 }
 
+// Renew asks, over an agent's authenticated connection, for a new
+// certificate for a fresh key made on the machine.
+type Renew struct {
+	CSR []byte `cbor:"1,keyasint"` // DER
+}
+
+// Renewed answers Renew.
+type Renewed struct {
+	Certificate []byte `cbor:"1,keyasint"` // DER, signed by the agent CA
+}
+
+func (*Renew) Type() Type           { return TypeRenew }
+func (*Renewed) Type() Type         { return TypeRenewed }
 func (*Hello) Type() Type           { return TypeHello }
 func (*Welcome) Type() Type         { return TypeWelcome }
 func (*SnapshotRequest) Type() Type { return TypeSnapshotRequest }
@@ -226,6 +245,10 @@ func newMessage(t Type) Message {
 		return new(Enroll)
 	case TypeEnrolled:
 		return new(Enrolled)
+	case TypeRenew:
+		return new(Renew)
+	case TypeRenewed:
+		return new(Renewed)
 	}
 	return nil
 }

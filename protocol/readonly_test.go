@@ -15,6 +15,7 @@ func TestReadOnlyByConstruction(t *testing.T) {
 	known := map[Type]string{
 		TypeHello: "Hello", TypeWelcome: "Welcome", TypeSnapshotRequest: "SnapshotRequest", TypeSnapshot: "Snapshot",
 		TypeAck: "Ack", TypeError: "Error", TypeEnroll: "Enroll", TypeEnrolled: "Enrolled",
+		TypeRenew: "Renew", TypeRenewed: "Renewed",
 	}
 	for t8 := 0; t8 < 256; t8++ {
 		m := newMessage(Type(t8))

@@ -238,3 +238,17 @@ func (m *Enrolled) Validate() error {
 	}
 	return nil
 }
+
+func (m *Renew) Validate() error {
+	if len(m.CSR) == 0 || len(m.CSR) > MaxCSRLen {
+		return invalid("csr length %d", len(m.CSR))
+	}
+	return nil
+}
+
+func (m *Renewed) Validate() error {
+	if len(m.Certificate) == 0 || len(m.Certificate) > MaxCertLen {
+		return invalid("certificate length %d", len(m.Certificate))
+	}
+	return nil
+}

@@ -168,6 +168,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		Log:            slog.New(h),
 		HealthInterval: f.health,
 		Receipts:       &receipt.Log{Dir: f.dir},
+		StateDir:       f.dir,
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	return c.Run(ctx)

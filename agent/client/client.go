@@ -40,6 +40,9 @@ type Client struct {
 	// Receipts, when set, records every snapshot taken and sent, for the
 	// person at the keyboard.
 	Receipts *receipt.Log
+	// StateDir is where a renewed certificate and key are kept; empty
+	// keeps them in memory only.
+	StateDir string
 
 	bootEpoch int64
 	seq       atomic.Uint64
@@ -68,7 +71,8 @@ func (c *Client) clockOffset() (offset, rtt time.Duration, ok bool) {
 
 // handshake times a fresh QUIC handshake with the collector.
 func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
-	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &c.ID.Cert)
+	cert := c.certificate()
+	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &cert)
 	if err != nil {
 		return 0, err
 	}
@@ -115,7 +119,11 @@ func (c *Client) Run(ctx context.Context) error {
 // session runs one connection: hello, then requests and health snapshots
 // until the connection ends.
 func (c *Client) session(ctx context.Context) error {
-	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &c.ID.Cert)
+	if err := c.checkExpiry(); err != nil {
+		return err
+	}
+	cert := c.certificate()
+	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &cert)
 	if err != nil {
 		return err
 	}
@@ -135,6 +143,7 @@ func (c *Client) session(ctx context.Context) error {
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
 	go c.healthLoop(ctx, conn, interval)
+	go c.renewLoop(ctx, conn)
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {

@@ -2,12 +2,7 @@ package client
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -32,13 +27,7 @@ func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Fa
 	if err := protocol.CheckPin(ca, pin); err != nil {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: facts.Hostname},
-	}, key)
+	key, csr, err := newKey(facts.Hostname)
 	if err != nil {
 		return nil, err
 	}
@@ -55,19 +44,7 @@ func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Fa
 	if err != nil {
 		return nil, fmt.Errorf("enrollment refused: %w", err)
 	}
-	cert, err := x509.ParseCertificate(got.Certificate)
-	if err != nil {
-		return nil, fmt.Errorf("collector sent a bad certificate: %w", err)
-	}
-	if !key.PublicKey.Equal(cert.PublicKey) {
-		return nil, errors.New("collector sent a certificate for another key")
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return nil, fmt.Errorf("collector sent a certificate its CA did not sign: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM, err := checkIssued(got.Certificate, key, ca, got.AgentID)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +52,6 @@ func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Fa
 		return nil, errors.New("collector sent no request-signing key: upgrade the collector")
 	}
 	cfg := state.Config{AgentID: got.AgentID, Collector: addr, EnrolledAt: time.Now().UTC(), RequestKey: got.RequestKey}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	if err := state.Save(dir, cfg, keyPEM, got.Certificate, ca.Raw); err != nil {
 		return nil, fmt.Errorf("saving the identity: %w", err)
 	}

@@ -58,21 +58,39 @@ func (s *Server) refuse(w io.Writer, code uint16, msg string) error {
 	return errors.New(msg)
 }
 
-// handleAgentStream takes one snapshot the agent pushed (periodic health,
-// or one captured earlier) and acks it once stored.
+// handleAgentStream serves one exchange the agent opened: a snapshot it
+// pushes (periodic health, or one captured earlier), acked once stored, or
+// a certificate renewal.
 func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic.Stream) {
 	defer str.Close()
 	defer str.CancelRead(0) // see hello
 	str.SetDeadline(time.Now().Add(streamTimeout))
-	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
+	m, err := protocol.Read(str)
 	if err != nil {
 		s.obs.IngestFailed("decode")
 		s.log.Warn("bad message from agent", "agent", ac.id, "err", err)
 		s.refuse(str, protocol.CodeBadRequest, truncate(err.Error()))
 		return
 	}
-	if _, err := s.ingest(ctx, ac.id, snap, str); err != nil {
-		s.log.Warn("snapshot not stored", "agent", ac.id, "seq", snap.Seq, "err", err)
+	switch m := m.(type) {
+	case *protocol.Snapshot:
+		if _, err := s.ingest(ctx, ac.id, m, str); err != nil {
+			s.log.Warn("snapshot not stored", "agent", ac.id, "seq", m.Seq, "err", err)
+		}
+	case *protocol.Renew:
+		// The connection's certificate proves who asks; the new one is for
+		// the same agent, with the fresh key in the request.
+		cert, err := s.cfg.CA.SignAgent(m.CSR, ac.id, s.cfg.CertValidity)
+		if err != nil {
+			s.log.Warn("renewal refused", "agent", ac.id, "err", err)
+			s.refuse(str, protocol.CodeBadRequest, truncate(err.Error()))
+			return
+		}
+		s.log.Info("agent certificate renewed", "agent", ac.id)
+		protocol.Write(str, &protocol.Renewed{Certificate: cert})
+	default:
+		s.obs.IngestFailed("decode")
+		s.refuse(str, protocol.CodeBadRequest, "unexpected "+m.Type().String()+" from an agent: want snapshot or renew")
 	}
 }
 

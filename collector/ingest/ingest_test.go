@@ -120,6 +120,12 @@ type harness struct {
 
 func newHarness(t *testing.T, healthInterval time.Duration) *harness {
 	t.Helper()
+	return newHarnessWith(t, func(c *ingest.Config) { c.HealthInterval = healthInterval })
+}
+
+// newHarnessWith starts a server whose config tune adjusts.
+func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	ca, created, err := pki.LoadOrCreate(filepath.Join(dir, "ca"))
 	if err != nil || !created {
@@ -132,15 +138,16 @@ func newHarness(t *testing.T, healthInterval time.Duration) *harness {
 	t.Cleanup(func() { st.Close() })
 	logs := new(syncBuffer)
 	obs := &observer{ingested: map[string]int{}, failed: map[string]int{}}
-	srv, err := ingest.Listen(ingest.Config{
-		Addr:           "127.0.0.1:0",
-		Hosts:          []string{"127.0.0.1"},
-		CA:             ca,
-		Store:          st,
-		Log:            slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		HealthInterval: healthInterval,
-		Observe:        obs,
-	})
+	cfg := ingest.Config{
+		Addr:    "127.0.0.1:0",
+		Hosts:   []string{"127.0.0.1"},
+		CA:      ca,
+		Store:   st,
+		Log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Observe: obs,
+	}
+	tune(&cfg)
+	srv, err := ingest.Listen(cfg)
 	if err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
@@ -1255,4 +1262,39 @@ func TestEnrollRace(t *testing.T) {
 	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, expired, h.ca.Pin(), testFacts("late")); err == nil {
 		t.Fatal("an expired token admitted an agent")
 	}
+}
+
+// TestRenewal: an agent whose certificate is two thirds through its life
+// gets a new one, for a fresh key, over its connection, keeps it in its
+// state dir, and connects with it.
+func TestRenewal(t *testing.T) {
+	t.Parallel()
+	h := newHarnessWith(t, func(c *ingest.Config) { c.CertValidity = 20 * time.Second })
+	dir := t.TempDir()
+	if _, err := client.Enroll(timeout(t), dir, h.addr, h.token(t, 1), h.ca.Pin(), testFacts("renewing")); err != nil {
+		t.Fatal(err)
+	}
+	id, err := state.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := id.Cert.Certificate[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &client.Client{ID: id, Probes: probe.NewSet(), Log: slog.New(slog.DiscardHandler), StateDir: dir}
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// One minute of back-dating plus 20 s of life: due at once.
+	waitUntil(t, "the certificate to be renewed on disk", func() bool {
+		now, err := state.Load(dir)
+		return err == nil && !bytes.Equal(now.Cert.Certificate[0], old)
+	})
+	renewed, _ := state.Load(dir)
+	oldLeaf, _ := x509.ParseCertificate(old)
+	newLeaf, _ := x509.ParseCertificate(renewed.Cert.Certificate[0])
+	if newLeaf.Subject.CommonName != id.AgentID || newLeaf.PublicKey.(*ecdsa.PublicKey).Equal(oldLeaf.PublicKey) {
+		t.Fatalf("renewed certificate: CN %q, same key: %v", newLeaf.Subject.CommonName, newLeaf.PublicKey.(*ecdsa.PublicKey).Equal(oldLeaf.PublicKey))
+	}
+	// The renewed identity connects on its own.
+	h.connect(t, renewed)
 }

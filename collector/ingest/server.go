@@ -38,7 +38,8 @@ type Config struct {
 	RequestKey ed25519.PrivateKey
 	// HealthInterval is sent to agents in Welcome; 0 lets them keep theirs.
 	HealthInterval time.Duration
-	// CertValidity is the lifetime of agent certificates; default 90 days.
+	// CertValidity is the lifetime of agent certificates; default 7 days.
+	// Agents renew theirs, with a fresh key, at two thirds of it.
 	CertValidity time.Duration
 	// Observe, when set, is told about ingest events (for metrics).
 	Observe Observer
@@ -105,7 +106,7 @@ func Listen(cfg Config) (*Server, error) {
 		cfg.Addr = ":7443"
 	}
 	if cfg.CertValidity == 0 {
-		cfg.CertValidity = 90 * 24 * time.Hour
+		cfg.CertValidity = 7 * 24 * time.Hour
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

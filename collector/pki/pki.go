@@ -222,7 +222,7 @@ func (ca *CA) SignAgent(csrDER []byte, agentID string, validity time.Duration) (
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: agentID, Organization: []string{"Sonde agents"}},
-		NotBefore:    now.Add(-5 * time.Minute),
+		NotBefore:    now.Add(-time.Minute), // some slack for clocks a little behind
 		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
