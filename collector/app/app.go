@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case len(rest) > 0 && (rest[0] == "list" || rest[0] == "revoke"):
 			return tokenAdmin(ctx, rest[0], rest[1:], stdout, stderr)
 		}
-		return fmt.Errorf("usage: sonde-collector token create|list|revoke [--data DIR] ...")
+		return errors.New("usage: sonde-collector token create|list|revoke [--data DIR]")
 	case "agent":
 		if len(rest) > 0 && (rest[0] == "list" || rest[0] == "revoke") {
 			return agentAdmin(ctx, rest[0], rest[1:], stdout, stderr)

@@ -32,7 +32,7 @@ Every command takes --json.`
 
 func tickets(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(ticketUsage)
+		return fmt.Errorf("name a ticket command\n%s", ticketUsage)
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
