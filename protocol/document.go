@@ -13,6 +13,7 @@ type Document struct {
 	Seq        uint64      `json:"seq,omitempty"`
 	Kind       string      `json:"kind"`
 	RequestID  string      `json:"request_id,omitempty"`
+	Trigger    string      `json:"trigger,omitempty"`
 	CapturedAt time.Time   `json:"captured_at"`
 	Facts      *Facts      `json:"facts,omitempty"`
 	Probes     []ProbeJSON `json:"probes,omitempty"`
@@ -34,6 +35,7 @@ func (m *Snapshot) Document() Document {
 		Seq:        m.Seq,
 		Kind:       m.Kind.String(),
 		RequestID:  m.RequestID,
+		Trigger:    m.Trigger,
 		CapturedAt: time.UnixMilli(m.CapturedAt).UTC(),
 		Probes:     make([]ProbeJSON, len(m.Probes)),
 	}

@@ -147,6 +147,9 @@ type Snapshot struct {
 	Seq        uint64        `cbor:"5,keyasint"`
 	CapturedAt int64         `cbor:"6,keyasint"` // Unix milliseconds
 	Probes     []ProbeResult `cbor:"7,keyasint"`
+	// Trigger names the local fault that made the agent take this
+	// snapshot on its own (a short kebab-case word); empty otherwise.
+	Trigger string `cbor:"8,keyasint,omitempty"`
 }
 
 // ProbeResult is one probe's outcome. A failed probe has Error set and is

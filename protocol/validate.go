@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -23,6 +24,12 @@ var ErrInvalid = errors.New("invalid message")
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// ValidTrigger reports whether t is a well-formed snapshot trigger: a
+// short kebab-case word.
+func ValidTrigger(t string) bool {
+	return ValidProbeName(t) && t[len(t)-1] != '-' && !strings.Contains(t, "--")
 }
 
 // ValidProbeName reports whether name is a well-formed probe name:
@@ -169,6 +176,9 @@ func (m *Snapshot) Validate() error {
 	}
 	if m.CapturedAt <= 0 {
 		return invalid("no capture time")
+	}
+	if m.Trigger != "" && !ValidTrigger(m.Trigger) {
+		return invalid("trigger %q is not valid", truncate(m.Trigger))
 	}
 	if len(m.Probes) > MaxProbes {
 		return invalid("%d probe results, limit %d", len(m.Probes), MaxProbes)

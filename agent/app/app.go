@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/sondehq/sonde/agent/client"
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/receipt"
+	"github.com/sondehq/sonde/agent/spool"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/internal/cliflag"
@@ -122,12 +124,14 @@ type runFlags struct {
 	dir       string
 	health    time.Duration
 	logFormat string
+	spoolMax  int64
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "state", state.DefaultDir(), "state `dir`")
 	fs.DurationVar(&f.health, "health-interval", client.DefaultHealthInterval, "period of health snapshots (the collector may set another)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.Int64Var(&f.spoolMax, "spool-max", spool.DefaultCap, "size cap in `bytes` of the spool of undelivered snapshots")
 }
 
 func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
@@ -161,11 +165,17 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	if len(id.RequestKey) == 0 {
 		return fmt.Errorf("the identity in %s predates signed requests: enroll again with --force", f.dir)
 	}
+	log := slog.New(h)
+	sp, err := spool.Open(filepath.Join(f.dir, "spool"), f.spoolMax, log)
+	if err != nil {
+		return err
+	}
 	c := &client.Client{
 		ID:             id,
 		Probes:         probe.NewSet(),
 		Facts:          probe.ReadFacts(ctx),
-		Log:            slog.New(h),
+		Log:            log,
+		Spool:          sp,
 		HealthInterval: f.health,
 		Receipts:       &receipt.Log{Dir: f.dir},
 		StateDir:       f.dir,

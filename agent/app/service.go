@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -51,7 +52,8 @@ func newService(f runFlags, stderr io.Writer) (service.Service, *program, error)
 		Name:        "sonde-agent",
 		DisplayName: "Sonde diagnostics agent",
 		Description: "Collects read-only diagnostics snapshots for IT support and sends them to the Sonde collector.",
-		Arguments:   []string{"run", "--state", f.dir, "--log-format", "json", "--health-interval", f.health.String()},
+		Arguments: []string{"run", "--state", f.dir, "--log-format", "json", "--health-interval", f.health.String(),
+			"--spool-max", strconv.FormatInt(f.spoolMax, 10)},
 	})
 	return s, p, err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/receipt"
+	"github.com/sondehq/sonde/agent/spool"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/internal/version"
 	"github.com/sondehq/sonde/protocol"
@@ -43,8 +44,17 @@ type Client struct {
 	// StateDir is where a renewed certificate and key are kept; empty
 	// keeps them in memory only.
 	StateDir string
+	// Spool, when set, keeps snapshots that could not be delivered until
+	// the collector acknowledges them, and lets health snapshots go on
+	// while disconnected; nil sends only while connected.
+	Spool *spool.Spool
 
 	bootEpoch int64
+	interval  atomic.Int64 // current health interval, nanoseconds
+	conn      atomic.Pointer[quic.Conn]
+	kick      chan struct{} // a health snapshot is due at once
+	replayNow chan struct{} // the spool has something new to send
+	faults    map[string]time.Time
 	seq       atomic.Uint64
 	verifier  *protocol.Verifier
 
@@ -94,6 +104,14 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	c.bootEpoch = time.Now().UnixMilli()
 	c.verifier = &protocol.Verifier{Key: c.ID.RequestKey, AgentID: c.ID.AgentID}
+	c.kick = make(chan struct{}, 1)
+	c.replayNow = make(chan struct{}, 1)
+	c.faults = map[string]time.Time{}
+	c.interval.Store(int64(c.HealthInterval))
+	if c.Spool != nil {
+		// Health snapshots go on whether or not the collector is there.
+		go c.healthLoop(ctx)
+	}
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -107,6 +125,7 @@ func (c *Client) Run(ctx context.Context) error {
 		// Full jitter spreads a fleet's reconnects after a collector restart.
 		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
 		c.Log.Warn("collector connection lost; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		go c.fault(ctx, TriggerUnreachable)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -142,7 +161,15 @@ func (c *Client) session(ctx context.Context) error {
 
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
-	go c.healthLoop(ctx, conn, interval)
+	c.interval.Store(int64(interval))
+	c.conn.Store(conn)
+	defer c.conn.CompareAndSwap(conn, nil)
+	if c.Spool == nil {
+		go c.healthLoop(ctx)
+	} else {
+		signal(c.kick)
+		go c.replayLoop(ctx, conn)
+	}
 	go c.renewLoop(ctx, conn)
 	for {
 		str, err := conn.AcceptStream(ctx)
@@ -210,10 +237,10 @@ func (c *Client) answer(ctx context.Context, str *quic.Stream) {
 	snap := c.take(ctx, protocol.KindFull, req.RequestID, req.Probes, timeout)
 	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes))
 	err = c.send(str, snap)
-	if err != nil {
-		c.Log.Warn("snapshot not delivered", "request", req.RequestID, "err", err)
-	}
 	c.receipt("requested", req.RequestID, req.Ticket, snap, err)
+	if err != nil {
+		c.keep(snap, err)
+	}
 }
 
 // receipt records a snapshot in the end user's receipts.
@@ -277,40 +304,6 @@ func (c *Client) send(str *quic.Stream, snap *protocol.Snapshot) error {
 		return fmt.Errorf("ack for seq %d, sent %d", ack.Seq, snap.Seq)
 	}
 	return nil
-}
-
-func (c *Client) healthLoop(ctx context.Context, conn *quic.Conn, interval time.Duration) {
-	// The first health snapshot goes out at once, so the collector has
-	// fresh numbers from the moment the agent connects.
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := c.pushHealth(ctx, conn); err != nil {
-			c.Log.Warn("health snapshot not delivered", "err", err)
-		}
-		t.Reset(interval)
-	}
-}
-
-func (c *Client) pushHealth(ctx context.Context, conn *quic.Conn) error {
-	snap := c.take(ctx, protocol.KindHealth, "", probe.HealthProbes, probeTimeout)
-	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
-	defer cancel()
-	str, err := conn.OpenStreamSync(ctx)
-	if err != nil {
-		return err
-	}
-	defer str.Close()
-	defer str.CancelRead(0) // see answer
-	str.SetDeadline(time.Now().Add(ackTimeout))
-	err = c.send(str, snap)
-	c.receipt("periodic", "", "", snap, err)
-	return err
 }
 
 func contains(list []string, s string) bool {

@@ -36,6 +36,8 @@ type API struct {
 	MaxWait time.Duration
 	// Bundles builds and keeps diagnostic bundles.
 	Bundles Bundler
+
+	limits limiter
 }
 
 // Handler returns the API's routes, /livez and /readyz included.
@@ -61,6 +63,7 @@ func (a *API) Handler() http.Handler {
 	a.ticketRoutes(mux)
 	mux.Handle("GET /api/v1/audit", a.auth(store.RoleAdmin, a.getAudit))
 	a.bundleRoutes(mux)
+	a.alertRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})
@@ -121,6 +124,11 @@ func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
 		if err != nil {
 			a.Log.Error("API key lookup", "err", err)
 			writeError(w, http.StatusServiceUnavailable, "store unavailable")
+			return
+		}
+		if !a.limits.allow(k.ID, time.Now()) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "API key %q is over its rate limit (%d requests a second); retry shortly", k.Name, rateLimit)
 			return
 		}
 		ctx := WithKey(r.Context(), k)

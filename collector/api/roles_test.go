@@ -38,6 +38,10 @@ var policy = map[string]string{
 	"GET /api/v1/tickets":                   store.RoleL1,
 	"GET /api/v1/tickets/{ref}":             store.RoleL1,
 	"POST /api/v1/tickets/{ref}/actions":    store.RoleL1, // and per action, see TestTicketActionRoles
+	"GET /api/v1/alerts":                    store.RoleL1,
+	"GET /api/v1/silences":                  store.RoleL2,
+	"POST /api/v1/silences":                 store.RoleL2,
+	"DELETE /api/v1/silences/{id}":          store.RoleL2,
 }
 
 // TestRoutesHavePolicy reads the package's route table from its source, so

@@ -34,6 +34,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Var(&sans, "san", "extra host `names` or IPs agents use to reach this collector (comma-separated, repeatable)")
 	health := fs.Duration("health-interval", 0, "periodic health interval to give agents (0: agents keep theirs, 60s by default)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	var al alertFlags
+	al.register(fs)
+	perAgent := fs.Bool("metrics-per-agent", false, "export per-agent series on /metrics (one set per agent: mind the cardinality)")
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
@@ -75,6 +78,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.RegisterFleet(st, srv.Connected, *perAgent)
 	seed, err := pki.LoadOrCreateSecret(*data, pki.BundleKeyFile)
 	if err != nil {
 		return err
@@ -108,6 +112,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ctx) }()
+	if err := startAlerting(ctx, log, *data, "http://"+ln.Addr().String(), a, srv, m, al); err != nil {
+		return err
+	}
 	go func() {
 		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err

@@ -31,6 +31,9 @@ commands:
   bundle verify FILE                            check a bundle's signatures and checksums
   import FILE --ticket REF [--agent AGENT]      file a snapshot taken offline (sonde-agent snapshot -o FILE)
   audit [--verify] [--json]                     who did what; checks the log's hash chain (admin)
+  alerts [--agent AGENT] [--json]               current alerts, firing and pending, and their silences
+  silence add --match k=v,... --for 2h [--comment TEXT] | list | expire ID
+                                                mute alert notifications (l2)
   ticket open|list|show|note|assign|start|escalate|resolve|close|reopen
                                                 work tickets (sonde ticket for details)
   version                                       print the version
@@ -77,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"diff":      diffCmd,
 		"import":    importCmd,
 		"audit":     auditCmd,
+		"alerts":    alertsCmd,
+		"silence":   silenceCmd,
 	}
 	if cmd == "bundle" {
 		return bundles(ctx, nil, rest, stdout, stderr)

@@ -24,6 +24,7 @@ type Metrics struct {
 	ingestFailed *prometheus.CounterVec
 	ingestTime   prometheus.Histogram
 	roundTrip    *prometheus.HistogramVec
+	alerts       alertMetrics
 }
 
 var _ ingest.Observer = (*Metrics)(nil)
@@ -50,13 +51,14 @@ func New() *Metrics {
 			Name: "sonde_snapshot_request_duration_seconds", Help: "On-demand snapshot round trips, request to stored snapshot.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"result"}),
+		alerts: newAlertMetrics(),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sonde_build_info", Help: "Build of this collector; always 1.",
 		ConstLabels: prometheus.Labels{"version": version.Version, "revision": version.Revision(), "goversion": runtime.Version()},
 	})
 	buildInfo.Set(1)
-	r.MustRegister(m.connected, m.ingested, m.ingestFailed, m.ingestTime, m.roundTrip, buildInfo,
+	r.MustRegister(m.connected, m.ingested, m.ingestFailed, m.ingestTime, m.roundTrip, buildInfo, m.alerts.evaluations, m.alerts.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, reason := range []string{"decode", "identity", "store"} {
 		m.ingestFailed.WithLabelValues(reason)

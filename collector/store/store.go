@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sondehq/sonde/collector/alert"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -199,6 +200,47 @@ type Store interface {
 	Bundle(ctx context.Context, id int64) (Bundle, error)
 	Bundles(ctx context.Context, ticketRef string) ([]Bundle, error)
 
+	// AlertState returns the alert engine's state as last saved.
+	AlertState(ctx context.Context) ([]alert.Alert, error)
+	// SaveAlertState replaces the saved alert state with alerts.
+	SaveAlertState(ctx context.Context, alerts []alert.Alert) error
+	// PutSilence stores a silence, replacing one with the same ID.
+	PutSilence(ctx context.Context, s alert.Silence) error
+	// Silences lists the silences that have not ended at now.
+	Silences(ctx context.Context, now time.Time) ([]alert.Silence, error)
+	// ExpireSilence ends a silence at at; ErrNotFound when there is none
+	// in force.
+	ExpireSilence(ctx context.Context, id string, at time.Time) error
+
+	// OpenTickets counts tickets neither resolved nor closed, by tier and
+	// status.
+	OpenTickets(ctx context.Context) ([]TicketCount, error)
+	// ResolvedTickets lists tickets whose first resolve event is at or
+	// after since.
+	ResolvedTickets(ctx context.Context, since time.Time) ([]ResolvedTicket, error)
+	// RepeatIncidents counts (agent, finding) pairs found by bundles created
+	// at or after since on more than one ticket.
+	RepeatIncidents(ctx context.Context, since time.Time) (int, error)
+	// SizeBytes is the space the store takes on disk.
+	SizeBytes(ctx context.Context) (int64, error)
+
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// TicketCount is the number of tickets at one tier and status.
+type TicketCount struct {
+	Tier   string
+	Status string
+	Count  int
+}
+
+// ResolvedTicket is a ticket resolved at least once: when it was opened,
+// when it was first resolved, and whether it was escalated or reopened.
+type ResolvedTicket struct {
+	Ref         string
+	OpenedAt    time.Time
+	ResolvedAt  time.Time
+	Escalations int
+	Reopened    int
 }

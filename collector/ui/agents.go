@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/alert"
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/store"
@@ -124,6 +125,7 @@ type agentData struct {
 	Findings    []bundle.Ranked
 	History     []store.Snapshot
 	Tickets     []ticket.Ticket // open tickets, to attach a bundle to
+	Alerts      []alert.Alert   // the agent's firing alerts
 }
 
 func (u *UI) agent(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +137,10 @@ func (u *UI) agent(w http.ResponseWriter, r *http.Request) {
 	}
 	d := agentData{Agent: ag, CanDiagnose: api.Require(ctx, store.RoleL2) == nil}
 	d.ConnectedSince, d.Online = u.api.Agents.Connected()[ag.ID]
+	if d.Alerts, err = u.firing(ctx, ag.ID); err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	if d.CanDiagnose {
 		if err := u.diagnostics(ctx, &d); err != nil {
 			u.fail(w, r, err)

@@ -19,8 +19,9 @@ import (
 
 // Store is the SQLite store.
 type Store struct {
-	w *sql.DB // the single writer
-	r *sql.DB // readers
+	w    *sql.DB // the single writer
+	r    *sql.DB // readers
+	path string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -41,7 +42,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, path: path}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -155,6 +156,16 @@ CREATE TABLE audit (
 );
 CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+`, `
+CREATE TABLE alert_state (
+	fingerprint TEXT PRIMARY KEY,
+	data        TEXT NOT NULL
+);
+CREATE TABLE silences (
+	id      TEXT PRIMARY KEY,
+	ends_at INTEGER NOT NULL,
+	data    TEXT NOT NULL
+);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,0 +1,234 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/spool"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Fault triggers: the local faults that make the agent take a full
+// snapshot on its own.
+const (
+	TriggerUnreachable    = "collector-unreachable"
+	TriggerNoDefaultRoute = "no-default-route"
+	TriggerNoResolvers    = "no-dns-resolvers"
+)
+
+// faultEvery is the least time between two fault snapshots of one trigger.
+const faultEvery = 10 * time.Minute
+
+// faultProbeTimeout bounds each probe of a fault snapshot.
+var faultProbeTimeout = probeTimeout
+
+var errNotConnected = errors.New("not connected to the collector")
+
+// signal wakes whoever waits on ch without blocking.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// healthInterval is the current period of health snapshots.
+func (c *Client) healthInterval() time.Duration {
+	if d := time.Duration(c.interval.Load()); d > 0 {
+		return d
+	}
+	return DefaultHealthInterval
+}
+
+// healthLoop takes a health snapshot at once and then every interval, and
+// delivers or spools each.
+func (c *Client) healthLoop(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		c.pushHealth(ctx)
+		t.Reset(c.healthInterval())
+	}
+}
+
+// pushHealth takes one health snapshot, looks it over for local faults and
+// delivers it, or keeps it in the spool.
+func (c *Client) pushHealth(ctx context.Context) {
+	snap := c.take(ctx, protocol.KindHealth, "", probe.HealthProbes, probeTimeout)
+	err := c.deliver(ctx, snap)
+	c.receipt("periodic", "", "", snap, err)
+	if err != nil {
+		c.keep(snap, err)
+	}
+	for _, trigger := range healthFaults(snap) {
+		go c.fault(ctx, trigger)
+	}
+}
+
+// deliver sends snap on a new stream of the current connection and waits
+// for its ack.
+func (c *Client) deliver(ctx context.Context, snap *protocol.Snapshot) error {
+	conn := c.conn.Load()
+	if conn == nil {
+		return errNotConnected
+	}
+	return c.deliverOn(ctx, conn, snap)
+}
+
+func (c *Client) deliverOn(ctx context.Context, conn *quic.Conn, snap *protocol.Snapshot) error {
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
+	str, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return err
+	}
+	defer str.Close()
+	defer str.CancelRead(0) // see answer
+	str.SetDeadline(time.Now().Add(ackTimeout))
+	return c.send(str, snap)
+}
+
+// refused reports whether err is the collector's permanent refusal of a
+// snapshot, which sending again cannot change.
+func refused(err error) bool {
+	var pe *protocol.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case protocol.CodeBadRequest, protocol.CodeUnauthorized, protocol.CodeNotFound, protocol.CodeTooLarge:
+		return true
+	}
+	return false
+}
+
+// keep puts a snapshot that was not delivered into the spool, unless the
+// collector refused it for good or there is no spool.
+func (c *Client) keep(snap *protocol.Snapshot, sendErr error) {
+	if c.Spool == nil || refused(sendErr) {
+		c.Log.Warn("snapshot not delivered", "kind", snap.Kind.String(), "request", snap.RequestID, "seq", snap.Seq, "err", sendErr)
+		return
+	}
+	if err := c.Spool.Put(snap); err != nil {
+		c.Log.Warn("snapshot not delivered and not spooled", "seq", snap.Seq, "err", err, "send_err", sendErr)
+		return
+	}
+	c.Log.Debug("snapshot spooled", "kind", snap.Kind.String(), "request", snap.RequestID, "seq", snap.Seq, "trigger", snap.Trigger, "err", sendErr)
+	if c.conn.Load() != nil {
+		signal(c.replayNow)
+	}
+}
+
+// replayLoop sends the spool's records in order over conn, removing each
+// once acknowledged, whenever the spool gains one and every interval.
+func (c *Client) replayLoop(ctx context.Context, conn *quic.Conn) {
+	for {
+		c.replay(ctx, conn)
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.replayNow:
+		case <-time.After(c.healthInterval()):
+		}
+	}
+}
+
+// replay drains the spool until it is empty or a delivery fails.
+func (c *Client) replay(ctx context.Context, conn *quic.Conn) {
+	sent := 0
+	defer func() {
+		if sent > 0 {
+			n, _, _, _ := c.Spool.Stats()
+			c.Log.Info("spooled snapshots delivered", "sent", sent, "left", n)
+		}
+	}()
+	for ctx.Err() == nil {
+		snap, id, err := c.Spool.Next()
+		if errors.Is(err, spool.ErrEmpty) {
+			return
+		}
+		if err != nil {
+			c.Log.Warn("reading the spool", "err", err)
+			return
+		}
+		err = c.deliverOn(ctx, conn, snap)
+		if err != nil && !refused(err) {
+			c.Log.Debug("spooled snapshot not delivered; will retry", "seq", snap.Seq, "err", err)
+			return
+		}
+		if err != nil {
+			c.Log.Warn("collector refused a spooled snapshot; dropping it", "seq", snap.Seq, "err", err)
+		} else {
+			sent++
+		}
+		if err := c.Spool.Remove(id); err != nil {
+			c.Log.Warn("removing a delivered snapshot from the spool", "err", err)
+			return
+		}
+	}
+}
+
+// healthFaults returns the triggers a health snapshot shows: no default
+// route (where the probe can tell) or no DNS resolver.
+func healthFaults(snap *protocol.Snapshot) []string {
+	for _, p := range snap.Probes {
+		if p.Name != "network" || p.Error != "" || len(p.Data) == 0 {
+			continue
+		}
+		var h probe.NetworkHealth
+		if json.Unmarshal(p.Data, &h) != nil {
+			return nil
+		}
+		var out []string
+		if runtime.GOOS == "linux" && !h.DefaultRoute {
+			out = append(out, TriggerNoDefaultRoute)
+		}
+		if h.Resolvers == 0 {
+			out = append(out, TriggerNoResolvers)
+		}
+		return out
+	}
+	return nil
+}
+
+// fault takes a full snapshot marked with trigger, at most once per
+// faultEvery for each trigger, and delivers or spools it.
+func (c *Client) fault(ctx context.Context, trigger string) {
+	if c.Spool == nil {
+		return
+	}
+	now := time.Now()
+	c.mu.Lock()
+	if last, ok := c.faults[trigger]; ok && now.Sub(last) < faultEvery {
+		c.mu.Unlock()
+		return
+	}
+	c.faults[trigger] = now
+	c.mu.Unlock()
+	snap := c.take(ctx, protocol.KindFull, "", nil, faultProbeTimeout)
+	if ctx.Err() != nil {
+		return
+	}
+	snap.Trigger = trigger
+	c.Log.Warn("fault seen; snapshot taken", "trigger", trigger, "seq", snap.Seq)
+	err := c.deliver(ctx, snap)
+	c.receipt("fault", "", "", snap, err)
+	if err != nil {
+		c.keep(snap, err)
+	}
+}

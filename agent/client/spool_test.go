@@ -1,0 +1,89 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/spool"
+	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// TestFaultSnapshotSpooled: a fault seen while disconnected becomes one
+// full snapshot marked with its trigger in the spool, at most once per
+// faultEvery for each trigger.
+func TestFaultSnapshotSpooled(t *testing.T) {
+	old := faultProbeTimeout
+	faultProbeTimeout = time.Second
+	t.Cleanup(func() { faultProbeTimeout = old })
+	sp, err := spool.Open(t.TempDir(), 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{
+		ID:     &state.Identity{Config: state.Config{AgentID: "agent-1", Collector: "127.0.0.1:9"}},
+		Probes: probe.NewSet(),
+		Log:    slog.New(slog.DiscardHandler),
+		Spool:  sp,
+		faults: map[string]time.Time{},
+	}
+	c.bootEpoch = time.Now().UnixMilli()
+	c.replayNow = make(chan struct{}, 1)
+	c.fault(t.Context(), TriggerUnreachable)
+	c.fault(t.Context(), TriggerUnreachable) // rate-limited
+	snap, _, err := sp.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Trigger != TriggerUnreachable || snap.Kind != protocol.KindFull || len(snap.Probes) != len(c.Probes.Names()) {
+		t.Fatalf("spooled snapshot: trigger %q, kind %s, %d probes", snap.Trigger, snap.Kind, len(snap.Probes))
+	}
+	if err := snap.Validate(); err != nil {
+		t.Fatalf("fault snapshot does not validate: %v", err)
+	}
+	if n, _, _, _ := sp.Stats(); n != 1 {
+		t.Fatalf("%d records in the spool, want 1 (rate limit)", n)
+	}
+}
+
+func TestHealthFaults(t *testing.T) {
+	health := func(h probe.NetworkHealth) *protocol.Snapshot {
+		b, _ := json.Marshal(h)
+		return &protocol.Snapshot{Probes: []protocol.ProbeResult{{Name: "cpu"}, {Name: "network", Data: b}}}
+	}
+	if got := healthFaults(health(probe.NetworkHealth{DefaultRoute: true, Resolvers: 2})); len(got) != 0 {
+		t.Fatalf("healthy network: %v", got)
+	}
+	got := healthFaults(health(probe.NetworkHealth{}))
+	if !slices.Contains(got, TriggerNoResolvers) || slices.Contains(got, TriggerNoDefaultRoute) != (runtime.GOOS == "linux") {
+		t.Fatalf("no route, no resolvers: %v", got)
+	}
+	if got := healthFaults(&protocol.Snapshot{Probes: []protocol.ProbeResult{{Name: "network", Error: "boom"}}}); len(got) != 0 {
+		t.Fatalf("failed probe: %v", got)
+	}
+	for _, tr := range []string{TriggerUnreachable, TriggerNoDefaultRoute, TriggerNoResolvers} {
+		if !protocol.ValidTrigger(tr) {
+			t.Errorf("trigger %q is not valid", tr)
+		}
+	}
+}
+
+func TestRefused(t *testing.T) {
+	for code, want := range map[uint16]bool{
+		protocol.CodeBadRequest: true, protocol.CodeTooLarge: true,
+		protocol.CodeInternal: false, protocol.CodeUnavailable: false,
+	} {
+		if got := refused(&protocol.Error{Code: code}); got != want {
+			t.Errorf("code %d: refused %v, want %v", code, got, want)
+		}
+	}
+	if refused(errors.New("timeout")) || refused(errNotConnected) {
+		t.Error("a transport error counts as a refusal")
+	}
+}

@@ -1,0 +1,290 @@
+// Package spool keeps snapshots the agent could not deliver on disk, in
+// capture order, until the collector acknowledges them.
+//
+// Each record is one file named by the snapshot's boot epoch and sequence
+// number, zero-padded so that lexical order is capture order. A record is a
+// small header (magic, payload length, CRC32C of the payload) followed by the
+// snapshot as a protocol frame. Records are written to a temporary file,
+// synced and renamed into place, and the directory is synced after, so a
+// crash leaves either a whole record or none. A record that fails its checks
+// is skipped, counted and deleted.
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// DefaultCap is the default size cap of a spool in bytes.
+const DefaultCap = 100 << 20
+
+const (
+	magic     = "SSP1"
+	headerLen = 4 + 4 + 4 // magic, payload length, CRC32C
+	suffix    = ".rec"
+	tmpSuffix = ".tmp"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrEmpty is returned by Next when the spool holds no record.
+var ErrEmpty = errors.New("spool: empty")
+
+// ErrTooLarge is returned by Put when one record exceeds the whole cap.
+var ErrTooLarge = errors.New("spool: record larger than the cap")
+
+// ID names one record in a spool.
+type ID string
+
+// Spool is a bounded on-disk queue of snapshots. It is safe for concurrent
+// use.
+type Spool struct {
+	dir string
+	cap int64
+	log *slog.Logger
+
+	mu      sync.Mutex
+	names   []string // record file names, in order
+	sizes   map[string]int64
+	bytes   int64
+	dropped uint64
+	corrupt uint64
+}
+
+// Open opens the spool in dir, creating it if needed. capBytes bounds the
+// total size of the records; 0 or less means DefaultCap. Leftover temporary
+// files from an interrupted write are removed.
+func Open(dir string, capBytes int64, log *slog.Logger) (*Spool, error) {
+	if capBytes <= 0 {
+		capBytes = DefaultCap
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &Spool{dir: dir, cap: capBytes, log: log, sizes: map[string]int64{}}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir():
+		case strings.HasSuffix(name, tmpSuffix):
+			os.Remove(filepath.Join(dir, name))
+		case strings.HasSuffix(name, suffix):
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			s.names = append(s.names, name)
+			s.sizes[name] = info.Size()
+			s.bytes += info.Size()
+		}
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+// recordName is the file name of a snapshot's record.
+func recordName(snap *protocol.Snapshot) string {
+	return fmt.Sprintf("%020d-%020d%s", snap.BootEpoch, snap.Seq, suffix)
+}
+
+// Put stores snap, dropping the oldest records if the cap would be exceeded.
+func (s *Spool) Put(snap *protocol.Snapshot) error {
+	payload, err := protocol.Append(nil, snap)
+	if err != nil {
+		return fmt.Errorf("spool: encoding: %w", err)
+	}
+	rec := make([]byte, headerLen, headerLen+len(payload))
+	copy(rec, magic)
+	binary.BigEndian.PutUint32(rec[4:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(rec[8:], crc32.Checksum(payload, castagnoli))
+	rec = append(rec, payload...)
+	size := int64(len(rec))
+	if size > s.cap {
+		return fmt.Errorf("%w: %d bytes, cap %d", ErrTooLarge, size, s.cap)
+	}
+	name := recordName(snap)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.sizes[name]; ok {
+		// The same snapshot again: replace it in place.
+		s.bytes -= old
+		s.removeName(name)
+	}
+	for s.bytes+size > s.cap && len(s.names) > 0 {
+		oldest := s.names[0]
+		if err := os.Remove(filepath.Join(s.dir, oldest)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("spool: dropping %s: %w", oldest, err)
+		}
+		s.bytes -= s.sizes[oldest]
+		s.removeName(oldest)
+		s.dropped++
+		s.log.Warn("spool full: dropped the oldest snapshot", "record", oldest, "cap", s.cap, "dropped", s.dropped)
+	}
+	if err := writeFile(s.dir, name, rec); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	i := sort.SearchStrings(s.names, name)
+	s.names = append(s.names, "")
+	copy(s.names[i+1:], s.names[i:])
+	s.names[i] = name
+	s.sizes[name] = size
+	s.bytes += size
+	return nil
+}
+
+// writeFile writes data to dir/name through a synced temporary file and
+// syncs the directory after the rename.
+func writeFile(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+tmpSuffix)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename or removal in dir durable. Some platforms cannot
+// sync a directory; that is not an error there.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
+}
+
+// removeName forgets name; the caller holds s.mu.
+func (s *Spool) removeName(name string) {
+	delete(s.sizes, name)
+	i := sort.SearchStrings(s.names, name)
+	if i < len(s.names) && s.names[i] == name {
+		s.names = append(s.names[:i], s.names[i+1:]...)
+	}
+}
+
+// Next returns the oldest readable record without removing it. Corrupt or
+// truncated records met on the way are counted and deleted. It returns
+// ErrEmpty when nothing is left.
+func (s *Spool) Next() (*protocol.Snapshot, ID, error) {
+	return s.After("")
+}
+
+// After returns the oldest readable record that comes after id, or the
+// oldest of all when id is empty, so a caller can walk the spool in order
+// while earlier records await their acks.
+func (s *Spool) After(id ID) (*protocol.Snapshot, ID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		i := 0
+		if id != "" {
+			i = sort.Search(len(s.names), func(k int) bool { return s.names[k] > string(id) })
+		}
+		if i >= len(s.names) {
+			return nil, "", ErrEmpty
+		}
+		name := s.names[i]
+		snap, err := s.read(name)
+		if err == nil {
+			return snap, ID(name), nil
+		}
+		s.corrupt++
+		s.log.Warn("spool: skipping a damaged record", "record", name, "err", err, "corrupt", s.corrupt)
+		os.Remove(filepath.Join(s.dir, name))
+		s.bytes -= s.sizes[name]
+		s.removeName(name)
+	}
+}
+
+// read loads and checks one record; the caller holds s.mu.
+func (s *Spool) read(name string) (*protocol.Snapshot, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, name))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < headerLen || string(b[:4]) != magic {
+		return nil, errors.New("bad header")
+	}
+	n := binary.BigEndian.Uint32(b[4:])
+	payload := b[headerLen:]
+	if uint64(len(payload)) != uint64(n) {
+		return nil, fmt.Errorf("payload is %d bytes, header says %d", len(payload), n)
+	}
+	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(b[8:]) {
+		return nil, errors.New("checksum mismatch")
+	}
+	m, used, err := protocol.Decode(payload)
+	if err != nil {
+		return nil, err
+	}
+	if used != len(payload) {
+		return nil, errors.New("trailing bytes after the snapshot")
+	}
+	snap, ok := m.(*protocol.Snapshot)
+	if !ok {
+		return nil, fmt.Errorf("record holds a %s, not a snapshot", m.Type())
+	}
+	return snap, nil
+}
+
+// Remove deletes a record, once the collector has acknowledged it. Removing
+// a record that is already gone is not an error.
+func (s *Spool) Remove(id ID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := string(id)
+	size, ok := s.sizes[name]
+	if !ok {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.bytes -= size
+	s.removeName(name)
+	return syncDir(s.dir)
+}
+
+// Stats reports the records held, their total size, and how many records
+// were dropped for the cap or found damaged since Open.
+func (s *Spool) Stats() (records int, bytes int64, dropped, corrupt uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.names), s.bytes, s.dropped, s.corrupt
+}

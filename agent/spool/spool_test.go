@@ -1,0 +1,192 @@
+package spool
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func snap(epoch int64, seq uint64, pad int) *protocol.Snapshot {
+	return &protocol.Snapshot{
+		Kind:       protocol.KindHealth,
+		AgentID:    "agent-1",
+		BootEpoch:  epoch,
+		Seq:        seq,
+		CapturedAt: 1700000000000 + int64(seq),
+		Probes:     []protocol.ProbeResult{{Name: "cpu", Data: []byte(`"` + strings.Repeat("x", pad) + `"`), Duration: 1}},
+	}
+}
+
+func open(t *testing.T, dir string, capBytes int64) *Spool {
+	t.Helper()
+	s, err := Open(dir, capBytes, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// drain reads the whole spool in order, removing each record.
+func drain(t *testing.T, s *Spool) []uint64 {
+	t.Helper()
+	var seqs []uint64
+	for {
+		m, id, err := s.Next()
+		if errors.Is(err, ErrEmpty) {
+			return seqs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, m.Seq)
+		if err := s.Remove(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOrderAcrossEpochs(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	// Put out of order: a later boot epoch and seq 10 after seq 9.
+	for _, m := range []*protocol.Snapshot{snap(2, 1, 1), snap(1, 10, 1), snap(1, 9, 1), snap(1, 100, 1)} {
+		if err := s.Put(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []uint64{9, 10, 100, 1}
+	got := drain(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	if n, b, _, _ := s.Stats(); n != 0 || b != 0 {
+		t.Fatalf("after draining: %d records, %d bytes", n, b)
+	}
+}
+
+func TestAfterWalksWithoutRemoving(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	for i := uint64(1); i <= 3; i++ {
+		s.Put(snap(1, i, 1))
+	}
+	var id ID
+	var seqs []uint64
+	for {
+		m, next, err := s.After(id)
+		if errors.Is(err, ErrEmpty) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, m.Seq)
+		id = next
+	}
+	if len(seqs) != 3 || seqs[0] != 1 || seqs[2] != 3 {
+		t.Fatalf("walk gave %v", seqs)
+	}
+	if n, _, _, _ := s.Stats(); n != 3 {
+		t.Fatalf("walking removed records: %d left", n)
+	}
+}
+
+func TestCapDropsOldest(t *testing.T) {
+	dir := t.TempDir()
+	probe := open(t, t.TempDir(), 0)
+	probe.Put(snap(1, 1, 1000))
+	_, one, _, _ := probe.Stats()
+
+	s := open(t, dir, 5*one+one/2) // room for five records
+	for i := uint64(1); i <= 12; i++ {
+		if err := s.Put(snap(1, i, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		if _, b, _, _ := s.Stats(); b > 5*one+one/2 {
+			t.Fatalf("spool holds %d bytes, cap %d", b, 5*one+one/2)
+		}
+	}
+	n, _, dropped, _ := s.Stats()
+	if n != 5 || dropped != 7 {
+		t.Fatalf("%d records, %d dropped; want 5 and 7", n, dropped)
+	}
+	got := drain(t, s)
+	if got[0] != 8 || got[4] != 12 {
+		t.Fatalf("kept %v, want 8..12", got)
+	}
+	tiny := open(t, t.TempDir(), 20)
+	if err := tiny.Put(snap(1, 99, 10)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a record beyond the cap: %v", err)
+	}
+}
+
+func TestCorruptRecordSkipped(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	for i := uint64(1); i <= 4; i++ {
+		s.Put(snap(1, i, 100))
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+suffix))
+	// Flip a payload byte in the first, truncate the second, empty the third.
+	b, _ := os.ReadFile(names[0])
+	b[len(b)-3] ^= 0xff
+	os.WriteFile(names[0], b, 0o600)
+	b, _ = os.ReadFile(names[1])
+	os.WriteFile(names[1], b[:len(b)/2], 0o600)
+	os.WriteFile(names[2], nil, 0o600)
+
+	s = open(t, dir, 0) // reopen: sizes as found on disk
+	got := drain(t, s)
+	if len(got) != 1 || got[0] != 4 {
+		t.Fatalf("read %v, want only seq 4", got)
+	}
+	if n, b, _, corrupt := s.Stats(); corrupt != 3 || n != 0 || b != 0 {
+		t.Fatalf("stats: %d records, %d bytes, %d corrupt", n, b, corrupt)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 0 {
+		t.Fatalf("damaged records left on disk: %d files", len(left))
+	}
+}
+
+func TestLeftoverTempIgnoredAndReopenKeeps(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	s.Put(snap(1, 1, 10))
+	s.Put(snap(1, 2, 10))
+	// A crash between create and rename leaves a temporary file.
+	tmp := filepath.Join(dir, recordName(snap(1, 3, 10))+tmpSuffix)
+	if err := os.WriteFile(tmp, []byte("SSP1half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, 0)
+	if n, _, _, corrupt := s.Stats(); n != 2 || corrupt != 0 {
+		t.Fatalf("after reopen: %d records, %d corrupt", n, corrupt)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temporary file not cleaned up: %v", err)
+	}
+	if got := drain(t, s); len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Fatalf("reopened spool gave %v", got)
+	}
+}
+
+func TestPutSameSnapshotTwice(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	s.Put(snap(1, 1, 10))
+	s.Put(snap(1, 1, 10))
+	if n, _, _, _ := s.Stats(); n != 1 {
+		t.Fatalf("%d records, want 1", n)
+	}
+}

@@ -1,0 +1,67 @@
+package ui
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/sondehq/sonde/collector/alert"
+	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/store"
+)
+
+type alertsData struct {
+	Alerts          []alert.Alert
+	Firing, Pending int
+	Silences        []alert.Silence
+}
+
+// alerts shows the fleet's alerts, firing first, and the silences in
+// force.
+func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := api.Require(ctx, store.RoleL1); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	list, err := u.api.Alerts(ctx, "")
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	var d alertsData
+	for _, a := range list {
+		if a.State == alert.Firing {
+			d.Alerts = append(d.Alerts, a)
+			d.Firing++
+		}
+	}
+	for _, a := range list {
+		if a.State == alert.Pending {
+			d.Alerts = append(d.Alerts, a)
+			d.Pending++
+		}
+	}
+	if api.Require(ctx, store.RoleL2) == nil {
+		if d.Silences, err = u.api.Store.Silences(ctx, time.Now()); err != nil {
+			u.fail(w, r, err)
+			return
+		}
+	}
+	u.render(w, r, http.StatusOK, "alerts", "Alerts", d)
+}
+
+// firing returns an agent's firing alerts.
+func (u *UI) firing(ctx context.Context, agentID string) ([]alert.Alert, error) {
+	list, err := u.api.Alerts(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	var out []alert.Alert
+	for _, a := range list {
+		if a.State == alert.Firing {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
