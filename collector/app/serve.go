@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Var(&sans, "san", "extra host `names` or IPs agents use to reach this collector (comma-separated, repeatable)")
 	health := fs.Duration("health-interval", 0, "periodic health interval to give agents (0: agents keep theirs, 60s by default)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	tlsCert := fs.String("tls-cert", "", "serve the API and UI over HTTPS with this certificate `file` (PEM; needs --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the private key `file` for --tls-cert")
 	var al alertFlags
 	al.register(fs)
 	perAgent := fs.Bool("metrics-per-agent", false, "export per-agent series on /metrics (one set per agent: mind the cardinality)")
@@ -106,21 +109,38 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if *tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
+			return fmt.Errorf("HTTPS certificate: %w", err)
+		}
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ctx) }()
-	if err := startAlerting(ctx, log, *data, "http://"+ln.Addr().String(), a, srv, m, al); err != nil {
+	scheme := "http://"
+	if *tlsCert != "" {
+		scheme = "https://"
+	}
+	if err := startAlerting(ctx, log, *data, scheme+ln.Addr().String(), a, srv, m, al); err != nil {
 		return err
 	}
 	go func() {
-		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return hs.Serve(ln) }
+		if *tlsCert != "" {
+			serve = func() error { return hs.ServeTLS(ln, *tlsCert, *tlsKey) }
+		}
+		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()
-	log.Info("collector serving", "quic", srv.Addr().String(), "http", "http://"+ln.Addr().String(), "data", *data, "ca_pin", ca.Pin())
+	log.Info("collector serving", "quic", srv.Addr().String(), "http", scheme+ln.Addr().String(), "data", *data, "ca_pin", ca.Pin())
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -166,6 +166,8 @@ CREATE TABLE silences (
 	ends_at INTEGER NOT NULL,
 	data    TEXT NOT NULL
 );
+`, `
+ALTER TABLE snapshots ADD COLUMN trigger_name TEXT NOT NULL DEFAULT '';
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -369,10 +371,10 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, b
 		return 0, false, err
 	}
 	var id int64
-	err = s.w.QueryRowContext(ctx, `INSERT INTO snapshots(agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, probes)
-		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (agent_id, boot_epoch, seq) DO NOTHING RETURNING id`,
+	err = s.w.QueryRowContext(ctx, `INSERT INTO snapshots(agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, probes, trigger_name)
+		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id, boot_epoch, seq) DO NOTHING RETURNING id`,
 		snap.AgentID, snap.BootEpoch, int64(snap.Seq), snap.Kind, snap.RequestID,
-		unixNano(snap.CapturedAt), unixNano(snap.ReceivedAt), probes).Scan(&id)
+		unixNano(snap.CapturedAt), unixNano(snap.ReceivedAt), probes, snap.Trigger).Scan(&id)
 	if err == nil {
 		return id, false, nil
 	}
@@ -384,12 +386,12 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, b
 	return id, true, err
 }
 
-const snapshotColumns = `id, agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at`
+const snapshotColumns = `id, agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, trigger_name`
 
 func scanSnapshot(sc interface{ Scan(...any) error }, probes *[]byte) (*store.Snapshot, error) {
 	var s store.Snapshot
 	var seq, captured, received int64
-	dest := []any{&s.ID, &s.AgentID, &s.BootEpoch, &seq, &s.Kind, &s.RequestID, &captured, &received}
+	dest := []any{&s.ID, &s.AgentID, &s.BootEpoch, &seq, &s.Kind, &s.RequestID, &captured, &received, &s.Trigger}
 	if probes != nil {
 		dest = append(dest, probes)
 	}
