@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/metrics"
 	"github.com/sondehq/sonde/collector/pki"
+	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/collector/ui"
 	"github.com/sondehq/sonde/internal/cliflag"
 )
@@ -124,6 +126,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ctx) }()
+	go thinHealth(ctx, st, log)
 	scheme := "http://"
 	if *tlsCert != "" {
 		scheme = "https://"
@@ -151,4 +154,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	hs.Shutdown(shutdown)
 	cancel()
 	return err
+}
+
+// thinHealth applies the retention of health samples every hour (see
+// sqlite.DefaultRetention).
+func thinHealth(ctx context.Context, st *sqlite.Store, log *slog.Logger) {
+	for {
+		n, err := st.Downsample(ctx, sqlite.DefaultRetention, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("thinning health samples", "err", err)
+		} else if n > 0 {
+			log.Info("thinned health samples", "removed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }

@@ -366,7 +366,11 @@ func mustAffect(res sql.Result, err error, id string) error {
 
 // PutSnapshot stores a snapshot once per (agent, boot epoch, seq).
 func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, bool, error) {
-	probes, err := json.Marshal(snap.Probes)
+	raw, err := json.Marshal(snap.Probes)
+	if err != nil {
+		return 0, false, err
+	}
+	probes, err := compress(raw)
 	if err != nil {
 		return 0, false, err
 	}
@@ -444,6 +448,9 @@ func (s *Store) Snapshot(ctx context.Context, id int64) (*store.Snapshot, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if probes, err = decompress(probes); err != nil {
+		return nil, fmt.Errorf("snapshot %d: %w", id, err)
 	}
 	if err := json.Unmarshal(probes, &snap.Probes); err != nil {
 		return nil, fmt.Errorf("snapshot %d: %w", id, err)
