@@ -65,3 +65,22 @@ func (u *UI) firing(ctx context.Context, agentID string) ([]alert.Alert, error) 
 	}
 	return out, nil
 }
+
+// silence adds a silence (a maintenance window) from the alerts page.
+func (u *UI) silence(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := api.Require(ctx, store.RoleL2); err != nil {
+		u.done(w, r, "/alerts", err, "")
+		return
+	}
+	s, err := u.api.AddSilence(ctx, api.SilenceRequest{
+		Matchers: r.PostFormValue("matchers"),
+		Duration: r.PostFormValue("duration"),
+		Comment:  r.PostFormValue("comment"),
+	})
+	if err != nil {
+		u.done(w, r, "/alerts", err, "")
+		return
+	}
+	u.done(w, r, "/alerts", nil, "Silence "+s.ID+" added until "+s.EndsAt.Format("2006-01-02 15:04 UTC")+".")
+}

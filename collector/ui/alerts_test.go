@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -37,5 +38,25 @@ func TestAlertsPages(t *testing.T) {
 	_, page = e.get(t, c, "/agents/ag1")
 	if !strings.Contains(page, `id="agent-alerts"`) || !strings.Contains(page, "DiskAlmostFull") {
 		t.Errorf("the agent page lacks its firing alert:\n%s", page)
+	}
+}
+
+// TestSilenceFromUI: an L2 engineer sets a maintenance window from the
+// alerts page; an L1 key may not.
+func TestSilenceFromUI(t *testing.T) {
+	e := newEnv(t)
+	l2 := e.login(t, "l2")
+	_, page := e.submit(t, l2, "/alerts/silences", url.Values{"matchers": {"hostname=pc9"}, "duration": {"3h"}, "comment": {"disk swap"}})
+	if !strings.Contains(page, "Silence ") || !strings.Contains(page, "hostname=pc9") || !strings.Contains(page, "disk swap") {
+		t.Fatalf("after adding a silence:\n%s", page)
+	}
+	_, page = e.submit(t, l2, "/alerts/silences", url.Values{"matchers": {"hostname=pc9"}, "duration": {"forever"}})
+	if !strings.Contains(page, "not a positive duration") {
+		t.Errorf("a bad duration was not refused clearly:\n%s", page)
+	}
+	l1 := e.login(t, "l1")
+	_, page = e.submit(t, l1, "/alerts/silences", url.Values{"matchers": {"hostname=pc8"}, "duration": {"1h"}})
+	if !strings.Contains(page, "needs l2") {
+		t.Errorf("an l1 key silenced alerts:\n%s", page)
 	}
 }

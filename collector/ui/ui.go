@@ -69,6 +69,7 @@ func New(a *api.API, log *slog.Logger) http.Handler {
 	u.mux.Handle("POST /tickets/{ref}/action", u.auth(u.ticketAction))
 	u.mux.Handle("GET /bundles/{id}/download", u.auth(u.download))
 	u.mux.Handle("GET /alerts", u.auth(u.alerts))
+	u.mux.Handle("POST /alerts/silences", u.auth(u.silence))
 	u.mux.Handle("/", u.auth(func(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusNotFound, "error", "Not found", "There is no page at "+r.URL.Path+".")
 	}))
