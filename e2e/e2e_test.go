@@ -80,10 +80,20 @@ func (p *proc) Output() string {
 	return p.out.String()
 }
 
+// start runs one of the project's binaries until the test ends.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startPath(t, filepath.Join(bin, name), args...)
+}
+
+// startPath runs the program at path until the test ends, then stops it
+// (SIGTERM, then SIGKILL after 10 s) and shows its output if the test
+// failed.
+func startPath(t *testing.T, path string, args ...string) *proc {
+	t.Helper()
+	name := filepath.Base(path)
 	p := &proc{}
-	p.cmd = exec.Command(filepath.Join(bin, name), args...)
+	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -94,7 +104,7 @@ func start(t *testing.T, name string, args ...string) *proc {
 		go func() { p.cmd.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
 			p.cmd.Process.Kill()
 			<-done
 		}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -26,27 +25,7 @@ func startSystem(t *testing.T, name string, args ...string) *proc {
 	if err != nil {
 		t.Fatalf("%s is needed for this test (apt-get install prometheus): %v", name, err)
 	}
-	p := &proc{}
-	p.cmd = exec.Command(path, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			p.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.Output())
-		}
-	})
-	return p
+	return startPath(t, path, args...)
 }
 
 // promQuery runs an instant query; it returns the result and any error

@@ -46,23 +46,12 @@ Run "sonde-agent COMMAND -h" for a command's flags.
 // Main runs the command in args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := run(ctx, args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, usage, state.DefaultDir())
-		return 2
-	default:
-		fmt.Fprintln(stderr, "sonde-agent:", err)
-		return 1
-	}
+	return cliflag.ExitCode(err, "sonde-agent", fmt.Sprintf(usage, state.DefaultDir()), stderr)
 }
-
-var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errUsage
+		return cliflag.ErrUsage
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -89,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	fmt.Fprintf(stderr, "unknown command %q\n\n", cmd)
-	return errUsage
+	return cliflag.ErrUsage
 }
 
 func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,25 +43,12 @@ const DefaultData = "./sonde-data"
 // Main runs the command in args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := run(ctx, args, stdout, stderr)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprint(stderr, usage)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "sonde-collector:", err)
-		return 1
-	}
+	return cliflag.ExitCode(err, "sonde-collector", usage, stderr)
 }
-
-var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errUsage
+		return cliflag.ErrUsage
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
@@ -93,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n", cmd)
-		return errUsage
+		return cliflag.ErrUsage
 	}
 }
 

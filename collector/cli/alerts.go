@@ -52,7 +52,7 @@ func silenceCmd(ctx context.Context, c *Client, args []string, stdout, stderr io
 	const use = "sonde silence add --match name=value,... --for 2h [--comment TEXT] | list [--json] | expire ID"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage:", use)
-		return errUsage
+		return cliflag.ErrUsage
 	}
 	switch args[0] {
 	case "add":
@@ -70,7 +70,7 @@ func silenceCmd(ctx context.Context, c *Client, args []string, stdout, stderr io
 		return nil
 	}
 	fmt.Fprintln(stderr, "usage:", use)
-	return errUsage
+	return cliflag.ErrUsage
 }
 
 func silenceAdd(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {

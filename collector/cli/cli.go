@@ -45,22 +45,12 @@ Environment: SONDE_URL (default ` + DefaultURL + `), SONDE_TOKEN (an API key).
 // Main runs the command in args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := run(ctx, args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	fmt.Fprintln(stderr, "sonde:", err)
-	return 1
+	return cliflag.ExitCode(err, "sonde", usage, stderr)
 }
-
-var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errUsage
+		return cliflag.ErrUsage
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -89,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, ok := commands[cmd]
 	if !ok {
 		fmt.Fprintf(stderr, "unknown command %q\n\n", cmd)
-		return errUsage
+		return cliflag.ErrUsage
 	}
 	c, err := NewClient(os.Getenv("SONDE_URL"), os.Getenv("SONDE_TOKEN"))
 	if err != nil {

@@ -3,6 +3,7 @@
 package cliflag
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -59,4 +60,21 @@ func (l *List) Set(s string) error {
 		}
 	}
 	return nil
+}
+
+// ErrUsage asks ExitCode to print the command's usage.
+var ErrUsage = errors.New("usage")
+
+// ExitCode turns a command's error into its exit status: 0 for success or
+// -h, 2 with the usage for ErrUsage, 1 with "prog: error" otherwise.
+func ExitCode(err error, prog, usage string, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrUsage):
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fmt.Fprintln(stderr, prog+":", err)
+	return 1
 }
