@@ -81,6 +81,9 @@ func Save(dir string, cfg Config, keyPEM, certDER, caDER []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
+	if err := restrict(dir); err != nil {
+		return err
+	}
 	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return err

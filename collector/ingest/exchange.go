@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -84,6 +85,11 @@ func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic
 		if err != nil {
 			s.log.Warn("renewal refused", "agent", ac.id, "err", err)
 			s.refuse(str, protocol.CodeBadRequest, truncate(err.Error()))
+			return
+		}
+		if err := s.cfg.Store.SetAgentCert(ctx, ac.id, serialOf(cert)); err != nil {
+			s.log.Error("recording a renewed certificate", "agent", ac.id, "err", err)
+			s.refuse(str, protocol.CodeUnavailable, "collector store error")
 			return
 		}
 		s.log.Info("agent certificate renewed", "agent", ac.id)
@@ -172,6 +178,15 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	return s.ingest(ctx, agentID, snap, str)
 }
 
+// serialOf returns a certificate's serial in hex, or "" if it does not parse.
+func serialOf(der []byte) string {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return ""
+	}
+	return c.SerialNumber.Text(16)
+}
+
 type ticketKey struct{}
 
 // WithTicket returns a context whose snapshot requests say they are for
@@ -241,7 +256,9 @@ func (s *Server) enroll(ctx context.Context, str io.Reader, log *slog.Logger) pr
 		return &protocol.Error{Code: protocol.CodeBadRequest, Message: truncate(err.Error())}
 	}
 	now := time.Now()
-	err = s.cfg.Store.Enroll(ctx, TokenHash(req.Token), now, store.Agent{ID: id, Facts: req.Facts, EnrolledAt: now})
+	// The token is consumed and the agent recorded with its certificate in
+	// one transaction: a refused token leaves no trace but the log.
+	err = s.cfg.Store.Enroll(ctx, TokenHash(req.Token), now, store.Agent{ID: id, Facts: req.Facts, EnrolledAt: now, CertSerial: serialOf(cert)})
 	if errors.Is(err, store.ErrTokenInvalid) {
 		log.Warn("enrollment refused", "err", err, "hostname", req.Facts.Hostname)
 		return &protocol.Error{Code: protocol.CodeUnauthorized, Message: err.Error()}

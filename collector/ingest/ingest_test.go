@@ -484,6 +484,9 @@ func TestEnroll(t *testing.T) {
 	if err != nil {
 		t.Fatalf("enrolled agent is not in the store: %v", err)
 	}
+	if a.CertSerial != leaf.SerialNumber.Text(16) {
+		t.Errorf("enrollment recorded certificate %q, issued %s", a.CertSerial, leaf.SerialNumber.Text(16))
+	}
 	if a.Facts.Hostname != "enroll-host" || a.EnrolledAt.IsZero() {
 		t.Errorf("stored agent: %+v", a)
 	}
@@ -1294,6 +1297,10 @@ func TestRenewal(t *testing.T) {
 	newLeaf, _ := x509.ParseCertificate(renewed.Cert.Certificate[0])
 	if newLeaf.Subject.CommonName != id.AgentID || newLeaf.PublicKey.(*ecdsa.PublicKey).Equal(oldLeaf.PublicKey) {
 		t.Fatalf("renewed certificate: CN %q, same key: %v", newLeaf.Subject.CommonName, newLeaf.PublicKey.(*ecdsa.PublicKey).Equal(oldLeaf.PublicKey))
+	}
+	// The collector recorded the certificate it issued.
+	if a, err := h.store.Agent(t.Context(), id.AgentID); err != nil || a.CertSerial != newLeaf.SerialNumber.Text(16) {
+		t.Errorf("stored certificate serial %q (%v), want %s", a.CertSerial, err, newLeaf.SerialNumber.Text(16))
 	}
 	// The renewed identity connects on its own.
 	h.connect(t, renewed)

@@ -33,6 +33,9 @@ type Agent struct {
 	// RevokedAt is set once the agent's identity is revoked: it is refused
 	// from then on.
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// CertSerial is the serial of the certificate last issued to the agent
+	// (hex), recorded with the enrollment and each renewal.
+	CertSerial string `json:"cert_serial,omitempty"`
 }
 
 // Snapshot is a stored snapshot. Listings leave Probes empty.
@@ -144,6 +147,8 @@ type Store interface {
 	Tokens(ctx context.Context, now time.Time) ([]Token, error)
 	// RevokeToken makes the token with the given ID unusable.
 	RevokeToken(ctx context.Context, id string) error
+	// SetAgentCert records the serial of a renewed certificate.
+	SetAgentCert(ctx context.Context, id, serial string) error
 	// RevokeAgent refuses an agent from now on.
 	RevokeAgent(ctx context.Context, id string, at time.Time) error
 	// Revoked lists the IDs of revoked agents.

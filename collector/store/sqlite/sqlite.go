@@ -168,6 +168,8 @@ CREATE TABLE silences (
 );
 `, `
 ALTER TABLE snapshots ADD COLUMN trigger_name TEXT NOT NULL DEFAULT '';
+`, `
+ALTER TABLE agents ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -247,8 +249,8 @@ func (s *Store) Enroll(ctx context.Context, tokenHash []byte, now time.Time, a s
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at, scope) VALUES (?,?,?,?,?,?)`,
-		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt), scope); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at, scope, cert_serial) VALUES (?,?,?,?,?,?,?)`,
+		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt), scope, a.CertSerial); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -274,13 +276,13 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, er
 	return k, err
 }
 
-const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen, scope, revoked_at`
+const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen, scope, revoked_at, cert_serial`
 
 func scanAgent(sc interface{ Scan(...any) error }) (store.Agent, error) {
 	var a store.Agent
 	var facts, probes string
 	var enrolled, seen, revoked int64
-	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen, &a.Scope, &revoked); err != nil {
+	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen, &a.Scope, &revoked, &a.CertSerial); err != nil {
 		return a, err
 	}
 	if err := json.Unmarshal([]byte(facts), &a.Facts); err != nil {

@@ -75,3 +75,9 @@ func (s *Store) Revoked(ctx context.Context) ([]string, error) {
 	}
 	return out, rows.Err()
 }
+
+// SetAgentCert records a renewed certificate's serial.
+func (s *Store) SetAgentCert(ctx context.Context, id, serial string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE agents SET cert_serial = ? WHERE id = ?`, serial, id)
+	return mustAffect(res, err, id)
+}
