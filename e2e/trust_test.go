@@ -142,3 +142,32 @@ func TestHTTPS(t *testing.T) {
 		return resp.StatusCode == 200
 	})
 }
+
+// TestApproval: with --require-approval a new agent waits, refused, until
+// an admin approves it; then it connects by itself.
+func TestApproval(t *testing.T) {
+	s := &sonde{data: t.TempDir(), state: t.TempDir(), quicAddr: freePort(t, "udp")}
+	httpAddr := freePort(t, "tcp")
+	s.base = "http://" + httpAddr
+	s.serveArgs = []string{"serve", "--data", s.data, "--quic", s.quicAddr, "--http", httpAddr, "--require-approval"}
+	s.startCollector(t)
+	s.enroll(t)
+	start(t, "sonde-agent", "run", "--state", s.state)
+	key := firstLine(mustRun(t, nil, "sonde-collector", "apikey", "create", "e2e", "--role", "l2", "--data", s.data))
+	var agents []agentView
+	online := func() bool {
+		agents = nil
+		api(t, "GET", s.base+"/api/v1/agents", key, nil, &agents)
+		return len(agents) == 1 && agents[0].Online
+	}
+	time.Sleep(2 * time.Second)
+	if online() {
+		t.Fatal("an agent awaiting approval connected")
+	}
+	list := mustRun(t, nil, "sonde-collector", "agent", "list", "--data", s.data)
+	if !strings.Contains(list, "awaiting approval") {
+		t.Fatalf("agent list:\n%s", list)
+	}
+	mustRun(t, nil, "sonde-collector", "agent", "approve", agents[0].ID, "--data", s.data)
+	waitFor(t, "the approved agent to connect", 40*time.Second, online)
+}

@@ -58,7 +58,7 @@ func tokenAdmin(ctx context.Context, action string, args []string, stdout, stder
 // revocation within a second: it closes the agent's connection and refuses
 // its handshakes from then on, also after a restart.
 func agentAdmin(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("agent "+action, "sonde-collector agent list|revoke ID [--data DIR] [--json]", stderr)
+	fs := cliflag.New("agent "+action, "sonde-collector agent list|approve ID|revoke ID [--data DIR] [--json]", stderr)
 	data := fs.String("data", DefaultData, "data `dir`")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := cliflag.Parse(fs, args)
@@ -70,6 +70,19 @@ func agentAdmin(ctx context.Context, action string, args []string, stdout, stder
 		return err
 	}
 	defer st.Close()
+	if action == "approve" {
+		if len(pos) != 1 {
+			return errors.New("agent approve takes one agent ID")
+		}
+		if err := st.ApproveAgent(ctx, pos[0]); err != nil {
+			return fmt.Errorf("%w (or it is not waiting for approval)", err)
+		}
+		if err := audit(ctx, st, "agent approve", pos[0], ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "agent %s approved: it connects at its next attempt\n", pos[0])
+		return nil
+	}
 	if action == "revoke" {
 		if len(pos) != 1 {
 			return errors.New("agent revoke takes one agent ID")
@@ -91,11 +104,14 @@ func agentAdmin(ctx context.Context, action string, args []string, stdout, stder
 		return json.NewEncoder(stdout).Encode(agents)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tSCOPE\tENROLLED\tREVOKED")
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tSCOPE\tENROLLED\tSTATE")
 	for _, a := range agents {
-		revoked := "-"
-		if !a.RevokedAt.IsZero() {
-			revoked = a.RevokedAt.Local().Format(time.DateTime)
+		revoked := "enrolled"
+		switch {
+		case !a.RevokedAt.IsZero():
+			revoked = "revoked " + a.RevokedAt.Local().Format(time.DateTime)
+		case a.Pending:
+			revoked = "awaiting approval"
 		}
 		fmt.Fprintf(tw, "%s\t%q\t%s\t%s\t%s\n", a.ID, a.Facts.Hostname, a.Scope, a.EnrolledAt.Local().Format(time.DateTime), revoked)
 	}

@@ -30,7 +30,8 @@ commands:
   serve [--data DIR] [--quic ADDR] [--http ADDR]   run the collector
   token create [--ttl 1h] [--uses 1] [--scope S]  make an agent enrollment token
   token list | token revoke ID                     list usable tokens; revoke one
-  agent list | agent revoke ID                     list agents; revoke one (refused at once, for good)
+  agent list | agent approve ID | agent revoke ID  list agents; let a new one in (with serve --require-approval);
+                                                   revoke one (refused at once, for good)
   apikey create NAME --role l1|l2|l3|admin         make an API key for the L2 API
   version                                          print the version
 
@@ -62,10 +63,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return errors.New("usage: sonde-collector token create|list|revoke [--data DIR]")
 	case "agent":
-		if len(rest) > 0 && (rest[0] == "list" || rest[0] == "revoke") {
+		if len(rest) > 0 && (rest[0] == "list" || rest[0] == "revoke" || rest[0] == "approve") {
 			return agentAdmin(ctx, rest[0], rest[1:], stdout, stderr)
 		}
-		return fmt.Errorf("usage: sonde-collector agent list|revoke ID [--data DIR]")
+		return errors.New("usage: sonde-collector agent list|approve ID|revoke ID [--data DIR]")
 	case "apikey":
 		if len(rest) == 0 || rest[0] != "create" {
 			return fmt.Errorf("usage: sonde-collector apikey create NAME --role l1|l2|l3|admin [--data DIR]")

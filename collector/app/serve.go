@@ -37,6 +37,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Var(&sans, "san", "extra host `names` or IPs agents use to reach this collector (comma-separated, repeatable)")
 	health := fs.Duration("health-interval", 0, "periodic health interval to give agents (0: agents keep theirs, 60s by default)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	approval := fs.Bool("require-approval", false, "new agents wait for an admin (sonde-collector agent approve ID) before they may connect")
 	tlsCert := fs.String("tls-cert", "", "serve the API and UI over HTTPS with this certificate `file` (PEM; needs --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key `file` for --tls-cert")
 	var al alertFlags
@@ -78,7 +79,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	srv, err := ingest.Listen(ingest.Config{
 		Addr: *quicAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
 		HealthInterval: *health, Observe: m, ResetKey: (*quic.StatelessResetKey)(&resetKey),
-		RequestKey: ed25519.NewKeyFromSeed(reqSeed[:]),
+		RequestKey: ed25519.NewKeyFromSeed(reqSeed[:]), RequireApproval: *approval,
 	})
 	if err != nil {
 		return err

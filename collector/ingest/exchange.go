@@ -42,9 +42,15 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) erro
 		return s.refuse(str, protocol.CodeUnauthorized, fmt.Sprintf("hello names agent %q but the certificate is for %q", h.AgentID, certID))
 	}
 	now := time.Now()
-	err = s.cfg.Store.SeenAgent(ctx, store.Agent{ID: certID, Facts: h.Facts, AgentVersion: h.AgentVersion, Probes: h.Probes, LastSeen: now})
+	ag, err := s.cfg.Store.Agent(ctx, certID)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" is not enrolled here")
+	}
+	if err == nil && ag.Pending {
+		return s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" awaits approval: sonde-collector agent approve "+certID)
+	}
+	if err == nil {
+		err = s.cfg.Store.SeenAgent(ctx, store.Agent{ID: certID, Facts: h.Facts, AgentVersion: h.AgentVersion, Probes: h.Probes, LastSeen: now})
 	}
 	if err != nil {
 		s.refuse(str, protocol.CodeInternal, "collector store error")
@@ -258,7 +264,7 @@ func (s *Server) enroll(ctx context.Context, str io.Reader, log *slog.Logger) pr
 	now := time.Now()
 	// The token is consumed and the agent recorded with its certificate in
 	// one transaction: a refused token leaves no trace but the log.
-	err = s.cfg.Store.Enroll(ctx, TokenHash(req.Token), now, store.Agent{ID: id, Facts: req.Facts, EnrolledAt: now, CertSerial: serialOf(cert)})
+	err = s.cfg.Store.Enroll(ctx, TokenHash(req.Token), now, store.Agent{ID: id, Facts: req.Facts, EnrolledAt: now, CertSerial: serialOf(cert), Pending: s.cfg.RequireApproval})
 	if errors.Is(err, store.ErrTokenInvalid) {
 		log.Warn("enrollment refused", "err", err, "hostname", req.Facts.Hostname)
 		return &protocol.Error{Code: protocol.CodeUnauthorized, Message: err.Error()}

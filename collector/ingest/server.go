@@ -38,6 +38,9 @@ type Config struct {
 	RequestKey ed25519.PrivateKey
 	// HealthInterval is sent to agents in Welcome; 0 lets them keep theirs.
 	HealthInterval time.Duration
+	// RequireApproval makes newly enrolled agents wait for an admin's
+	// `sonde-collector agent approve` before they may connect.
+	RequireApproval bool
 	// CertValidity is the lifetime of agent certificates; default 7 days.
 	// Agents renew theirs, with a fresh key, at two thirds of it.
 	CertValidity time.Duration

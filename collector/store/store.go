@@ -36,6 +36,9 @@ type Agent struct {
 	// CertSerial is the serial of the certificate last issued to the agent
 	// (hex), recorded with the enrollment and each renewal.
 	CertSerial string `json:"cert_serial,omitempty"`
+	// Pending is set for an agent enrolled while the collector requires
+	// approval, until an admin approves it; it may not connect until then.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Snapshot is a stored snapshot. Listings leave Probes empty.
@@ -147,6 +150,8 @@ type Store interface {
 	Tokens(ctx context.Context, now time.Time) ([]Token, error)
 	// RevokeToken makes the token with the given ID unusable.
 	RevokeToken(ctx context.Context, id string) error
+	// ApproveAgent lets a pending agent connect.
+	ApproveAgent(ctx context.Context, id string) error
 	// SetAgentCert records the serial of a renewed certificate.
 	SetAgentCert(ctx context.Context, id, serial string) error
 	// RevokeAgent refuses an agent from now on.

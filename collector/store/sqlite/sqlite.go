@@ -170,6 +170,7 @@ CREATE TABLE silences (
 ALTER TABLE snapshots ADD COLUMN trigger_name TEXT NOT NULL DEFAULT '';
 `, `
 ALTER TABLE agents ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -249,8 +250,8 @@ func (s *Store) Enroll(ctx context.Context, tokenHash []byte, now time.Time, a s
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at, scope, cert_serial) VALUES (?,?,?,?,?,?,?)`,
-		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt), scope, a.CertSerial); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at, scope, cert_serial, pending) VALUES (?,?,?,?,?,?,?,?)`,
+		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt), scope, a.CertSerial, a.Pending); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -276,13 +277,13 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, er
 	return k, err
 }
 
-const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen, scope, revoked_at, cert_serial`
+const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen, scope, revoked_at, cert_serial, pending`
 
 func scanAgent(sc interface{ Scan(...any) error }) (store.Agent, error) {
 	var a store.Agent
 	var facts, probes string
 	var enrolled, seen, revoked int64
-	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen, &a.Scope, &revoked, &a.CertSerial); err != nil {
+	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen, &a.Scope, &revoked, &a.CertSerial, &a.Pending); err != nil {
 		return a, err
 	}
 	if err := json.Unmarshal([]byte(facts), &a.Facts); err != nil {

@@ -81,3 +81,9 @@ func (s *Store) SetAgentCert(ctx context.Context, id, serial string) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE agents SET cert_serial = ? WHERE id = ?`, serial, id)
 	return mustAffect(res, err, id)
 }
+
+// ApproveAgent clears an agent's pending state.
+func (s *Store) ApproveAgent(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE agents SET pending = 0 WHERE id = ? AND pending != 0`, id)
+	return mustAffect(res, err, id)
+}
