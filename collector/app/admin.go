@@ -9,19 +9,26 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/internal/cliflag"
 )
 
+// adminCommand parses an admin command's flags (--data, --json) and opens
+// the data dir's store.
+func adminCommand(ctx context.Context, name, usage string, args []string, stderr io.Writer) (st *sqlite.Store, pos []string, asJSON bool, err error) {
+	fs := cliflag.New(name, usage, stderr)
+	data := fs.String("data", DefaultData, "data `dir`")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	if pos, err = cliflag.Parse(fs, args); err != nil {
+		return nil, nil, false, err
+	}
+	st, err = openData(ctx, *data)
+	return st, pos, asJSON, err
+}
+
 // tokenAdmin lists or revokes enrollment tokens.
 func tokenAdmin(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("token "+action, "sonde-collector token list|revoke ID [--data DIR] [--json]", stderr)
-	data := fs.String("data", DefaultData, "data `dir`")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := cliflag.Parse(fs, args)
-	if err != nil {
-		return err
-	}
-	st, err := openData(ctx, *data)
+	st, pos, asJSON, err := adminCommand(ctx, "token "+action, "sonde-collector token list|revoke ID [--data DIR] [--json]", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -43,7 +50,7 @@ func tokenAdmin(ctx context.Context, action string, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return json.NewEncoder(stdout).Encode(tokens)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -58,14 +65,7 @@ func tokenAdmin(ctx context.Context, action string, args []string, stdout, stder
 // revocation within a second: it closes the agent's connection and refuses
 // its handshakes from then on, also after a restart.
 func agentAdmin(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("agent "+action, "sonde-collector agent list|approve ID|revoke ID [--data DIR] [--json]", stderr)
-	data := fs.String("data", DefaultData, "data `dir`")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := cliflag.Parse(fs, args)
-	if err != nil {
-		return err
-	}
-	st, err := openData(ctx, *data)
+	st, pos, asJSON, err := adminCommand(ctx, "agent "+action, "sonde-collector agent list|approve ID|revoke ID [--data DIR] [--json]", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func agentAdmin(ctx context.Context, action string, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return json.NewEncoder(stdout).Encode(agents)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
