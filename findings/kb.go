@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sondehq/sonde/internal/limitfile"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -70,7 +72,7 @@ func LoadKB(dir string) (*KB, error) {
 		}
 	}
 	over := &KB{entries: map[string]Entry{}}
-	if err := over.addFiles(files, readBounded); err != nil {
+	if err := over.addFiles(files, func(name string) ([]byte, error) { return limitfile.Read(name, maxKBFile) }); err != nil {
 		return nil, err
 	}
 	for id, e := range over.entries {
@@ -164,19 +166,6 @@ func (e *Entry) validate() error {
 		}
 	}
 	return nil
-}
-
-func readBounded(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxKBFile+1))
-	if err == nil && len(b) > maxKBFile {
-		err = fmt.Errorf("larger than %d bytes", maxKBFile)
-	}
-	return b, err
 }
 
 // Entry returns the entry for a finding ID.

@@ -3,7 +3,6 @@ package alert
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -11,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sondehq/sonde/internal/limitfile"
 )
 
 // maxRuleFile bounds a rule file's size.
@@ -151,24 +152,11 @@ func readDir(dir string) ([]ruleFile, error) {
 			continue
 		}
 		name := filepath.Join(dir, e.Name())
-		b, err := readBounded(name)
+		b, err := limitfile.Read(name, maxRuleFile)
 		if err != nil {
 			return nil, &LoadError{File: name, Msg: err.Error()}
 		}
 		out = append(out, ruleFile{name, b})
 	}
 	return out, nil
-}
-
-func readBounded(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRuleFile+1))
-	if err == nil && len(b) > maxRuleFile {
-		err = fmt.Errorf("larger than %d bytes", maxRuleFile)
-	}
-	return b, err
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/internal/limitfile"
+
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/internal/cliflag"
@@ -104,7 +106,7 @@ func bundleVerify(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	b, err := readBounded(file, bundle.MaxSize)
+	b, err := limitfile.Read(file, bundle.MaxSize)
 	if err != nil {
 		return err
 	}
@@ -134,22 +136,6 @@ func trustedKey(ctx context.Context, flagValue string) (ed25519.PublicKey, error
 		return nil, errors.New("--key must be a base64 Ed25519 public key (see GET /api/v1/bundle-key)")
 	}
 	return ed25519.PublicKey(raw), nil
-}
-
-func readBounded(name string, max int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not a bundle", name, max)
-	}
-	return b, nil
 }
 
 // Download fetches path into file, resuming from file.part when a previous
@@ -204,7 +190,7 @@ func (c *Client) Download(ctx context.Context, path, file, want string, progress
 		return err
 	}
 	if want != "" {
-		b, err := readBounded(part, bundle.MaxSize)
+		b, err := limitfile.Read(part, bundle.MaxSize)
 		if err != nil {
 			return err
 		}
@@ -266,7 +252,7 @@ func importCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.
 	if *ref == "" {
 		return errors.New("--ticket is required")
 	}
-	b, err := readBounded(file, 32<<20)
+	b, err := limitfile.Read(file, 32<<20)
 	if err != nil {
 		return err
 	}
