@@ -6,7 +6,6 @@
 package receipt
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -80,11 +79,11 @@ func Read(dir string, limit int) ([]Receipt, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading receipts: %w", err)
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
+		// The whole file is in memory: split it without a line length
+		// limit, so that one overlong line hides no receipt after it.
+		for line := range bytes.Lines(b) {
 			var r Receipt
-			if json.Unmarshal(sc.Bytes(), &r) == nil {
+			if json.Unmarshal(line, &r) == nil {
 				out = append(out, r)
 			}
 		}
