@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -22,6 +23,11 @@ type Store struct {
 	w    *sql.DB // the single writer
 	r    *sql.DB // readers
 	path string
+
+	puts      chan *putRequest // snapshots for the group committer
+	stop      chan struct{}
+	written   chan struct{} // closed when the group committer is done
+	closeOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -42,7 +48,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, path: path}
+	s := &Store{w: w, r: r, path: path, puts: make(chan *putRequest), stop: make(chan struct{}), written: make(chan struct{})}
+	go s.writeSnapshots()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -201,8 +208,16 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+// Close closes the database; closing it again does nothing.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.written
+		err = errors.Join(s.r.Close(), s.w.Close())
+	})
+	return err
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -365,32 +380,6 @@ func mustAffect(res sql.Result, err error, id string) error {
 		return fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
 	}
 	return nil
-}
-
-// PutSnapshot stores a snapshot once per (agent, boot epoch, seq).
-func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, bool, error) {
-	raw, err := json.Marshal(snap.Probes)
-	if err != nil {
-		return 0, false, err
-	}
-	probes, err := compress(raw)
-	if err != nil {
-		return 0, false, err
-	}
-	var id int64
-	err = s.w.QueryRowContext(ctx, `INSERT INTO snapshots(agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, probes, trigger_name)
-		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id, boot_epoch, seq) DO NOTHING RETURNING id`,
-		snap.AgentID, snap.BootEpoch, int64(snap.Seq), snap.Kind, snap.RequestID,
-		unixNano(snap.CapturedAt), unixNano(snap.ReceivedAt), probes, snap.Trigger).Scan(&id)
-	if err == nil {
-		return id, false, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, err
-	}
-	err = s.w.QueryRowContext(ctx, `SELECT id FROM snapshots WHERE agent_id = ? AND boot_epoch = ? AND seq = ?`,
-		snap.AgentID, snap.BootEpoch, int64(snap.Seq)).Scan(&id)
-	return id, true, err
 }
 
 const snapshotColumns = `id, agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, trigger_name`

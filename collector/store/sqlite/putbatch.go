@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/sondehq/sonde/collector/store"
+)
+
+// Snapshots arrive from many agents at once and each must be durable
+// before its ack. One fsync per snapshot would cap ingest at a few hundred
+// a second, so a single writer commits whatever is waiting in one
+// transaction (group commit): one fsync for the lot. A row refused by a
+// constraint fails alone (SQLite undoes just that statement); an I/O error
+// or a full disk fails the commit, and then every snapshot of the batch.
+
+// maxBatch bounds one group commit.
+const maxBatch = 256
+
+// errClosed is returned for a snapshot offered after Close.
+var errClosed = errors.New("store closed")
+
+type putRequest struct {
+	snap   *store.Snapshot
+	probes []byte // compressed
+	done   chan putResult
+}
+
+type putResult struct {
+	id  int64
+	dup bool
+	err error
+}
+
+// PutSnapshot stores a snapshot once per (agent, boot epoch, seq). It
+// returns only after the snapshot is committed (or was already stored), so
+// the caller may ack it; on an error nothing may be acked, though the
+// snapshot may have been stored, and a resend finds it as a duplicate.
+func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, bool, error) {
+	raw, err := json.Marshal(snap.Probes)
+	if err != nil {
+		return 0, false, err
+	}
+	probes, err := compress(raw)
+	if err != nil {
+		return 0, false, err
+	}
+	req := &putRequest{snap: snap, probes: probes, done: make(chan putResult, 1)}
+	select {
+	case s.puts <- req:
+	case <-s.stop:
+		return 0, false, errClosed
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+	select {
+	case r := <-req.done:
+		return r.id, r.dup, r.err
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+}
+
+// writeSnapshots commits waiting snapshots in batches until Close.
+func (s *Store) writeSnapshots() {
+	defer close(s.written)
+	for {
+		var batch []*putRequest
+		select {
+		case req := <-s.puts:
+			batch = append(batch, req)
+		case <-s.stop:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case req := <-s.puts:
+				batch = append(batch, req)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+// commitBatch stores batch in one transaction and answers each request.
+func (s *Store) commitBatch(batch []*putRequest) {
+	results := make([]putResult, len(batch))
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	if err == nil {
+		for i, req := range batch {
+			results[i] = insertSnapshot(tx, req)
+		}
+		if err = tx.Commit(); err != nil {
+			tx.Rollback()
+		}
+	}
+	for i, req := range batch {
+		if err != nil {
+			results[i] = putResult{err: err}
+		}
+		req.done <- results[i]
+	}
+}
+
+// insertSnapshot stores one snapshot in tx.
+func insertSnapshot(tx *sql.Tx, req *putRequest) putResult {
+	snap := req.snap
+	var r putResult
+	r.err = tx.QueryRow(`INSERT INTO snapshots(agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, probes, trigger_name)
+		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id, boot_epoch, seq) DO NOTHING RETURNING id`,
+		snap.AgentID, snap.BootEpoch, int64(snap.Seq), snap.Kind, snap.RequestID,
+		unixNano(snap.CapturedAt), unixNano(snap.ReceivedAt), req.probes, snap.Trigger).Scan(&r.id)
+	if errors.Is(r.err, sql.ErrNoRows) {
+		r.dup = true
+		r.err = tx.QueryRow(`SELECT id FROM snapshots WHERE agent_id = ? AND boot_epoch = ? AND seq = ?`,
+			snap.AgentID, snap.BootEpoch, int64(snap.Seq)).Scan(&r.id)
+	}
+	return r
+}
