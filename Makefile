@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test lint bench fuzz clean
+.PHONY: help build run stop test test-faults soak lint bench fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,12 @@ stop: ## stop what `make run` started
 test: ## run every test (unit, fixture, end-to-end with the real binaries)
 	$(GO) test -count=1 ./...
 
+test-faults: ## the long fault tests: kill -9, full disks, lossy and partitioned networks (root, nftables)
+	$(GO) test -tags faults -count=1 -v -timeout 30m ./e2e/faults/
+
+soak: ## 1,000 simulated agents with reconnect churn against one collector (minutes)
+	$(GO) test -tags soak -count=1 -v -timeout 60m ./e2e/soak/
+
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
@@ -32,11 +38,9 @@ bench: ## benchmarks: snapshot cost, probes, protocol encode/decode
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./agent/... ./protocol/...
 
 FUZZTIME ?= 60s
-fuzz: ## run each fuzz target for FUZZTIME (default 60s)
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; done
+FUZZJOBS ?= 2
+fuzz: ## run each fuzz target for FUZZTIME (default 60s), FUZZJOBS (default 2) at a time
+	@FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) GO=$(GO) scripts/fuzz.sh
 
 clean: ## remove build output and `make run` state
 	rm -rf bin .run

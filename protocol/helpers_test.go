@@ -104,6 +104,11 @@ func goldenMessages() []namedMessage {
 			Message:   `no probe named "gpu"`,
 			RequestID: testRequestID,
 		}},
+		{"error-busy", &Error{
+			Code:       CodeUnavailable,
+			Message:    "collector busy",
+			RetryAfter: 2500,
+		}},
 		{"enroll", &Enroll{
 			Token: "sonde-enroll-3q7XkP2mZ9vW4tR8yB6nC1dF5gH0jL",
 			CSR:   fakeDER(0x01, 280),

@@ -185,6 +185,10 @@ type Error struct {
 	Code      uint16 `cbor:"1,keyasint"`
 	Message   string `cbor:"2,keyasint"`
 	RequestID string `cbor:"3,keyasint,omitempty"`
+	// RetryAfter, in milliseconds, is how long a busy collector asks the
+	// agent to hold its snapshots before sending again (with
+	// CodeUnavailable); 0 leaves it to the agent's own backoff.
+	RetryAfter int64 `cbor:"4,keyasint,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s (code %d)", e.Message, e.Code) }

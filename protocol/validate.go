@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,8 @@ const (
 	MaxProbes       = 64
 	MaxProbeNameLen = 32
 	MaxProbeData    = 4 << 20
+	// MaxRetryAfter bounds how long a collector may ask agents to wait.
+	MaxRetryAfter = 10 * time.Minute
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -222,6 +225,9 @@ func (m *Ack) Validate() error {
 func (m *Error) Validate() error {
 	if err := checkID("request id", m.RequestID, true); err != nil {
 		return err
+	}
+	if m.RetryAfter < 0 || m.RetryAfter > MaxRetryAfter.Milliseconds() {
+		return invalid("retry after %d ms", m.RetryAfter)
 	}
 	return checkText("error message", m.Message, MaxTextLen)
 }

@@ -57,6 +57,8 @@ type Client struct {
 	faults    map[string]time.Time
 	seq       atomic.Uint64
 	verifier  *protocol.Verifier
+	holdUntil atomic.Int64 // unix ns: a busy collector asked us to wait
+	stats     struct{ reconnects, delivered, spooled, lost, throttled atomic.Uint64 }
 
 	mu       sync.Mutex
 	offset   time.Duration // collector clock minus ours
@@ -70,7 +72,26 @@ func (c *Client) Env(health bool) *probe.Env {
 		Addr:      c.ID.Collector,
 		Handshake: c.handshake,
 		Offset:    c.clockOffset,
-	}}
+	}, Delivery: c.Delivery}
+}
+
+// Delivery reports how this client's snapshots fared since it started; the
+// agent probe carries it to the collector.
+func (c *Client) Delivery() *probe.Delivery {
+	d := &probe.Delivery{
+		Taken:      c.seq.Load(),
+		Connected:  c.conn.Load() != nil,
+		Reconnects: c.stats.reconnects.Load(),
+		Delivered:  c.stats.delivered.Load(),
+		Spooled:    c.stats.spooled.Load(),
+		Lost:       c.stats.lost.Load(),
+		Throttled:  c.stats.throttled.Load(),
+	}
+	if c.Spool != nil {
+		d.SpoolRecords, d.SpoolBytes, d.Dropped, d.Corrupt = c.Spool.Stats()
+		d.SpoolCap = c.Spool.Cap()
+	}
+	return d
 }
 
 func (c *Client) clockOffset() (offset, rtt time.Duration, ok bool) {
@@ -114,13 +135,15 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	backoff := minBackoff
 	for ctx.Err() == nil {
-		start := time.Now()
-		err := c.session(ctx)
+		connected, err := c.session(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		if time.Since(start) > maxBackoff {
-			backoff = minBackoff // the session was healthy for a while
+		if connected {
+			// The collector was there: it restarted, or the network moved.
+			// Come back soon, whatever happened before.
+			backoff = minBackoff
+			c.stats.reconnects.Add(1)
 		}
 		// Full jitter spreads a fleet's reconnects after a collector restart.
 		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
@@ -136,26 +159,26 @@ func (c *Client) Run(ctx context.Context) error {
 }
 
 // session runs one connection: hello, then requests and health snapshots
-// until the connection ends.
-func (c *Client) session(ctx context.Context) error {
+// until the connection ends. It reports whether the hello went through.
+func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	if err := c.checkExpiry(); err != nil {
-		return err
+		return false, err
 	}
 	cert := c.certificate()
 	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &cert)
 	if err != nil {
-		return err
+		return false, err
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	conn, err := dial(dialCtx, c.ID.Collector, tc)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", c.ID.Collector, err)
+		return false, fmt.Errorf("connecting to %s: %w", c.ID.Collector, err)
 	}
 	defer conn.CloseWithError(0, "agent stopping")
 	interval, err := c.hello(ctx, conn)
 	if err != nil {
-		return err
+		return false, err
 	}
 	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID)
 
@@ -176,9 +199,9 @@ func (c *Client) session(ctx context.Context) error {
 		if err != nil {
 			var appErr *quic.ApplicationError
 			if errors.As(err, &appErr) && appErr.Remote {
-				return fmt.Errorf("collector closed the connection: %s", appErr.ErrorMessage)
+				return true, fmt.Errorf("collector closed the connection: %s", appErr.ErrorMessage)
 			}
-			return err
+			return true, err
 		}
 		go c.answer(ctx, str)
 	}
@@ -291,19 +314,34 @@ func (c *Client) take(ctx context.Context, kind protocol.Kind, requestID string,
 	}
 }
 
-// send writes snap and waits for the collector's ack.
+// send writes snap and waits for the collector's ack. A busy collector's
+// answer holds back further sends for the time it asks.
 func (c *Client) send(str *quic.Stream, snap *protocol.Snapshot) error {
-	if err := protocol.Write(str, snap); err != nil {
-		return err
-	}
+	werr := protocol.Write(str, snap)
+	// Read the answer even if the write failed: a busy collector answers
+	// at once and stops reading.
 	ack, err := protocol.ReadAs[*protocol.Ack](str)
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.Code == protocol.CodeUnavailable && pe.RetryAfter > 0 {
+		c.stats.throttled.Add(1)
+		c.holdUntil.Store(time.Now().Add(time.Duration(pe.RetryAfter) * time.Millisecond).UnixNano())
+	}
+	if err == nil && werr != nil {
+		err = werr
+	}
 	if err != nil {
 		return err
 	}
 	if ack.Seq != snap.Seq || ack.BootEpoch != snap.BootEpoch {
 		return fmt.Errorf("ack for seq %d, sent %d", ack.Seq, snap.Seq)
 	}
+	c.stats.delivered.Add(1)
 	return nil
+}
+
+// held returns how much longer a busy collector asked us to wait.
+func (c *Client) held() time.Duration {
+	return time.Until(time.Unix(0, c.holdUntil.Load()))
 }
 
 func contains(list []string, s string) bool {

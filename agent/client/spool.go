@@ -28,7 +28,10 @@ const faultEvery = 10 * time.Minute
 // faultProbeTimeout bounds each probe of a fault snapshot.
 var faultProbeTimeout = probeTimeout
 
-var errNotConnected = errors.New("not connected to the collector")
+var (
+	errNotConnected = errors.New("not connected to the collector")
+	errHeld         = errors.New("collector busy: holding snapshots as it asked")
+)
 
 // signal wakes whoever waits on ch without blocking.
 func signal(ch chan struct{}) {
@@ -87,6 +90,9 @@ func (c *Client) deliver(ctx context.Context, snap *protocol.Snapshot) error {
 	if conn == nil {
 		return errNotConnected
 	}
+	if c.held() > 0 {
+		return errHeld
+	}
 	return c.deliverOn(ctx, conn, snap)
 }
 
@@ -125,9 +131,11 @@ func (c *Client) keep(snap *protocol.Snapshot, sendErr error) {
 		return
 	}
 	if err := c.Spool.Put(snap); err != nil {
+		c.stats.lost.Add(1)
 		c.Log.Warn("snapshot not delivered and not spooled", "seq", snap.Seq, "err", err, "send_err", sendErr)
 		return
 	}
+	c.stats.spooled.Add(1)
 	c.Log.Debug("snapshot spooled", "kind", snap.Kind.String(), "request", snap.RequestID, "seq", snap.Seq, "trigger", snap.Trigger, "err", sendErr)
 	if c.conn.Load() != nil {
 		signal(c.replayNow)
@@ -135,15 +143,27 @@ func (c *Client) keep(snap *protocol.Snapshot, sendErr error) {
 }
 
 // replayLoop sends the spool's records in order over conn, removing each
-// once acknowledged, whenever the spool gains one and every interval.
+// once acknowledged, whenever the spool gains one and every interval, and
+// never while a busy collector asked to wait.
 func (c *Client) replayLoop(ctx context.Context, conn *quic.Conn) {
 	for {
+		if wait := c.held(); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
 		c.replay(ctx, conn)
+		wait := c.healthInterval()
+		if h := c.held(); h > 0 {
+			wait = h
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.replayNow:
-		case <-time.After(c.healthInterval()):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -157,7 +177,7 @@ func (c *Client) replay(ctx context.Context, conn *quic.Conn) {
 			c.Log.Info("spooled snapshots delivered", "sent", sent, "left", n)
 		}
 	}()
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && c.held() <= 0 {
 		snap, id, err := c.Spool.Next()
 		if errors.Is(err, spool.ErrEmpty) {
 			return

@@ -42,3 +42,6 @@ func ReadHostFile(path string) ([]byte, error) {
 	})
 	return out, err
 }
+
+// NewTestAgent returns an agent probe that counts goroutines with n.
+func NewTestAgent(n func() int) Probe { return &agentProbe{goroutines: n} }

@@ -38,6 +38,9 @@ type Env struct {
 	// Collector is the collector the agent reports to; nil when none is
 	// configured (a local `sonde-agent snapshot` before enrollment).
 	Collector *Collector
+	// Delivery, when set, reports how the agent's snapshots fare on their
+	// way to the collector.
+	Delivery func() *Delivery
 }
 
 // Collector describes the agent's collector to the probes that check it.

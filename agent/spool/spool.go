@@ -2,7 +2,10 @@
 // capture order, until the collector acknowledges them.
 //
 // Each record is one file named by the snapshot's boot epoch and sequence
-// number, zero-padded so that lexical order is capture order. A record is a
+// number, zero-padded so that lexical order is capture order, and tagged h
+// for a health snapshot or f for a full one (asked for, or taken at a
+// fault). When the cap or the disk is full, the oldest health snapshot goes
+// first: a full snapshot is what L2 needs most. A record is a
 // small header (magic, payload length, CRC32C of the payload) followed by the
 // snapshot as a protocol frame. Records are written to a temporary file,
 // synced and renamed into place, and the directory is synced after, so a
@@ -21,7 +24,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
+	"github.com/sondehq/sonde/internal/limitfile"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -33,6 +38,8 @@ const (
 	headerLen = 4 + 4 + 4 // magic, payload length, CRC32C
 	suffix    = ".rec"
 	tmpSuffix = ".tmp"
+	healthTag = "-h" + suffix
+	maxRecord = headerLen + protocol.MaxFrameSize
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -101,10 +108,15 @@ func Open(dir string, capBytes int64, log *slog.Logger) (*Spool, error) {
 
 // recordName is the file name of a snapshot's record.
 func recordName(snap *protocol.Snapshot) string {
-	return fmt.Sprintf("%020d-%020d%s", snap.BootEpoch, snap.Seq, suffix)
+	tag := "f"
+	if snap.Kind == protocol.KindHealth {
+		tag = "h"
+	}
+	return fmt.Sprintf("%020d-%020d-%s%s", snap.BootEpoch, snap.Seq, tag, suffix)
 }
 
-// Put stores snap, dropping the oldest records if the cap would be exceeded.
+// Put stores snap. To stay within the cap, or when the disk is full, it
+// drops the oldest health snapshots first, then the oldest full ones.
 func (s *Spool) Put(snap *protocol.Snapshot) error {
 	payload, err := protocol.Append(nil, snap)
 	if err != nil {
@@ -129,17 +141,21 @@ func (s *Spool) Put(snap *protocol.Snapshot) error {
 		s.removeName(name)
 	}
 	for s.bytes+size > s.cap && len(s.names) > 0 {
-		oldest := s.names[0]
-		if err := os.Remove(filepath.Join(s.dir, oldest)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("spool: dropping %s: %w", oldest, err)
+		if err := s.drop("spool full"); err != nil {
+			return err
 		}
-		s.bytes -= s.sizes[oldest]
-		s.removeName(oldest)
-		s.dropped++
-		s.log.Warn("spool full: dropped the oldest snapshot", "record", oldest, "cap", s.cap, "dropped", s.dropped)
 	}
-	if err := writeFile(s.dir, name, rec); err != nil {
-		return fmt.Errorf("spool: %w", err)
+	for {
+		err := writeFile(s.dir, name, rec)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ENOSPC) || len(s.names) == 0 {
+			return fmt.Errorf("spool: %w", err)
+		}
+		if err := s.drop("disk full"); err != nil {
+			return err
+		}
 	}
 	i := sort.SearchStrings(s.names, name)
 	s.names = append(s.names, "")
@@ -147,6 +163,26 @@ func (s *Spool) Put(snap *protocol.Snapshot) error {
 	s.names[i] = name
 	s.sizes[name] = size
 	s.bytes += size
+	return nil
+}
+
+// drop removes the oldest health record, or the oldest record when there
+// is no health one, and counts it; the caller holds s.mu.
+func (s *Spool) drop(why string) error {
+	victim := s.names[0]
+	for _, n := range s.names {
+		if strings.HasSuffix(n, healthTag) {
+			victim = n
+			break
+		}
+	}
+	if err := os.Remove(filepath.Join(s.dir, victim)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("spool: dropping %s: %w", victim, err)
+	}
+	s.bytes -= s.sizes[victim]
+	s.removeName(victim)
+	s.dropped++
+	s.log.Warn(why+": dropped a spooled snapshot", "record", victim, "cap", s.cap, "dropped", s.dropped)
 	return nil
 }
 
@@ -234,7 +270,7 @@ func (s *Spool) After(id ID) (*protocol.Snapshot, ID, error) {
 
 // read loads and checks one record; the caller holds s.mu.
 func (s *Spool) read(name string) (*protocol.Snapshot, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, name))
+	b, err := limitfile.Read(filepath.Join(s.dir, name), maxRecord)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +296,9 @@ func (s *Spool) read(name string) (*protocol.Snapshot, error) {
 	if !ok {
 		return nil, fmt.Errorf("record holds a %s, not a snapshot", m.Type())
 	}
+	if recordName(snap) != name {
+		return nil, fmt.Errorf("record holds snapshot %s", recordName(snap))
+	}
 	return snap, nil
 }
 
@@ -280,6 +319,9 @@ func (s *Spool) Remove(id ID) error {
 	s.removeName(name)
 	return syncDir(s.dir)
 }
+
+// Cap is the spool's size cap in bytes.
+func (s *Spool) Cap() int64 { return s.cap }
 
 // Stats reports the records held, their total size, and how many records
 // were dropped for the cap or found damaged since Open.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,6 +129,38 @@ func TestCapDropsOldest(t *testing.T) {
 	tiny := open(t, t.TempDir(), 20)
 	if err := tiny.Put(snap(1, 99, 10)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("a record beyond the cap: %v", err)
+	}
+}
+
+// TestCapKeepsFullSnapshots drops health snapshots before the full ones
+// (taken at a fault, or asked for), oldest first within each.
+func TestCapKeepsFullSnapshots(t *testing.T) {
+	probe := open(t, t.TempDir(), 0)
+	probe.Put(snap(1, 1, 1000))
+	_, one, _, _ := probe.Stats()
+
+	s := open(t, t.TempDir(), 4*one+one/2) // room for four records
+	full := func(seq uint64) *protocol.Snapshot {
+		m := snap(1, seq, 1000)
+		m.Kind, m.Trigger = protocol.KindFull, "collector-unreachable"
+		return m
+	}
+	for _, m := range []*protocol.Snapshot{full(1), snap(1, 2, 1000), full(3), snap(1, 4, 1000), snap(1, 5, 1000), snap(1, 6, 1000)} {
+		if err := s.Put(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := drain(t, s); !slices.Equal(got, []uint64{1, 3, 5, 6}) {
+		t.Fatalf("kept %v, want the full 1 and 3 and the newest health 5 and 6", got)
+	}
+	// With only full snapshots left, the oldest goes.
+	for seq := uint64(10); seq < 16; seq++ {
+		if err := s.Put(full(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := drain(t, s); !slices.Equal(got, []uint64{12, 13, 14, 15}) {
+		t.Fatalf("kept %v, want 12..15", got)
 	}
 }
 

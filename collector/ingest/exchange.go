@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"time"
 
@@ -72,6 +73,16 @@ func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic
 	defer str.Close()
 	defer str.CancelRead(0) // see hello
 	str.SetDeadline(time.Now().Add(streamTimeout))
+	release, ok := s.takeTurn(ctx, ac)
+	if !ok {
+		// Busy: the agent keeps the snapshot in its spool and holds back,
+		// instead of the collector buffering it.
+		s.obs.IngestFailed("busy")
+		wait := time.Second + time.Duration(mrand.Int64N(int64(2*time.Second)))
+		protocol.Write(str, &protocol.Error{Code: protocol.CodeUnavailable, Message: "collector busy; keep the snapshot and retry", RetryAfter: wait.Milliseconds()})
+		return
+	}
+	defer release()
 	m, err := protocol.Read(str)
 	if err != nil {
 		s.obs.IngestFailed("decode")
@@ -104,6 +115,29 @@ func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic
 		s.obs.IngestFailed("decode")
 		s.refuse(str, protocol.CodeBadRequest, "unexpected "+m.Type().String()+" from an agent: want snapshot or renew")
 	}
+}
+
+// takeTurn waits, up to the queue wait, for the agent's own turn and then
+// for one of the fleet-wide ingest slots. It returns the function that gives
+// both back, or false when the collector is too busy.
+func (s *Server) takeTurn(ctx context.Context, ac *agentConn) (release func(), ok bool) {
+	t := time.NewTimer(s.cfg.QueueWait)
+	defer t.Stop()
+	select {
+	case ac.turn <- struct{}{}:
+	case <-t.C:
+		return nil, false
+	case <-ctx.Done():
+		return nil, false
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots; <-ac.turn }, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	<-ac.turn
+	return nil, false
 }
 
 // ingest stores a snapshot from agent id and acks it on w, only after the

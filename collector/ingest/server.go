@@ -46,6 +46,13 @@ type Config struct {
 	CertValidity time.Duration
 	// Observe, when set, is told about ingest events (for metrics).
 	Observe Observer
+	// MaxIngest bounds the snapshots read and stored at once, fleet-wide,
+	// and with it the memory they take; default 64. Each agent has one
+	// turn at a time, so a noisy agent waits behind itself, not others.
+	MaxIngest int
+	// QueueWait is how long a snapshot waits for its turn before the agent
+	// is told to hold its snapshots and retry later; default 5 s.
+	QueueWait time.Duration
 }
 
 // Observer receives ingest events. Implementations must be fast.
@@ -91,6 +98,7 @@ type Server struct {
 	conns   map[string]*agentConn
 	wg      sync.WaitGroup
 	revoked atomic.Pointer[map[string]bool]
+	slots   chan struct{} // one per snapshot being read and stored
 
 	loadMu     sync.Mutex
 	loadTokens float64
@@ -101,12 +109,19 @@ type agentConn struct {
 	id    string
 	conn  *quic.Conn
 	since time.Time
+	turn  chan struct{} // held while one of the agent's streams is served
 }
 
 // Listen opens the UDP socket and the QUIC listener.
 func Listen(cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = ":7443"
+	}
+	if cfg.MaxIngest <= 0 {
+		cfg.MaxIngest = 64
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = 5 * time.Second
 	}
 	if cfg.CertValidity == 0 {
 		cfg.CertValidity = 7 * 24 * time.Hour
@@ -119,7 +134,7 @@ func Listen(cfg Config) (*Server, error) {
 		// production collectors keep theirs in the data dir.
 		_, cfg.RequestKey, _ = ed25519.GenerateKey(nil)
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, obs: cfg.Observe, conns: map[string]*agentConn{}}
+	s := &Server{cfg: cfg, log: cfg.Log, obs: cfg.Observe, conns: map[string]*agentConn{}, slots: make(chan struct{}, cfg.MaxIngest)}
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
@@ -261,7 +276,7 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 		conn.CloseWithError(protocol.CodeUnauthorized, truncate(err.Error()))
 		return
 	}
-	ac := &agentConn{id: id, conn: conn, since: time.Now()}
+	ac := &agentConn{id: id, conn: conn, since: time.Now(), turn: make(chan struct{}, 1)}
 	s.register(ac)
 	log.Info("agent connected")
 	defer func() {

@@ -1,0 +1,298 @@
+// Package harness runs the project's real binaries for the long fault and
+// soak tests: it builds them once, starts them (in a network namespace when
+// asked), kills them, and reads what the collector stored.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite" // the collector's own driver, to read its database
+)
+
+// Build compiles sonde-agent, sonde-collector and sonde into dir.
+func Build(dir string) error {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+		"./cmd/sonde-agent", "./cmd/sonde-collector", "./cmd/sonde")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the binaries: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Proc is a running program whose output is kept for the failure report.
+type Proc struct {
+	Name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+func (p *Proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+// Output is what the program printed so far.
+func (p *Proc) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// Pid is the program's process ID (that of `ip netns exec`, which execs it).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Start runs path with args, inside network namespace netns unless it is
+// empty. The test's cleanup stops it and, if the test failed, logs its
+// output.
+func Start(t testing.TB, netns, path string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{Name: filepath.Base(path), done: make(chan struct{})}
+	if netns != "" {
+		args = append([]string{"netns", "exec", netns, path}, args...)
+		path = "ip"
+	}
+	p.cmd = exec.Command(path, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", p.Name, err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Stop(10 * time.Second)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", p.Name, tail(p.Output(), 200))
+		}
+	})
+	return p
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() {
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop sends SIGTERM, and SIGKILL if the program is still there after
+// grace. It reports whether the program stopped on its own.
+func (p *Proc) Stop(grace time.Duration) bool {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(grace):
+		p.Kill()
+		return false
+	}
+}
+
+// Exited reports whether the program has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func tail(s string, lines int) string {
+	all := strings.Split(s, "\n")
+	if len(all) > lines {
+		all = append([]string{fmt.Sprintf("[%d earlier lines]", len(all)-lines)}, all[len(all)-lines:]...)
+	}
+	return strings.Join(all, "\n")
+}
+
+// Collector is a sonde-collector serving from Data.
+type Collector struct {
+	Bin   string   // folder holding the binaries
+	Data  string   // data dir
+	QUIC  string   // UDP address for agents
+	HTTP  string   // TCP address of the API
+	Netns string   // network namespace to run in; "" for this one
+	Args  []string // extra serve flags
+	Proc  *Proc
+}
+
+// Start runs the collector and waits until it answers /readyz. An HTTP
+// address in another namespace cannot be reached from here: then it waits
+// for the log line that says the collector is serving.
+func (c *Collector) Start(t testing.TB) {
+	t.Helper()
+	args := append([]string{"serve", "--data", c.Data, "--quic", c.QUIC, "--http", c.HTTP}, c.Args...)
+	c.Proc = Start(t, c.Netns, filepath.Join(c.Bin, "sonde-collector"), args...)
+	WaitFor(t, "the collector to be ready", 30*time.Second, func() bool {
+		if c.Proc.Exited() {
+			t.Fatalf("the collector exited:\n%s", tail(c.Proc.Output(), 50))
+		}
+		if c.Netns != "" {
+			return strings.Contains(c.Proc.Output(), "serving")
+		}
+		resp, err := http.Get("http://" + c.HTTP + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// Token makes an enrollment token for uses agents and returns it with the
+// CA pin.
+func (c *Collector) Token(t testing.TB, uses int) (token, pin string) {
+	t.Helper()
+	out := Run(t, filepath.Join(c.Bin, "sonde-collector"), "token", "create", "--data", c.Data, "--json",
+		"--uses", fmt.Sprint(uses), "--ttl", "24h")
+	var tok struct {
+		Token string `json:"token"`
+		Pin   string `json:"ca_pin"`
+	}
+	if err := json.Unmarshal([]byte(out), &tok); err != nil {
+		t.Fatalf("token create printed %q: %v", out, err)
+	}
+	return tok.Token, tok.Pin
+}
+
+// DB is the path of the collector's database.
+func (c *Collector) DB() string { return filepath.Join(c.Data, "sonde.db") }
+
+// Run runs a program to completion and returns its standard output.
+func Run(t testing.TB, path string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", filepath.Base(path), strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// WaitFor polls cond every 50 ms until it holds, failing the test after
+// patience.
+func WaitFor(t testing.TB, what string, patience time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %s waiting for %s", patience, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// FreeAddr returns a loopback address free for both TCP and UDP right now.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if u, err := net.ListenPacket("udp", addr); err == nil {
+			u.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free loopback port")
+	return ""
+}
+
+// Key names one stored snapshot.
+type Key struct {
+	Agent     string
+	BootEpoch int64
+	Seq       uint64
+}
+
+// Stored is what a collector's database holds, read straight from the file.
+type Stored struct {
+	Rows    int         // snapshot rows
+	Keys    map[Key]int // rows per (agent, boot epoch, seq)
+	Trigger map[Key]string
+}
+
+// ReadStore reads every snapshot key from the database at path and runs
+// SQLite's integrity check on it. The collector may be running.
+func ReadStore(ctx context.Context, path string) (*Stored, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var check string
+	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil {
+		return nil, fmt.Errorf("integrity_check: %w", err)
+	}
+	if check != "ok" {
+		return nil, fmt.Errorf("integrity_check: %s", check)
+	}
+	rows, err := db.QueryContext(ctx, "SELECT agent_id, boot_epoch, seq, trigger_name FROM snapshots")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	s := &Stored{Keys: map[Key]int{}, Trigger: map[Key]string{}}
+	for rows.Next() {
+		var k Key
+		var seq int64
+		var trigger string
+		if err := rows.Scan(&k.Agent, &k.BootEpoch, &seq, &trigger); err != nil {
+			return nil, err
+		}
+		k.Seq = uint64(seq)
+		s.Rows++
+		s.Keys[k]++
+		if trigger != "" {
+			s.Trigger[k] = trigger
+		}
+	}
+	return s, rows.Err()
+}
+
+// Duplicates lists the keys stored more than once.
+func (s *Stored) Duplicates() []Key {
+	var out []Key
+	for k, n := range s.Keys {
+		if n > 1 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// FirstEpoch is the earliest boot epoch stored for an agent, or 0.
+func (s *Stored) FirstEpoch(agent string) int64 {
+	var first int64
+	for k := range s.Keys {
+		if k.Agent == agent && (first == 0 || k.BootEpoch < first) {
+			first = k.BootEpoch
+		}
+	}
+	return first
+}
