@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -19,11 +18,11 @@ import (
 
 // TestSpoolWhileCollectorDown runs a real agent whose collector is not
 // there yet: it keeps taking health snapshots into its spool, within the
-// cap; once the collector comes up, every spooled snapshot arrives and the
-// spool empties.
+// cap, dropping and counting the oldest; once the collector comes up, every
+// spooled snapshot arrives and the spool empties.
 func TestSpoolWhileCollectorDown(t *testing.T) {
 	t.Parallel()
-	const interval = 200 * time.Millisecond
+	const interval = 50 * time.Millisecond
 	h := newHarness(t, interval)
 	id := h.enroll(t, "spooler")
 
@@ -36,16 +35,22 @@ func TestSpoolWhileCollectorDown(t *testing.T) {
 	pc.Close()
 	id.Collector = addr
 
-	const capBytes = 4 << 20
+	const capBytes = 24 << 10 // a handful of health snapshots
 	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool"), capBytes, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
+	agentLog := new(syncBuffer)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent log:\n%s", agentLog)
+		}
+	})
 	c := &client.Client{
 		ID:             id,
 		Probes:         probe.NewSet(),
 		Facts:          testFacts("spooler"),
-		Log:            slog.New(slog.DiscardHandler),
+		Log:            slog.New(slog.NewTextHandler(agentLog, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HealthInterval: interval,
 		Spool:          sp,
 	}
@@ -61,17 +66,19 @@ func TestSpoolWhileCollectorDown(t *testing.T) {
 		}
 	})
 
-	waitUntil(t, "health snapshots in the spool", func() bool {
-		n, b, _, _ := sp.Stats()
+	waitUntil(t, "the spool to fill and drop the oldest", func() bool {
+		_, b, dropped, _ := sp.Stats()
 		if b > capBytes {
 			t.Fatalf("spool holds %d bytes, cap %d", b, capBytes)
 		}
-		return n >= 6
+		return dropped >= 3
 	})
-	if _, _, dropped, corrupt := sp.Stats(); dropped != 0 || corrupt != 0 {
-		t.Fatalf("spool dropped %d and found %d corrupt records", dropped, corrupt)
+	d := c.Delivery()
+	if d.Corrupt != 0 || d.Lost != 0 || d.Dropped < 3 || d.SpoolCap != capBytes {
+		t.Fatalf("agent's account of its spool: %+v", d)
 	}
-	spooled := spooledKeys(t, sp)
+	spooled := spooledSeqs(t, sp)
+	droppedBefore := d.Dropped
 
 	// The collector comes up on the agent's address, with the same CA and
 	// store as the one that enrolled it.
@@ -87,43 +94,48 @@ func TestSpoolWhileCollectorDown(t *testing.T) {
 	go func() { served <- srv.Serve(sctx) }()
 	t.Cleanup(func() { scancel(); <-served })
 
-	var stored map[string]bool
+	stored := map[uint64]bool{}
 	waitUntil(t, "the spool to be delivered and empty", func() bool {
-		list, err := h.store.Snapshots(t.Context(), id.AgentID, store.SnapshotFilter{Limit: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = map[string]bool{}
-		for _, s := range list {
-			stored[fmt.Sprint(s.BootEpoch, "/", s.Seq)] = true
-		}
-		for k := range spooled {
-			if !stored[k] {
-				return false
+		n, _, _, _ := sp.Stats()
+		return n == 0 && c.Delivery().Delivered > 0
+	})
+	list, err := h.store.Snapshots(t.Context(), id.AgentID, store.SnapshotFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		stored[s.Seq] = true
+	}
+	// The agent went on taking snapshots until the collector came: the
+	// spool may have dropped its oldest since, and only those.
+	missing := 0
+	for i, seq := range spooled {
+		if !stored[seq] {
+			missing++
+			if missing != i+1 {
+				t.Fatalf("spooled snapshot %d never arrived, though older ones did (spooled %v)", seq, spooled)
 			}
 		}
-		n, _, _, _ := sp.Stats()
-		return n == 0
-	})
-	if len(stored) < len(spooled) {
-		t.Fatalf("store holds %d snapshots, %d were spooled", len(stored), len(spooled))
+	}
+	if later := c.Delivery().Dropped - droppedBefore; uint64(missing) > later {
+		t.Fatalf("%d spooled snapshots never arrived; the spool dropped %d since", missing, later)
 	}
 }
 
-// spooledKeys lists the (boot epoch, seq) of every record in sp, in order.
-func spooledKeys(t *testing.T, sp *spool.Spool) map[string]bool {
+// spooledSeqs lists the seqs of the records in sp, in order.
+func spooledSeqs(t *testing.T, sp *spool.Spool) []uint64 {
 	t.Helper()
-	keys := map[string]bool{}
+	var seqs []uint64
 	var at spool.ID
 	for {
 		snap, next, err := sp.After(at)
 		if errors.Is(err, spool.ErrEmpty) {
-			return keys
+			return seqs
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys[fmt.Sprint(snap.BootEpoch, "/", snap.Seq)] = true
+		seqs = append(seqs, snap.Seq)
 		at = next
 	}
 }
