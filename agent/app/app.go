@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -223,7 +224,9 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--format must be json or text, not %q", *format)
 	}
 	if f, ok := w.(*os.File); ok && *out != "" {
-		return f.Sync()
+		if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+			return err // EINVAL: a device or pipe (-o /dev/null), nothing to sync
+		}
 	}
 	return nil
 }

@@ -70,17 +70,41 @@ func (c *Client) healthLoop(ctx context.Context) {
 }
 
 // pushHealth takes one health snapshot, looks it over for local faults and
-// delivers it, or keeps it in the spool.
+// submits it.
 func (c *Client) pushHealth(ctx context.Context) {
 	snap := c.take(ctx, protocol.KindHealth, "", probe.HealthProbes, probeTimeout)
-	err := c.deliver(ctx, snap)
-	c.receipt("periodic", "", "", snap, err)
-	if err != nil {
-		c.keep(snap, err)
-	}
+	c.submit(ctx, snap)
 	for _, trigger := range healthFaults(snap) {
 		go c.fault(ctx, trigger)
 	}
+}
+
+// submit sends a snapshot the agent took on its own. With a spool, the
+// snapshot is on disk before it leaves, and the replay loop sends it in
+// order: a collector that vanished without a word (a partition, a sleeping
+// laptop) never holds up the next snapshot. Without one, it is sent now or
+// not at all.
+func (c *Client) submit(ctx context.Context, snap *protocol.Snapshot) {
+	if c.Spool != nil {
+		c.keep(snap, nil)
+		return
+	}
+	err := c.deliver(ctx, snap)
+	c.receipt(receiptKind(snap), "", "", snap, err)
+	if err != nil {
+		c.Log.Warn("snapshot not delivered", "kind", snap.Kind.String(), "seq", snap.Seq, "err", err)
+	}
+}
+
+// receiptKind names why a snapshot was taken, for the receipts.
+func receiptKind(snap *protocol.Snapshot) string {
+	switch {
+	case snap.Trigger != "":
+		return "fault"
+	case snap.RequestID != "":
+		return "requested"
+	}
+	return "periodic"
 }
 
 // deliver sends snap on a new stream of the current connection and waits
@@ -123,8 +147,8 @@ func refused(err error) bool {
 	return false
 }
 
-// keep puts a snapshot that was not delivered into the spool, unless the
-// collector refused it for good or there is no spool.
+// keep puts a snapshot into the spool, unless the collector refused it for
+// good (sendErr) or there is no spool.
 func (c *Client) keep(snap *protocol.Snapshot, sendErr error) {
 	if c.Spool == nil || refused(sendErr) {
 		c.Log.Warn("snapshot not delivered", "kind", snap.Kind.String(), "request", snap.RequestID, "seq", snap.Seq, "err", sendErr)
@@ -172,8 +196,7 @@ func (c *Client) replayLoop(ctx context.Context, conn *quic.Conn) {
 func (c *Client) replay(ctx context.Context, conn *quic.Conn) {
 	sent := 0
 	defer func() {
-		if sent > 0 {
-			n, _, _, _ := c.Spool.Stats()
+		if n, _, _, _ := c.Spool.Stats(); sent > 1 || n > 0 {
 			c.Log.Info("spooled snapshots delivered", "sent", sent, "left", n)
 		}
 	}()
@@ -191,6 +214,7 @@ func (c *Client) replay(ctx context.Context, conn *quic.Conn) {
 			c.Log.Debug("spooled snapshot not delivered; will retry", "seq", snap.Seq, "err", err)
 			return
 		}
+		c.receipt(receiptKind(snap), snap.RequestID, "", snap, err)
 		if err != nil {
 			c.Log.Warn("collector refused a spooled snapshot; dropping it", "seq", snap.Seq, "err", err)
 		} else {
@@ -227,7 +251,7 @@ func healthFaults(snap *protocol.Snapshot) []string {
 }
 
 // fault takes a full snapshot marked with trigger, at most once per
-// faultEvery for each trigger, and delivers or spools it.
+// faultEvery for each trigger, and submits it.
 func (c *Client) fault(ctx context.Context, trigger string) {
 	if c.Spool == nil {
 		return
@@ -246,9 +270,5 @@ func (c *Client) fault(ctx context.Context, trigger string) {
 	}
 	snap.Trigger = trigger
 	c.Log.Warn("fault seen; snapshot taken", "trigger", trigger, "seq", snap.Seq)
-	err := c.deliver(ctx, snap)
-	c.receipt("fault", "", "", snap, err)
-	if err != nil {
-		c.keep(snap, err)
-	}
+	c.submit(ctx, snap)
 }

@@ -40,7 +40,7 @@ type Delivery struct {
 	Connected  bool   `json:"connected"`
 	Reconnects uint64 `json:"reconnects"`
 	Delivered  uint64 `json:"delivered"` // acknowledged by the collector
-	Spooled    uint64 `json:"spooled"`   // kept on disk for later
+	Spooled    uint64 `json:"spooled"`   // written to the spool, to send in order
 	Lost       uint64 `json:"lost"`      // neither delivered nor spooled (disk full)
 	// Throttled counts the times a busy collector asked the agent to hold.
 	Throttled    uint64 `json:"throttled"`

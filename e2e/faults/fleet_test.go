@@ -212,12 +212,11 @@ func (f *fleet) delivered() (n uint64) {
 	return n
 }
 
-// spooled is the number of snapshots the first runs had kept for later.
-func (f *fleet) spooled() (n uint64) {
+// spoolRecords is the number of snapshots waiting in the spools.
+func (f *fleet) spoolRecords() (n int) {
 	for _, a := range f.agents {
-		if a.first != nil {
-			n += a.first.Delivery().Spooled
-		}
+		records, _, _, _ := a.spool.Stats()
+		n += records
 	}
 	return n
 }
