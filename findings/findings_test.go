@@ -141,7 +141,7 @@ func TestExpectedIDs(t *testing.T) {
 		"failed-probes":            nil,
 		"windows":                  {"service.failed"},
 		"health": {"dns.no-resolvers", "disk.almost-full", "memory.pressure", "memory.swap-heavy",
-			"network.no-default-route", "service.failed"},
+			"network.no-default-route", "service.failed", "agent.snapshots-dropped"},
 		"busy-machine": {"memory.pressure", "memory.swap-heavy", "network.interface-errors",
 			"process.cpu-hog", "collector.high-latency", "system.reboot-pending"},
 	} {
