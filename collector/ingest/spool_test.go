@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,6 +81,7 @@ func TestSpoolWhileCollectorDown(t *testing.T) {
 	spooled := spooledSeqs(t, sp)
 	droppedBefore := d.Dropped
 
+	up := time.Now()
 	// The collector comes up on the agent's address, with the same CA and
 	// store as the one that enrolled it.
 	srv, err := ingest.Listen(ingest.Config{
@@ -105,6 +107,9 @@ func TestSpoolWhileCollectorDown(t *testing.T) {
 	}
 	for _, s := range list {
 		stored[s.Seq] = true
+		if slices.Contains(spooled, s.Seq) && !s.CapturedAt.Before(up) {
+			t.Errorf("snapshot %d, spooled before the collector came up, is stored as captured at %s (up at %s)", s.Seq, s.CapturedAt, up)
+		}
 	}
 	// The agent went on taking snapshots until the collector came: the
 	// spool may have dropped its oldest since, and only those.
