@@ -58,6 +58,7 @@ type Client struct {
 	seq       atomic.Uint64
 	verifier  *protocol.Verifier
 	holdUntil atomic.Int64 // unix ns: a busy collector asked us to wait
+	lastAck   atomic.Int64 // unix ns of the last ack from the collector
 	stats     struct{ reconnects, delivered, spooled, lost, throttled atomic.Uint64 }
 
 	mu       sync.Mutex
@@ -194,6 +195,9 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 		go c.replayLoop(ctx, conn)
 	}
 	go c.renewLoop(ctx, conn)
+	if c.Spool != nil {
+		go c.watchRoaming(ctx, conn)
+	}
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -336,6 +340,7 @@ func (c *Client) send(str *quic.Stream, snap *protocol.Snapshot) error {
 		return fmt.Errorf("ack for seq %d, sent %d", ack.Seq, snap.Seq)
 	}
 	c.stats.delivered.Add(1)
+	c.lastAck.Store(time.Now().UnixNano())
 	return nil
 }
 

@@ -1,0 +1,71 @@
+package client
+
+import (
+	"context"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// Roaming. When the machine's addresses change (Wi-Fi to wired, a new DHCP
+// lease, a VPN coming up), QUIC connection migration usually keeps the
+// connection: the collector validates the new path and moves to it. When
+// it cannot (the old route is gone, a middlebox drops the new path), the
+// connection would linger until its idle timeout. So the agent watches its
+// addresses; on a change it sends a health snapshot at once, and if no ack
+// arrives within roamCheck it drops the connection and dials anew.
+var (
+	roamPoll  = 2 * time.Second
+	roamCheck = 5 * time.Second
+)
+
+// localAddrs returns the machine's unicast addresses, sorted.
+func localAddrs() []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
+			out = append(out, ipn.IP.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// watchRoaming checks the connection whenever the machine's addresses
+// change, until ctx ends.
+func (c *Client) watchRoaming(ctx context.Context, conn *quic.Conn) {
+	t := time.NewTicker(roamPoll)
+	defer t.Stop()
+	last := localAddrs()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := localAddrs()
+		if slices.Equal(now, last) {
+			continue
+		}
+		last = now
+		changed := time.Now()
+		c.Log.Info("network addresses changed; checking the connection", "addresses", now)
+		signal(c.kick)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(roamCheck):
+		}
+		if c.lastAck.Load() < changed.UnixNano() && c.held() <= 0 {
+			c.Log.Warn("no answer from the collector since the network changed; reconnecting")
+			conn.CloseWithError(0, "network changed; reconnecting")
+			return
+		}
+	}
+}
