@@ -26,7 +26,7 @@ func snap(epoch int64, seq uint64, pad int) *protocol.Snapshot {
 	}
 }
 
-func open(t *testing.T, dir string, capBytes int64) *Spool {
+func open(t testing.TB, dir string, capBytes int64) *Spool {
 	t.Helper()
 	s, err := Open(dir, capBytes, quiet())
 	if err != nil {
