@@ -110,3 +110,27 @@ func TestAlertJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultPackFault: a snapshot the agent took at a fault fires
+// FaultReported for its trigger at once, and it resolves once the fault
+// snapshot is older than FaultWindow.
+func TestDefaultPackFault(t *testing.T) {
+	rs, err := Load(DefaultRules, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(rs, Options{ResendInterval: time.Hour})
+	got := timeline(e, 0, 30, func(n int) []Input {
+		in := agentInput(healthDoc(minute(n), probes{"network": map[string]any{"resolvers": 1}}))
+		if n >= 3 {
+			// Taken at minute 2 while the collector was unreachable,
+			// delivered at minute 3; a second one of the same trigger.
+			in.Faults = []Fault{{Trigger: "collector-unreachable", CapturedAt: minute(2)}, {Trigger: "collector-unreachable", CapturedAt: minute(1)}}
+		}
+		return []Input{in}
+	})
+	equal(t, got, []string{
+		"firing FaultReported{trigger=collector-unreachable} @3m",
+		"resolved FaultReported{trigger=collector-unreachable} @18m",
+	})
+}

@@ -27,6 +27,18 @@ type Input struct {
 	LastSeen time.Time
 	// Online says whether the agent is connected now.
 	Online bool
+	// Faults are the snapshots the agent took on its own at a fault
+	// (collector unreachable, no DNS, ...) within FaultWindow.
+	Faults []Fault
+}
+
+// FaultWindow is how long a fault snapshot counts in fault.recent.
+const FaultWindow = 15 * time.Minute
+
+// Fault is one snapshot an agent took at a fault.
+type Fault struct {
+	Trigger    string
+	CapturedAt time.Time
 }
 
 // State is where an alert stands.

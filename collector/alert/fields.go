@@ -306,6 +306,21 @@ func timeSynced(_ *evalCtx, v *docView) []sample {
 
 func agentOnline(c *evalCtx) []sample { return one(boolValue(c.in.Online)) }
 
+// recentFaults is 1 for each trigger of a fault snapshot captured within
+// FaultWindow.
+func recentFaults(c *evalCtx) []sample {
+	var out []sample
+	seen := map[string]bool{}
+	for _, f := range c.in.Faults {
+		if seen[f.Trigger] || f.Trigger == "" || c.now.Sub(f.CapturedAt) > FaultWindow || len(out) >= maxSeries {
+			continue
+		}
+		seen[f.Trigger] = true
+		out = append(out, sample{labels: map[string]string{"trigger": clip(f.Trigger)}, value: 1})
+	}
+	return out
+}
+
 // offlineSeconds is 0 while the agent is connected, else the time since
 // it was last seen; unknown for an agent never seen.
 func offlineSeconds(c *evalCtx) []sample {

@@ -91,7 +91,7 @@ func (r *Runner) Tick(ctx context.Context, now time.Time) error {
 		return err
 	}
 	r.Engine.SetSilences(silences)
-	inputs, err := r.Inputs(ctx)
+	inputs, err := r.Inputs(ctx, now)
 	if err != nil {
 		return err
 	}
@@ -111,8 +111,8 @@ func (r *Runner) Tick(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// Inputs builds the engine's input for every agent not revoked.
-func (r *Runner) Inputs(ctx context.Context) ([]alert.Input, error) {
+// Inputs builds the engine's input at now for every agent not revoked.
+func (r *Runner) Inputs(ctx context.Context, now time.Time) ([]alert.Input, error) {
 	agents, err := r.Store.Agents(ctx)
 	if err != nil {
 		return nil, err
@@ -131,6 +131,13 @@ func (r *Runner) Inputs(ctx context.Context) ([]alert.Input, error) {
 		snaps, err := r.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "health", Limit: 2})
 		if err != nil {
 			return nil, err
+		}
+		faults, err := r.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Faults: true, Since: now.Add(-alert.FaultWindow), Limit: 20})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range faults {
+			in.Faults = append(in.Faults, alert.Fault{Trigger: f.Trigger, CapturedAt: f.CapturedAt})
 		}
 		for i, s := range snaps {
 			full, err := r.Store.Snapshot(ctx, s.ID)

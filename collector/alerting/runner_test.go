@@ -98,3 +98,26 @@ func TestRunnerFiresPersistsAndKeepsRulesOnBadReload(t *testing.T) {
 		t.Errorf("rules in force: %v", r)
 	}
 }
+
+// TestInputsCarryRecentFaults: the engine sees the snapshots an agent
+// took at a fault within alert.FaultWindow, and no older ones.
+func TestInputsCarryRecentFaults(t *testing.T) {
+	a := fleet(t, 1)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for i, age := range []time.Duration{2 * time.Minute, time.Hour} {
+		doc := protocol.Document{AgentID: "ag1", BootEpoch: 1, Seq: uint64(i + 1), Kind: "full", CapturedAt: now.Add(-age),
+			Trigger: "no-dns-resolvers"}
+		if _, _, err := a.Store.PutSnapshot(ctx, &store.Snapshot{Document: doc, ReceivedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &Runner{Store: a.Store}
+	ins, err := r.Inputs(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins) != 1 || len(ins[0].Faults) != 1 || ins[0].Faults[0].Trigger != "no-dns-resolvers" {
+		t.Fatalf("inputs: %+v", ins)
+	}
+}

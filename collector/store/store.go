@@ -139,6 +139,8 @@ type TicketFilter struct {
 type SnapshotFilter struct {
 	Kind   string    // "full", "health" or "" for both
 	Before time.Time // only snapshots captured at or before; zero for all
+	Since  time.Time // only snapshots captured at or after; zero for all
+	Faults bool      // only snapshots the agent took at a fault (with a trigger)
 	Limit  int       // 0 means 100
 }
 

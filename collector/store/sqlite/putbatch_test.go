@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sondehq/sonde/collector/store"
 )
@@ -74,5 +75,35 @@ func TestPutAfterClose(t *testing.T) {
 	s.Close()
 	if _, _, err := s.PutSnapshot(t.Context(), snapshot("a1", 1, 1, "health", base)); err == nil {
 		t.Fatal("PutSnapshot after Close succeeded")
+	}
+}
+
+// TestFaultSnapshotsFilter lists only the snapshots taken at a fault, in
+// the window asked.
+func TestFaultSnapshotsFilter(t *testing.T) {
+	s, _ := newStore(t)
+	enroll(t, s, "a1", "host-1")
+	for i, trigger := range []string{"", "collector-unreachable", "", "no-dns-resolvers", ""} {
+		snap := snapshot("a1", 1, uint64(i+1), "health", base.Add(time.Duration(i)*time.Minute))
+		if trigger != "" {
+			snap.Kind, snap.Trigger = "full", trigger
+		}
+		if _, _, err := s.PutSnapshot(t.Context(), snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Snapshots(t.Context(), "a1", store.SnapshotFilter{Faults: true, Since: base.Add(2 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Trigger != "no-dns-resolvers" || got[0].Seq != 4 {
+		t.Fatalf("faults since minute 2: %+v", got)
+	}
+	got, err = s.Snapshots(t.Context(), "a1", store.SnapshotFilter{Faults: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Seq != 4 || got[1].Seq != 2 {
+		t.Fatalf("all faults: %+v", got)
 	}
 }

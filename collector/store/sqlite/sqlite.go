@@ -413,6 +413,13 @@ func (s *Store) Snapshots(ctx context.Context, agentID string, f store.SnapshotF
 		q += ` AND captured_at <= ?`
 		args = append(args, unixNano(f.Before))
 	}
+	if !f.Since.IsZero() {
+		q += ` AND captured_at >= ?`
+		args = append(args, unixNano(f.Since))
+	}
+	if f.Faults {
+		q += ` AND trigger_name != ''`
+	}
 	q += ` ORDER BY captured_at DESC, id DESC LIMIT ?`
 	args = append(args, f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
