@@ -25,6 +25,7 @@ test: ## run every test (unit, fixture, end-to-end with the real binaries)
 	$(GO) test -count=1 ./...
 
 test-faults: ## the long fault tests: kill -9, full disks, lossy and partitioned networks (root, nftables)
+	$(GO) test -tags faults -count=1 -timeout 5m ./e2e/netns/
 	$(GO) test -tags faults -count=1 -v -timeout 30m ./e2e/faults/
 
 soak: ## 1,000 simulated agents with reconnect churn against one collector (minutes)

@@ -149,7 +149,7 @@ func (c *Client) Run(ctx context.Context) error {
 		// Full jitter spreads a fleet's reconnects after a collector restart.
 		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
 		c.Log.Warn("collector connection lost; retrying", "err", err, "in", wait.Round(time.Millisecond))
-		go c.fault(ctx, TriggerUnreachable)
+		go c.fault(ctx, TriggerUnreachable, err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -306,6 +306,11 @@ func (c *Client) admit(req *protocol.SnapshotRequest, now time.Time) (time.Durat
 
 // take runs probes into a new snapshot.
 func (c *Client) take(ctx context.Context, kind protocol.Kind, requestID string, probes []string, timeout time.Duration) *protocol.Snapshot {
+	return c.takeIn(ctx, c.Env(kind == protocol.KindHealth), kind, requestID, probes, timeout)
+}
+
+// takeIn runs probes in env into a new snapshot.
+func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind, requestID string, probes []string, timeout time.Duration) *protocol.Snapshot {
 	now := time.Now()
 	return &protocol.Snapshot{
 		RequestID:  requestID,
@@ -314,7 +319,7 @@ func (c *Client) take(ctx context.Context, kind protocol.Kind, requestID string,
 		BootEpoch:  c.bootEpoch,
 		Seq:        c.seq.Add(1),
 		CapturedAt: now.UnixMilli(),
-		Probes:     c.Probes.Run(ctx, c.Env(kind == protocol.KindHealth), probes, timeout),
+		Probes:     c.Probes.Run(ctx, env, probes, timeout),
 	}
 }
 

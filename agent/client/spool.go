@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -75,7 +77,7 @@ func (c *Client) pushHealth(ctx context.Context) {
 	snap := c.take(ctx, protocol.KindHealth, "", probe.HealthProbes, probeTimeout)
 	c.submit(ctx, snap)
 	for _, trigger := range healthFaults(snap) {
-		go c.fault(ctx, trigger)
+		go c.fault(ctx, trigger, nil)
 	}
 }
 
@@ -192,16 +194,28 @@ func (c *Client) replayLoop(ctx context.Context, conn *quic.Conn) {
 	}
 }
 
-// replay drains the spool until it is empty or a delivery fails.
+// replayWindow is how many spooled snapshots are in flight at once, so
+// that a long round trip does not slow the replay to one per round trip.
+const replayWindow = 4
+
+// replay drains the spool, oldest first, until it is empty or a delivery
+// fails. Each snapshot is removed once acknowledged, or refused for good.
 func (c *Client) replay(ctx context.Context, conn *quic.Conn) {
-	sent := 0
+	var sent atomic.Int64
 	defer func() {
-		if n, _, _, _ := c.Spool.Stats(); sent > 1 || n > 0 {
-			c.Log.Info("spooled snapshots delivered", "sent", sent, "left", n)
+		if n, _, _, _ := c.Spool.Stats(); sent.Load() > 1 || n > 0 {
+			c.Log.Info("spooled snapshots delivered", "sent", sent.Load(), "left", n)
 		}
 	}()
-	for ctx.Err() == nil && c.held() <= 0 {
-		snap, id, err := c.Spool.Next()
+	var (
+		wg     sync.WaitGroup
+		failed atomic.Bool
+		slots  = make(chan struct{}, replayWindow)
+		at     spool.ID
+	)
+	defer wg.Wait()
+	for ctx.Err() == nil && c.held() <= 0 && !failed.Load() {
+		snap, id, err := c.Spool.After(at)
 		if errors.Is(err, spool.ErrEmpty) {
 			return
 		}
@@ -209,21 +223,31 @@ func (c *Client) replay(ctx context.Context, conn *quic.Conn) {
 			c.Log.Warn("reading the spool", "err", err)
 			return
 		}
-		err = c.deliverOn(ctx, conn, snap)
-		if err != nil && !refused(err) {
-			c.Log.Debug("spooled snapshot not delivered; will retry", "seq", snap.Seq, "err", err)
+		at = id
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
 			return
 		}
-		c.receipt(receiptKind(snap), snap.RequestID, "", snap, err)
-		if err != nil {
-			c.Log.Warn("collector refused a spooled snapshot; dropping it", "seq", snap.Seq, "err", err)
-		} else {
-			sent++
-		}
-		if err := c.Spool.Remove(id); err != nil {
-			c.Log.Warn("removing a delivered snapshot from the spool", "err", err)
-			return
-		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			err := c.deliverOn(ctx, conn, snap)
+			if err != nil && !refused(err) {
+				c.Log.Debug("spooled snapshot not delivered; will retry", "seq", snap.Seq, "err", err)
+				failed.Store(true)
+				return
+			}
+			c.receipt(receiptKind(snap), snap.RequestID, "", snap, err)
+			if err != nil {
+				c.Log.Warn("collector refused a spooled snapshot; dropping it", "seq", snap.Seq, "err", err)
+			} else {
+				sent.Add(1)
+			}
+			if err := c.Spool.Remove(id); err != nil {
+				c.Log.Warn("removing a delivered snapshot from the spool", "err", err)
+				failed.Store(true)
+			}
+		})
 	}
 }
 
@@ -251,8 +275,11 @@ func healthFaults(snap *protocol.Snapshot) []string {
 }
 
 // fault takes a full snapshot marked with trigger, at most once per
-// faultEvery for each trigger, and submits it.
-func (c *Client) fault(ctx context.Context, trigger string) {
+// faultEvery for each trigger, and submits it. cause, when given, is why
+// the collector is unreachable: the snapshot reports it instead of waiting
+// out a handshake bound to fail (which would also hold up the network probe
+// of the next health snapshots).
+func (c *Client) fault(ctx context.Context, trigger string, cause error) {
 	if c.Spool == nil {
 		return
 	}
@@ -264,7 +291,11 @@ func (c *Client) fault(ctx context.Context, trigger string) {
 	}
 	c.faults[trigger] = now
 	c.mu.Unlock()
-	snap := c.take(ctx, protocol.KindFull, "", nil, faultProbeTimeout)
+	env := c.Env(false)
+	if cause != nil {
+		env.Collector.Handshake = func(context.Context) (time.Duration, error) { return 0, cause }
+	}
+	snap := c.takeIn(ctx, env, protocol.KindFull, "", nil, faultProbeTimeout)
 	if ctx.Err() != nil {
 		return
 	}

@@ -35,8 +35,9 @@ func TestFaultSnapshotSpooled(t *testing.T) {
 	}
 	c.bootEpoch = time.Now().UnixMilli()
 	c.replayNow = make(chan struct{}, 1)
-	c.fault(t.Context(), TriggerUnreachable)
-	c.fault(t.Context(), TriggerUnreachable) // rate-limited
+	cause := errors.New("connecting to 127.0.0.1:9: timeout: no recent network activity")
+	c.fault(t.Context(), TriggerUnreachable, cause)
+	c.fault(t.Context(), TriggerUnreachable, cause) // rate-limited
 	snap, _, err := sp.Next()
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +47,18 @@ func TestFaultSnapshotSpooled(t *testing.T) {
 	}
 	if err := snap.Validate(); err != nil {
 		t.Fatalf("fault snapshot does not validate: %v", err)
+	}
+	// The snapshot reports why the collector is unreachable, without
+	// trying a handshake bound to fail.
+	for _, p := range snap.Probes {
+		var d struct {
+			Collector struct {
+				Handshake struct{ Error string } `json:"handshake"`
+			} `json:"collector"`
+		}
+		if p.Name == "network" && (json.Unmarshal(p.Data, &d) != nil || d.Collector.Handshake.Error != cause.Error()) {
+			t.Errorf("network probe's handshake: %s", p.Data)
+		}
 	}
 	if n, _, _, _ := sp.Stats(); n != 1 {
 		t.Fatalf("%d records in the spool, want 1 (rate limit)", n)
