@@ -144,15 +144,7 @@ type agent struct {
 	id    *state.Identity
 	spool *spool.Spool
 	log   *slog.Logger
-	mu    sync.Mutex
-	first *client.Client // the run under faults
-	again *client.Client // the run that replays
-}
-
-func (a *agent) client() *client.Client {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.first
+	first *client.Client // the run under faults; set before it starts
 }
 
 // enrollAgent enrolls one agent with the collector at addr; its spool is
