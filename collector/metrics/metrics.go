@@ -41,7 +41,7 @@ func New() *Metrics {
 			Name: "sonde_snapshots_ingested_total", Help: "Snapshots received and committed, by kind; duplicates were stored before.",
 		}, []string{"kind", "duplicate"}),
 		ingestFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sonde_snapshots_rejected_total", Help: "Snapshots not stored, by reason.",
+			Name: "sonde_snapshots_rejected_total", Help: "Snapshots not stored, by reason; busy: the collector told the agent to keep it and retry later.",
 		}, []string{"reason"}),
 		ingestTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "sonde_ingest_duration_seconds", Help: "Time to store and ack one snapshot.",
@@ -60,7 +60,7 @@ func New() *Metrics {
 	buildInfo.Set(1)
 	r.MustRegister(m.connected, m.ingested, m.ingestFailed, m.ingestTime, m.roundTrip, buildInfo, m.alerts.evaluations, m.alerts.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, reason := range []string{"decode", "identity", "store"} {
+	for _, reason := range []string{"decode", "identity", "store", "busy"} {
 		m.ingestFailed.WithLabelValues(reason)
 	}
 	return m
