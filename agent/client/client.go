@@ -191,13 +191,12 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	if c.Spool == nil {
 		go c.healthLoop(ctx)
 	} else {
-		signal(c.kick)
+		// The health loop runs all along; what it took while away is in
+		// the spool, and goes first.
 		go c.replayLoop(ctx, conn)
-	}
-	go c.renewLoop(ctx, conn)
-	if c.Spool != nil {
 		go c.watchRoaming(ctx, conn)
 	}
+	go c.renewLoop(ctx, conn)
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {

@@ -306,17 +306,20 @@ func (s *Spool) read(name string) (*protocol.Snapshot, error) {
 // a record that is already gone is not an error.
 func (s *Spool) Remove(id ID) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	name := string(id)
 	size, ok := s.sizes[name]
 	if !ok {
+		s.mu.Unlock()
 		return nil
 	}
 	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.mu.Unlock()
 		return fmt.Errorf("spool: %w", err)
 	}
 	s.bytes -= size
 	s.removeName(name)
+	s.mu.Unlock()
+	// Making the removal durable need not hold up the spool's readers.
 	return syncDir(s.dir)
 }
 

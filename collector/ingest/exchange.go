@@ -84,6 +84,12 @@ func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic
 	}
 	defer release()
 	m, err := protocol.Read(str)
+	if err != nil && hungUp(err) {
+		// The agent went away mid-message (a restart, a lost network):
+		// it still has the snapshot, and sends it again.
+		s.log.Debug("agent hung up before its message ended", "agent", ac.id, "err", err)
+		return
+	}
 	if err != nil {
 		s.obs.IngestFailed("decode")
 		s.log.Warn("bad message from agent", "agent", ac.id, "err", err)
@@ -92,7 +98,9 @@ func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic
 	}
 	switch m := m.(type) {
 	case *protocol.Snapshot:
-		if _, err := s.ingest(ctx, ac.id, m, str); err != nil {
+		if _, err := s.ingest(ctx, ac.id, m, str); errors.Is(err, errAckLost) {
+			s.log.Debug("snapshot stored, ack not delivered; the agent will send it again", "agent", ac.id, "seq", m.Seq, "err", err)
+		} else if err != nil {
 			s.log.Warn("snapshot not stored", "agent", ac.id, "seq", m.Seq, "err", err)
 		}
 	case *protocol.Renew:
@@ -154,12 +162,29 @@ func (s *Server) ingest(ctx context.Context, id string, snap *protocol.Snapshot,
 		s.refuse(w, protocol.CodeUnavailable, "collector could not store the snapshot; keep it and retry")
 		return 0, fmt.Errorf("storing snapshot: %w", err)
 	}
-	if err := s.cfg.Store.TouchAgent(ctx, id, start); err != nil {
-		s.log.Warn("last-seen update", "agent", id, "err", err)
-	}
 	s.obs.Ingested(snap.Kind.String(), dup, time.Since(start))
-	err = protocol.Write(w, &protocol.Ack{AgentID: id, BootEpoch: snap.BootEpoch, Seq: snap.Seq, Duplicate: dup})
-	return stored, err
+	if err := protocol.Write(w, &protocol.Ack{AgentID: id, BootEpoch: snap.BootEpoch, Seq: snap.Seq, Duplicate: dup}); err != nil {
+		return stored, fmt.Errorf("%w: %v", errAckLost, err)
+	}
+	return stored, nil
+}
+
+// errAckLost is returned by ingest for a snapshot stored whose ack could
+// not be sent.
+var errAckLost = errors.New("ack not sent")
+
+// hungUp reports whether a read failed because the agent or the network
+// went away (a reset stream, a closed or timed-out connection), not
+// because of what the agent sent: a stream that ends cleanly mid-message
+// is malformed.
+func hungUp(err error) bool {
+	var (
+		streamErr *quic.StreamError
+		appErr    *quic.ApplicationError
+		idleErr   *quic.IdleTimeoutError
+		resetErr  *quic.StatelessResetError
+	)
+	return errors.As(err, &streamErr) || errors.As(err, &appErr) || errors.As(err, &idleErr) || errors.As(err, &resetErr)
 }
 
 // RequestSnapshot asks a connected agent for a snapshot of the named probes

@@ -188,7 +188,9 @@ type Store interface {
 	// PutSnapshot stores s durably unless a snapshot with the same
 	// (AgentID, BootEpoch, Seq) is stored already; either way it returns
 	// the stored ID, and whether it was a duplicate. It returns only after
-	// the commit, so the caller may ack.
+	// the commit, so the caller may ack. The agent's last-seen time moves
+	// to s.ReceivedAt in the same commit, unless s was imported from a file
+	// (protocol.ImportedEpoch).
 	PutSnapshot(ctx context.Context, s *Snapshot) (id int64, duplicate bool, err error)
 	Snapshots(ctx context.Context, agentID string, f SnapshotFilter) ([]Snapshot, error)
 	Snapshot(ctx context.Context, id int64) (*Snapshot, error)

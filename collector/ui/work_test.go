@@ -93,7 +93,7 @@ func TestAgentDiagnostics(t *testing.T) {
 	if resp, body := e.get(t, c, "/agents/nosuch"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no agent with ID or hostname") {
 		t.Errorf("unknown agent: %d", resp.StatusCode)
 	}
-	if _, page := e.submit(t, c, "/agents/a-disk/snapshot", nil); !strings.Contains(page, "is offline; last seen never") {
+	if _, page := e.submit(t, c, "/agents/a-disk/snapshot", nil); !strings.Contains(page, "is offline; last seen 20") {
 		t.Errorf("snapshot of an offline agent:\n%s", page)
 	}
 	if resp, body := e.get(t, c, "/agents/a-disk/diff"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "only one full snapshot") {

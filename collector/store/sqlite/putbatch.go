@@ -7,6 +7,7 @@ import (
 	"errors"
 
 	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // Snapshots arrive from many agents at once and each must be durable
@@ -34,8 +35,10 @@ type putResult struct {
 	err error
 }
 
-// PutSnapshot stores a snapshot once per (agent, boot epoch, seq). It
-// returns only after the snapshot is committed (or was already stored), so
+// PutSnapshot stores a snapshot once per (agent, boot epoch, seq), and
+// moves the agent's last-seen time to when it was received, unless it was
+// imported from a file. It returns only after the snapshot is committed
+// (or was already stored), so
 // the caller may ack it; on an error nothing may be acked, though the
 // snapshot may have been stored, and a resend finds it as a duplicate.
 func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, bool, error) {
@@ -119,6 +122,11 @@ func insertSnapshot(tx *sql.Tx, req *putRequest) putResult {
 		r.dup = true
 		r.err = tx.QueryRow(`SELECT id FROM snapshots WHERE agent_id = ? AND boot_epoch = ? AND seq = ?`,
 			snap.AgentID, snap.BootEpoch, int64(snap.Seq)).Scan(&r.id)
+	}
+	if r.err == nil && snap.BootEpoch != protocol.ImportedEpoch {
+		// A snapshot the agent sent is news of it: its last-seen time
+		// moves in the same commit (an imported file is not).
+		_, r.err = tx.Exec(`UPDATE agents SET last_seen = max(last_seen, ?) WHERE id = ?`, unixNano(snap.ReceivedAt), snap.AgentID)
 	}
 	return r
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // TestGroupCommit puts snapshots from many goroutines at once, so that they
@@ -105,5 +106,36 @@ func TestFaultSnapshotsFilter(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Seq != 4 || got[1].Seq != 2 {
 		t.Fatalf("all faults: %+v", got)
+	}
+}
+
+// TestPutSnapshotMovesLastSeen: a snapshot from the agent moves its
+// last-seen time in the same commit, never backwards; an imported one
+// does not.
+func TestPutSnapshotMovesLastSeen(t *testing.T) {
+	s, _ := newStore(t)
+	enroll(t, s, "a1", "host-1")
+	lastSeen := func() time.Time {
+		a, err := s.Agent(t.Context(), "a1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.LastSeen
+	}
+	put := func(epoch int64, seq uint64, received time.Time) {
+		snap := snapshot("a1", epoch, seq, "health", base)
+		snap.ReceivedAt = received
+		if _, _, err := s.PutSnapshot(t.Context(), snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1, 1, base.Add(time.Hour))
+	if got := lastSeen(); !got.Equal(base.Add(time.Hour)) {
+		t.Fatalf("last seen %s after a snapshot received at %s", got, base.Add(time.Hour))
+	}
+	put(1, 2, base.Add(time.Minute)) // a late one: last seen stays
+	put(protocol.ImportedEpoch, 3, base.Add(2*time.Hour))
+	if got := lastSeen(); !got.Equal(base.Add(time.Hour)) {
+		t.Fatalf("last seen %s after a late and an imported snapshot", got)
 	}
 }

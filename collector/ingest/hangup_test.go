@@ -1,0 +1,33 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// TestHungUp tells an agent gone away (not counted as a bad message) from
+// one that sent something malformed.
+func TestHungUp(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&quic.StreamError{StreamID: 4, ErrorCode: 0, Remote: true}, true},
+		{fmt.Errorf("reading: %w", &quic.ApplicationError{Remote: true, ErrorMessage: "agent stopping"}), true},
+		{&quic.IdleTimeoutError{}, true},
+		{io.ErrUnexpectedEOF, false}, // a clean end mid-frame: malformed
+		{io.EOF, false},
+		{fmt.Errorf("%w: bad probe name", protocol.ErrInvalid), false},
+		{errors.New("frame too large"), false},
+	} {
+		if got := hungUp(tt.err); got != tt.want {
+			t.Errorf("hungUp(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
