@@ -6,8 +6,6 @@
 package faults
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/sondehq/sonde/e2e/harness"
@@ -15,17 +13,4 @@ import (
 
 var bin string // folder with the binaries, built once
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sonde-faults-bin")
-	if err != nil {
-		panic(err)
-	}
-	if err := harness.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, &bin) }

@@ -38,6 +38,24 @@ func Build(dir string) error {
 	return nil
 }
 
+// Main is the TestMain of a suite that runs the binaries: it builds them
+// into a temporary folder, sets *bin to it, runs the tests and removes the
+// folder.
+func Main(m *testing.M, bin *string) {
+	dir, err := os.MkdirTemp("", "sonde-bin")
+	if err != nil {
+		panic(err)
+	}
+	if err := Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // Proc is a running program whose output is kept for the failure report.
 type Proc struct {
 	Name string
