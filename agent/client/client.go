@@ -61,10 +61,11 @@ type Client struct {
 	lastAck   atomic.Int64 // unix ns of the last ack from the collector
 	stats     struct{ reconnects, delivered, spooled, lost, throttled atomic.Uint64 }
 
-	mu       sync.Mutex
-	offset   time.Duration // collector clock minus ours
-	rtt      time.Duration
-	measured bool
+	mu          sync.Mutex
+	failedUnits []string      // of the previous health snapshot; nil before one
+	offset      time.Duration // collector clock minus ours
+	rtt         time.Duration
+	measured    bool
 }
 
 // Env returns the probe environment that describes this client's collector.

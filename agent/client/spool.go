@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ const (
 	TriggerUnreachable    = "collector-unreachable"
 	TriggerNoDefaultRoute = "no-default-route"
 	TriggerNoResolvers    = "no-dns-resolvers"
+	TriggerServiceFailed  = "service-failed"
 )
 
 // faultEvery is the least time between two fault snapshots of one trigger.
@@ -76,7 +78,11 @@ func (c *Client) healthLoop(ctx context.Context) {
 func (c *Client) pushHealth(ctx context.Context) {
 	snap := c.take(ctx, protocol.KindHealth, "", probe.HealthProbes, probeTimeout)
 	c.submit(ctx, snap)
-	for _, trigger := range healthFaults(snap) {
+	triggers := healthFaults(snap)
+	if c.serviceFailed(snap) {
+		triggers = append(triggers, TriggerServiceFailed)
+	}
+	for _, trigger := range triggers {
 		go c.fault(ctx, trigger, nil)
 	}
 }
@@ -272,6 +278,35 @@ func healthFaults(snap *protocol.Snapshot) []string {
 		return out
 	}
 	return nil
+}
+
+// serviceFailed reports whether a service has failed since the previous
+// health snapshot. Services already failed when the agent starts are not
+// news: they failed at some time nobody saw.
+func (c *Client) serviceFailed(snap *protocol.Snapshot) bool {
+	for _, p := range snap.Probes {
+		if p.Name != "services" || p.Error != "" || len(p.Data) == 0 {
+			continue
+		}
+		var h probe.ServicesHealth
+		if json.Unmarshal(p.Data, &h) != nil || h.FailedUnits == nil {
+			return false
+		}
+		c.mu.Lock()
+		prev := c.failedUnits
+		c.failedUnits = h.FailedUnits
+		c.mu.Unlock()
+		if prev == nil {
+			return false
+		}
+		for _, u := range h.FailedUnits {
+			if !slices.Contains(prev, u) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 // fault takes a full snapshot marked with trigger, at most once per

@@ -87,6 +87,35 @@ func TestHealthFaults(t *testing.T) {
 	}
 }
 
+// TestServiceFailed: a service that fails while the agent watches is a
+// fault; one failed before it started, or still failed, is not.
+func TestServiceFailed(t *testing.T) {
+	health := func(units ...string) *protocol.Snapshot {
+		b, _ := json.Marshal(probe.ServicesHealth{FailedUnits: append([]string{}, units...)})
+		return &protocol.Snapshot{Probes: []protocol.ProbeResult{{Name: "services", Data: b}}}
+	}
+	c := &Client{}
+	for i, tt := range []struct {
+		snap *protocol.Snapshot
+		want bool
+	}{
+		{health("cups.service"), false}, // failed before the agent started
+		{health("cups.service"), false},
+		{health("cups.service", "sshd.service"), true},
+		{health("sshd.service"), false},
+		{&protocol.Snapshot{Probes: []protocol.ProbeResult{{Name: "services", Error: "no system bus"}}}, false},
+		{health(), false},
+		{health("sshd.service"), true},
+	} {
+		if got := c.serviceFailed(tt.snap); got != tt.want {
+			t.Errorf("snapshot %d: serviceFailed = %v, want %v", i, got, tt.want)
+		}
+	}
+	if !protocol.ValidTrigger(TriggerServiceFailed) {
+		t.Error("invalid trigger")
+	}
+}
+
 func TestRefused(t *testing.T) {
 	for code, want := range map[uint16]bool{
 		protocol.CodeBadRequest: true, protocol.CodeTooLarge: true,

@@ -9,7 +9,7 @@ func init() {
 		{name: "agent.online", help: "1 while the agent is connected, else 0", agent: agentOnline},
 		{name: "agent.offline_seconds", help: "seconds since the agent was last seen; 0 while connected", agent: offlineSeconds},
 
-		{name: "fault.recent", help: "1 for each trigger of a snapshot the agent took at a fault (collector-unreachable, no-default-route, no-dns-resolvers) in the last 15 minutes", labels: []string{"trigger"}, agent: recentFaults},
+		{name: "fault.recent", help: "1 for each trigger of a snapshot the agent took at a fault (collector-unreachable, no-default-route, no-dns-resolvers, service-failed) in the last 15 minutes", labels: []string{"trigger"}, agent: recentFaults},
 
 		{name: "cpu.usage_percent", help: "CPU use over the last health interval, percent of all CPUs", doc: cpuUsage},
 		{name: "cpu.load1", help: "load average over 1 minute", doc: scalar("cpu", func(d *cpuData) *float64 { return d.Load1 })},
