@@ -17,6 +17,17 @@ const MaxDocument = MaxDecodedSize
 // their content, which makes importing the same file twice a duplicate.
 const ImportedEpoch = -1
 
+// maxDurationMS bounds a probe's duration in a document: a day.
+const maxDurationMS = 24 * 60 * 60 * 1000
+
+// clipName shortens an untrusted name for an error message.
+func clipName(s string) string {
+	if len(s) > MaxProbeNameLen {
+		return s[:MaxProbeNameLen] + "…"
+	}
+	return s
+}
+
 // ParseDocument reads a snapshot document written by `sonde-agent snapshot
 // -o FILE`, validates it as strictly as a snapshot off the wire, and
 // returns it as one. agentID is the agent it will be filed under.
@@ -46,6 +57,11 @@ func ParseDocument(b []byte, agentID string) (*Snapshot, *Facts, error) {
 	s := &Snapshot{Kind: kind, AgentID: agentID, BootEpoch: ImportedEpoch, Seq: seq,
 		CapturedAt: d.CapturedAt.UnixMilli(), Probes: make([]ProbeResult, len(d.Probes))}
 	for i, p := range d.Probes {
+		// Checked before the conversion, whose result for a value out of
+		// range differs between CPUs.
+		if !(p.DurationMS >= 0 && p.DurationMS <= maxDurationMS) {
+			return nil, nil, invalid("probe %q duration %v ms", clipName(p.Name), p.DurationMS)
+		}
 		s.Probes[i] = ProbeResult{Name: p.Name, Data: []byte(p.Data), Error: p.Error, Duration: int64(p.DurationMS * 1e6)}
 	}
 	if err := s.Validate(); err != nil {

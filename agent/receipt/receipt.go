@@ -12,8 +12,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
 	"sync"
 	"time"
+
+	"github.com/sondehq/sonde/internal/limitfile"
 )
 
 // File is the receipts file in the state dir; File+".1" holds the previous
@@ -72,7 +75,9 @@ func (l *Log) Add(r Receipt) error {
 func Read(dir string, limit int) ([]Receipt, error) {
 	var out []Receipt
 	for _, name := range []string{File + ".1", File} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+		// Rotation keeps each file near MaxSize; a file far larger was not
+		// written by the agent, and is refused rather than read whole.
+		b, err := limitfile.Read(filepath.Join(dir, name), 4*MaxSize)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}

@@ -51,6 +51,11 @@ func Verify(b []byte, pub ed25519.PublicKey) (*Manifest, error) {
 	}
 	files := map[string]*zip.File{}
 	for _, f := range zr.File {
+		if files[f.Name] != nil {
+			// Readers disagree on which of two same-named entries they
+			// open: a bundle has one of each.
+			return nil, fmt.Errorf("%w: %q appears twice", ErrTampered, f.Name)
+		}
 		files[f.Name] = f
 	}
 	manifest, err := readFile(files["manifest.json"], maxManifest)
