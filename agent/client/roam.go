@@ -15,11 +15,32 @@ import (
 // it cannot (the old route is gone, a middlebox drops the new path), the
 // connection would linger until its idle timeout. So the agent watches its
 // addresses; on a change it sends a health snapshot at once, and if no ack
-// arrives within roamCheck it drops the connection and dials anew.
+// arrives within roamCheck it drops the connection and dials anew. On
+// Linux the kernel says when addresses change (addrChanges), at no cost
+// while nothing happens; elsewhere the agent looks every roamPoll.
 var (
-	roamPoll  = 2 * time.Second
+	roamPoll  = 10 * time.Second
 	roamCheck = 5 * time.Second
 )
+
+// pollChanges ticks every roamPoll until ctx ends: the portable way of
+// noticing address changes.
+func pollChanges(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	go func() {
+		t := time.NewTicker(roamPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				signal(ch)
+			}
+		}
+	}()
+	return ch
+}
 
 // localAddrs returns the machine's unicast addresses, sorted.
 func localAddrs() []string {
@@ -40,14 +61,13 @@ func localAddrs() []string {
 // watchRoaming checks the connection whenever the machine's addresses
 // change, until ctx ends.
 func (c *Client) watchRoaming(ctx context.Context, conn *quic.Conn) {
-	t := time.NewTicker(roamPoll)
-	defer t.Stop()
+	changes := addrChanges(ctx)
 	last := localAddrs()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-changes:
 		}
 		now := localAddrs()
 		if slices.Equal(now, last) {

@@ -189,6 +189,9 @@ func TestNetworkFaults(t *testing.T) {
 		t.Fatalf("e. routes after the move:\n%s", routes)
 	}
 	first = w.flowing("e. after the move")
+	harness.WaitFor(t, "the agent to notice its new address", 15*time.Second, func() bool {
+		return strings.Contains(agent.Output(), "network addresses changed")
+	})
 	roamed := false
 	for _, a := range relay.ClientAddrs() {
 		roamed = roamed || strings.HasPrefix(a, "10.201.1.3:")
