@@ -53,8 +53,8 @@ func (c *Client) healthInterval() time.Duration {
 	return DefaultHealthInterval
 }
 
-// healthLoop takes a health snapshot at once and then every interval, and
-// delivers or spools each.
+// healthLoop takes a health snapshot at once and then every interval (or
+// when kicked), and submits each.
 func (c *Client) healthLoop(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
