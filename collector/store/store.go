@@ -182,8 +182,6 @@ type Store interface {
 	// AddAgent records an agent known only from an imported snapshot file;
 	// an agent with the same ID is left as it is.
 	AddAgent(ctx context.Context, a Agent) error
-	// TouchAgent updates an agent's last-seen time.
-	TouchAgent(ctx context.Context, id string, at time.Time) error
 
 	// PutSnapshot stores s durably unless a snapshot with the same
 	// (AgentID, BootEpoch, Seq) is stored already; either way it returns

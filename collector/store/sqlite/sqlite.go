@@ -364,12 +364,6 @@ func (s *Store) AddAgent(ctx context.Context, a store.Agent) error {
 	return err
 }
 
-// TouchAgent updates an agent's last-seen time.
-func (s *Store) TouchAgent(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE agents SET last_seen = max(last_seen, ?) WHERE id = ?`, unixNano(at), id)
-	return mustAffect(res, err, id)
-}
-
 func mustAffect(res sql.Result, err error, id string) error {
 	if err != nil {
 		return err

@@ -476,9 +476,6 @@ func TestNotFound(t *testing.T) {
 	if err := s.SeenAgent(ctx, store.Agent{ID: "ghost", LastSeen: base}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("SeenAgent(ghost): %v, want ErrNotFound", err)
 	}
-	if err := s.TouchAgent(ctx, "ghost", base); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("TouchAgent(ghost): %v, want ErrNotFound", err)
-	}
 	if _, err := s.APIKeyByHash(ctx, hash("no such key")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("APIKeyByHash(unknown): %v, want ErrNotFound", err)
 	}
@@ -518,18 +515,6 @@ func TestAgents(t *testing.T) {
 	}
 	if !a.EnrolledAt.Equal(base) {
 		t.Errorf("SeenAgent changed the enrollment time to %v", a.EnrolledAt)
-	}
-
-	// TouchAgent only moves last-seen forward.
-	later := seen.Add(time.Minute)
-	if err := s.TouchAgent(ctx, "agent-b", later); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.TouchAgent(ctx, "agent-b", seen.Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if a, err = s.Agent(ctx, "agent-b"); err != nil || !a.LastSeen.Equal(later) {
-		t.Errorf("after touches: last seen %v (%v), want %v", a.LastSeen, err, later)
 	}
 
 	// Agents lists by hostname, then ID.
