@@ -130,10 +130,7 @@ func TestAgentHoldsWhenBusy(t *testing.T) {
 	}
 	c := &client.Client{ID: real, Probes: probe.NewSet(), Facts: testFacts("real"),
 		Log: slog.New(slog.DiscardHandler), HealthInterval: 100 * time.Millisecond, Spool: sp}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runClient(t, c)
 
 	waitUntil(t, "the agent to be told to hold and to spool", func() bool {
 		d := c.Delivery()

@@ -436,6 +436,16 @@ func (h *harness) runAgent(t *testing.T, id *state.Identity, interval time.Durat
 		Log:            slog.New(slog.DiscardHandler),
 		HealthInterval: interval,
 	}
+	runClient(t, c)
+	waitUntil(t, "the agent to connect", func() bool {
+		_, ok := h.srv.Connected()[id.AgentID]
+		return ok
+	})
+}
+
+// runClient runs c until the test ends, and checks that it stops then.
+func runClient(t *testing.T, c *client.Client) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -446,10 +456,6 @@ func (h *harness) runAgent(t *testing.T, id *state.Identity, interval time.Durat
 		case <-time.After(patience):
 			t.Errorf("agent client did not stop within %s", patience)
 		}
-	})
-	waitUntil(t, "the agent to connect", func() bool {
-		_, ok := h.srv.Connected()[id.AgentID]
-		return ok
 	})
 }
 

@@ -55,17 +55,7 @@ func TestSpoolWhileCollectorDown(t *testing.T) {
 		HealthInterval: interval,
 		Spool:          sp,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(patience):
-			t.Errorf("agent client did not stop within %s", patience)
-		}
-	})
+	runClient(t, c)
 
 	waitUntil(t, "the spool to fill and drop the oldest", func() bool {
 		_, b, dropped, _ := sp.Stats()

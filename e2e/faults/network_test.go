@@ -301,35 +301,24 @@ type watch struct {
 // health returns the health snapshots captured at or after since, newest
 // first.
 func (w *watch) health(since time.Time) []store.Snapshot {
-	w.t.Helper()
-	list, err := w.st.Snapshots(w.ctx, w.agentID, store.SnapshotFilter{Kind: "health", Limit: 1000})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	out := list[:0]
-	for _, s := range list {
-		if !s.CapturedAt.Before(since) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return w.healthWhere(func(s store.Snapshot) bool { return !s.CapturedAt.Before(since) })
 }
 
 // arrived returns the health snapshots stored at or after since, whenever
 // captured, newest first.
 func (w *watch) arrived(since time.Time) []store.Snapshot {
+	return w.healthWhere(func(s store.Snapshot) bool { return !s.ReceivedAt.Before(since) })
+}
+
+// healthWhere returns the stored health snapshots that keep holds for,
+// newest first.
+func (w *watch) healthWhere(keep func(store.Snapshot) bool) []store.Snapshot {
 	w.t.Helper()
 	list, err := w.st.Snapshots(w.ctx, w.agentID, store.SnapshotFilter{Kind: "health", Limit: 1000})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	out := list[:0]
-	for _, s := range list {
-		if !s.ReceivedAt.Before(since) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return slices.DeleteFunc(list, func(s store.Snapshot) bool { return !keep(s) })
 }
 
 // triggered returns the newest stored snapshot with trigger, or nil.
