@@ -144,6 +144,12 @@ func TestL2Workflow(t *testing.T) {
 	}
 	zipFile(t, pkg, "snapshot.json")
 	zipFile(t, pkg, "findings.json")
+	// At L3 the ticket is L3's to work: L2 may not resolve it.
+	if _, err := run(t, s.env, "sonde", "ticket", "resolve", "INC-4711"); err == nil || !strings.Contains(err.Error(), "ticket INC-4711 is at L3") {
+		t.Errorf("L2 resolving an L3 ticket: %v", err)
+	}
+	l3 := []string{"SONDE_URL=" + s.base, "SONDE_TOKEN=" + firstLine(mustRun(t, nil, "sonde-collector", "apikey", "create", "kernel-team", "--role", "l3", "--data", s.data))}
+	sonde = func(args ...string) string { t.Helper(); return mustRun(t, l3, "sonde", args...) }
 	sonde("ticket", "resolve", "INC-4711", "--note", "driver rolled back")
 	sonde("ticket", "close", "INC-4711")
 	for _, c := range [][]string{
@@ -151,7 +157,7 @@ func TestL2Workflow(t *testing.T) {
 		{"ticket", "escalate", "INC-4711", "--to", "l3"},
 		{"ticket", "resolve", "INC-4711"},
 	} {
-		if _, err := run(t, s.env, "sonde", c...); err == nil || !strings.Contains(err.Error(), "reopen it first") {
+		if _, err := run(t, l3, "sonde", c...); err == nil || !strings.Contains(err.Error(), "reopen it first") {
 			t.Errorf("sonde %s: %v", strings.Join(c, " "), err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,10 +89,30 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("an l2 key read the audit log: %v", err)
 	}
 	out := mustRun(t, adminEnv, "sonde", "audit", "--verify")
-	for _, want := range []string{"POST /api/v1/agents/{agent}/snapshots", "agent=" + s.agentID, "POST /api/v1/tickets", "apikey create", "e2e (l2"} {
+	for _, want := range []string{"snapshot.take", "agent=" + s.agentID, "ticket.open", "ok via api", "audit.read", "denied", "apikey create", "e2e (l2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, out)
 		}
+	}
+	// Cut the newest rows behind the collector's back, as someone with the
+	// database file could once the triggers are dropped: the checkpoint the
+	// collector signed at its last stop still names the cut entries.
+	s.collector.cmd.Process.Signal(syscall.SIGTERM)
+	s.collector.cmd.Wait()
+	cut, err := sql.Open("sqlite", "file:"+filepath.Join(s.data, "sonde.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cut.Exec(`DROP TRIGGER audit_append_only_delete; DELETE FROM audit WHERE id > 3`); err != nil {
+		t.Fatalf("cutting the audit log: %v", err)
+	}
+	cut.Close()
+	if out, err := run(t, nil, "sonde-collector", "audit", "verify", "--data", s.data); err == nil || !strings.Contains(err.Error(), "TRUNCATED") {
+		t.Fatalf("a cut audit log, checked on the data dir: %v\n%s", err, out)
+	}
+	s.startCollector(t)
+	if _, err := run(t, adminEnv, "sonde", "audit", "--verify", "--since-checkpoint"); err == nil || !strings.Contains(err.Error(), "TRUNCATED") {
+		t.Fatalf("a cut audit log, checked through the API: %v", err)
 	}
 	// Tamper with one row behind the collector's back (the table refuses
 	// updates, so drop the guard first, as an attacker with the file would).

@@ -209,3 +209,40 @@ func screenshots(t *testing.T, ctx context.Context, s *sonde) {
 		}
 	}
 }
+
+// TestUIAsL1 is a help-desk agent's session in a real browser: the pages
+// offer L1 what it may do — open a ticket at L1, attach a fresh snapshot
+// of its machine, escalate to L2 — and no download of raw data.
+func TestUIAsL1(t *testing.T) {
+	s := startSonde(t)
+	ctx := newBrowser(t)
+	key := firstLine(mustRun(t, nil, "sonde-collector", "apikey", "create", "alice", "--role", "l1", "--data", s.data))
+	browserDo(t, ctx, chromedp.Navigate(s.base+"/tickets"), chromedp.WaitVisible(chromedp.ID("key")),
+		chromedp.SendKeys(chromedp.ID("key"), key), chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("open-ticket")),
+		chromedp.SendKeys(chromedp.ID("ref"), "INC-L1"),
+		chromedp.SendKeys(chromedp.ID("title"), "Outlook does not start"),
+		chromedp.SendKeys(chromedp.ID("agents"), s.host),
+		chromedp.Click(chromedp.ID("open")),
+		chromedp.WaitVisible(chromedp.CSS("button.attach-bundle")))
+	if tier := browserGet(t, ctx, chromedp.Text(chromedp.ID("tier"))); tier != "L1" {
+		t.Errorf("L1's new ticket is at %q", tier)
+	}
+	browserDo(t, ctx, chromedp.Click(chromedp.CSS("button.attach-bundle")), chromedp.WaitVisible(chromedp.ID("bundles")))
+	if msg := browserGet(t, ctx, chromedp.Text(chromedp.CSS(".flash"))); !strings.Contains(msg, "attached to INC-L1, from a fresh snapshot") {
+		t.Fatalf("after attaching a fresh snapshot as L1: %q", msg)
+	}
+	if n := browserGet(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("a.download").length`)); n != 0 {
+		t.Errorf("L1 is offered %d bundle downloads", n)
+	}
+	if opts := browserGet(t, ctx, chromedp.Text(chromedp.ID("to"))); strings.Contains(opts, "L3") {
+		t.Errorf("L1 is offered escalation to %q", opts)
+	}
+	browserDo(t, ctx, chromedp.SendKeys(chromedp.ID("text"), "user restarted twice, no change"),
+		chromedp.Click(chromedp.CSS(`button[value="escalate"]`)), chromedp.WaitVisible(chromedp.ID("timeline")))
+	if tier := browserGet(t, ctx, chromedp.Text(chromedp.ID("tier"))); tier != "L2" {
+		t.Errorf("after escalating, the ticket is at %q", tier)
+	}
+	if n := browserGet(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('button[value="resolve"]').length`)); n != 0 {
+		t.Error("L1 is offered to resolve a ticket at L2")
+	}
+}

@@ -30,8 +30,14 @@ func clipName(s string) string {
 
 // ParseDocument reads a snapshot document written by `sonde-agent snapshot
 // -o FILE`, validates it as strictly as a snapshot off the wire, and
-// returns it as one. agentID is the agent it will be filed under.
+// returns it as one. agentID is the agent it will be filed under. A
+// capture time more than MaxClockAhead ahead of now is refused: unlike an
+// agent's, a file's clock cannot be measured, so it cannot be corrected.
 func ParseDocument(b []byte, agentID string) (*Snapshot, *Facts, error) {
+	return parseDocument(b, agentID, time.Now())
+}
+
+func parseDocument(b []byte, agentID string, now time.Time) (*Snapshot, *Facts, error) {
 	if len(b) > MaxDocument {
 		return nil, nil, invalid("document is %d bytes, limit %d", len(b), MaxDocument)
 	}
@@ -49,8 +55,11 @@ func ParseDocument(b []byte, agentID string) (*Snapshot, *Facts, error) {
 	default:
 		return nil, nil, invalid("unknown snapshot kind %q", d.Kind)
 	}
-	if d.CapturedAt.IsZero() || d.CapturedAt.After(time.Now().Add(24*time.Hour)) {
-		return nil, nil, invalid("capture time %s is missing or in the future", d.CapturedAt.Format(time.RFC3339))
+	if d.CapturedAt.IsZero() {
+		return nil, nil, invalid("snapshot document has no capture time")
+	}
+	if err := CheckCaptureTime(d.CapturedAt, now); err != nil {
+		return nil, nil, fmt.Errorf("snapshot document: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	seq := binary.BigEndian.Uint64(sum[:8]) | 1 // never 0

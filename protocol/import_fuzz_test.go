@@ -2,11 +2,14 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // FuzzParseDocument feeds arbitrary bytes to the offline snapshot import.
@@ -60,8 +63,15 @@ func FuzzParseDocument(f *testing.F) {
 		`{"kind":"full","captured_at":"2026-11-24T12:00:00Z","probes":[{"name":"cpu"},{"name":"cpu"}]}`,
 		`{"kind":"full","captured_at":"2026-11-24T12:00:00Z","extra":1}`,
 		`{"kind":"full","captured_at":"2026-11-24T12:00:00Z"} trailing`,
+		// Invalid UTF-8 in probe data, and in a probe's error.
+		"{\"kind\":\"full\",\"captured_at\":\"2026-11-24T12:00:00Z\",\"probes\":[{\"name\":\"files\",\"data\":{\"path\":\"caf\xe9\"}}]}",
+		"{\"kind\":\"full\",\"captured_at\":\"2026-11-24T12:00:00Z\",\"probes\":[{\"name\":\"files\",\"error\":\"\xff\"}]}",
 	} {
 		f.Add([]byte(s))
+	}
+	// Dated ahead of the collector's clock: within the tolerance, and past it.
+	for _, ahead := range []time.Duration{MaxClockAhead / 2, MaxClockAhead + time.Minute, 23 * time.Hour} {
+		f.Add([]byte(`{"kind":"full","captured_at":"` + time.Now().Add(ahead).UTC().Format(time.RFC3339Nano) + `","probes":[{"name":"cpu","duration_ms":1,"data":{}}]}`))
 	}
 	// The size limit is checked before anything is decoded.
 	if _, _, err := ParseDocument(make([]byte, MaxDocument+1), testAgentID); !errors.Is(err, ErrInvalid) {
@@ -76,6 +86,16 @@ func FuzzParseDocument(f *testing.F) {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %q does not wrap ErrInvalid", err)
 			}
+			// Probe data with invalid UTF-8 is refused as what it is, not
+			// as "not JSON".
+			var d Document
+			if strings.Contains(err.Error(), "data is not JSON") && json.Unmarshal(b, &d) == nil {
+				for _, p := range d.Probes {
+					if strings.Contains(err.Error(), "probe "+p.Name+" data is not JSON") && !utf8.Valid(p.Data) {
+						t.Fatalf("probe data with invalid UTF-8 refused as %q", err)
+					}
+				}
+			}
 			return
 		}
 		if err := s.Validate(); err != nil {
@@ -89,8 +109,8 @@ func FuzzParseDocument(f *testing.F) {
 		if s.AgentID != testAgentID || s.BootEpoch != ImportedEpoch || s.Seq == 0 || s.RequestID != "" {
 			t.Fatalf("snapshot not filed as an import: %+v", s)
 		}
-		if time.UnixMilli(s.CapturedAt).After(time.Now().Add(25 * time.Hour)) {
-			t.Fatalf("capture time %d in the future", s.CapturedAt)
+		if time.UnixMilli(s.CapturedAt).After(time.Now().Add(MaxClockAhead)) {
+			t.Fatalf("capture time %s is more than %s ahead", time.UnixMilli(s.CapturedAt).UTC(), MaxClockAhead)
 		}
 		again, _, err := ParseDocument(bytes.Clone(b), testAgentID)
 		if err != nil || again.Seq != s.Seq {

@@ -91,6 +91,11 @@ type Hello struct {
 	Facts     Facts   `cbor:"5,keyasint"`
 	// Probes lists the probes compiled into the agent.
 	Probes []string `cbor:"6,keyasint,omitempty"`
+	// AgentTime is the agent's clock as it sent the hello, in Unix
+	// nanoseconds (0 from agents that predate it): the collector measures
+	// the agent's clock skew with it, to place capture times that are
+	// ahead of its own clock.
+	AgentTime int64 `cbor:"7,keyasint,omitempty"`
 }
 
 // Welcome answers Hello. The agent uses CollectorTime, with the round trip,

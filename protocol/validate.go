@@ -20,6 +20,12 @@ const (
 	MaxProbeData    = 4 << 20
 	// MaxRetryAfter bounds how long a collector may ask agents to wait.
 	MaxRetryAfter = 10 * time.Minute
+	// MaxClockAhead bounds how far a capture time may be ahead of the
+	// clock of the collector receiving the snapshot: clocks that keep time
+	// agree far closer, and nothing is captured after it arrives. Beyond
+	// it, the capture time is a wrong clock or a forgery, and believed it
+	// would make the snapshot "the latest" until that time came.
+	MaxClockAhead = 5 * time.Minute
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -27,6 +33,17 @@ var ErrInvalid = errors.New("invalid message")
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// CheckCaptureTime refuses a capture time more than MaxClockAhead ahead of
+// received, the collector's clock when the snapshot arrived. Past capture
+// times are valid: a snapshot may wait in a spool or a file for long.
+func CheckCaptureTime(captured, received time.Time) error {
+	if ahead := captured.Sub(received); ahead > MaxClockAhead {
+		return invalid("capture time %s is %s ahead of the collector's clock (%s), more than the %s allowed: check the machine's clock",
+			captured.UTC().Format(time.RFC3339), ahead.Round(time.Second), received.UTC().Format(time.RFC3339), MaxClockAhead)
+	}
+	return nil
 }
 
 // ValidTrigger reports whether t is a well-formed snapshot trigger: a
@@ -97,6 +114,23 @@ func checkProbeNames(names []string) error {
 	return nil
 }
 
+// invalidUTF8At returns the offset of the first byte of b that is not
+// part of valid UTF-8, or -1 when b is valid.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
 func truncate(s string) string {
 	if len(s) > 40 {
 		s = s[:40] + "…"
@@ -128,6 +162,9 @@ func (m *Hello) Validate() error {
 	}
 	if err := checkText("agent version", m.AgentVersion, MaxTextLen); err != nil {
 		return err
+	}
+	if m.AgentTime < 0 {
+		return invalid("negative agent time")
 	}
 	if len(m.Versions) == 0 || len(m.Versions) > 16 {
 		return invalid("%d protocol versions", len(m.Versions))
@@ -198,6 +235,11 @@ func (m *Snapshot) Validate() error {
 		seen[r.Name] = true
 		if len(r.Data) > MaxProbeData {
 			return invalid("probe %s data is %d bytes, limit %d", r.Name, len(r.Data), MaxProbeData)
+		}
+		if at := invalidUTF8At(r.Data); at >= 0 {
+			// Said apart from "not JSON": the usual cause is a file or a
+			// command's output read in another encoding, not a broken probe.
+			return invalid("probe %s data has invalid UTF-8 at byte %d", r.Name, at)
 		}
 		if !r.validData() {
 			return invalid("probe %s data is not JSON", r.Name)

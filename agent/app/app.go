@@ -11,9 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sondehq/sonde/agent/client"
@@ -36,9 +36,10 @@ commands:
   snapshot [--probes a,b] [--format json|text] [-o FILE]      take a snapshot locally
   check                               look for problems and explain them in plain words
   probes                              list the compiled-in probes
-  receipts [--limit 50] [--json]      what this agent collected and sent, when, for which ticket
-  install | uninstall | start | stop | status                 manage the system service
-  version                             print the version
+  receipts [--limit 50] [--json]      what this agent collected and sent, when, for which ticket (any user)
+  status                              is the agent installed, running, connected?
+  install | uninstall | start | stop  manage the system service
+  version | --version                 print the version, Go version and platform
 
 Every command takes --state DIR (default: ` + "%s" + `).
 Run "sonde-agent COMMAND -h" for a command's flags.
@@ -47,6 +48,10 @@ Run "sonde-agent COMMAND -h" for a command's flags.
 // Main runs the command in args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := run(ctx, args, stdout, stderr)
+	var es exitStatus
+	if errors.As(err, &es) {
+		return int(es)
+	}
 	return cliflag.ExitCode(err, "sonde-agent", fmt.Sprintf(usage, state.DefaultDir()), stderr)
 }
 
@@ -69,10 +74,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "probes":
 		fmt.Fprintln(stdout, strings.Join(probe.Names(), "\n"))
 		return nil
-	case "install", "uninstall", "start", "stop", "status":
+	case "status":
+		return agentStatus(rest, stdout, stderr)
+	case "install", "uninstall", "start", "stop":
 		return control(cmd, rest, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "sonde-agent", version.Version, version.Revision())
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprintf(stdout, usage, state.DefaultDir())
@@ -106,6 +113,10 @@ func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stdout, "enrolled as agent %s with collector %s (state in %s)\n", cfg.AgentID, cfg.Collector, *dir)
+	if _, err := state.EnsurePublic(*dir); err != nil {
+		// The agent tries again when it starts.
+		fmt.Fprintln(stderr, "sonde-agent: warning:", err)
+	}
 	return nil
 }
 
@@ -160,6 +171,18 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The receipts and the connection status go to the public folder,
+	// for the person at the machine; without one, the receipts stay in
+	// the state dir, for root only.
+	receipts, pub := f.dir, ""
+	if p, err := state.EnsurePublic(f.dir); err != nil {
+		log.Warn("no public folder: the receipts stay in the state dir, readable by root only", "err", err)
+	} else {
+		receipts, pub = p, p
+		if err := receipt.Migrate(f.dir, p); err != nil {
+			log.Warn("receipts of an earlier version not moved to the public folder", "err", err)
+		}
+	}
 	c := &client.Client{
 		ID:             id,
 		Probes:         probe.NewSet(),
@@ -167,8 +190,9 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		Log:            log,
 		Spool:          sp,
 		HealthInterval: f.health,
-		Receipts:       &receipt.Log{Dir: f.dir},
+		Receipts:       &receipt.Log{Dir: receipts},
 		StateDir:       f.dir,
+		StatusDir:      pub,
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	return c.Run(ctx)
@@ -281,41 +305,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// receipts shows the end user what was collected and sent.
-func receipts(args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("receipts", "sonde-agent receipts [--state DIR] [--limit 50] [--json]", stderr)
-	dir := fs.String("state", state.DefaultDir(), "state `dir`")
-	limit := fs.Int("limit", 50, "show the newest this many")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := cliflag.Parse(fs, args); err != nil {
-		return err
+// versionLine is what `sonde-agent version` prints: the release (set by
+// the Makefile's -ldflags), the commit, the Go version and the platform.
+func versionLine() string {
+	build := fmt.Sprintf("%s, %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if rev := version.Revision(); rev != "unknown" {
+		build = "revision " + rev[:min(len(rev), 12)] + ", " + build
 	}
-	list, err := receipt.Read(*dir, *limit)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(list)
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(stdout, "nothing collected yet")
-		return nil
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WHEN\tWHY\tTICKET\tPROBES\tSENT TO\tDELIVERED")
-	for _, r := range list {
-		ticket, delivered := r.Ticket, "yes"
-		if ticket == "" {
-			ticket = "-"
-		}
-		if !r.Delivered {
-			delivered = "no"
-			if r.Error != "" {
-				delivered = "no: " + r.Error
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Local().Format(time.DateTime), r.Kind, ticket,
-			strings.Join(r.Probes, ","), r.Collector, delivered)
-	}
-	return tw.Flush()
+	return fmt.Sprintf("sonde-agent %s (%s)", version.Version, build)
 }

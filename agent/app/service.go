@@ -70,7 +70,7 @@ func runService(f runFlags, stderr io.Writer) error {
 	return s.Run()
 }
 
-// control installs, removes, starts, stops or queries the service.
+// control installs, removes, starts or stops the service.
 func control(action string, args []string, stdout, stderr io.Writer) error {
 	var f runFlags
 	fs := cliflag.New(action, "sonde-agent "+action+" [--state DIR]", stderr)
@@ -81,16 +81,6 @@ func control(action string, args []string, stdout, stderr io.Writer) error {
 	s, _, err := newService(f, stderr)
 	if err != nil {
 		return err
-	}
-	if action == "status" {
-		st, err := s.Status()
-		if err != nil {
-			return fmt.Errorf("service status: %w", err)
-		}
-		fmt.Fprintln(stdout, map[service.Status]string{
-			service.StatusRunning: "running", service.StatusStopped: "stopped", service.StatusUnknown: "unknown",
-		}[st])
-		return nil
 	}
 	if err := service.Control(s, action); err != nil {
 		return fmt.Errorf("%s: %w", action, err)

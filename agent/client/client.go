@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/spool"
 	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/agent/status"
 	"github.com/sondehq/sonde/internal/version"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -44,6 +46,10 @@ type Client struct {
 	// StateDir is where a renewed certificate and key are kept; empty
 	// keeps them in memory only.
 	StateDir string
+	// StatusDir, when set, is the public folder where the client keeps
+	// its connection state for `sonde-agent status` (see package status),
+	// rewritten when the state changes.
+	StatusDir string
 	// Spool, when set, keeps snapshots that could not be delivered until
 	// the collector acknowledges them, and lets health snapshots go on
 	// while disconnected; nil sends only while connected.
@@ -66,6 +72,8 @@ type Client struct {
 	offset      time.Duration // collector clock minus ours
 	rtt         time.Duration
 	measured    bool
+
+	status status.Status // as last written; Run's goroutine alone uses it
 }
 
 // Env returns the probe environment that describes this client's collector.
@@ -131,6 +139,9 @@ func (c *Client) Run(ctx context.Context) error {
 	c.replayNow = make(chan struct{}, 1)
 	c.faults = map[string]time.Time{}
 	c.interval.Store(int64(c.HealthInterval))
+	c.status = status.Status{PID: os.Getpid(), Version: version.Version, Started: time.Now(), Collector: c.ID.Collector}
+	c.report(false, nil)
+	defer c.stopped()
 	if c.Spool != nil {
 		// Health snapshots go on whether or not the collector is there.
 		go c.healthLoop(ctx)
@@ -141,6 +152,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		c.report(false, err)
 		if connected {
 			// The collector was there: it restarted, or the network moved.
 			// Come back soon, whatever happened before.
@@ -183,6 +195,7 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID)
+	c.report(true, nil)
 
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
@@ -211,6 +224,46 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	}
 }
 
+// report writes the connection state to the status file, if it changed:
+// connected or not, and why not. Failing to write it is logged, not fatal.
+func (c *Client) report(connected bool, cause error) {
+	if c.StatusDir == "" {
+		return
+	}
+	s := c.status
+	s.Connected, s.Transport, s.Error = connected, "", ""
+	if connected {
+		s.Transport = "QUIC"
+	}
+	if cause != nil {
+		s.Error = cause.Error()
+	}
+	if connected != c.status.Connected || s.Since.IsZero() {
+		s.Since = time.Now()
+	}
+	if s == c.status && !s.Updated.IsZero() {
+		return
+	}
+	s.Updated = time.Now()
+	if err := status.Write(c.StatusDir, &s); err != nil {
+		c.Log.Warn("status file not written", "err", err)
+		return // the next report tries again
+	}
+	c.status = s
+}
+
+// stopped marks the status file as left by an agent that stopped.
+func (c *Client) stopped() {
+	if c.StatusDir == "" {
+		return
+	}
+	c.status.Connected, c.status.Transport, c.status.Stopped = false, "", true
+	c.status.Since, c.status.Updated = time.Now(), time.Now()
+	if err := status.Write(c.StatusDir, &c.status); err != nil {
+		c.Log.Warn("status file not written", "err", err)
+	}
+}
+
 func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, error) {
 	sent := time.Now()
 	w, err := exchange[*protocol.Welcome](ctx, conn, &protocol.Hello{
@@ -220,6 +273,7 @@ func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, err
 		BootEpoch:    c.bootEpoch,
 		Facts:        c.Facts,
 		Probes:       c.Probes.Names(),
+		AgentTime:    sent.UnixNano(),
 	}, 30*time.Second)
 	if err != nil {
 		return 0, fmt.Errorf("hello: %w", err)

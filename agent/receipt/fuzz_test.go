@@ -57,7 +57,7 @@ func FuzzRead(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, File), cur, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		got, err := Read(dir, limit)
+		got, err := Read(limit, dir)
 		if err != nil {
 			t.Fatalf("Read: %v", err)
 		}

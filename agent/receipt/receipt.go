@@ -1,8 +1,19 @@
 // Package receipt keeps the end user's record of what the agent collected
 // and sent: every snapshot, when, which probes, for which ticket and to
-// which collector. It lives in the state dir, readable with
-// `sonde-agent receipts`, so the person at the keyboard can see what left
-// their machine.
+// which collector. It lives in the state dir's public folder (see
+// state.PublicDir), which every local user may read, so that the person at
+// the keyboard can see what left their machine with `sonde-agent receipts`,
+// without being root.
+//
+// A receipt holds no secret, so it may be public: it records what was
+// sent, never the snapshot itself (no probe data, so nothing the redact
+// rules would have to scrub), and its fields are the collector's address
+// (which the agent shows in its logs and check), the collector-made request
+// and ticket IDs (protocol.ValidID: letters, digits, - _ .; a request ID
+// is useless without the collector's signature), probe names, and the
+// error that kept a snapshot from being delivered, which comes from the
+// network or the collector. TestReceiptFieldsArePublic makes a new field
+// stop for this question.
 package receipt
 
 import (
@@ -12,18 +23,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
+	"runtime"
 	"sync"
 	"time"
 
+	"github.com/sondehq/sonde/internal/atomicfile"
 	"github.com/sondehq/sonde/internal/limitfile"
 )
 
-// File is the receipts file in the state dir; File+".1" holds the previous
-// one once it grows past MaxSize.
+// File is the receipts file in its folder; File+".1" holds the previous
+// one once it grows past MaxSize. Mode lets every local user read them.
 const (
 	File    = "receipts.log"
 	MaxSize = 1 << 20
+	Mode    = 0o644
 )
 
 // Receipt is one collection.
@@ -39,7 +52,7 @@ type Receipt struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// Log appends receipts to a state dir's file.
+// Log appends receipts to the file in Dir, the public folder.
 type Log struct {
 	Dir string
 	mu  sync.Mutex
@@ -59,9 +72,14 @@ func (l *Log) Add(r Receipt) error {
 			return err
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, Mode)
 	if err != nil {
 		return err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() == 0 && fi.Mode().Perm() != Mode && runtime.GOOS != "windows" {
+		// A new file: give it its mode whatever the umask made of it.
+		// (On Windows the folder's access list does this.)
+		f.Chmod(Mode)
 	}
 	_, err = f.Write(append(b, '\n'))
 	if cerr := f.Close(); err == nil {
@@ -70,14 +88,15 @@ func (l *Log) Add(r Receipt) error {
 	return err
 }
 
-// Read returns the newest receipts, at most limit, oldest first. Lines that
-// cannot be read are skipped.
-func Read(dir string, limit int) ([]Receipt, error) {
+// Read returns the newest receipts in dirs, at most limit, oldest first:
+// the files of each dir in turn, so older dirs go first. Lines that cannot
+// be read are skipped; missing files are no error.
+func Read(limit int, dirs ...string) ([]Receipt, error) {
 	var out []Receipt
-	for _, name := range []string{File + ".1", File} {
+	for _, name := range names(dirs) {
 		// Rotation keeps each file near MaxSize; a file far larger was not
 		// written by the agent, and is refused rather than read whole.
-		b, err := limitfile.Read(filepath.Join(dir, name), 4*MaxSize)
+		b, err := limitfile.Read(name, 4*MaxSize)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -97,4 +116,53 @@ func Read(dir string, limit int) ([]Receipt, error) {
 		out = out[len(out)-limit:]
 	}
 	return out, nil
+}
+
+// names lists the receipts files in dirs, oldest first.
+func names(dirs []string) []string {
+	var out []string
+	for _, dir := range dirs {
+		out = append(out, filepath.Join(dir, File+".1"), filepath.Join(dir, File))
+	}
+	return out
+}
+
+// Migrate moves the receipts that agents before the public folder kept in
+// the state dir from into the public folder to, where the person at the
+// machine can read them. A file already in to is left alone and from's is
+// kept (Read reads both); a crash halfway leaves both copies, and the next
+// Migrate removes from's once it sees they are the same.
+func Migrate(from, to string) error {
+	for _, name := range []string{File + ".1", File} {
+		src, dst := filepath.Join(from, name), filepath.Join(to, name)
+		b, err := limitfile.Read(src, 4*MaxSize)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("moving receipts: %w", err)
+		}
+		// Copy rather than rename: the copy takes the public folder's
+		// access (on Windows a moved file keeps its own), and the two
+		// folders need not share a file system.
+		switch have, err := os.ReadFile(dst); {
+		case errors.Is(err, os.ErrNotExist):
+			if err := atomicfile.Write(dst, b, Mode); err != nil {
+				return fmt.Errorf("moving receipts: %w", err)
+			}
+			if runtime.GOOS != "windows" {
+				if err := os.Chmod(dst, Mode); err != nil {
+					return fmt.Errorf("moving receipts: %w", err)
+				}
+			}
+		case err != nil:
+			return fmt.Errorf("moving receipts: %w", err)
+		case !bytes.Equal(have, b):
+			continue
+		}
+		if err := os.Remove(src); err != nil {
+			return fmt.Errorf("moving receipts: %w", err)
+		}
+	}
+	return nil
 }

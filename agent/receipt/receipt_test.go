@@ -2,8 +2,11 @@ package receipt
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +20,12 @@ func TestLog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := Read(dir, 2)
+	got, err := Read(2, dir)
 	if err != nil || len(got) != 2 || got[1].Ticket != "T-2" {
 		t.Fatalf("Read: %v %+v", err, got)
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, File)); fi.Mode().Perm() != 0o600 {
-		t.Errorf("receipts file mode %v", fi.Mode())
+	if fi, _ := os.Stat(filepath.Join(dir, File)); fi.Mode().Perm() != Mode {
+		t.Errorf("receipts file mode %v, want %v: every local user may read it", fi.Mode(), fs.FileMode(Mode))
 	}
 }
 
@@ -41,8 +44,75 @@ func TestRotates(t *testing.T) {
 			t.Fatalf("%s: %v, %d bytes", f, err, fi.Size())
 		}
 	}
-	got, _ := Read(dir, 0)
+	got, _ := Read(0, dir)
 	if len(got) < 10 {
 		t.Fatalf("only %d receipts kept", len(got))
+	}
+}
+
+// TestReceiptFieldsArePublic: every local user may read the receipts, so a
+// field added to Receipt must be one that holds no secret. Add it here only
+// once it is known not to (see the package doc).
+func TestReceiptFieldsArePublic(t *testing.T) {
+	public := []string{"At", "Kind", "RequestID", "Ticket", "Probes", "Collector", "Delivered", "Error"}
+	var got []string
+	for f := range reflect.TypeFor[Receipt]().Fields() {
+		got = append(got, f.Name)
+	}
+	if !slices.Equal(got, public) {
+		t.Fatalf("Receipt has fields %v; reviewed as public: %v", got, public)
+	}
+}
+
+// TestMigrate: receipts an older agent kept in the private state dir move
+// to the public folder, readable by all, in their order; a crash halfway
+// leaves a copy that the next Migrate cleans up; and a public file that
+// differs keeps the old one beside it, read first.
+func TestMigrate(t *testing.T) {
+	priv, pub := t.TempDir(), t.TempDir()
+	old := &Log{Dir: priv}
+	for i := range 3 {
+		old.Add(Receipt{At: time.Unix(int64(i), 0), Kind: "periodic", Ticket: fmt.Sprint("T-", i)})
+		if i == 1 {
+			os.Rename(filepath.Join(priv, File), filepath.Join(priv, File+".1"))
+		}
+	}
+	for _, f := range []string{File, File + ".1"} {
+		os.Chmod(filepath.Join(priv, f), 0o600) // as older agents made them
+	}
+	want, _ := Read(0, priv)
+	// A crash after copying the older file, before removing it.
+	b, _ := os.ReadFile(filepath.Join(priv, File+".1"))
+	os.WriteFile(filepath.Join(pub, File+".1"), b, 0o644)
+
+	if err := Migrate(priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(priv); len(left) != 0 {
+		t.Errorf("left in the private dir: %v", left)
+	}
+	got, _ := Read(0, priv, pub)
+	if !reflect.DeepEqual(got, want) || len(got) != 3 {
+		t.Fatalf("after migrating: %+v, want %+v", got, want)
+	}
+	for _, f := range []string{File, File + ".1"} {
+		if fi, err := os.Stat(filepath.Join(pub, f)); err != nil || fi.Mode().Perm() != Mode {
+			t.Errorf("%s: %v %v", f, err, fi)
+		}
+	}
+
+	// Both have a receipts file: the private one stays, read before.
+	(&Log{Dir: priv}).Add(Receipt{At: time.Unix(10, 0), Kind: "requested", Ticket: "OLD"})
+	(&Log{Dir: pub}).Add(Receipt{At: time.Unix(11, 0), Kind: "requested", Ticket: "NEW"})
+	if err := Migrate(priv, pub); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = Read(2, priv, pub)
+	if len(got) != 2 || got[0].Ticket != "T-2" || got[1].Ticket != "NEW" {
+		t.Fatalf("read %+v", got)
+	}
+	got, _ = Read(0, priv, pub)
+	if len(got) != 5 || got[0].Ticket != "OLD" {
+		t.Fatalf("read %+v", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -60,12 +61,21 @@ type Spool struct {
 	cap int64
 	log *slog.Logger
 
+	// sync makes a written record durable; tests replace it to stand for
+	// a slow disk. nil means (*os.File).Sync.
+	sync func(*os.File) error
+
 	mu      sync.Mutex
-	names   []string // record file names, in order
+	changed *sync.Cond // a write finished: s.writing or s.reserved changed
+	names   []string   // record file names, in order
 	sizes   map[string]int64
-	bytes   int64
-	dropped uint64
-	corrupt uint64
+	bytes   int64 // of the records in names
+	// writing holds the records being written: they are not readable
+	// yet, but their size is reserved under the cap.
+	writing  map[string]bool
+	reserved int64
+	dropped  uint64
+	corrupt  uint64
 }
 
 // Open opens the spool in dir, creating it if needed. capBytes bounds the
@@ -85,7 +95,8 @@ func Open(dir string, capBytes int64, log *slog.Logger) (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, cap: capBytes, log: log, sizes: map[string]int64{}}
+	s := &Spool{dir: dir, cap: capBytes, log: log, sizes: map[string]int64{}, writing: map[string]bool{}}
+	s.changed = sync.NewCond(&s.mu)
 	for _, e := range entries {
 		name := e.Name()
 		switch {
@@ -117,6 +128,12 @@ func recordName(snap *protocol.Snapshot) string {
 
 // Put stores snap. To stay within the cap, or when the disk is full, it
 // drops the oldest health snapshots first, then the oldest full ones.
+//
+// The record is written and synced without holding the spool's lock, so
+// that Stats, After and Remove never wait for the disk: under the lock Put
+// only reserves the record's size (dropping records to make room) and,
+// once the record is durable, makes it readable. Concurrent Puts of the
+// same snapshot take turns.
 func (s *Spool) Put(snap *protocol.Snapshot) error {
 	payload, err := protocol.Append(nil, snap)
 	if err != nil {
@@ -134,36 +151,77 @@ func (s *Spool) Put(snap *protocol.Snapshot) error {
 	name := recordName(snap)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.sizes[name]; ok {
-		// The same snapshot again: replace it in place.
-		s.bytes -= old
-		s.removeName(name)
+	if err := s.reserve(name, size); err != nil {
+		s.mu.Unlock()
+		return err
 	}
-	for s.bytes+size > s.cap && len(s.names) > 0 {
-		if err := s.drop("spool full"); err != nil {
-			return err
-		}
-	}
+	s.mu.Unlock()
 	for {
-		err := writeFile(s.dir, name, rec)
+		err := s.writeFile(name, rec)
+		s.mu.Lock()
 		if err == nil {
+			i := sort.SearchStrings(s.names, name)
+			s.names = slices.Insert(s.names, i, name)
+			s.sizes[name] = size
+			s.bytes += size
+			s.release(name, size)
+			s.mu.Unlock()
+			return nil
+		}
+		if errors.Is(err, syscall.ENOSPC) && len(s.names) > 0 {
+			err = s.drop("disk full")
+			if err == nil {
+				s.mu.Unlock()
+				continue
+			}
+		} else {
+			err = fmt.Errorf("spool: %w", err)
+		}
+		s.release(name, size)
+		s.mu.Unlock()
+		return err
+	}
+}
+
+// reserve makes room for a record of size under the cap, dropping the
+// oldest records as needed, and marks name as being written. It waits
+// while the same record is being written by another Put, or while only
+// records still being written stand in the way. The caller holds s.mu.
+func (s *Spool) reserve(name string, size int64) error {
+	for {
+		if s.writing[name] {
+			s.changed.Wait()
+			continue
+		}
+		if old, ok := s.sizes[name]; ok {
+			// The same snapshot again: its file is replaced in place.
+			s.bytes -= old
+			s.removeName(name)
+		}
+		if s.bytes+s.reserved+size <= s.cap {
 			break
 		}
-		if !errors.Is(err, syscall.ENOSPC) || len(s.names) == 0 {
-			return fmt.Errorf("spool: %w", err)
+		if len(s.names) > 0 {
+			if err := s.drop("spool full"); err != nil {
+				return err
+			}
+			continue
 		}
-		if err := s.drop("disk full"); err != nil {
-			return err
-		}
+		// Only records being written hold the room: once written, they
+		// can be dropped.
+		s.changed.Wait()
 	}
-	i := sort.SearchStrings(s.names, name)
-	s.names = append(s.names, "")
-	copy(s.names[i+1:], s.names[i:])
-	s.names[i] = name
-	s.sizes[name] = size
-	s.bytes += size
+	s.writing[name] = true
+	s.reserved += size
 	return nil
+}
+
+// release ends the write of name, whether or not it succeeded. The caller
+// holds s.mu.
+func (s *Spool) release(name string, size int64) {
+	delete(s.writing, name)
+	s.reserved -= size
+	s.changed.Broadcast()
 }
 
 // drop removes the oldest health record, or the oldest record when there
@@ -186,9 +244,11 @@ func (s *Spool) drop(why string) error {
 	return nil
 }
 
-// writeFile writes data to dir/name through a synced temporary file and
-// syncs the directory after the rename.
-func writeFile(dir, name string, data []byte) error {
+// writeFile writes data to the record name through a synced temporary
+// file and syncs the directory after the rename. No two writes of one name
+// run at once (see reserve), so the temporary file is the caller's alone.
+func (s *Spool) writeFile(name string, data []byte) error {
+	dir := s.dir
 	tmp := filepath.Join(dir, name+tmpSuffix)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -196,7 +256,11 @@ func writeFile(dir, name string, data []byte) error {
 	}
 	_, err = f.Write(data)
 	if err == nil {
-		err = f.Sync()
+		if s.sync != nil {
+			err = s.sync(f)
+		} else {
+			err = f.Sync()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

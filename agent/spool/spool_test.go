@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sondehq/sonde/protocol"
 )
@@ -221,5 +223,119 @@ func TestPutSameSnapshotTwice(t *testing.T) {
 	s.Put(snap(1, 1, 10))
 	if n, _, _, _ := s.Stats(); n != 1 {
 		t.Fatalf("%d records, want 1", n)
+	}
+}
+
+// TestStatsDoesNotWaitForTheDisk: while a Put waits for its fsync, Stats,
+// After and Remove answer at once (the agent probe reads Stats in every
+// health snapshot), the record is not readable until it is durable, and a
+// second Put of other records goes ahead.
+func TestStatsDoesNotWaitForTheDisk(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	if err := s.Put(snap(1, 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	syncing, release := make(chan struct{}), make(chan struct{})
+	s.sync = func(f *os.File) error {
+		if strings.Contains(f.Name(), recordName(snap(1, 2, 10))) {
+			close(syncing)
+			<-release
+		}
+		return f.Sync()
+	}
+	put := make(chan error, 1)
+	go func() { put <- s.Put(snap(1, 2, 10)) }()
+	<-syncing
+
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		if n, _, _, _ := s.Stats(); n != 1 {
+			t.Errorf("while the second record syncs, Stats reports %d records, want 1", n)
+		}
+		if _, _, err := s.After(ID(recordName(snap(1, 1, 10)))); !errors.Is(err, ErrEmpty) {
+			t.Errorf("a record not yet synced is readable: %v", err)
+		}
+		if err := s.Put(snap(1, 3, 10)); err != nil {
+			t.Errorf("another Put: %v", err)
+		}
+	}()
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("Stats, After or another Put waited for a Put's fsync")
+	}
+	close(release)
+	if err := <-put; err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, s); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("spool holds %v, want 1, 2, 3 in order", got)
+	}
+}
+
+// TestConcurrentPutsKeepTheCap: Puts running at once never hold more than
+// the cap between them, written or being written, and lose nothing they
+// had room for.
+func TestConcurrentPutsKeepTheCap(t *testing.T) {
+	probe := open(t, t.TempDir(), 0)
+	probe.Put(snap(1, 1, 1000))
+	_, one, _, _ := probe.Stats()
+
+	dir := t.TempDir()
+	limit := 3*one + one/2 // room for three records
+	s := open(t, dir, limit)
+	s.sync = func(f *os.File) error {
+		time.Sleep(2 * time.Millisecond) // a slow disk, so that writes overlap
+		return f.Sync()
+	}
+	var wg sync.WaitGroup
+	for i := uint64(1); i <= 24; i++ {
+		wg.Go(func() {
+			if err := s.Put(snap(1, i, 1000)); err != nil {
+				t.Error(err)
+			}
+			var onDisk int64
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if fi, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), suffix) {
+					onDisk += fi.Size()
+				}
+			}
+			if onDisk > limit {
+				t.Errorf("%d bytes of records on disk, cap %d", onDisk, limit)
+			}
+		})
+	}
+	wg.Wait()
+	n, b, dropped, _ := s.Stats()
+	if n != 3 || b != 3*one || dropped != 21 {
+		t.Fatalf("%d records of %d bytes, %d dropped; want 3 of %d, 21 dropped", n, b, dropped, 3*one)
+	}
+	if s.reserved != 0 || len(s.writing) != 0 {
+		t.Fatalf("left reserved: %d bytes, %d names", s.reserved, len(s.writing))
+	}
+}
+
+// TestConcurrentPutsOfOneSnapshot: the same snapshot put twice at once is
+// written in turn, and held once.
+func TestConcurrentPutsOfOneSnapshot(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	s.sync = func(f *os.File) error {
+		time.Sleep(5 * time.Millisecond)
+		return f.Sync()
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if err := s.Put(snap(1, 7, 100)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := drain(t, s); !slices.Equal(got, []uint64{7}) {
+		t.Fatalf("spool holds %v, want one record 7", got)
 	}
 }

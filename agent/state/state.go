@@ -31,20 +31,8 @@ var ErrNotEnrolled = errors.New("this agent is not enrolled: run `sonde-agent en
 
 // DefaultDir is where the agent keeps its state unless told otherwise.
 func DefaultDir() string {
-	switch runtime.GOOS {
-	case "windows":
-		if p := os.Getenv("ProgramData"); p != "" {
-			return filepath.Join(p, "Sonde", "agent")
-		}
-		return `C:\ProgramData\Sonde\agent`
-	case "darwin":
-		if os.Geteuid() == 0 {
-			return "/Library/Application Support/Sonde/agent"
-		}
-	default:
-		if os.Geteuid() == 0 {
-			return "/var/lib/sonde-agent"
-		}
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		return SystemDir()
 	}
 	if d, err := os.UserConfigDir(); err == nil {
 		return filepath.Join(d, "sonde-agent")
@@ -78,6 +66,11 @@ func (id *Identity) Pool() *x509.CertPool {
 
 // Save writes an identity to dir. keyPEM is the PKCS #8 private key.
 func Save(dir string, cfg Config, keyPEM, certDER, caDER []byte) error {
+	// The folders above the state dir stay passable, so that its public
+	// folder beside it can be reached (see PublicDir).
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}

@@ -128,11 +128,14 @@ func (r *Runner) Inputs(ctx context.Context, now time.Time) ([]alert.Input, erro
 		}
 		_, on := online[ag.ID]
 		in := alert.Input{AgentID: ag.ID, Hostname: ag.Facts.Hostname, OS: ag.Facts.OS, LastSeen: ag.LastSeen, Online: on}
-		snaps, err := r.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "health", Limit: 2})
+		// An enrolled agent's alerts rest on what it delivered, never on
+		// a document imported under its name.
+		delivered := store.Delivers(ag.ID)
+		snaps, err := r.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "health", Delivered: delivered, Limit: 2})
 		if err != nil {
 			return nil, err
 		}
-		faults, err := r.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Faults: true, Since: now.Add(-alert.FaultWindow), Limit: 20})
+		faults, err := r.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Faults: true, Since: now.Add(-alert.FaultWindow), Delivered: delivered, Limit: 20})
 		if err != nil {
 			return nil, err
 		}

@@ -73,7 +73,7 @@ func (tk *Tickets) Notify(ctx context.Context, ts []alert.Transition) {
 
 // handle processes one batch of transitions now.
 func (tk *Tickets) handle(ctx context.Context, j ticketJob) {
-	ctx = api.WithKey(ctx, Actor)
+	ctx = api.WithCaller(ctx, Actor, api.DoorAlerts)
 	for _, t := range j.ts {
 		if err := tk.transition(ctx, t); err != nil {
 			logger(tk.Log).Error("proactive ticket", "rule", t.Alert.Rule, "fingerprint", t.Alert.Fingerprint, "err", err)

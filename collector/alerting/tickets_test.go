@@ -93,7 +93,7 @@ func TestTicketDedup(t *testing.T) {
 		t.Errorf("%d notes, want 6: %+v", notes, events)
 	}
 
-	ctx2 := api.WithKey(ctx, Actor)
+	ctx2 := api.WithCaller(ctx, Actor, api.DoorAlerts)
 	for _, act := range []string{ticket.ActResolve, ticket.ActClose} {
 		if _, err := a.ActOnTicket(ctx2, "ALERT-00aa11bb", ticket.Request{Action: act, Text: "done"}); err != nil {
 			t.Fatal(act, err)

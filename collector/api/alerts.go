@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/alert"
-	"github.com/sondehq/sonde/collector/store"
 )
 
 // SilenceRequest is the body of POST /api/v1/silences.
@@ -26,10 +26,10 @@ type SilenceRequest struct {
 const maxSilence = 90 * 24 * time.Hour
 
 func (a *API) alertRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/alerts", a.auth(store.RoleL1, a.listAlerts))
-	mux.Handle("GET /api/v1/silences", a.auth(store.RoleL2, a.listSilences))
-	mux.Handle("POST /api/v1/silences", a.auth(store.RoleL2, a.addSilence))
-	mux.Handle("DELETE /api/v1/silences/{id}", a.auth(store.RoleL2, a.expireSilence))
+	mux.Handle("GET /api/v1/alerts", a.auth(access.ListAlerts, a.listAlerts))
+	mux.Handle("GET /api/v1/silences", a.auth(access.ListSilences, a.listSilences))
+	mux.Handle("POST /api/v1/silences", a.auth(access.AddSilence, a.addSilence))
+	mux.Handle("DELETE /api/v1/silences/{id}", a.auth(access.ExpireSilence, a.expireSilence))
 }
 
 // Alerts returns the current alerts, pending and firing, with the IDs of
@@ -80,7 +80,11 @@ func (a *API) listSilences(w http.ResponseWriter, r *http.Request) {
 }
 
 // AddSilence stores a silence for the caller in ctx (see WithKey).
-func (a *API) AddSilence(ctx context.Context, req SilenceRequest) (alert.Silence, error) {
+func (a *API) AddSilence(ctx context.Context, req SilenceRequest) (_ alert.Silence, err error) {
+	defer a.audit(ctx, access.AddSilence, "matchers="+req.Matchers, &err)
+	if err := allow(ctx, access.AddSilence); err != nil {
+		return alert.Silence{}, err
+	}
 	ms, err := alert.ParseMatchers(req.Matchers)
 	if err != nil {
 		return alert.Silence{}, errorf(http.StatusBadRequest, "%v", err)

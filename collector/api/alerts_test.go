@@ -10,10 +10,10 @@ import (
 
 // TestSilences adds, lists and expires a silence, and refuses bad ones.
 func TestSilences(t *testing.T) {
-	h, keys := setup(t)
+	h := fleet(t)
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+keys["l2"])
+		req.Header.Set("Authorization", "Bearer sonde_test_l2")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		return rec

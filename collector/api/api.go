@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
+	"github.com/sondehq/sonde/collector/auditmark"
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/findings"
@@ -36,6 +38,10 @@ type API struct {
 	MaxWait time.Duration
 	// Bundles builds and keeps diagnostic bundles.
 	Bundles Bundler
+	// Checkpoints are the audit log's signed checkpoints (package
+	// auditmark): GET /api/v1/audit checks the log against the latest.
+	// Zero when the collector keeps none.
+	Checkpoints auditmark.File
 
 	limits limiter
 }
@@ -54,14 +60,15 @@ func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /api/v1/agents", a.auth(store.RoleL1, a.listAgents))
-	mux.Handle("GET /api/v1/agents/{agent}", a.auth(store.RoleL1, a.getAgent))
-	mux.Handle("POST /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.takeSnapshot))
-	mux.Handle("GET /api/v1/agents/{agent}/snapshots", a.auth(store.RoleL2, a.listSnapshots))
-	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(store.RoleL2, a.getSnapshot))
-	mux.Handle("GET /api/v1/agents/{agent}/diff", a.auth(store.RoleL2, a.getDiff))
+	mux.Handle("GET /api/v1/me", a.auth(access.WhoAmI, a.whoAmI))
+	mux.Handle("GET /api/v1/agents", a.auth(access.ListAgents, a.listAgents))
+	mux.Handle("GET /api/v1/agents/{agent}", a.auth(access.ReadAgent, a.getAgent))
+	mux.Handle("POST /api/v1/agents/{agent}/snapshots", a.auth(access.TakeSnapshot, a.takeSnapshot))
+	mux.Handle("GET /api/v1/agents/{agent}/snapshots", a.auth(access.ListSnapshots, a.listSnapshots))
+	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(access.ReadSnapshot, a.getSnapshot))
+	mux.Handle("GET /api/v1/agents/{agent}/diff", a.auth(access.ReadDiff, a.getDiff))
 	a.ticketRoutes(mux)
-	mux.Handle("GET /api/v1/audit", a.auth(store.RoleAdmin, a.getAudit))
+	mux.Handle("GET /api/v1/audit", a.auth(access.ReadAudit, a.getAudit))
 	a.bundleRoutes(mux)
 	a.alertRoutes(mux)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -80,14 +87,6 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-type ctxKey struct{}
-
-// KeyFrom returns the API key that authenticated the request.
-func KeyFrom(ctx context.Context) (store.APIKey, bool) {
-	k, ok := ctx.Value(ctxKey{}).(store.APIKey)
-	return k, ok
-}
-
 // HashKey is how API keys are kept: they are 256 random bits, so a plain
 // SHA-256 suffices.
 func HashKey(key string) []byte {
@@ -100,17 +99,13 @@ func (a *API) Authenticate(ctx context.Context, key string) (store.APIKey, error
 	return a.Store.APIKeyByHash(ctx, HashKey(key))
 }
 
-// WithKey returns a context that carries k as the caller, for the
-// operations that record who did what.
-func WithKey(ctx context.Context, k store.APIKey) context.Context {
-	return context.WithValue(ctx, ctxKey{}, k)
-}
-
-// auth lets a request through when it carries an API key of at least role.
-func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
+// auth lets a request through when it carries an API key that may call
+// op (see Guard), acting as that key.
+func (a *API) auth(op access.Op, h http.HandlerFunc) http.Handler {
+	guarded := a.Guard(op, func(w http.ResponseWriter, _ *http.Request, err error) { a.fail(w, err) }, h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || key == "" {
+		key, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sonde"`)
 			writeError(w, http.StatusUnauthorized, "missing API key: send Authorization: Bearer KEY")
 			return
@@ -131,25 +126,26 @@ func (a *API) auth(role string, h http.HandlerFunc) http.Handler {
 			writeError(w, http.StatusTooManyRequests, "API key %q is over its rate limit (%d requests a second); retry shortly", k.Name, rateLimit)
 			return
 		}
-		ctx := WithKey(r.Context(), k)
-		if err := Require(ctx, role); err != nil {
-			a.fail(w, err)
-			return
-		}
-		a.record(k, h)(w, r.WithContext(ctx))
+		guarded(w, r.WithContext(WithKey(r.Context(), k)))
 	})
 }
 
-// Require returns an operation error (403, see Status) unless the caller
-// in ctx (see WithKey) has role or above. The API's routes check it before
-// every call; callers that reach the operations directly, such as the web
-// UI, check it the same way.
-func Require(ctx context.Context, role string) error {
-	k, _ := KeyFrom(ctx)
-	if store.RoleRank(k.Role) < store.RoleRank(role) {
-		return errorf(http.StatusForbidden, "API key %q has role %s; this needs %s or above", k.Name, k.Role, role)
+// bearer returns the credentials of an Authorization header of the
+// Bearer scheme, whose name is case-insensitive (RFC 9110, 11.1).
+func bearer(h string) (string, bool) {
+	scheme, cred, ok := strings.Cut(strings.TrimSpace(h), " ")
+	cred = strings.TrimSpace(cred)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return "", false
 	}
-	return nil
+	return cred, true
+}
+
+func (a *API) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.Default()
+	}
+	return a.Log
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -270,14 +266,6 @@ func (a *API) FindAgent(ctx context.Context, name string) (store.Agent, error) {
 	return ag, errorf(http.StatusConflict, "hostname %q is ambiguous: agents %s; use an ID", name, strings.Join(ids, ", "))
 }
 
-func (a *API) getAgent(w http.ResponseWriter, r *http.Request) {
-	ag, ok := a.resolve(w, r)
-	if !ok {
-		return
-	}
-	writeJSON(w, http.StatusOK, a.view(ag, a.Agents.Connected()))
-}
-
 // SnapshotRequest is the body of POST /api/v1/agents/{agent}/snapshots.
 type SnapshotRequest struct {
 	Probes []string `json:"probes,omitempty"`
@@ -313,7 +301,11 @@ func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 // TakeSnapshot asks a connected agent for a snapshot of the named probes
 // (all when empty) and returns it once stored. Its errors carry the HTTP
 // status they answer with (see Status).
-func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes []string, timeout time.Duration) (*store.Snapshot, error) {
+func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes []string, timeout time.Duration) (_ *store.Snapshot, err error) {
+	defer a.audit(ctx, access.TakeSnapshot, agentTarget(ag), &err)
+	if err := allow(ctx, access.TakeSnapshot); err != nil {
+		return nil, err
+	}
 	if err := checkProbes(probes, ag.Probes); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
@@ -341,6 +333,8 @@ func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes []string,
 func Status(err error) (int, string) {
 	var he *httpError
 	switch {
+	case access.IsDenied(err):
+		return http.StatusForbidden, err.Error()
 	case errors.As(err, &he):
 		return he.status, he.msg
 	case errors.Is(err, store.ErrNotFound):
@@ -390,7 +384,7 @@ func (a *API) listSnapshots(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	snaps, err := a.Store.Snapshots(r.Context(), ag.ID, f)
+	snaps, err := a.ListSnapshots(r.Context(), ag, f)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -398,13 +392,34 @@ func (a *API) listSnapshots(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, snaps)
 }
 
+// ListSnapshots lists an agent's stored snapshots, without their data.
+func (a *API) ListSnapshots(ctx context.Context, ag store.Agent, f store.SnapshotFilter) (_ []store.Snapshot, err error) {
+	defer a.audit(ctx, access.ListSnapshots, agentTarget(ag), &err)
+	if err := allow(ctx, access.ListSnapshots); err != nil {
+		return nil, err
+	}
+	return a.Store.Snapshots(ctx, ag.ID, f)
+}
+
+// Snapshot returns a stored snapshot with its data.
+func (a *API) Snapshot(ctx context.Context, id int64) (_ *store.Snapshot, err error) {
+	defer a.audit(ctx, access.ReadSnapshot, fmt.Sprintf("id=%d", id), &err)
+	if err := allow(ctx, access.ReadSnapshot); err != nil {
+		return nil, err
+	}
+	return a.Store.Snapshot(ctx, id)
+}
+
+// agentTarget names an agent in the audit log.
+func agentTarget(ag store.Agent) string { return "agent=" + ag.ID }
+
 func (a *API) getSnapshot(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "snapshot ID %q is not a number", r.PathValue("id"))
 		return
 	}
-	snap, err := a.Store.Snapshot(r.Context(), id)
+	snap, err := a.Snapshot(r.Context(), id)
 	if err != nil {
 		a.fail(w, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/redact"
@@ -44,14 +45,20 @@ type BundleRequest struct {
 	Handover bool `json:"handover,omitempty"`
 }
 
-// BundleView is a bundle as the API shows it.
+// BundleView is a bundle as the API shows it. Download is empty for
+// callers who see the summary view only: they know a bundle by its
+// record, and its contents are for L2 and above.
 type BundleView struct {
 	store.Bundle
-	Download string `json:"download"`
+	Download string `json:"download,omitempty"`
 }
 
-func viewBundle(b store.Bundle) BundleView {
-	return BundleView{Bundle: b, Download: fmt.Sprintf("/api/v1/bundles/%d/download", b.ID)}
+func viewBundle(k store.APIKey, b store.Bundle) BundleView {
+	v := BundleView{Bundle: b}
+	if access.Can(k, access.DownloadBundle) {
+		v.Download = fmt.Sprintf("/api/v1/bundles/%d/download", b.ID)
+	}
+	return v
 }
 
 // KeyView is the collector's bundle signing key.
@@ -61,10 +68,10 @@ type KeyView struct {
 }
 
 func (a *API) bundleRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/tickets/{ref}/bundles", a.auth(store.RoleL2, a.makeBundle))
-	mux.Handle("GET /api/v1/bundles/{id}/download", a.auth(store.RoleL2, a.downloadBundle))
-	mux.Handle("GET /api/v1/bundle-key", a.auth(store.RoleL1, a.bundleKey))
-	mux.Handle("POST /api/v1/tickets/{ref}/import", a.auth(store.RoleL2, a.importSnapshot))
+	mux.Handle("POST /api/v1/tickets/{ref}/bundles", a.auth(access.BuildBundle, a.makeBundle))
+	mux.Handle("GET /api/v1/bundles/{id}/download", a.auth(access.DownloadBundle, a.downloadBundle))
+	mux.Handle("GET /api/v1/bundle-key", a.auth(access.ReadBundleKey, a.bundleKey))
+	mux.Handle("POST /api/v1/tickets/{ref}/import", a.auth(access.Import, a.importSnapshot))
 }
 
 func (a *API) bundleKey(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +106,8 @@ func (a *API) makeBundle(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, viewBundle(b))
+	k, _ := KeyFrom(ctx)
+	writeJSON(w, http.StatusCreated, viewBundle(k, b))
 }
 
 func parseTimeout(s string, max time.Duration) (time.Duration, error) {
@@ -115,8 +123,13 @@ func parseTimeout(s string, max time.Duration) (time.Duration, error) {
 
 // BuildBundle takes a fresh snapshot when the agent is online (else uses
 // the latest stored one, and says so), gathers history, builds, stores and
-// attaches the bundle.
-func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo, handover bool, timeout time.Duration) (store.Bundle, error) {
+// attaches the bundle, for a caller allowed to (see access.Attach).
+func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, pseudo, handover bool, timeout time.Duration) (_ store.Bundle, err error) {
+	defer a.audit(ctx, access.BuildBundle, "ticket="+t.Ref+" "+agentTarget(ag), &err)
+	k, _ := KeyFrom(ctx)
+	if err := access.Attach(k, t, ag.ID); err != nil {
+		return store.Bundle{}, err
+	}
 	in := &bundle.Input{Ticket: t.Ref, AgentID: ag.ID, KB: a.Bundles.KB, Version: a.Bundles.Version, Created: time.Now(),
 		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
 	snapCtx, cancel := context.WithTimeout(ingest.WithTicket(ctx, t.Ref), timeout)
@@ -126,7 +139,7 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	case err == nil:
 		in.Fresh = true
 	case errors.Is(err, ingest.ErrOffline), errors.Is(err, context.DeadlineExceeded):
-		latest, lerr := a.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "full", Limit: 1})
+		latest, lerr := a.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "full", Delivered: store.Delivers(ag.ID), Limit: 1})
 		if lerr != nil {
 			return store.Bundle{}, lerr
 		}
@@ -135,6 +148,9 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 		}
 		id = latest[0].ID
 		in.Note = fmt.Sprintf("No fresh snapshot (%v): built from the latest stored snapshot, captured %s.", err, latest[0].CapturedAt.Format(time.RFC3339))
+		if latest[0].Imported {
+			in.Note += " That snapshot was imported from a file, not delivered by the agent."
+		}
 	default:
 		return store.Bundle{}, errorf(http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
 	}
@@ -169,7 +185,6 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
 		return store.Bundle{}, fmt.Errorf("writing bundle: %w", err)
 	}
-	k, _ := KeyFrom(ctx)
 	b, err := a.Store.AddBundle(ctx, store.Bundle{
 		Kind: kind, Ticket: t.Ref, AgentID: ag.ID, SnapshotID: snap.ID, Fresh: in.Fresh, Note: in.Note,
 		SHA256: sha256hex(buf.Bytes()), Size: int64(buf.Len()), Findings: m.Findings,
@@ -185,7 +200,8 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 // gatherHistory adds recent health samples, the previous full snapshot and
 // the last full snapshot without warnings.
 func (a *API) gatherHistory(ctx context.Context, in *bundle.Input, snap *store.Snapshot) error {
-	health, err := a.Store.Snapshots(ctx, snap.AgentID, store.SnapshotFilter{Kind: "health", Before: snap.CapturedAt, Limit: 60})
+	delivered := store.Delivers(snap.AgentID) // an import is no enrolled agent's history or baseline
+	health, err := a.Store.Snapshots(ctx, snap.AgentID, store.SnapshotFilter{Kind: "health", Before: snap.CapturedAt, Delivered: delivered, Limit: 60})
 	if err != nil {
 		return err
 	}
@@ -196,7 +212,7 @@ func (a *API) gatherHistory(ctx context.Context, in *bundle.Input, snap *store.S
 		}
 		in.History = append(in.History, &s.Document)
 	}
-	fulls, err := a.Store.Snapshots(ctx, snap.AgentID, store.SnapshotFilter{Kind: "full", Before: snap.CapturedAt, Limit: 30})
+	fulls, err := a.Store.Snapshots(ctx, snap.AgentID, store.SnapshotFilter{Kind: "full", Before: snap.CapturedAt, Delivered: delivered, Limit: 30})
 	if err != nil {
 		return err
 	}
@@ -244,7 +260,11 @@ func (a *API) downloadBundle(w http.ResponseWriter, r *http.Request) {
 // included, so that an interrupted download resumes. When the bundle or
 // its file is missing it writes nothing and returns an operation error
 // (see Status); the caller answers it in its own format.
-func (a *API) ServeBundle(w http.ResponseWriter, r *http.Request, id int64) error {
+func (a *API) ServeBundle(w http.ResponseWriter, r *http.Request, id int64) (err error) {
+	defer a.audit(r.Context(), access.DownloadBundle, fmt.Sprintf("id=%d", id), &err)
+	if err := allow(r.Context(), access.DownloadBundle); err != nil {
+		return err
+	}
 	b, err := a.Store.Bundle(r.Context(), id)
 	if err != nil {
 		return err

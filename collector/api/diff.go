@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/diff"
 	"github.com/sondehq/sonde/collector/store"
 )
@@ -35,7 +36,8 @@ func (a *API) pickSnapshot(ctx context.Context, agentID, spec string, def time.T
 			return nil, errorf(http.StatusBadRequest, "%q is not a snapshot ID, an RFC 3339 time or a duration such as 24h", spec)
 		}
 	}
-	list, err := a.Store.Snapshots(ctx, agentID, store.SnapshotFilter{Kind: "full", Before: before, Limit: 2})
+	// An import is never an enrolled agent's "latest" unless named by ID.
+	list, err := a.Store.Snapshots(ctx, agentID, store.SnapshotFilter{Kind: "full", Before: before, Delivered: store.Delivers(agentID), Limit: 2})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +74,11 @@ func (a *API) getDiff(w http.ResponseWriter, r *http.Request) {
 // Compare diffs two of an agent's full snapshots, each named by an ID, an
 // RFC 3339 time or a duration ago; empty means the latest (to) and the one
 // before it (from).
-func (a *API) Compare(ctx context.Context, agentID, from, to string) (*DiffView, error) {
+func (a *API) Compare(ctx context.Context, agentID, from, to string) (_ *DiffView, err error) {
+	defer a.audit(ctx, access.ReadDiff, "agent="+agentID, &err)
+	if err := allow(ctx, access.ReadDiff); err != nil {
+		return nil, err
+	}
 	toSnap, err := a.pickSnapshot(ctx, agentID, to, time.Now(), 0)
 	if err != nil {
 		return nil, err
@@ -81,12 +87,17 @@ func (a *API) Compare(ctx context.Context, agentID, from, to string) (*DiffView,
 	if err != nil {
 		return nil, err
 	}
-	return &DiffView{FromID: fromSnap.ID, ToID: toSnap.ID, Diff: diff.Compare(&fromSnap.Document, &toSnap.Document)}, nil
+	return &DiffView{FromID: fromSnap.ID, ToID: toSnap.ID, FromImported: fromSnap.Imported, ToImported: toSnap.Imported,
+		Diff: diff.Compare(&fromSnap.Document, &toSnap.Document)}, nil
 }
 
 // DiffView is a diff with the IDs of the snapshots it compares.
 type DiffView struct {
-	FromID int64      `json:"from_id"`
-	ToID   int64      `json:"to_id"`
-	Diff   *diff.Diff `json:"diff"`
+	FromID int64 `json:"from_id"`
+	ToID   int64 `json:"to_id"`
+	// FromImported and ToImported are set for a snapshot imported from a
+	// document rather than delivered by the agent.
+	FromImported bool       `json:"from_imported,omitempty"`
+	ToImported   bool       `json:"to_imported,omitempty"`
+	Diff         *diff.Diff `json:"diff"`
 }

@@ -25,7 +25,8 @@ type ImportResult struct {
 
 // importSnapshot files a snapshot document written by `sonde-agent snapshot
 // -o FILE` on a machine that could not reach the collector. The file is
-// checked like anything an agent sends.
+// checked like anything an agent sends, whole, before anything is written;
+// a machine known only from files is recorded in the snapshot's commit.
 func (a *API) importSnapshot(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	t, err := a.Store.Ticket(ctx, r.PathValue("ref"))
@@ -51,12 +52,15 @@ func (a *API) importSnapshot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
+	// The capture time is checked against the collector's clock here: a
+	// file's clock cannot be measured, and a document dated ahead would be
+	// the machine's latest until then.
 	snap, _, err := protocol.ParseDocument(body, ag.ID)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	id, dup, err := a.Store.PutSnapshot(ctx, store.FromWire(snap, time.Now()))
+	id, dup, err := a.Store.ImportSnapshot(ctx, ag, store.FromWire(snap, time.Now()))
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -79,7 +83,8 @@ func (a *API) importSnapshot(w http.ResponseWriter, r *http.Request) {
 
 // importAgent finds the agent an imported file belongs to: the one named
 // by ?agent=, else the file's own agent ID, else a machine known only from
-// files, identified by its host ID.
+// files, identified by its host ID. It writes nothing: a new machine is
+// recorded with its snapshot (Store.ImportSnapshot), once the file passed.
 func (a *API) importAgent(r *http.Request, fileAgent string, facts *protocol.Facts) (store.Agent, error) {
 	ctx := r.Context()
 	if name := r.URL.Query().Get("agent"); name != "" {
@@ -98,9 +103,9 @@ func (a *API) importAgent(r *http.Request, fileAgent string, facts *protocol.Fac
 		return store.Agent{}, errorf(http.StatusBadRequest, "%v", err)
 	}
 	sum := sha256.Sum256([]byte(facts.HostID + "\x00" + facts.Hostname))
-	ag := store.Agent{ID: "imported-" + hex.EncodeToString(sum[:8]), Facts: *facts, EnrolledAt: time.Now().UTC()}
-	if err := a.Store.AddAgent(ctx, ag); err != nil {
-		return ag, err
+	ag := store.Agent{ID: store.ImportedAgentPrefix + hex.EncodeToString(sum[:8]), Facts: *facts, EnrolledAt: time.Now().UTC()}
+	if known, err := a.Store.Agent(ctx, ag.ID); err == nil || !errors.Is(err, store.ErrNotFound) {
+		return known, err
 	}
-	return a.Store.Agent(ctx, ag.ID)
+	return ag, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,10 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
-	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -35,13 +36,40 @@ type TicketView struct {
 	Assets   []Asset         `json:"assets"`
 	Findings []AgentFinding  `json:"findings"`
 	Similar  []ticket.Ticket `json:"similar"`
+	// Allowed is what the caller may do with the ticket now, so that
+	// clients offer those moves and no others.
+	Allowed Allowed `json:"allowed"`
 }
 
-// Asset is a machine on a ticket.
+// Allowed is what a caller may do with a ticket (see package access); the
+// ticket's state may still refuse a move.
+type Allowed struct {
+	Actions    []string `json:"actions"`
+	EscalateTo []string `json:"escalate_to"`
+	// Attach lists the ticket's machines the caller may attach a fresh
+	// snapshot of.
+	Attach []string `json:"attach"`
+	// Download is whether the caller may download the ticket's bundles.
+	Download bool `json:"download"`
+}
+
+func allowed(k store.APIKey, t ticket.Ticket) Allowed {
+	al := Allowed{Actions: access.Actions(k, t), EscalateTo: access.EscalateTo(k, t), Attach: []string{},
+		Download: access.Can(k, access.DownloadBundle)}
+	for _, id := range t.Agents {
+		if t.Status != ticket.Closed && access.Attach(k, t, id) == nil {
+			al.Attach = append(al.Attach, id)
+		}
+	}
+	return al
+}
+
+// Asset is a machine on a ticket, with what its latest snapshot says.
 type Asset struct {
 	AgentID  string         `json:"agent_id"`
 	Facts    protocol.Facts `json:"facts"`
 	LastSeen time.Time      `json:"last_seen,omitzero"`
+	Machine  Machine        `json:"machine"`
 }
 
 // AgentFinding is a finding on one of a ticket's machines.
@@ -52,10 +80,10 @@ type AgentFinding struct {
 }
 
 func (a *API) ticketRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /api/v1/tickets", a.auth(store.RoleL1, a.openTicket))
-	mux.Handle("GET /api/v1/tickets", a.auth(store.RoleL1, a.listTickets))
-	mux.Handle("GET /api/v1/tickets/{ref}", a.auth(store.RoleL1, a.getTicket))
-	mux.Handle("POST /api/v1/tickets/{ref}/actions", a.auth(store.RoleL1, a.ticketAction))
+	mux.Handle("POST /api/v1/tickets", a.auth(access.OpenTicket, a.openTicket))
+	mux.Handle("GET /api/v1/tickets", a.auth(access.ListTickets, a.listTickets))
+	mux.Handle("GET /api/v1/tickets/{ref}", a.auth(access.ReadTicket, a.getTicket))
+	mux.Handle("POST /api/v1/tickets/{ref}/actions", a.auth(access.ActOnTicket, a.ticketAction))
 }
 
 // decode reads a bounded JSON body that must not carry unknown fields.
@@ -82,14 +110,19 @@ func (a *API) openTicket(w http.ResponseWriter, r *http.Request) {
 	a.writeTicket(w, r, http.StatusCreated, t)
 }
 
-// OpenTicket opens a ticket for the caller in ctx (see WithKey).
-func (a *API) OpenTicket(ctx context.Context, req TicketOpen) (ticket.Ticket, error) {
+// OpenTicket opens a ticket for the caller in ctx (see WithCaller), at a
+// tier no higher than the caller's own (see access.Open).
+func (a *API) OpenTicket(ctx context.Context, req TicketOpen) (t ticket.Ticket, err error) {
+	defer func() { a.audit(ctx, access.OpenTicket, "ticket="+cmp.Or(t.Ref, req.Ref), &err) }()
+	if err := allow(ctx, access.OpenTicket); err != nil {
+		return t, err
+	}
 	req.Title = strings.TrimSpace(req.Title)
 	if req.Title == "" || len(req.Title) > ticket.MaxTitle {
-		return ticket.Ticket{}, errorf(http.StatusBadRequest, "a ticket needs a title of 1 to %d characters", ticket.MaxTitle)
+		return t, errorf(http.StatusBadRequest, "a ticket needs a title of 1 to %d characters", ticket.MaxTitle)
 	}
 	if req.Ref != "" && !ticket.ValidRef(req.Ref) {
-		return ticket.Ticket{}, errorf(http.StatusBadRequest, "ticket reference %q: use letters, digits, '-', '_' and '.', at most 64", req.Ref)
+		return t, errorf(http.StatusBadRequest, "ticket reference %q: use letters, digits, '-', '_' and '.', at most 64", req.Ref)
 	}
 	k, _ := KeyFrom(ctx)
 	if req.Tier == "" {
@@ -98,28 +131,34 @@ func (a *API) OpenTicket(ctx context.Context, req TicketOpen) (ticket.Ticket, er
 			req.Tier = ticket.L1
 		}
 	}
+	req.Tier = strings.ToLower(req.Tier)
 	if !ticket.ValidTier(req.Tier) {
-		return ticket.Ticket{}, errorf(http.StatusBadRequest, "tier must be l1, l2 or l3, not %q", req.Tier)
+		return t, errorf(http.StatusBadRequest, "tier must be l1, l2 or l3, not %q", req.Tier)
 	}
-	t := ticket.Ticket{Ref: req.Ref, Title: req.Title, Tier: req.Tier, Status: ticket.New, CreatedBy: k.Name, Agents: []string{}}
+	if err := access.Open(k, req.Tier); err != nil {
+		return t, err
+	}
+	nt := ticket.Ticket{Ref: req.Ref, Title: req.Title, Tier: req.Tier, Status: ticket.New, CreatedBy: k.Name, Agents: []string{}}
 	for _, name := range req.Agents {
 		ag, err := a.FindAgent(ctx, name)
 		if err != nil {
 			return t, err
 		}
-		t.Agents = append(t.Agents, ag.ID)
+		nt.Agents = append(nt.Agents, ag.ID)
 	}
 	now := time.Now().UTC()
-	t.CreatedAt, t.UpdatedAt = now, now
-	t, err := a.Store.CreateTicket(ctx, t, ticket.Event{At: now, Actor: k.Name, Kind: "opened", Text: req.Title, To: ticket.New})
+	nt.CreatedAt, nt.UpdatedAt = now, now
+	t, err = a.Store.CreateTicket(ctx, nt, ticket.Event{At: now, Actor: k.Name, Kind: "opened", Text: req.Title, To: ticket.New})
 	if errors.Is(err, store.ErrExists) {
 		return t, errorf(http.StatusConflict, "ticket %s exists already", req.Ref)
 	}
 	return t, err
 }
 
+// writeTicket answers with the ticket an operation just changed: the
+// operation's audit entry covers it.
 func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, status int, t ticket.Ticket) {
-	v, err := a.TicketDetail(r.Context(), t)
+	v, err := a.ticketDetail(r.Context(), t)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -127,10 +166,20 @@ func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, status int, t 
 	writeJSON(w, status, v)
 }
 
-// TicketDetail returns a ticket with its timeline and bundles.
-func (a *API) TicketDetail(ctx context.Context, t ticket.Ticket) (TicketView, error) {
-	v := TicketView{Ticket: t, Bundles: []BundleView{}}
-	var err error
+// TicketDetail returns a ticket with its timeline, bundles, machines and
+// their findings, at the caller's view: below L2, findings without their
+// evidence and bundles by their summary (see View).
+func (a *API) TicketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, err error) {
+	defer a.audit(ctx, access.ReadTicket, "ticket="+t.Ref, &err)
+	if err := allow(ctx, access.ReadTicket); err != nil {
+		return v, err
+	}
+	return a.ticketDetail(ctx, t)
+}
+
+func (a *API) ticketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, err error) {
+	k, _ := KeyFrom(ctx)
+	v = TicketView{Ticket: t, Bundles: []BundleView{}, Assets: []Asset{}, Findings: []AgentFinding{}, Allowed: allowed(k, t)}
 	if v.Events, err = a.Store.TicketEvents(ctx, t.Ref); err != nil {
 		return v, err
 	}
@@ -139,30 +188,21 @@ func (a *API) TicketDetail(ctx context.Context, t ticket.Ticket) (TicketView, er
 		return v, err
 	}
 	for _, b := range bundles {
-		v.Bundles = append(v.Bundles, viewBundle(b))
+		v.Bundles = append(v.Bundles, viewBundle(k, b))
 	}
-	v.Assets, v.Findings = []Asset{}, []AgentFinding{}
 	var ids []string
 	for _, id := range t.Agents {
 		ag, err := a.Store.Agent(ctx, id)
 		if err != nil {
 			return v, err
 		}
-		v.Assets = append(v.Assets, Asset{AgentID: id, Facts: ag.Facts, LastSeen: ag.LastSeen})
-		latest, err := a.Store.Snapshots(ctx, id, store.SnapshotFilter{Kind: "full", Limit: 1})
-		if err != nil || len(latest) == 0 {
-			continue
-		}
-		snap, err := a.Store.Snapshot(ctx, latest[0].ID)
+		m, err := a.Latest(ctx, ag)
 		if err != nil {
 			return v, err
 		}
-		for _, f := range findings.Analyze(&snap.Document, nil) {
-			af := AgentFinding{AgentID: id, SnapshotID: snap.ID, Ranked: bundle.Ranked{Finding: f}}
-			if e, ok := a.Bundles.KB.Entry(f.ID); ok {
-				af.KB = &e
-			}
-			v.Findings = append(v.Findings, af)
+		v.Assets = append(v.Assets, Asset{AgentID: id, Facts: ag.Facts, LastSeen: ag.LastSeen, Machine: m})
+		for _, f := range m.Findings {
+			v.Findings = append(v.Findings, AgentFinding{AgentID: id, SnapshotID: m.SnapshotID, Ranked: f})
 			ids = append(ids, f.ID)
 		}
 	}
@@ -205,19 +245,12 @@ func (a *API) getTicket(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	a.writeTicket(w, r, http.StatusOK, t)
-}
-
-// actionRole is the least role for each action: L1 may add notes and hand
-// a ticket up to L2; working and closing tickets is L2's.
-func actionRole(req ticket.Request) string {
-	switch {
-	case req.Action == ticket.ActNote:
-		return store.RoleL1
-	case req.Action == ticket.ActEscalate && strings.EqualFold(req.To, ticket.L2):
-		return store.RoleL1
+	v, err := a.TicketDetail(r.Context(), t)
+	if err != nil {
+		a.fail(w, err)
+		return
 	}
-	return store.RoleL2
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) ticketAction(w http.ResponseWriter, r *http.Request) {
@@ -234,14 +267,22 @@ func (a *API) ticketAction(w http.ResponseWriter, r *http.Request) {
 	a.writeTicket(w, r, http.StatusOK, t)
 }
 
-// ActOnTicket performs req on a ticket for the caller in ctx, checking the
-// caller's role for the action.
-func (a *API) ActOnTicket(ctx context.Context, ref string, req ticket.Request) (ticket.Ticket, error) {
-	k, _ := KeyFrom(ctx)
-	if need := actionRole(req); store.RoleRank(k.Role) < store.RoleRank(need) {
-		return ticket.Ticket{}, errorf(http.StatusForbidden, "API key %q has role %s; %s needs %s or above", k.Name, k.Role, req.Action, need)
+// ActOnTicket performs req on a ticket for the caller in ctx, within the
+// role's ceilings (see access.Ticket).
+func (a *API) ActOnTicket(ctx context.Context, ref string, req ticket.Request) (t ticket.Ticket, err error) {
+	action := "ticket." + req.Action
+	if req.Action == ticket.ActEscalate {
+		action += " to " + strings.ToLower(req.To)
 	}
-	t, err := a.Store.UpdateTicket(ctx, ref, func(t *ticket.Ticket) (ticket.Event, error) {
+	defer func() { a.auditAs(ctx, action, access.ActOnTicket, "ticket="+ref, outcome(err)) }()
+	if err := allow(ctx, access.ActOnTicket); err != nil {
+		return t, err
+	}
+	k, _ := KeyFrom(ctx)
+	t, err = a.Store.UpdateTicket(ctx, ref, func(t *ticket.Ticket) (ticket.Event, error) {
+		if err := access.Ticket(k, *t, req); err != nil {
+			return ticket.Event{}, err
+		}
 		return ticket.Apply(t, req, k.Name, time.Now().UTC())
 	})
 	switch {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"time"
 
@@ -33,6 +34,8 @@ commands:
   agent list | agent approve ID | agent revoke ID  list agents; let a new one in (with serve --require-approval);
                                                    revoke one (refused at once, for good)
   apikey create NAME --role l1|l2|l3|admin         make an API key for the L2 API
+  audit verify [--checkpoint ID[:HASH]]            check the audit log's hash chain and that it still
+                                                   holds its latest signed checkpoint (and an anchor)
   version                                          print the version
 
 Run "sonde-collector COMMAND -h" for a command's flags.
@@ -72,6 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("usage: sonde-collector apikey create NAME --role l1|l2|l3|admin [--data DIR]")
 		}
 		return apikeyCreate(ctx, rest[1:], stdout, stderr)
+	case "audit":
+		if len(rest) == 0 || rest[0] != "verify" {
+			return errors.New("usage: sonde-collector audit verify [--data DIR] [--checkpoint ID[:HASH]]")
+		}
+		return auditVerify(ctx, rest[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sonde-collector", version.Version, version.Revision())
 		return nil
@@ -148,11 +156,33 @@ func audit(ctx context.Context, st store.Store, action, target, detail string) e
 	return nil
 }
 
+// currentUser names who runs a local command, for the audit log: the
+// account's name, and under sudo the user who ran sudo, so that
+// "sudo sonde-collector apikey create" is on the record as
+// "alice (sudo as root)", not as root or uid 0.
 func currentUser() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
+	u, err := user.Current()
+	return userName(u, err, os.Getenv, os.Getuid())
+}
+
+// userName is currentUser's logic, given what the system said.
+func userName(u *user.User, err error, getenv func(string) string, uid int) string {
+	name := ""
+	if err == nil && u != nil {
+		name = u.Username
 	}
-	return fmt.Sprint(os.Getuid())
+	if name == "" {
+		name = getenv("USER")
+	}
+	if name == "" {
+		name = fmt.Sprint(uid)
+	}
+	// SUDO_USER is only the environment's word; it is not security
+	// relevant, since whoever runs these commands can write the database.
+	if sudo := getenv("SUDO_USER"); sudo != "" && sudo != name {
+		return sudo + " (sudo as " + name + ")"
+	}
+	return name
 }
 
 func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

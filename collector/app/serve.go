@@ -20,6 +20,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/auditmark"
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/metrics"
 	"github.com/sondehq/sonde/collector/pki"
@@ -43,6 +44,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	var al alertFlags
 	al.register(fs)
 	perAgent := fs.Bool("metrics-per-agent", false, "export per-agent series on /metrics (one set per agent: mind the cardinality)")
+	auditEvery := fs.Duration("audit-checkpoint", time.Minute, "sign a checkpoint of the audit log's head this often when it moved (and at shutdown)")
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
@@ -89,6 +91,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The audit log's head is anchored outside the database: a signed
+	// checkpoint in DATA, in the log and on /metrics (package auditmark).
+	if *auditEvery <= 0 {
+		return errors.New("--audit-checkpoint must be positive")
+	}
+	marks, err := auditmark.Open(ctx, *data, st, log)
+	if err != nil {
+		return err
+	}
+	m.Registry.MustRegister(marks)
 	// The team's own knowledge-base entries, if any, live in DATA/kb/.
 	kbDir := filepath.Join(*data, "kb")
 	if _, err := os.Stat(kbDir); err != nil {
@@ -101,6 +113,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	a := &api.API{Store: st, Agents: srv, Log: log, Bundles: api.Bundler{
 		Dir: filepath.Join(*data, "bundles"), Key: ed25519.NewKeyFromSeed(seed[:]), KB: kb, Version: version.Version,
 	}}
+	a.Checkpoints = marks.File()
 	mux := http.NewServeMux()
 	ah := a.Handler()
 	mux.Handle("/api/", ah)
@@ -128,6 +141,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ctx) }()
 	go thinHealth(ctx, st, log)
+	go marks.Run(ctx, *auditEvery)
 	scheme := "http://"
 	if *tlsCert != "" {
 		scheme = "https://"
@@ -153,6 +167,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancelShutdown()
 	hs.Shutdown(shutdown)
+	if err := marks.Mark(shutdown); err != nil {
+		log.Warn("audit checkpoint at shutdown", "err", err)
+	}
 	cancel()
 	return err
 }

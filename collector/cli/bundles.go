@@ -24,7 +24,7 @@ import (
 )
 
 const bundleUsage = `usage:
-  sonde bundle AGENT --ticket REF -o FILE [--pseudonymize]   take a fresh snapshot, build a bundle, attach it, download it
+  sonde bundle AGENT --ticket REF [-o FILE] [--pseudonymize] take a fresh snapshot, build a bundle, attach it (and download it)
   sonde bundle get ID -o FILE                                 download a bundle again (resumes a partial FILE.part)
   sonde bundle verify FILE [--key BASE64]                     check a bundle's signatures and checksums`
 
@@ -49,8 +49,17 @@ func bundles(ctx context.Context, c *Client, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if *ref == "" || *out == "" {
-		return errors.New("--ticket and -o are required\n" + bundleUsage)
+	if *ref == "" {
+		return errors.New("--ticket is required\n" + bundleUsage)
+	}
+	if *out != "" {
+		var me api.Me
+		if err := cl.Do(ctx, "GET", "/api/v1/me", nil, &me); err != nil {
+			return err
+		}
+		if !me.Evidence {
+			return fmt.Errorf("API key %q has role %s, which may attach a bundle to its own tickets but not download one (bundles hold raw machine data, for L2 and above): leave out -o", me.Name, me.Role)
+		}
 	}
 	var b api.BundleView
 	req := api.BundleRequest{Agent: agent, Pseudonymize: *pseudo, Timeout: timeout.String()}
@@ -61,11 +70,17 @@ func bundles(ctx context.Context, c *Client, args []string, stdout, stderr io.Wr
 	if b.Note != "" {
 		fmt.Fprintf(stderr, "note: %s\n", render.Clean(b.Note))
 	}
-	if err := cl.Download(ctx, b.Download, *out, b.SHA256, stderr); err != nil {
-		return err
+	if *out != "" {
+		if err := cl.Download(ctx, b.Download, *out, b.SHA256, stderr); err != nil {
+			return err
+		}
 	}
 	if *asJSON {
 		return printJSON(stdout, b)
+	}
+	if *out == "" {
+		fmt.Fprintf(stdout, "bundle %d attached to %s (%d findings, sha256 %s)\n", b.ID, b.Ticket, len(b.Findings), b.SHA256)
+		return nil
 	}
 	fmt.Fprintf(stdout, "bundle %d attached to %s, saved to %s (%d findings)\n", b.ID, b.Ticket, *out, len(b.Findings))
 	return nil

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/auditmark"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/internal/cliflag"
 	"github.com/sondehq/sonde/internal/render"
@@ -22,15 +24,18 @@ import (
 const usage = `sonde: the L2 engineer's command line for Sonde
 
 commands:
+  whoami [--json]                               your API key's name and role, and what it shows you
   agents [--json]                               list agents and whether they are online
   snapshot AGENT [--probes a,b] [--json]        take a fresh snapshot of a machine now
   snapshots AGENT [--kind full|health] [--json] list a machine's stored snapshots
   show SNAPSHOT-ID [--json]                     print a stored snapshot
   diff AGENT [--from X] [--to Y] [--json]       what changed between two snapshots
-  bundle AGENT --ticket REF -o FILE             build, attach and download a diagnostic bundle
+  bundle AGENT --ticket REF [-o FILE]           build and attach a diagnostic bundle (and download it)
   bundle verify FILE                            check a bundle's signatures and checksums
   import FILE --ticket REF [--agent AGENT]      file a snapshot taken offline (sonde-agent snapshot -o FILE)
-  audit [--verify] [--json]                     who did what; checks the log's hash chain (admin)
+  audit [--verify [--since-checkpoint]] [--json]
+                                                who did what; checks the log's hash chain and its
+                                                latest signed checkpoint (admin)
   alerts [--agent AGENT] [--json]               current alerts, firing and pending, and their silences
   silence add --match k=v,... --for 2h [--comment TEXT] | list | expire ID
                                                 mute alert notifications (l2)
@@ -62,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	commands := map[string]func(context.Context, *Client, []string, io.Writer, io.Writer) error{
+		"whoami":    whoami,
 		"agents":    agents,
 		"snapshot":  snapshot,
 		"snapshots": snapshots,
@@ -92,6 +98,27 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func whoami(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
+	fs := cliflag.New("whoami", "sonde whoami [--json]", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := cliflag.Parse(fs, args); err != nil {
+		return err
+	}
+	var me api.Me
+	if err := c.Do(ctx, "GET", "/api/v1/me", nil, &me); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, me)
+	}
+	view := "findings' titles and plain steps, machines' facts and tickets' state (no raw machine data)"
+	if me.Evidence {
+		view = "everything: snapshots, evidence, diffs and bundles"
+	}
+	fmt.Fprintf(stdout, "%s, role %s: you see %s\n", render.Clean(me.Name), me.Role, view)
+	return nil
 }
 
 func agents(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
@@ -163,8 +190,21 @@ func printSnapshot(w io.Writer, snap *store.Snapshot, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, snap)
 	}
-	fmt.Fprintf(w, "stored as snapshot %d\n", snap.ID)
+	fmt.Fprintf(w, "stored as snapshot %d%s\n", snap.ID, marks(snap))
 	return render.Document(w, &snap.Document)
+}
+
+// marks says what a stored snapshot is not: delivered by its agent, or
+// captured when the agent's clock said.
+func marks(s *store.Snapshot) string {
+	var m string
+	if s.Imported {
+		m += " (imported from a file, not delivered by the agent)"
+	}
+	if !s.AgentCapturedAt.IsZero() {
+		m += fmt.Sprintf(" (clock adjusted: the agent's clock said %s)", s.AgentCapturedAt.Local().Format(time.DateTime))
+	}
+	return m
 }
 
 func snapshots(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
@@ -188,10 +228,17 @@ func snapshots(ctx context.Context, c *Client, args []string, stdout, stderr io.
 		return printJSON(stdout, list)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tCAPTURED\tRECEIVED\tSEQ")
+	fmt.Fprintln(tw, "ID\tKIND\tCAPTURED\tRECEIVED\tSEQ\tSOURCE")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\n", s.ID, s.Kind, s.CapturedAt.Local().Format(time.DateTime),
-			s.ReceivedAt.Local().Format(time.DateTime), s.Seq)
+		source := "agent"
+		if s.Imported {
+			source = "imported"
+		}
+		if !s.AgentCapturedAt.IsZero() {
+			source += ", clock adjusted"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.Kind, s.CapturedAt.Local().Format(time.DateTime),
+			s.ReceivedAt.Local().Format(time.DateTime), s.Seq, source)
 	}
 	return tw.Flush()
 }
@@ -233,20 +280,41 @@ func diffCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Wr
 	if *asJSON {
 		return printJSON(stdout, d)
 	}
-	fmt.Fprintf(stdout, "changes from snapshot %d to snapshot %d\n", d.FromID, d.ToID)
+	fmt.Fprintf(stdout, "changes from snapshot %d%s to snapshot %d%s\n", d.FromID, imported(d.FromImported), d.ToID, imported(d.ToImported))
 	return d.Diff.Text(stdout)
 }
 
+func imported(b bool) string {
+	if b {
+		return " (imported)"
+	}
+	return ""
+}
+
 func auditCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("audit", "sonde audit [--verify] [--limit 50] [--json]", stderr)
+	fs := cliflag.New("audit", "sonde audit [--verify [--since-checkpoint] [--checkpoint ID[:HASH]]] [--limit 50] [--json]", stderr)
 	verify := fs.Bool("verify", false, "fail unless the whole hash chain is intact")
+	sinceCheckpoint := fs.Bool("since-checkpoint", false, "also fail unless the log still holds the collector's latest signed checkpoint of its head (newest rows deleted, or rows rewritten, up to it)")
+	anchor := fs.String("checkpoint", "", "also fail unless the log still holds this `anchor`: ID:HASH from an \"audit checkpoint\" line of the collector's log, or ID alone (sonde_audit_checkpoint_entry_id)")
+	keyID := fs.String("checkpoint-key", "", "with --since-checkpoint, require the checkpoint to be signed by the key with this `ID` (as the collector logs it)")
 	limit := fs.Int("limit", 50, "show this many of the newest entries")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
+	*sinceCheckpoint = *sinceCheckpoint || *keyID != ""
+	var anchorID int64
+	var anchorHash []byte
+	path := fmt.Sprintf("/api/v1/audit?limit=%d", *limit)
+	if *anchor != "" {
+		var err error
+		if anchorID, anchorHash, err = auditmark.ParseAnchor(*anchor); err != nil {
+			return err
+		}
+		path += fmt.Sprintf("&anchor=%d", anchorID)
+	}
 	var v api.AuditView
-	if err := c.Do(ctx, "GET", fmt.Sprintf("/api/v1/audit?limit=%d", *limit), nil, &v); err != nil {
+	if err := c.Do(ctx, "GET", path, nil, &v); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -265,8 +333,43 @@ func auditCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.W
 	if !v.Intact {
 		return fmt.Errorf("audit log TAMPERED: entry %d does not follow from the entries before it", v.BrokenAt)
 	}
-	if *verify {
-		fmt.Fprintln(stderr, "audit log verified: the hash chain is intact")
+	checked := "the hash chain is intact"
+	if anchorID != 0 {
+		s := auditmark.Status{EntryID: anchorID, HeadID: v.HeadID, Unhashed: anchorHash == nil,
+			Truncated: v.AnchorHash == "", Changed: anchorHash != nil && v.AnchorHash != hex.EncodeToString(anchorHash)}
+		if err := s.Err(fmt.Sprintf("anchor at entry %d", anchorID)); err != nil {
+			return err
+		}
+		checked += fmt.Sprintf("; it holds the anchor at entry %d", anchorID)
+		if s.Unhashed {
+			checked += " (its presence only: no hash given)"
+		}
+	}
+	if *sinceCheckpoint {
+		cp := v.Checkpoint
+		if cp == nil {
+			return fmt.Errorf("no audit checkpoint to verify against: %s", render.Clean(v.CheckpointProblem))
+		}
+		if *keyID != "" && cp.KeyID != *keyID {
+			return fmt.Errorf("audit checkpoint refused: the %s is signed with key %s, not %s", cp, render.Clean(cp.KeyID), *keyID)
+		}
+		// The collector checked the signature with its key; check it here
+		// too, with the key the checkpoint names.
+		if err := cp.Verify(nil); err != nil {
+			return err
+		}
+		if !v.CheckpointOK {
+			if v.CheckpointProblem == "" {
+				v.CheckpointProblem = "audit checkpoint refused by the collector"
+			}
+			return errors.New(render.Clean(v.CheckpointProblem))
+		}
+		checked += fmt.Sprintf("; it holds the signed %s, key %s; the log now ends at entry %d", cp, cp.KeyID, v.HeadID)
+	} else if v.Checkpoint != nil && !v.CheckpointOK {
+		fmt.Fprintf(stderr, "warning: %s (sonde audit --verify --since-checkpoint fails on it)\n", render.Clean(v.CheckpointProblem))
+	}
+	if *verify || *sinceCheckpoint || anchorID != 0 {
+		fmt.Fprintln(stderr, "audit log verified:", checked)
 	}
 	return nil
 }

@@ -1,18 +1,21 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/ticket"
+	"github.com/sondehq/sonde/internal/atomicfile"
 	"github.com/sondehq/sonde/internal/cliflag"
 	"github.com/sondehq/sonde/internal/render"
 )
@@ -25,7 +28,8 @@ const ticketUsage = `usage: sonde ticket COMMAND
   note REF TEXT
   assign REF NAME
   start REF
-  escalate REF --to l2|l3 [--note TEXT] [-o FILE]   also writes the handover package
+  escalate REF --to l2|l3 [--note TEXT] [-o FILE]   also builds the handover package and downloads it
+                                                    (roles without bundle downloads get the ticket as text)
   resolve | close | reopen REF [--note TEXT]
 
 Every command takes --json.`
@@ -151,6 +155,30 @@ func printTicket(w io.Writer, t *api.TicketView) {
 	if len(t.Agents) > 0 {
 		fmt.Fprintf(w, "machines: %s\n", strings.Join(t.Agents, ", "))
 	}
+	for _, a := range t.Assets {
+		if !a.Machine.FullSnapshot {
+			fmt.Fprintf(w, "  %s (%s): no full snapshot yet — take one (sonde bundle %s --ticket %s)\n",
+				render.Clean(a.Facts.Hostname), a.AgentID, a.AgentID, t.Ref)
+		}
+	}
+	if len(t.Findings) > 0 {
+		fmt.Fprintln(w, "\nfindings:")
+	}
+	for _, f := range t.Findings {
+		fmt.Fprintf(w, "  %-8s %s  %s (%s)\n", f.Severity, f.ID, render.Clean(f.Title), f.AgentID)
+		if f.KB != nil {
+			for i, step := range f.KB.Steps {
+				fmt.Fprintf(w, "           %d. %s\n", i+1, render.Clean(step))
+			}
+		}
+	}
+	if len(t.Bundles) > 0 {
+		fmt.Fprintln(w, "\nbundles:")
+	}
+	for _, b := range t.Bundles {
+		fmt.Fprintf(w, "  %d  %-8s %s by %s, agent %s, snapshot %d, sha256 %s\n", b.ID, b.Kind,
+			b.CreatedAt.Local().Format(time.DateTime), render.Clean(b.CreatedBy), b.AgentID, b.SnapshotID, b.SHA256)
+	}
 	fmt.Fprintln(w, "\ntimeline:")
 	for _, ev := range t.Events {
 		line := ev.Kind
@@ -190,13 +218,19 @@ func ticketAct(ctx context.Context, c *Client, action string, args []string, std
 			return fmt.Errorf("unexpected %q after the REF", rest)
 		}
 	}
+	var plan *handoverPlan
+	if action == ticket.ActEscalate {
+		if plan, err = planHandover(ctx, c, ref, *out, stderr); err != nil {
+			return err
+		}
+	}
 	var t api.TicketView
 	if err := c.Do(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(ref)+"/actions", req, &t); err != nil {
 		return err
 	}
-	if action == ticket.ActEscalate {
-		if err := handover(ctx, c, &t, *out, stdout, stderr); err != nil {
-			return fmt.Errorf("escalated, but the handover package failed: %w", err)
+	if plan != nil {
+		if err := plan.run(ctx, c, &t, stdout, stderr); err != nil {
+			return fmt.Errorf("escalated to %s, but the handover package failed: %w", strings.ToUpper(t.Tier), err)
 		}
 	}
 	if *asJSON {
@@ -206,24 +240,70 @@ func ticketAct(ctx context.Context, c *Client, action string, args []string, std
 	return nil
 }
 
-// handover builds the package the next tier starts from — a bundle of the
-// ticket's machine with the timeline and notes — and downloads it.
-func handover(ctx context.Context, c *Client, t *api.TicketView, out string, stdout, stderr io.Writer) error {
-	if len(t.Agents) == 0 {
+// handoverPlan is what escalate hands over with the ticket: the package
+// the next tier starts from — a fresh bundle of the ticket's machine with
+// the timeline and notes — downloaded to out by a caller who may, or left
+// on the ticket with the ticket as the caller sees it written to out.
+type handoverPlan struct {
+	agent    string // the machine to bundle; empty for none
+	download bool
+	out      string
+}
+
+// planHandover decides, before the ticket moves, what the caller may hand
+// over, and says what it may not include.
+func planHandover(ctx context.Context, c *Client, ref, out string, stderr io.Writer) (*handoverPlan, error) {
+	var t api.TicketView
+	if err := c.Do(ctx, "GET", "/api/v1/tickets/"+url.PathEscape(ref), nil, &t); err != nil {
+		return nil, err
+	}
+	p := &handoverPlan{download: t.Allowed.Download, out: out}
+	switch {
+	case len(t.Agents) == 0:
 		fmt.Fprintf(stderr, "no machine on %s: no handover package (open tickets with --agent)\n", t.Ref)
-		return nil
+		return nil, nil
+	case !slices.Contains(t.Allowed.Attach, t.Agents[0]):
+		fmt.Fprintf(stderr, "note: your role may not attach evidence to %s (only to tickets you opened or that are assigned to you): escalating without a handover package\n", t.Ref)
+		return nil, nil
 	}
-	if out == "" {
-		out = t.Ref + "-handover.zip"
+	p.agent = t.Agents[0]
+	if p.out == "" {
+		p.out = t.Ref + "-handover.zip"
+		if !p.download {
+			p.out = t.Ref + "-handover.txt"
+		}
 	}
+	if !p.download {
+		fmt.Fprintf(stderr, "note: your role does not see bundles' contents: the handover package stays on %s for the next tier, and %s gets the ticket as you see it\n", t.Ref, p.out)
+	}
+	return p, nil
+}
+
+// run builds the handover package on the escalated ticket t and writes
+// what the caller may have of it.
+func (p *handoverPlan) run(ctx context.Context, c *Client, t *api.TicketView, stdout, stderr io.Writer) error {
 	var b api.BundleView
-	req := api.BundleRequest{Agent: t.Agents[0], Handover: true}
+	req := api.BundleRequest{Agent: p.agent, Handover: true}
 	if err := c.Do(ctx, "POST", "/api/v1/tickets/"+url.PathEscape(t.Ref)+"/bundles", req, &b); err != nil {
 		return err
 	}
-	if err := c.Download(ctx, b.Download, out, b.SHA256, stderr); err != nil {
+	if p.download {
+		if err := c.Download(ctx, b.Download, p.out, b.SHA256, stderr); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "handover package for %s: %s (bundle %d, timeline, notes, %d findings)\n", strings.ToUpper(t.Tier), p.out, b.ID, len(b.Findings))
+		return nil
+	}
+	var now api.TicketView
+	if err := c.Do(ctx, "GET", "/api/v1/tickets/"+url.PathEscape(t.Ref), nil, &now); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "handover package for %s: %s (bundle %d, timeline, notes, %d findings)\n", strings.ToUpper(t.Tier), out, b.ID, len(b.Findings))
+	var buf bytes.Buffer
+	printTicket(&buf, &now)
+	if err := atomicfile.Write(p.out, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "handover package for %s: bundle %d on %s (sha256 %s, %d findings); the ticket as you see it: %s\n",
+		strings.ToUpper(t.Tier), b.ID, t.Ref, b.SHA256, len(b.Findings), p.out)
 	return nil
 }

@@ -22,13 +22,14 @@ import (
 )
 
 // hello reads the agent's Hello on its first stream, checks it against the
-// certificate and the store, records the facts and answers Welcome.
-func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) error {
+// certificate and the store, records the facts and answers Welcome. It
+// returns the agent's clock skew, when the agent sent its time.
+func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) (skew, error) {
 	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
 	defer cancel()
 	str, err := conn.AcceptStream(ctx)
 	if err != nil {
-		return fmt.Errorf("waiting for hello: %w", err)
+		return skew{}, fmt.Errorf("waiting for hello: %w", err)
 	}
 	defer str.Close()
 	// One message is all the stream carries: stop reading, or the stream
@@ -37,27 +38,67 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) erro
 	str.SetDeadline(time.Now().Add(streamTimeout))
 	h, err := protocol.ReadAs[*protocol.Hello](str)
 	if err != nil {
-		return fmt.Errorf("reading hello: %w", err)
-	}
-	if h.AgentID != certID {
-		return s.refuse(str, protocol.CodeUnauthorized, fmt.Sprintf("hello names agent %q but the certificate is for %q", h.AgentID, certID))
+		return skew{}, fmt.Errorf("reading hello: %w", err)
 	}
 	now := time.Now()
+	if h.AgentID != certID {
+		return skew{}, s.refuse(str, protocol.CodeUnauthorized, fmt.Sprintf("hello names agent %q but the certificate is for %q", h.AgentID, certID))
+	}
 	ag, err := s.cfg.Store.Agent(ctx, certID)
 	if errors.Is(err, store.ErrNotFound) {
-		return s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" is not enrolled here")
+		return skew{}, s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" is not enrolled here")
 	}
 	if err == nil && ag.Pending {
-		return s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" awaits approval: sonde-collector agent approve "+certID)
+		return skew{}, s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" awaits approval: sonde-collector agent approve "+certID)
 	}
 	if err == nil {
 		err = s.cfg.Store.SeenAgent(ctx, store.Agent{ID: certID, Facts: h.Facts, AgentVersion: h.AgentVersion, Probes: h.Probes, LastSeen: now})
 	}
 	if err != nil {
 		s.refuse(str, protocol.CodeInternal, "collector store error")
-		return fmt.Errorf("recording hello: %w", err)
+		return skew{}, fmt.Errorf("recording hello: %w", err)
 	}
-	return protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(s.cfg.HealthInterval)})
+	var clock skew
+	if h.AgentTime > 0 {
+		// Less the hello's one-way delay, which is small beside the
+		// tolerance it serves (protocol.MaxClockAhead).
+		clock = skew{d: time.Unix(0, h.AgentTime).Sub(now), known: true}
+		if clock.d > protocol.MaxClockAhead || clock.d < -protocol.MaxClockAhead {
+			s.log.Warn("agent clock is off", "agent", certID, "ahead_by", clock.d.Round(time.Second))
+		}
+	}
+	return clock, protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(s.cfg.HealthInterval)})
+}
+
+// skew is an agent's clock less the collector's, as measured at its hello;
+// known is false for agents that do not send their time.
+type skew struct {
+	d     time.Duration
+	known bool
+}
+
+// placeCapture bounds a delivered snapshot's capture time by the time it
+// was received. A capture time more than protocol.MaxClockAhead ahead of
+// the collector's clock cannot be true, and believed it would make the
+// snapshot the agent's latest (its findings, its baseline, diffs) until
+// that time came. The snapshot is stored all the same, at the agent's time
+// less its measured clock skew, or at the time received when that is still
+// ahead or the skew is unknown, with the agent's own time kept beside it
+// (AgentCapturedAt) and shown. Refusing it instead would lose sound data
+// (an agent drops a snapshot the collector refuses as bad), and an agent
+// whose clock runs ahead would lose every one until its clock is fixed.
+// Past capture times are left alone: a snapshot may wait in a spool.
+func placeCapture(rec *store.Snapshot, clock skew) {
+	if protocol.CheckCaptureTime(rec.CapturedAt, rec.ReceivedAt) == nil {
+		return
+	}
+	at := rec.ReceivedAt
+	if clock.known {
+		if corrected := rec.CapturedAt.Add(-clock.d); corrected.Before(at) {
+			at = corrected
+		}
+	}
+	rec.AgentCapturedAt, rec.CapturedAt = rec.CapturedAt, at
 }
 
 // refuse tells the other side why, and returns the reason as an error.
@@ -98,7 +139,7 @@ func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic
 	}
 	switch m := m.(type) {
 	case *protocol.Snapshot:
-		if _, err := s.ingest(ctx, ac.id, m, str); errors.Is(err, errAckLost) {
+		if _, err := s.ingest(ctx, ac, m, str); errors.Is(err, errAckLost) {
 			s.log.Debug("snapshot stored, ack not delivered; the agent will send it again", "agent", ac.id, "seq", m.Seq, "err", err)
 		} else if err != nil {
 			s.log.Warn("snapshot not stored", "agent", ac.id, "seq", m.Seq, "err", err)
@@ -148,15 +189,28 @@ func (s *Server) takeTurn(ctx context.Context, ac *agentConn) (release func(), o
 	return nil, false
 }
 
-// ingest stores a snapshot from agent id and acks it on w, only after the
-// store has committed it.
-func (s *Server) ingest(ctx context.Context, id string, snap *protocol.Snapshot, w io.Writer) (int64, error) {
+// ingest stores a snapshot from the agent on ac and acks it on w, only
+// after the store has committed it.
+func (s *Server) ingest(ctx context.Context, ac *agentConn, snap *protocol.Snapshot, w io.Writer) (int64, error) {
 	start := time.Now()
+	id := ac.id
 	if snap.AgentID != id {
 		s.obs.IngestFailed("identity")
 		return 0, s.refuse(w, protocol.CodeUnauthorized, fmt.Sprintf("snapshot names agent %q on the connection of %q", snap.AgentID, id))
 	}
-	stored, dup, err := s.cfg.Store.PutSnapshot(ctx, store.FromWire(snap, start))
+	if snap.BootEpoch == protocol.ImportedEpoch {
+		// That identity is the imports': an agent using it would have its
+		// snapshots shown as imported, and collide with them.
+		s.obs.IngestFailed("identity")
+		return 0, s.refuse(w, protocol.CodeBadRequest, fmt.Sprintf("boot epoch %d is reserved for imported documents", protocol.ImportedEpoch))
+	}
+	rec := store.FromWire(snap, start)
+	placeCapture(rec, ac.clock)
+	if !rec.AgentCapturedAt.IsZero() {
+		s.log.Warn("snapshot dated ahead of the collector's clock; stored at the collector's estimate", "agent", id, "seq", snap.Seq,
+			"agent_captured_at", rec.AgentCapturedAt, "captured_at", rec.CapturedAt)
+	}
+	stored, dup, err := s.cfg.Store.PutSnapshot(ctx, rec)
 	if err != nil {
 		s.obs.IngestFailed("store")
 		s.refuse(w, protocol.CodeUnavailable, "collector could not store the snapshot; keep it and retry")
@@ -240,7 +294,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		s.refuse(str, protocol.CodeBadRequest, "answer is for another request")
 		return 0, fmt.Errorf("agent answered request %q, asked %q", snap.RequestID, req.RequestID)
 	}
-	return s.ingest(ctx, agentID, snap, str)
+	return s.ingest(ctx, ac, snap, str)
 }
 
 // serialOf returns a certificate's serial in hex, or "" if it does not parse.

@@ -110,6 +110,7 @@ type agentConn struct {
 	conn  *quic.Conn
 	since time.Time
 	turn  chan struct{} // held while one of the agent's streams is served
+	clock skew          // the agent's clock against the collector's, at hello
 }
 
 // Listen opens the UDP socket and the QUIC listener.
@@ -265,7 +266,8 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 	}
 	id := state.PeerCertificates[0].Subject.CommonName
 	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String())
-	if err := s.hello(ctx, conn, id); err != nil {
+	clock, err := s.hello(ctx, conn, id)
+	if err != nil {
 		var appErr *quic.ApplicationError
 		if errors.As(err, &appErr) && appErr.Remote && appErr.ErrorCode == 0 {
 			// The agent hung up on purpose: a reachability check.
@@ -276,7 +278,7 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 		conn.CloseWithError(protocol.CodeUnauthorized, truncate(err.Error()))
 		return
 	}
-	ac := &agentConn{id: id, conn: conn, since: time.Now(), turn: make(chan struct{}, 1)}
+	ac := &agentConn{id: id, conn: conn, since: time.Now(), turn: make(chan struct{}, 1), clock: clock}
 	s.register(ac)
 	log.Info("agent connected")
 	defer func() {

@@ -208,7 +208,8 @@ func (f *Fleet) agentSeries(ctx context.Context, a store.Agent, up bool, emit fu
 	if !a.LastSeen.IsZero() {
 		emit(descAgentSeen, prometheus.GaugeValue, float64(a.LastSeen.UnixNano())/1e9, a.ID, host)
 	}
-	list, err := f.cfg.Store.Snapshots(ctx, a.ID, store.SnapshotFilter{Kind: "health", Limit: 1})
+	// An import is no enrolled agent's latest health (store.Delivers).
+	list, err := f.cfg.Store.Snapshots(ctx, a.ID, store.SnapshotFilter{Kind: "health", Delivered: store.Delivers(a.ID), Limit: 1})
 	if err != nil {
 		f.storeErr++
 		return

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/sondehq/sonde/collector/alert"
@@ -46,11 +47,33 @@ type Snapshot struct {
 	ID int64 `json:"id"`
 	protocol.Document
 	ReceivedAt time.Time `json:"received_at"`
+	// Imported is set for a snapshot filed from a document (`sonde
+	// import`), not delivered by the agent: its boot epoch is
+	// protocol.ImportedEpoch. Whatever shows a snapshot says so.
+	Imported bool `json:"imported"`
+	// AgentCapturedAt is the capture time the agent gave when it was more
+	// than protocol.MaxClockAhead ahead of the collector's clock: CapturedAt
+	// then holds the collector's estimate (the agent's time less its
+	// measured clock skew, at the latest the time received). Zero when the
+	// agent's capture time was kept.
+	AgentCapturedAt time.Time `json:"agent_captured_at,omitzero"`
 }
 
 // FromWire converts a validated wire snapshot.
 func FromWire(m *protocol.Snapshot, received time.Time) *Snapshot {
-	return &Snapshot{Document: m.Document(), ReceivedAt: received.UTC()}
+	return &Snapshot{Document: m.Document(), ReceivedAt: received.UTC(), Imported: m.BootEpoch == protocol.ImportedEpoch}
+}
+
+// ImportedAgentPrefix starts the ID of an agent known only from imported
+// documents; enrolled agents' IDs are hex.
+const ImportedAgentPrefix = "imported-"
+
+// Delivers reports whether the agent with the given ID delivers snapshots
+// itself (it enrolled), so that implicit choices of its snapshots ("the
+// latest", "a baseline") leave imports out (SnapshotFilter.Delivered). An
+// agent known only from imports has nothing else.
+func Delivers(agentID string) bool {
+	return !strings.HasPrefix(agentID, ImportedAgentPrefix)
 }
 
 // Token is an enrollment token, kept only as a hash.
@@ -141,7 +164,9 @@ type SnapshotFilter struct {
 	Before time.Time // only snapshots captured at or before; zero for all
 	Since  time.Time // only snapshots captured at or after; zero for all
 	Faults bool      // only snapshots the agent took at a fault (with a trigger)
-	Limit  int       // 0 means 100
+	// Delivered keeps only snapshots the agent delivered: no imports.
+	Delivered bool
+	Limit     int // 0 means 100
 }
 
 // Store is what the collector keeps. Implementations are safe for
@@ -167,6 +192,14 @@ type Store interface {
 	// whole chain: broken is the ID of the first entry whose hash does not
 	// follow from its content and its predecessor (0 when intact).
 	AuditLog(ctx context.Context, limit int) (entries []AuditEntry, broken int64, err error)
+	// AuditHead returns the ID and hash of the newest audit entry; 0 and
+	// nil when the log is empty. A signed checkpoint of it, kept outside
+	// the database, later shows whether the newest rows were deleted.
+	AuditHead(ctx context.Context) (id int64, hash []byte, err error)
+	// AuditHash returns the stored hash of the audit entry with the given
+	// ID, or ErrNotFound when there is no such entry. It does not check
+	// the chain: AuditLog does.
+	AuditHash(ctx context.Context, id int64) ([]byte, error)
 	// Enroll consumes one use of the token with the given hash and records
 	// the agent, in one transaction; ErrTokenInvalid when the token cannot
 	// be used at now.
@@ -179,8 +212,9 @@ type Store interface {
 	Agent(ctx context.Context, id string) (Agent, error)
 	// SeenAgent records a hello: the agent's current facts, version, probes.
 	SeenAgent(ctx context.Context, a Agent) error
-	// AddAgent records an agent known only from an imported snapshot file;
-	// an agent with the same ID is left as it is.
+	// AddAgent records an agent unless one with its ID exists, which is
+	// left as it is. Imports do not use it: ImportSnapshot records their
+	// machine in the snapshot's commit.
 	AddAgent(ctx context.Context, a Agent) error
 
 	// PutSnapshot stores s durably unless a snapshot with the same
@@ -190,6 +224,12 @@ type Store interface {
 	// to s.ReceivedAt in the same commit, unless s was imported from a file
 	// (protocol.ImportedEpoch).
 	PutSnapshot(ctx context.Context, s *Snapshot) (id int64, duplicate bool, err error)
+	// ImportSnapshot stores s, imported from a document (its boot epoch is
+	// protocol.ImportedEpoch), like PutSnapshot, and in the same
+	// transaction records agent unless an agent with its ID exists: a
+	// refused import leaves no agent behind. It returns only after the
+	// commit.
+	ImportSnapshot(ctx context.Context, agent Agent, s *Snapshot) (id int64, duplicate bool, err error)
 	Snapshots(ctx context.Context, agentID string, f SnapshotFilter) ([]Snapshot, error)
 	Snapshot(ctx context.Context, id int64) (*Snapshot, error)
 

@@ -10,12 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/alert"
 	"github.com/sondehq/sonde/collector/api"
-	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
-	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/internal/render"
 )
 
@@ -26,17 +25,15 @@ type agentRow struct {
 	store.Agent
 	Online bool
 	// Findings counts the findings of the latest snapshot; Worst is the
-	// severity of the first. Both are shown to l2 and above only, as the
-	// snapshots they come from.
+	// severity of the first.
 	Findings int
 	Worst    string
 }
 
 type agentsData struct {
-	Query        string
-	Agents       []agentRow
-	Total        int
-	ShowFindings bool
+	Query  string
+	Agents []agentRow
+	Total  int
 }
 
 func (u *UI) agents(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +44,7 @@ func (u *UI) agents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	d := agentsData{Query: q, Total: len(list), ShowFindings: api.Require(ctx, store.RoleL2) == nil}
+	d := agentsData{Query: q, Total: len(list)}
 	live := u.api.Agents.Connected()
 	for _, ag := range list {
 		if !matches(ag, q) {
@@ -55,16 +52,14 @@ func (u *UI) agents(w http.ResponseWriter, r *http.Request) {
 		}
 		row := agentRow{Agent: ag}
 		_, row.Online = live[ag.ID]
-		if d.ShowFindings {
-			_, fs, err := u.latestFindings(ctx, ag)
-			if err != nil {
-				u.fail(w, r, err)
-				return
-			}
-			row.Findings = len(fs)
-			if len(fs) > 0 {
-				row.Worst = fs[0].Severity.String()
-			}
+		m, err := u.api.Latest(ctx, ag)
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		row.Findings = len(m.Findings)
+		if len(m.Findings) > 0 {
+			row.Worst = m.Findings[0].Severity.String()
 		}
 		d.Agents = append(d.Agents, row)
 	}
@@ -89,23 +84,6 @@ func matches(ag store.Agent, q string) bool {
 	return false
 }
 
-// latestFindings analyzes the agent's latest snapshot, full or health.
-func (u *UI) latestFindings(ctx context.Context, ag store.Agent) (*store.Snapshot, []findings.Finding, error) {
-	latest, err := u.api.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Limit: 1})
-	if err != nil || len(latest) == 0 {
-		return nil, nil, err
-	}
-	snap, err := u.api.Store.Snapshot(ctx, latest[0].ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	doc := snap.Document
-	if doc.Facts == nil {
-		doc.Facts = &ag.Facts // stored snapshots keep no facts; the agent's are current
-	}
-	return snap, findings.Analyze(&doc, nil), nil
-}
-
 type probeView struct {
 	Name       string
 	DurationMS float64
@@ -114,18 +92,19 @@ type probeView struct {
 }
 
 type agentData struct {
-	Agent          store.Agent
-	Online         bool
-	ConnectedSince time.Time
-	// CanDiagnose is whether the caller may see snapshots and act (l2).
+	api.AgentDetail
+	// CanDiagnose is whether the caller sees raw machine data and may take
+	// snapshots (L2 and above).
 	CanDiagnose bool
 	Latest      *store.Snapshot // the latest full snapshot
 	Probes      []probeView
-	FindingsOf  *store.Snapshot // the snapshot the findings come from
-	Findings    []bundle.Ranked
 	History     []store.Snapshot
-	Tickets     []ticket.Ticket // open tickets, to attach a bundle to
-	Alerts      []alert.Alert   // the agent's firing alerts
+	// Tickets are the open tickets a bundle may go to: all of them for
+	// L2, the L1's own tickets that name this machine for L1.
+	Tickets []ticket.Ticket
+	// Mine are the tickets that name this machine, with their state.
+	Mine   []ticket.Ticket
+	Alerts []alert.Alert // the agent's firing alerts
 }
 
 func (u *UI) agent(w http.ResponseWriter, r *http.Request) {
@@ -135,9 +114,18 @@ func (u *UI) agent(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	d := agentData{Agent: ag, CanDiagnose: api.Require(ctx, store.RoleL2) == nil}
-	d.ConnectedSince, d.Online = u.api.Agents.Connected()[ag.ID]
+	k, _ := api.KeyFrom(ctx)
+	detail, err := u.api.Agent(ctx, ag)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := agentData{AgentDetail: detail, CanDiagnose: access.Can(k, access.ReadSnapshot)}
 	if d.Alerts, err = u.firing(ctx, ag.ID); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if err := u.machineTickets(ctx, k, &d); err != nil {
 		u.fail(w, r, err)
 		return
 	}
@@ -150,12 +138,32 @@ func (u *UI) agent(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, "agent", ag.Facts.Hostname, d)
 }
 
-// diagnostics fills in what l2 sees of an agent: its latest full snapshot
-// by probe, findings with the knowledge base's fixes, history and the
-// tickets a bundle may go to.
+// machineTickets fills in the machine's tickets and those a bundle may go to.
+func (u *UI) machineTickets(ctx context.Context, k store.APIKey, d *agentData) error {
+	var err error
+	if d.Mine, err = u.api.Store.Tickets(ctx, store.TicketFilter{Agent: d.ID, Limit: 50}); err != nil {
+		return err
+	}
+	open := d.Mine
+	if access.ViewOf(k) == access.Evidence {
+		if open, err = u.api.Store.Tickets(ctx, store.TicketFilter{Limit: 100}); err != nil {
+			return err
+		}
+	}
+	for _, t := range open {
+		if t.Status != ticket.Closed && access.Attach(k, t, d.ID) == nil {
+			d.Tickets = append(d.Tickets, t)
+		}
+	}
+	return nil
+}
+
+// diagnostics fills in what L2 sees of an agent besides its findings: its
+// latest full snapshot by probe and its history. The page's read is on
+// the audit record as agent.read.
 func (u *UI) diagnostics(ctx context.Context, d *agentData) error {
 	st := u.api.Store
-	full, err := st.Snapshots(ctx, d.Agent.ID, store.SnapshotFilter{Kind: "full", Limit: 1})
+	full, err := st.Snapshots(ctx, d.ID, store.SnapshotFilter{Kind: "full", Delivered: store.Delivers(d.ID), Limit: 1})
 	if err != nil {
 		return err
 	}
@@ -171,40 +179,13 @@ func (u *UI) diagnostics(ctx context.Context, d *agentData) error {
 			d.Probes = append(d.Probes, probeView{Name: p.Name, DurationMS: p.DurationMS, Error: render.Clean(p.Error), Text: b.String()})
 		}
 	}
-	snap, fs, err := u.latestFindings(ctx, d.Agent)
-	if err != nil {
-		return err
-	}
-	d.FindingsOf = snap
-	for _, f := range fs {
-		rk := bundle.Ranked{Finding: f}
-		if e, ok := u.api.Bundles.KB.Entry(f.ID); ok {
-			rk.KB = &e
-		}
-		d.Findings = append(d.Findings, rk)
-	}
-	if d.History, err = st.Snapshots(ctx, d.Agent.ID, store.SnapshotFilter{Limit: 20}); err != nil {
-		return err
-	}
-	tickets, err := st.Tickets(ctx, store.TicketFilter{Limit: 100})
-	if err != nil {
-		return err
-	}
-	for _, t := range tickets {
-		if t.Status != ticket.Closed {
-			d.Tickets = append(d.Tickets, t)
-		}
-	}
-	return nil
+	d.History, err = st.Snapshots(ctx, d.ID, store.SnapshotFilter{Limit: 20})
+	return err
 }
 
 func (u *UI) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	back := "/agents/" + url.PathEscape(r.PathValue("id"))
-	if err := api.Require(ctx, store.RoleL2); err != nil {
-		u.done(w, r, back, err, "")
-		return
-	}
 	ag, err := u.api.FindAgent(ctx, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, r, err)
@@ -229,9 +210,8 @@ func (u *UI) wait() time.Duration {
 func (u *UI) attachBundle(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	back := "/agents/" + url.PathEscape(r.PathValue("id"))
-	if err := api.Require(ctx, store.RoleL2); err != nil {
-		u.done(w, r, back, err, "")
-		return
+	if r.PostFormValue("from") == "ticket" {
+		back = "/tickets/" + url.PathEscape(strings.TrimSpace(r.PostFormValue("ticket")))
 	}
 	ag, err := u.api.FindAgent(ctx, r.PathValue("id"))
 	if err != nil {
@@ -266,19 +246,16 @@ func (u *UI) attachBundle(w http.ResponseWriter, r *http.Request) {
 }
 
 type diffData struct {
-	Agent        store.Agent
-	From, To     string
-	FromID, ToID int64
-	Text         string
-	Error        string
+	Agent                    store.Agent
+	From, To                 string
+	FromID, ToID             int64
+	FromImported, ToImported bool
+	Text                     string
+	Error                    string
 }
 
 func (u *UI) diff(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := api.Require(ctx, store.RoleL2); err != nil {
-		u.fail(w, r, err)
-		return
-	}
 	ag, err := u.api.FindAgent(ctx, r.PathValue("id"))
 	if err != nil {
 		u.fail(w, r, err)
@@ -297,6 +274,7 @@ func (u *UI) diff(w http.ResponseWriter, r *http.Request) {
 		var b strings.Builder
 		v.Diff.Text(&b)
 		d.FromID, d.ToID, d.Text = v.FromID, v.ToID, b.String()
+		d.FromImported, d.ToImported = v.FromImported, v.ToImported
 	}
 	u.render(w, r, status, "diff", "Changes on "+ag.Facts.Hostname, d)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/store"
 )
@@ -27,6 +28,9 @@ type session struct {
 	user    store.APIKey
 	expires time.Time
 	flash   []flash
+	// drafts keep what was typed into a form whose action was refused,
+	// by form, until the form is shown again.
+	drafts map[string]string
 }
 
 // flash is a message for the next page a session sees.
@@ -93,6 +97,31 @@ func (ss *sessions) addFlash(id string, f flash) {
 	}
 }
 
+// keepDraft keeps text typed into form for the next time it is shown.
+func (ss *sessions) keepDraft(id, form, text string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s, ok := ss.m[id]; ok && text != "" {
+		if s.drafts == nil || len(s.drafts) >= 10 {
+			s.drafts = map[string]string{}
+		}
+		s.drafts[form] = text
+	}
+}
+
+// takeDraft returns and forgets what was kept for form.
+func (ss *sessions) takeDraft(id, form string) string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.m[id]
+	if !ok {
+		return ""
+	}
+	d := s.drafts[form]
+	delete(s.drafts, form)
+	return d
+}
+
 func (ss *sessions) takeFlash(id string) []flash {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -114,9 +143,11 @@ func sessionFrom(ctx context.Context) *session {
 }
 
 // auth lets a request through when it belongs to a live session whose API
-// key is still valid, acting as that key (see api.WithKey); others go to
-// the login page.
-func (u *UI) auth(h http.HandlerFunc) http.Handler {
+// key is still valid and may call op (see api.Guard, which also keeps the
+// audit record), acting as that key through the UI door; others go to the
+// login page.
+func (u *UI) auth(op access.Op, h http.HandlerFunc) http.Handler {
+	guarded := u.api.Guard(op, u.deny, h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var s session
 		ok := false
@@ -142,14 +173,27 @@ func (u *UI) auth(h http.HandlerFunc) http.Handler {
 			return
 		}
 		s.user = k
-		ctx := context.WithValue(api.WithKey(r.Context(), k), sessionKey{}, &s)
-		r = r.WithContext(ctx)
-		if err := api.Require(ctx, store.RoleL1); err != nil {
-			u.fail(w, r, err)
-			return
-		}
-		h(w, r)
+		ctx := context.WithValue(api.WithCaller(r.Context(), k, api.DoorUI), sessionKey{}, &s)
+		guarded(w, r.WithContext(ctx))
 	})
+}
+
+// deny answers a refused request: a page for a read, and for a form post
+// the page it came from, with the reason and what was typed kept.
+func (u *UI) deny(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		u.fail(w, r, err)
+		return
+	}
+	u.done(w, r, back(r), err, "")
+}
+
+// back is the page a form was posted from, when it is one of this site's.
+func back(r *http.Request) string {
+	if ref, err := url.Parse(r.Header.Get("Referer")); err == nil && strings.EqualFold(ref.Host, r.Host) {
+		return localPath(ref.RequestURI())
+	}
+	return "/"
 }
 
 type loginData struct {
@@ -184,7 +228,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	if err := api.Require(api.WithKey(r.Context(), k), store.RoleL1); err != nil {
+	if err := access.Allow(k, access.WhoAmI); err != nil {
 		_, msg := api.Status(err)
 		u.render(w, r, http.StatusForbidden, "login", "Log in", loginData{Next: next, Error: msg})
 		return

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
@@ -23,12 +25,28 @@ type ticketsData struct {
 	Statuses, Tiers     []string
 	Tickets             []ticket.Ticket
 	Error               string
+	// OpenTiers are the tiers the caller may open a ticket at; Draft is
+	// what it typed into the form before opening was refused.
+	OpenTiers []string
+	Draft     url.Values
 }
+
+// openForm names the form to open a ticket in the session's drafts.
+const openForm = "open-ticket"
 
 func (u *UI) tickets(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	d := ticketsData{Status: q.Get("status"), Tier: q.Get("tier"), Agent: strings.TrimSpace(q.Get("agent")), Statuses: statuses, Tiers: tiers}
+	k, _ := api.KeyFrom(ctx)
+	for _, tier := range tiers {
+		if access.Open(k, tier) == nil {
+			d.OpenTiers = append(d.OpenTiers, tier)
+		}
+	}
+	if s := sessionFrom(ctx); s != nil {
+		d.Draft, _ = url.ParseQuery(u.sessions.takeDraft(s.id, openForm))
+	}
 	f := store.TicketFilter{Status: d.Status, Tier: d.Tier}
 	if d.Agent != "" {
 		ag, err := u.api.FindAgent(ctx, d.Agent)
@@ -62,6 +80,9 @@ func (u *UI) openTicket(w http.ResponseWriter, r *http.Request) {
 	req.Agents = strings.FieldsFunc(r.PostFormValue("agents"), func(c rune) bool { return c == ',' || c == ' ' })
 	t, err := u.api.OpenTicket(r.Context(), req)
 	if err != nil {
+		if s := sessionFrom(r.Context()); s != nil {
+			u.sessions.keepDraft(s.id, openForm, r.PostForm.Encode())
+		}
 		u.done(w, r, "/tickets", err, "")
 		return
 	}
@@ -71,8 +92,18 @@ func (u *UI) openTicket(w http.ResponseWriter, r *http.Request) {
 type ticketData struct {
 	api.TicketView
 	Hostnames map[string]string // agent ID → hostname, for findings
-	Tiers     []string
+	// Actions are the actions the caller may take (see Allowed): the page
+	// offers nothing else.
+	Actions map[string]bool
+	// Attach lists the ticket's machines the caller may attach a fresh
+	// bundle of.
+	Attach []api.Asset
+	// Draft is what the caller typed before an action was refused.
+	Draft string
 }
+
+// draftForm names the ticket page's form in the session's drafts.
+func draftForm(ref string) string { return "ticket:" + ref }
 
 func (u *UI) ticket(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -86,9 +117,18 @@ func (u *UI) ticket(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	d := ticketData{TicketView: v, Hostnames: map[string]string{}, Tiers: []string{ticket.L2, ticket.L3}}
+	d := ticketData{TicketView: v, Hostnames: map[string]string{}, Actions: map[string]bool{}}
+	for _, a := range v.Allowed.Actions {
+		d.Actions[a] = true
+	}
 	for _, a := range v.Assets {
 		d.Hostnames[a.AgentID] = a.Facts.Hostname
+		if slices.Contains(v.Allowed.Attach, a.AgentID) {
+			d.Attach = append(d.Attach, a)
+		}
+	}
+	if s := sessionFrom(ctx); s != nil {
+		d.Draft = u.sessions.takeDraft(s.id, draftForm(t.Ref))
 	}
 	u.render(w, r, http.StatusOK, "ticket", t.Ref+": "+t.Title, d)
 }
@@ -104,6 +144,9 @@ func (u *UI) ticketAction(w http.ResponseWriter, r *http.Request) {
 	t, err := u.api.ActOnTicket(r.Context(), ref, req)
 	back := "/tickets/" + url.PathEscape(ref)
 	if err != nil {
+		if s := sessionFrom(r.Context()); s != nil {
+			u.sessions.keepDraft(s.id, draftForm(ref), req.Text)
+		}
 		u.done(w, r, back, err, "")
 		return
 	}
@@ -120,11 +163,6 @@ func (u *UI) ticketAction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) download(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if err := api.Require(ctx, store.RoleL2); err != nil {
-		u.fail(w, r, err)
-		return
-	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		u.render(w, r, http.StatusBadRequest, "error", "Bad request", fmt.Sprintf("Bundle ID %q is not a number.", r.PathValue("id")))

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/findings"
@@ -58,19 +59,19 @@ func New(a *api.API, log *slog.Logger) http.Handler {
 	u.mux.HandleFunc("GET /login", u.loginPage)
 	u.mux.HandleFunc("POST /login", u.login)
 	u.mux.HandleFunc("POST /logout", u.logout)
-	u.mux.Handle("GET /{$}", u.auth(u.agents))
-	u.mux.Handle("GET /agents/{id}", u.auth(u.agent))
-	u.mux.Handle("POST /agents/{id}/snapshot", u.auth(u.takeSnapshot))
-	u.mux.Handle("POST /agents/{id}/bundle", u.auth(u.attachBundle))
-	u.mux.Handle("GET /agents/{id}/diff", u.auth(u.diff))
-	u.mux.Handle("GET /tickets", u.auth(u.tickets))
-	u.mux.Handle("POST /tickets", u.auth(u.openTicket))
-	u.mux.Handle("GET /tickets/{ref}", u.auth(u.ticket))
-	u.mux.Handle("POST /tickets/{ref}/action", u.auth(u.ticketAction))
-	u.mux.Handle("GET /bundles/{id}/download", u.auth(u.download))
-	u.mux.Handle("GET /alerts", u.auth(u.alerts))
-	u.mux.Handle("POST /alerts/silences", u.auth(u.silence))
-	u.mux.Handle("/", u.auth(func(w http.ResponseWriter, r *http.Request) {
+	u.mux.Handle("GET /{$}", u.auth(access.ListAgents, u.agents))
+	u.mux.Handle("GET /agents/{id}", u.auth(access.ReadAgent, u.agent))
+	u.mux.Handle("POST /agents/{id}/snapshot", u.auth(access.TakeSnapshot, u.takeSnapshot))
+	u.mux.Handle("POST /agents/{id}/bundle", u.auth(access.BuildBundle, u.attachBundle))
+	u.mux.Handle("GET /agents/{id}/diff", u.auth(access.ReadDiff, u.diff))
+	u.mux.Handle("GET /tickets", u.auth(access.ListTickets, u.tickets))
+	u.mux.Handle("POST /tickets", u.auth(access.OpenTicket, u.openTicket))
+	u.mux.Handle("GET /tickets/{ref}", u.auth(access.ReadTicket, u.ticket))
+	u.mux.Handle("POST /tickets/{ref}/action", u.auth(access.ActOnTicket, u.ticketAction))
+	u.mux.Handle("GET /bundles/{id}/download", u.auth(access.DownloadBundle, u.download))
+	u.mux.Handle("GET /alerts", u.auth(access.ListAlerts, u.alerts))
+	u.mux.Handle("POST /alerts/silences", u.auth(access.AddSilence, u.silence))
+	u.mux.Handle("/", u.auth(access.WhoAmI, func(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusNotFound, "error", "Not found", "There is no page at "+r.URL.Path+".")
 	}))
 	return u

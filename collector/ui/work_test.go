@@ -42,6 +42,12 @@ func TestTicketForms(t *testing.T) {
 	if !strings.Contains(page, `id="status">escalated<`) {
 		t.Errorf("status after escalation:\n%s", page)
 	}
+	// At L3 the ticket is L3's to work: L2 may still add notes.
+	page = act(url.Values{"action": {"resolve"}, "text": {"driver rolled back"}}, "ticket INC-1 is at L3")
+	if !strings.Contains(page, "driver rolled back</textarea>") {
+		t.Errorf("the refused action lost what was typed:\n%s", page)
+	}
+	c = e.login(t, "l3")
 	act(url.Values{"action": {"resolve"}, "text": {"driver rolled back"}}, "Resolved.")
 	act(url.Values{"action": {"close"}}, "Closed.")
 	page = act(url.Values{"action": {"resolve"}}, "reopen it first")
@@ -60,7 +66,7 @@ func TestTicketForms(t *testing.T) {
 	}
 	// Roles come from the operations: L1 may add notes but not close.
 	l1 := e.login(t, "l1")
-	if _, page := e.submit(t, l1, "/tickets/INC-1/action", url.Values{"action": {"reopen"}}); !strings.Contains(page, "has role l1; reopen needs l2") {
+	if _, page := e.submit(t, l1, "/tickets/INC-1/action", url.Values{"action": {"reopen"}}); !strings.Contains(page, "may reopen tickets at L1 at most") {
 		t.Errorf("l1 reopening:\n%s", page)
 	}
 	if _, page := e.submit(t, l1, "/tickets/INC-1/action", url.Values{"action": {"note"}, "text": {"user called again"}}); !strings.Contains(page, "Note added.") {
@@ -117,15 +123,74 @@ func TestAgentDiagnostics(t *testing.T) {
 		t.Errorf("download of a missing bundle: %d", resp.StatusCode)
 	}
 
-	// L1 sees the machine, not its snapshots, and cannot act on it.
+	// L1 sees the machine and its findings as the user could, not its
+	// snapshots, and cannot take one outside its own tickets.
 	l1 := e.login(t, "l1")
-	if _, page := e.get(t, l1, "/agents/a-disk"); strings.Contains(page, "take-snapshot") || strings.Contains(page, "disk.almost-full") || !strings.Contains(page, "ws-0042") {
-		t.Errorf("agent page for l1:\n%s", page)
+	_, page = e.get(t, l1, "/agents/a-disk")
+	for _, bad := range []string{"take-snapshot", "<details", `id="history"`, "attach-bundle"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("agent page for l1 shows %q:\n%s", bad, page)
+		}
 	}
-	if _, page := e.submit(t, l1, "/agents/a-disk/snapshot", nil); !strings.Contains(page, "has role l1; this needs l2") {
+	if !strings.Contains(page, "ws-0042") || !strings.Contains(page, "disk.almost-full") {
+		t.Errorf("agent page for l1 lacks the machine or its findings:\n%s", page)
+	}
+	if _, page := e.submit(t, l1, "/agents/a-disk/snapshot", nil); !strings.Contains(page, "has role l1; snapshot.take needs l2") {
 		t.Errorf("l1 taking a snapshot:\n%s", page)
 	}
 	if resp, _ := e.get(t, l1, "/bundles/1/download"); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("l1 download: %d", resp.StatusCode)
 	}
+}
+
+// TestL1Pages: the pages offer L1 what it may do and nothing else — its
+// own ticket at L1 can be worked, evidence attached and handed to L2, but
+// not downloaded; once at L2 the ticket takes L1's notes only.
+func TestL1Pages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	putFixture(t, e.st, "a-disk")
+	l1 := e.login(t, "l1")
+	if _, page := e.get(t, l1, "/tickets"); strings.Contains(page, `id="tier"`) {
+		t.Errorf("L1 is offered a choice of tiers to open at:\n%s", page)
+	}
+	to, page := e.submit(t, l1, "/tickets", url.Values{"ref": {"INC-5"}, "title": {"slow"}, "agents": {"ws-0042"}})
+	if to != "/tickets/INC-5" {
+		t.Fatalf("L1 opening a ticket: to %s\n%s", to, page)
+	}
+	for _, want := range []string{`value="note"`, `value="assign"`, `value="start"`, `value="resolve"`, `value="close"`, `value="escalate"`, `<option value="l2">`, "Attach a fresh snapshot of ws-0042", "disk.almost-full"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("L1's own ticket at L1 lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, `<option value="l3">`) {
+		t.Errorf("L1 is offered escalation to L3:\n%s", page)
+	}
+	to, page = e.submit(t, l1, "/agents/a-disk/bundle", url.Values{"ticket": {"INC-5"}, "from": {"ticket"}})
+	if to != "/tickets/INC-5" || !strings.Contains(page, "Bundle 1 attached to INC-5") || strings.Contains(page, "/bundles/1/download") || !strings.Contains(page, "for L2") {
+		t.Errorf("L1 attaching evidence: to %s\n%s", to, page)
+	}
+	page = e.act(t, l1, "INC-5", url.Values{"action": {"escalate"}, "to": {"l2"}, "text": {"needs L2"}})
+	for _, gone := range []string{`value="assign"`, `value="start"`, `value="resolve"`, `value="close"`, `value="escalate"`} {
+		if strings.Contains(page, gone) {
+			t.Errorf("L1's ticket at L2 still offers %s:\n%s", gone, page)
+		}
+	}
+	// A refused move keeps the note typed with it.
+	page = e.act(t, l1, "INC-5", url.Values{"action": {"resolve"}, "text": {"fixed it myself"}})
+	if !strings.Contains(page, "ticket INC-5 is at L2") || !strings.Contains(page, "fixed it myself</textarea>") {
+		t.Errorf("a refused move as L1:\n%s", page)
+	}
+	if _, page := e.get(t, l1, "/alerts"); strings.Contains(page, "silence-form") {
+		t.Errorf("L1 is offered silences:\n%s", page)
+	}
+	if _, page := e.get(t, e.login(t, "l2"), "/tickets/INC-5"); !strings.Contains(page, "/bundles/1/download") {
+		t.Errorf("L2 does not get L1's evidence:\n%s", page)
+	}
+}
+
+func (e *env) act(t *testing.T, c *http.Client, ref string, form url.Values) string {
+	t.Helper()
+	_, page := e.submit(t, c, "/tickets/"+ref+"/action", form)
+	return page
 }

@@ -88,3 +88,26 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, in
 	}
 	return all, broken, rows.Err()
 }
+
+// AuditHead returns the newest entry's ID and hash (0 and nil when the log
+// is empty).
+func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
+	var id int64
+	var hash []byte
+	err := s.r.QueryRowContext(ctx, `SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1`).Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, nil
+	}
+	return id, hash, err
+}
+
+// AuditHash returns the stored hash of entry id, store.ErrNotFound when
+// there is none.
+func (s *Store) AuditHash(ctx context.Context, id int64) ([]byte, error) {
+	var hash []byte
+	err := s.r.QueryRowContext(ctx, `SELECT hash FROM audit WHERE id = ?`, id).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return hash, err
+}

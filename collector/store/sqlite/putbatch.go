@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/protocol"
@@ -35,6 +36,53 @@ type putResult struct {
 	err error
 }
 
+// ImportSnapshot stores an imported snapshot, and the agent it is filed
+// under unless that exists, in one transaction of its own: imports are
+// rare, and a refused one must leave no agent.
+func (s *Store) ImportSnapshot(ctx context.Context, agent store.Agent, snap *store.Snapshot) (int64, bool, error) {
+	if snap.BootEpoch != protocol.ImportedEpoch || snap.AgentID != agent.ID {
+		return 0, false, fmt.Errorf("importing snapshot %d of %s: not an import for agent %s", snap.Seq, snap.AgentID, agent.ID)
+	}
+	req, err := newPut(snap)
+	if err != nil {
+		return 0, false, err
+	}
+	facts, err := json.Marshal(agent.Facts)
+	if err != nil {
+		return 0, false, err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
+		agent.ID, agent.Facts.Hostname, facts, agent.AgentVersion, unixNano(agent.EnrolledAt)); err != nil {
+		return 0, false, err
+	}
+	r := insertSnapshot(tx, req)
+	if r.err != nil {
+		return 0, false, r.err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, err
+	}
+	return r.id, r.dup, nil
+}
+
+// newPut prepares a snapshot's probe results for the database.
+func newPut(snap *store.Snapshot) (*putRequest, error) {
+	raw, err := json.Marshal(snap.Probes)
+	if err != nil {
+		return nil, err
+	}
+	probes, err := compress(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &putRequest{snap: snap, probes: probes, done: make(chan putResult, 1)}, nil
+}
+
 // PutSnapshot stores a snapshot once per (agent, boot epoch, seq), and
 // moves the agent's last-seen time to when it was received, unless it was
 // imported from a file. It returns only after the snapshot is committed
@@ -42,15 +90,10 @@ type putResult struct {
 // the caller may ack it; on an error nothing may be acked, though the
 // snapshot may have been stored, and a resend finds it as a duplicate.
 func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, bool, error) {
-	raw, err := json.Marshal(snap.Probes)
+	req, err := newPut(snap)
 	if err != nil {
 		return 0, false, err
 	}
-	probes, err := compress(raw)
-	if err != nil {
-		return 0, false, err
-	}
-	req := &putRequest{snap: snap, probes: probes, done: make(chan putResult, 1)}
 	select {
 	case s.puts <- req:
 	case <-s.stop:
@@ -114,10 +157,10 @@ func (s *Store) commitBatch(batch []*putRequest) {
 func insertSnapshot(tx *sql.Tx, req *putRequest) putResult {
 	snap := req.snap
 	var r putResult
-	r.err = tx.QueryRow(`INSERT INTO snapshots(agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, probes, trigger_name)
-		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id, boot_epoch, seq) DO NOTHING RETURNING id`,
+	r.err = tx.QueryRow(`INSERT INTO snapshots(agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, probes, trigger_name, agent_captured_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (agent_id, boot_epoch, seq) DO NOTHING RETURNING id`,
 		snap.AgentID, snap.BootEpoch, int64(snap.Seq), snap.Kind, snap.RequestID,
-		unixNano(snap.CapturedAt), unixNano(snap.ReceivedAt), req.probes, snap.Trigger).Scan(&r.id)
+		unixNano(snap.CapturedAt), unixNano(snap.ReceivedAt), req.probes, snap.Trigger, unixNano(snap.AgentCapturedAt)).Scan(&r.id)
 	if errors.Is(r.err, sql.ErrNoRows) {
 		r.dup = true
 		r.err = tx.QueryRow(`SELECT id FROM snapshots WHERE agent_id = ? AND boot_epoch = ? AND seq = ?`,

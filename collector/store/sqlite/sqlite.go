@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // Store is the SQLite store.
@@ -178,6 +179,8 @@ ALTER TABLE snapshots ADD COLUMN trigger_name TEXT NOT NULL DEFAULT '';
 `, `
 ALTER TABLE agents ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';
 ALTER TABLE agents ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+`, `
+ALTER TABLE snapshots ADD COLUMN agent_captured_at INTEGER NOT NULL DEFAULT 0;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -376,12 +379,12 @@ func mustAffect(res sql.Result, err error, id string) error {
 	return nil
 }
 
-const snapshotColumns = `id, agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, trigger_name`
+const snapshotColumns = `id, agent_id, boot_epoch, seq, kind, request_id, captured_at, received_at, trigger_name, agent_captured_at`
 
 func scanSnapshot(sc interface{ Scan(...any) error }, probes *[]byte) (*store.Snapshot, error) {
 	var s store.Snapshot
-	var seq, captured, received int64
-	dest := []any{&s.ID, &s.AgentID, &s.BootEpoch, &seq, &s.Kind, &s.RequestID, &captured, &received, &s.Trigger}
+	var seq, captured, received, agentCaptured int64
+	dest := []any{&s.ID, &s.AgentID, &s.BootEpoch, &seq, &s.Kind, &s.RequestID, &captured, &received, &s.Trigger, &agentCaptured}
 	if probes != nil {
 		dest = append(dest, probes)
 	}
@@ -389,6 +392,7 @@ func scanSnapshot(sc interface{ Scan(...any) error }, probes *[]byte) (*store.Sn
 		return nil, err
 	}
 	s.Seq, s.CapturedAt, s.ReceivedAt = uint64(seq), fromNano(captured), fromNano(received)
+	s.Imported, s.AgentCapturedAt = s.BootEpoch == protocol.ImportedEpoch, fromNano(agentCaptured)
 	return &s, nil
 }
 
@@ -413,6 +417,10 @@ func (s *Store) Snapshots(ctx context.Context, agentID string, f store.SnapshotF
 	}
 	if f.Faults {
 		q += ` AND trigger_name != ''`
+	}
+	if f.Delivered {
+		q += ` AND boot_epoch != ?`
+		args = append(args, protocol.ImportedEpoch)
 	}
 	q += ` ORDER BY captured_at DESC, id DESC LIMIT ?`
 	args = append(args, f.Limit)
