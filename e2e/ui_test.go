@@ -203,6 +203,14 @@ func screenshots(t *testing.T, ctx context.Context, s *sonde) {
 		if name == "ui-agent.png" { // show how a probe's data reads
 			browserDo(t, ctx, chromedp.Click(chromedp.CSS("details.probe:nth-of-type(2) summary")))
 		}
+		shot(t, ctx, name)
+	}
+}
+
+// shot saves the page as $SONDE_UI_SCREENSHOTS/name, when that is set.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if dir := os.Getenv("SONDE_UI_SCREENSHOTS"); dir != "" {
 		png := browserGet(t, ctx, chromedp.FullScreenshot(100))
 		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 			t.Fatal(err)
@@ -234,6 +242,7 @@ func TestUIAsL1(t *testing.T) {
 	if n := browserGet(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("a.download").length`)); n != 0 {
 		t.Errorf("L1 is offered %d bundle downloads", n)
 	}
+	shot(t, ctx, "ui-l1-ticket.png")
 	if opts := browserGet(t, ctx, chromedp.Text(chromedp.ID("to"))); strings.Contains(opts, "L3") {
 		t.Errorf("L1 is offered escalation to %q", opts)
 	}

@@ -160,11 +160,15 @@ func Ticket(k store.APIKey, t ticket.Ticket, req ticket.Request) error {
 		return deny("ticket %s is at %s; API key %q has role %s and may %s tickets at %s at most",
 			t.Ref, strings.ToUpper(t.Tier), k.Name, k.Role, req.Action, strings.ToUpper(tierName(ceiling(k))))
 	}
-	if req.Action == ticket.ActAssign && ViewOf(k) == Summary && strings.TrimSpace(req.Assignee) != k.Name {
+	if req.Action == ticket.ActAssign && !AssignsOthers(k) && strings.TrimSpace(req.Assignee) != k.Name {
 		return deny("API key %q has role %s and may assign tickets to itself only", k.Name, k.Role)
 	}
 	return nil
 }
+
+// AssignsOthers reports whether k may assign tickets to others; below L2
+// a role assigns to itself only.
+func AssignsOthers(k store.APIKey) bool { return ViewOf(k) == Evidence }
 
 // Actions lists the actions k may take on t now, in the order a page
 // shows them; the ticket's state may still refuse one (ticket.Apply).

@@ -98,6 +98,10 @@ type ticketData struct {
 	// Attach lists the ticket's machines the caller may attach a fresh
 	// bundle of.
 	Attach []api.Asset
+	// Me is the caller's name, for "Assign to me" when it may assign to
+	// nobody else.
+	Me           string
+	AssignOthers bool
 	// Draft is what the caller typed before an action was refused.
 	Draft string
 }
@@ -117,7 +121,8 @@ func (u *UI) ticket(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	d := ticketData{TicketView: v, Hostnames: map[string]string{}, Actions: map[string]bool{}}
+	k, _ := api.KeyFrom(ctx)
+	d := ticketData{TicketView: v, Hostnames: map[string]string{}, Actions: map[string]bool{}, Me: k.Name, AssignOthers: access.AssignsOthers(k)}
 	for _, a := range v.Allowed.Actions {
 		d.Actions[a] = true
 	}

@@ -163,8 +163,8 @@ func TestL1Pages(t *testing.T) {
 			t.Errorf("L1's own ticket at L1 lacks %s:\n%s", want, page)
 		}
 	}
-	if strings.Contains(page, `<option value="l3">`) {
-		t.Errorf("L1 is offered escalation to L3:\n%s", page)
+	if strings.Contains(page, `<option value="l3">`) || strings.Contains(page, `id="assignee-in"`) || !strings.Contains(page, "Assign to me") {
+		t.Errorf("L1 is offered escalation to L3, or to assign to others:\n%s", page)
 	}
 	to, page = e.submit(t, l1, "/agents/a-disk/bundle", url.Values{"ticket": {"INC-5"}, "from": {"ticket"}})
 	if to != "/tickets/INC-5" || !strings.Contains(page, "Bundle 1 attached to INC-5") || strings.Contains(page, "/bundles/1/download") || !strings.Contains(page, "for L2") {
