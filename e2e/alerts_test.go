@@ -3,10 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,29 @@ func healthDoc(t *testing.T, dir, host, kind string, seq int, ratio float64, at 
 	return name
 }
 
+// waitEvaluations waits until the collector has run n more alert
+// evaluation rounds, as its /metrics count them.
+func (s *sonde) waitEvaluations(t *testing.T, n int) {
+	t.Helper()
+	rounds := func() int {
+		resp, err := http.Get(s.base + "/metrics")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, `sonde_alert_evaluations_total{result="ok"} `); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return int(f)
+			}
+		}
+		return -1
+	}
+	start := rounds()
+	waitFor(t, fmt.Sprintf("%d more alert evaluations", n), 30*time.Second, func() bool { return start >= 0 && rounds() >= start+n })
+}
+
 // TestProactiveAlerts fills a fixture machine's disk: the collector sends
 // the alert to a real Alertmanager, opens one proactive ticket with one
 // bundle however many evaluations run, resolves the alert in Alertmanager
@@ -169,7 +194,7 @@ func TestProactiveAlerts(t *testing.T) {
 		tks := proactive()
 		return len(tks) == 1 && len(tks[0].Bundles) == 1
 	})
-	time.Sleep(3500 * time.Millisecond) // several more evaluations while firing
+	s.waitEvaluations(t, 3) // several more evaluations while firing
 
 	// A silence mutes it without changing its state.
 	var sil struct {
@@ -197,7 +222,7 @@ func TestProactiveAlerts(t *testing.T) {
 	// The disk empties: the alert resolves in Alertmanager.
 	sonde("import", healthDoc(t, dir, host, "health", 3, 0.5, t0.Add(2*time.Minute)), "--ticket", "FIXTURES")
 	waitFor(t, "the alert to resolve in Alertmanager", 20*time.Second, func() bool { return len(activeDiskAlerts(t, am, host)) == 0 })
-	time.Sleep(2 * time.Second)
+	s.waitEvaluations(t, 2)
 	if tks := proactive(); len(tks) != 1 || len(tks[0].Bundles) != 1 {
 		t.Fatalf("proactive tickets after resolution: %+v", tks)
 	}

@@ -39,7 +39,7 @@ func TestL1FirstLine(t *testing.T) {
 	if out := asL1("ticket", "show", "INC-9"); !strings.Contains(out, "no full snapshot yet — take one") {
 		t.Errorf("a machine with health samples only, as L1 sees it:\n%s", out)
 	}
-	time.Sleep(time.Second) // the runaway's share of the CPU since it started
+	waitFor(t, "the runaway to burn a second of CPU", 30*time.Second, func() bool { return cpuSeconds(pid) >= 1 })
 	if out := asL1("bundle", s.host, "--ticket", "INC-9"); !strings.Contains(out, "bundle 1 attached to INC-9") {
 		t.Fatalf("L1 attaching evidence: %s", out)
 	}
@@ -116,4 +116,21 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// cpuSeconds is the CPU time a process has used, from /proc/PID/stat.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	s, _ := strconv.ParseFloat(f[12], 64)
+	return (u + s) / 100
 }

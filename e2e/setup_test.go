@@ -11,7 +11,7 @@ import (
 type sonde struct {
 	data, state, quicAddr, base string
 	serveArgs                   []string
-	collector                   *proc
+	collector, agent            *proc
 	key                         string   // an l2 API key
 	env                         []string // SONDE_URL and SONDE_TOKEN for the CLI
 	agentID, host               string
@@ -53,7 +53,7 @@ func startSonde(t *testing.T) *sonde {
 	s.serveArgs = []string{"serve", "--data", s.data, "--quic", s.quicAddr, "--http", httpAddr}
 	s.startCollector(t)
 	s.enroll(t)
-	start(t, "sonde-agent", "run", "--state", s.state)
+	s.agent = start(t, "sonde-agent", "run", "--state", s.state)
 	s.key = firstLine(mustRun(t, nil, "sonde-collector", "apikey", "create", "e2e", "--role", "l2", "--data", s.data))
 	s.env = []string{"SONDE_URL=" + s.base, "SONDE_TOKEN=" + s.key}
 	var agents []agentView
