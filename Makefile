@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test test-faults soak lint bench fuzz clean
+.PHONY: help build run stop test test-faults soak lint bench fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,11 @@ FUZZTIME ?= 60s
 FUZZJOBS ?= 2
 fuzz: ## run each fuzz target for FUZZTIME (default 60s), FUZZJOBS (default 2) at a time
 	@FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) GO=$(GO) scripts/fuzz.sh
+
+MUTANTJOBS ?= 2
+MUTANTBUDGET ?= 20m
+mutants: ## mutation testing of the core packages against their floors (UPDATE=1 writes MUTATION.md)
+	@MUTANTJOBS=$(MUTANTJOBS) MUTANTBUDGET=$(MUTANTBUDGET) GO=$(GO) scripts/mutants.sh
 
 clean: ## remove build output and `make run` state
 	rm -rf bin .run
