@@ -49,7 +49,9 @@ one() {
 	if ((rc == 124)); then
 		verdict="FAIL: over the $MUTANTBUDGET budget"
 	elif ((rc != 0)) || [[ -z $eff ]]; then
-		verdict="FAIL: below the floor or broken (exit $rc)"
+		verdict="FAIL: gremlins exited $rc"
+	elif awk -v e="$eff" -v f="$floor" 'BEGIN { exit !(e < f) }'; then
+		verdict="FAIL: below the floor"
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pkg" "$floor" "${eff:--}" "${cov:--}" \
 		"${killed:--}" "${lived:--}" "${notcov:--}" "${timedout:--}" "$(($(date +%s) - start))" "$verdict"
