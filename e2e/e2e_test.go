@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 var bin string // folder with the three binaries, built once
@@ -35,9 +37,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// The binaries run in processes of their own; what leaks here is the
+	// tests' own goroutines.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
 }
 
 // freePort returns a loopback port free for both TCP and UDP right now.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/kardianos/service"
@@ -19,15 +18,14 @@ type program struct {
 	flags  runFlags
 	stderr io.Writer
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	done   chan struct{} // closed when the agent has finished
 }
 
 func (p *program) Start(service.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	p.wg.Add(1)
+	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
-		defer p.wg.Done()
+		defer close(p.done)
 		if err := p.flags.run(ctx, p.stderr); err != nil {
 			fmt.Fprintln(p.stderr, "sonde-agent:", err)
 		}
@@ -35,16 +33,23 @@ func (p *program) Start(service.Service) error {
 	return nil
 }
 
+// Stop ends the agent's context and waits for it to finish, up to
+// stopGrace: the service manager has no context to give, and kills what
+// outstays its own timeout.
 func (p *program) Stop(service.Service) error {
 	p.cancel()
-	done := make(chan struct{})
-	go func() { p.wg.Wait(); close(done) }()
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
 	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
+	case <-p.done:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("the agent did not stop within %s", stopGrace)
 	}
-	return nil
 }
+
+// stopGrace bounds Stop.
+const stopGrace = 10 * time.Second
 
 func newService(f runFlags, stderr io.Writer) (service.Service, *program, error) {
 	p := &program{flags: f, stderr: stderr}

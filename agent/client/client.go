@@ -55,6 +55,8 @@ type Client struct {
 	// while disconnected; nil sends only while connected.
 	Spool *spool.Spool
 
+	running   atomic.Bool
+	wg        sync.WaitGroup // the goroutines of the current Run
 	bootEpoch int64
 	interval  atomic.Int64 // current health interval, nanoseconds
 	conn      atomic.Pointer[quic.Conn]
@@ -127,24 +129,48 @@ func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 	return took, nil
 }
 
+// ErrRunning is returned by Run on a Client that is running already.
+var ErrRunning = errors.New("client: Run called while the client is running")
+
 // Run keeps a connection to the collector until ctx ends, reconnecting with
-// jittered exponential backoff.
+// jittered exponential backoff (see retryWait). It returns once every
+// goroutine it started has ended: nil when ctx was canceled, ctx's error
+// when its deadline passed, or what kept the client from running at all.
+// A Client runs once at a time (a second, concurrent Run returns
+// ErrRunning) and may run again after Run returned, with a new boot epoch;
+// its sequence numbers and counters go on.
 func (c *Client) Run(ctx context.Context) error {
+	if !c.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer c.running.Store(false)
+	if c.ID == nil || len(c.ID.Cert.Certificate) == 0 || c.ID.CA == nil {
+		return errors.New("client: no agent identity: enroll first")
+	}
+	if c.Probes == nil {
+		return errors.New("client: no probes")
+	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	c.bootEpoch = time.Now().UnixMilli()
+	// A run is a boot: its epoch is new, after any earlier run's, even one
+	// in the same millisecond.
+	c.bootEpoch = max(time.Now().UnixMilli(), c.bootEpoch+1)
 	c.verifier = &protocol.Verifier{Key: c.ID.RequestKey, AgentID: c.ID.AgentID}
 	c.kick = make(chan struct{}, 1)
 	c.replayNow = make(chan struct{}, 1)
+	c.mu.Lock()
 	c.faults = map[string]time.Time{}
+	c.mu.Unlock()
+	c.holdUntil.Store(0)
 	c.interval.Store(int64(c.HealthInterval))
 	c.status = status.Status{PID: os.Getpid(), Version: version.Version, Started: time.Now(), Collector: c.ID.Collector}
 	c.report(false, nil)
 	defer c.stopped()
+	defer c.wg.Wait()
 	if c.Spool != nil {
 		// Health snapshots go on whether or not the collector is there.
-		go c.healthLoop(ctx)
+		c.wg.Go(func() { c.healthLoop(ctx) })
 	}
 	backoff := minBackoff
 	for ctx.Err() == nil {
@@ -159,21 +185,35 @@ func (c *Client) Run(ctx context.Context) error {
 			backoff = minBackoff
 			c.stats.reconnects.Add(1)
 		}
-		// Full jitter spreads a fleet's reconnects after a collector restart.
-		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		wait := retryWait(backoff, rand.Int64N)
 		c.Log.Warn("collector connection lost; retrying", "err", err, "in", wait.Round(time.Millisecond))
-		go c.fault(ctx, TriggerUnreachable, err)
+		c.wg.Go(func() { c.fault(ctx, TriggerUnreachable, err) })
+		t := time.NewTimer(wait)
 		select {
-		case <-time.After(wait):
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 		}
 		backoff = min(2*backoff, maxBackoff)
+	}
+	if err := ctx.Err(); !errors.Is(err, context.Canceled) {
+		return err
 	}
 	return nil
 }
 
+// retryWait is the wait before reconnecting at backoff b (1 s, doubled
+// after each failed attempt up to maxBackoff): drawn by rnd (rand.Int64N)
+// from [b/2, min(3b/2, maxBackoff)). The jitter spreads a fleet's
+// reconnects after a collector restart, and no wait exceeds maxBackoff.
+func retryWait(b time.Duration, rnd func(int64) int64) time.Duration {
+	lo, hi := b/2, min(b+b/2, maxBackoff)
+	return lo + time.Duration(rnd(int64(hi-lo)))
+}
+
 // session runs one connection: hello, then requests and health snapshots
 // until the connection ends. It reports whether the hello went through.
+// It returns once the goroutines it started have ended.
 func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	if err := c.checkExpiry(); err != nil {
 		return false, err
@@ -189,7 +229,14 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("connecting to %s: %w", c.ID.Collector, err)
 	}
+	// On the way out, in this order: the session's context ends, the
+	// connection closes (ending the reads and writes that do not watch a
+	// context) and the session's goroutines are waited for.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer conn.CloseWithError(0, "agent stopping")
+	ctx, cancel = context.WithCancel(ctx)
+	defer cancel()
 	interval, err := c.hello(ctx, conn)
 	if err != nil {
 		return false, err
@@ -197,20 +244,18 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID)
 	c.report(true, nil)
 
-	ctx, cancel = context.WithCancel(ctx)
-	defer cancel()
 	c.interval.Store(int64(interval))
 	c.conn.Store(conn)
 	defer c.conn.CompareAndSwap(conn, nil)
 	if c.Spool == nil {
-		go c.healthLoop(ctx)
+		wg.Go(func() { c.healthLoop(ctx) })
 	} else {
 		// The health loop runs all along; what it took while away is in
 		// the spool, and goes first.
-		go c.replayLoop(ctx, conn)
-		go c.watchRoaming(ctx, conn)
+		wg.Go(func() { c.replayLoop(ctx, conn) })
+		wg.Go(func() { c.watchRoaming(ctx, conn) })
 	}
-	go c.renewLoop(ctx, conn)
+	wg.Go(func() { c.renewLoop(ctx, conn) })
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -220,7 +265,7 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 			}
 			return true, err
 		}
-		go c.answer(ctx, str)
+		wg.Go(func() { c.answer(ctx, str) })
 	}
 }
 
@@ -301,6 +346,7 @@ func (c *Client) answer(ctx context.Context, str *quic.Stream) {
 	// Stop reading when done: a stream whose end is never read never
 	// completes, and keeps one of the collector's stream credits.
 	defer str.CancelRead(0)
+	defer unblockOnDone(ctx, str)()
 	str.SetDeadline(time.Now().Add(ackTimeout))
 	req, err := protocol.ReadAs[*protocol.SnapshotRequest](str)
 	if err != nil {

@@ -107,9 +107,20 @@ func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req prot
 	}
 	defer str.Close()
 	defer str.CancelRead(0) // one answer is all we read; see Client.answer
+	defer unblockOnDone(ctx, str)()
 	str.SetDeadline(time.Now().Add(timeout))
 	if err := protocol.Write(str, req); err != nil {
 		return zero, err
 	}
 	return protocol.ReadAs[T](str)
+}
+
+// unblockOnDone makes str's reads and writes fail at once when ctx ends:
+// a stream's deadline does not watch a context. Call the function it
+// returns when done with str.
+func unblockOnDone(ctx context.Context, str *quic.Stream) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		str.CancelRead(0)
+		str.CancelWrite(0)
+	})
 }

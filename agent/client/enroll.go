@@ -68,6 +68,9 @@ func discoverCA(ctx context.Context, addr string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("collector %s: %w", addr, err)
 	}
 	defer c.Close()
+	// Reads wait on a deadline; ending ctx moves it to now.
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
 	buf := make([]byte, 1500)
 	var lastErr error
 	for attempt := 0; attempt < 4; attempt++ {
@@ -76,10 +79,19 @@ func discoverCA(ctx context.Context, addr string) (*x509.Certificate, error) {
 		}
 		if _, err := c.Write(protocol.DiscoveryRequest()); err != nil {
 			lastErr = err
-			time.Sleep(500 * time.Millisecond)
+			t := time.NewTimer(500 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			}
 			continue
 		}
 		c.SetReadDeadline(time.Now().Add(time.Second << attempt))
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // ended before the deadline was set
+		}
 		n, err := c.Read(buf)
 		if err != nil {
 			lastErr = err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -24,10 +25,10 @@ var (
 )
 
 // pollChanges ticks every roamPoll until ctx ends: the portable way of
-// noticing address changes.
-func pollChanges(ctx context.Context) <-chan struct{} {
+// noticing address changes. Its goroutine is in wg.
+func pollChanges(ctx context.Context, wg *sync.WaitGroup) <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	go func() {
+	wg.Go(func() {
 		t := time.NewTicker(roamPoll)
 		defer t.Stop()
 		for {
@@ -38,7 +39,7 @@ func pollChanges(ctx context.Context) <-chan struct{} {
 				signal(ch)
 			}
 		}
-	}()
+	})
 	return ch
 }
 
@@ -61,7 +62,12 @@ func localAddrs() []string {
 // watchRoaming checks the connection whenever the machine's addresses
 // change, until ctx ends.
 func (c *Client) watchRoaming(ctx context.Context, conn *quic.Conn) {
-	changes := addrChanges(ctx)
+	// The watcher of addresses ends with this function.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changes := addrChanges(ctx, &wg)
 	last := localAddrs()
 	for {
 		select {
@@ -77,10 +83,12 @@ func (c *Client) watchRoaming(ctx context.Context, conn *quic.Conn) {
 		changed := time.Now()
 		c.Log.Info("network addresses changed; checking the connection", "addresses", now)
 		signal(c.kick)
+		t := time.NewTimer(roamCheck)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(roamCheck):
+		case <-t.C:
 		}
 		if c.lastAck.Load() < changed.UnixNano() && c.held() <= 0 {
 			c.Log.Warn("no answer from the collector since the network changed; reconnecting")

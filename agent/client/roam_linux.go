@@ -4,27 +4,29 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
 // addrChanges signals when the kernel reports an address added or removed
 // (rtnetlink's address groups), until ctx ends. The socket is read through
-// Go's poller: no thread waits on it. Without netlink, it polls.
-func addrChanges(ctx context.Context) <-chan struct{} {
+// Go's poller: no thread waits on it. Without netlink, it polls. Its
+// goroutine is in wg.
+func addrChanges(ctx context.Context, wg *sync.WaitGroup) <-chan struct{} {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
-		return pollChanges(ctx)
+		return pollChanges(ctx, wg)
 	}
 	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return pollChanges(ctx)
+		return pollChanges(ctx, wg)
 	}
 	f := os.NewFile(uintptr(fd), "rtnetlink")
 	ch := make(chan struct{}, 1)
 	stop := context.AfterFunc(ctx, func() { f.Close() })
-	go func() {
+	wg.Go(func() {
 		defer stop()
 		defer f.Close()
 		buf := make([]byte, 16<<10)
@@ -37,6 +39,6 @@ func addrChanges(ctx context.Context) <-chan struct{} {
 			}
 			signal(ch)
 		}
-	}()
+	})
 	return ch
 }

@@ -83,7 +83,7 @@ func (c *Client) pushHealth(ctx context.Context) {
 		triggers = append(triggers, TriggerServiceFailed)
 	}
 	for _, trigger := range triggers {
-		go c.fault(ctx, trigger, nil)
+		c.wg.Go(func() { c.fault(ctx, trigger, nil) })
 	}
 }
 
@@ -137,6 +137,7 @@ func (c *Client) deliverOn(ctx context.Context, conn *quic.Conn, snap *protocol.
 	}
 	defer str.Close()
 	defer str.CancelRead(0) // see answer
+	defer unblockOnDone(ctx, str)()
 	str.SetDeadline(time.Now().Add(ackTimeout))
 	return c.send(str, snap)
 }

@@ -121,7 +121,7 @@ func (p *diskProbe) mounts(ctx context.Context) ([]DiskMount, error) {
 	mounts := make([]DiskMount, 0, len(parts))
 	for _, part := range uniqueDevices(parts) {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("measuring mounts: %w", err)
 		}
 		m := DiskMount{
 			Device:     hostDevice(part.Device, devRoot),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -116,7 +117,11 @@ func readKernelVersion(ctx context.Context) (string, error) {
 		return v, nil
 	}
 	// Elsewhere than Linux: uname(2), sysctl or the registry; none forks.
-	return host.KernelVersionWithContext(ctx)
+	v, err = host.KernelVersionWithContext(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading kernel version: %w", err)
+	}
+	return v, nil
 }
 
 // readKernelArch returns the machine's architecture as uname -m says it.
@@ -136,7 +141,11 @@ func readHostname(ctx context.Context) (string, error) {
 	if v, err := readTrimmed(Path(ctx, common.HostProcEnvKey, "sys/kernel/hostname")); err == nil && v != "" {
 		return v, nil
 	}
-	return os.Hostname()
+	name, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("reading hostname: %w", err)
+	}
+	return name, nil
 }
 
 // readHostID returns the systemd machine ID, else the D-Bus one, else what

@@ -4,6 +4,7 @@ package probe
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io/fs"
 	"sync"
 
@@ -82,7 +83,7 @@ func eachDirent(dirfd int, buf []byte, fn func(name []byte) bool) error {
 			continue
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("reading directory entries: %w", err)
 		}
 		if n <= 0 {
 			return nil

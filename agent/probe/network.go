@@ -214,7 +214,10 @@ func (p *networkProbe) counters(ctx context.Context) ([]ifCounters, error) {
 				TxBytes: c.BytesSent, TxPackets: c.PacketsSent, TxErrors: c.Errout, TxDrops: c.Dropout,
 			}}
 		}
-		return out, err
+		if err != nil {
+			return out, fmt.Errorf("querying the interface table: %w", err)
+		}
+		return out, nil
 	}
 	var out []ifCounters
 	var fields [][]byte

@@ -70,7 +70,7 @@ func diagReceive(fd int, buf []byte, proto string, socks []NetworkSocket) ([]Net
 	for {
 		n, _, flags, _, err := unix.Recvmsg(fd, buf, nil, 0)
 		if err != nil {
-			return socks, err
+			return socks, fmt.Errorf("receiving the answer: %w", err)
 		}
 		if flags&unix.MSG_TRUNC != 0 {
 			return socks, fmt.Errorf("answer larger than %d bytes", len(buf))
@@ -87,7 +87,7 @@ func diagReceive(fd int, buf []byte, proto string, socks []NetworkSocket) ([]Net
 			case unix.NLMSG_ERROR:
 				if len(data) >= 4 {
 					if errno := -int32(binary.NativeEndian.Uint32(data)); errno != 0 {
-						return socks, unix.Errno(errno)
+						return socks, fmt.Errorf("the kernel refused the dump: %w", unix.Errno(errno))
 					}
 				}
 				return socks, nil
@@ -121,8 +121,12 @@ func diagSocket(proto string, m []byte) NetworkSocket {
 }
 
 // rawFile reads a file with bare system calls: os.Open adds fcntl and
-// epoll calls that cost more than reading a small /proc file does.
-type rawFile int
+// epoll calls that cost more than reading a small /proc file does. Its
+// errors are *fs.PathError, like an *os.File's.
+type rawFile struct {
+	fd   int
+	path string
+}
 
 // openProcFile opens a file of the host's /proc or /etc for reading.
 func openProcFile(path string) (io.ReadCloser, error) {
@@ -134,18 +138,18 @@ func openProcFile(path string) (io.ReadCloser, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 		}
-		return rawFile(fd), nil
+		return rawFile{fd: fd, path: path}, nil
 	}
 }
 
 func (f rawFile) Read(b []byte) (int, error) {
 	for {
-		n, err := unix.Read(int(f), b)
+		n, err := unix.Read(f.fd, b)
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			return 0, err
+			return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}
 		case n == 0 && len(b) > 0:
 			return 0, io.EOF
 		}
@@ -153,7 +157,12 @@ func (f rawFile) Read(b []byte) (int, error) {
 	}
 }
 
-func (f rawFile) Close() error { return unix.Close(int(f)) }
+func (f rawFile) Close() error {
+	if err := unix.Close(f.fd); err != nil {
+		return &fs.PathError{Op: "close", Path: f.path, Err: err}
+	}
+	return nil
+}
 
 // hostInterfaces lists the interfaces, then all their addresses in one
 // netlink dump: Go's Interface.Addrs dumps every address of the machine
@@ -161,7 +170,7 @@ func (f rawFile) Close() error { return unix.Close(int(f)) }
 func hostInterfaces() ([]NetworkInterface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dumping links: %w", err)
 	}
 	out := make([]NetworkInterface, len(ifs))
 	byIndex := make(map[uint32]*NetworkInterface, len(ifs))

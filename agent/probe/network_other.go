@@ -23,7 +23,7 @@ func openProcFile(path string) (io.ReadCloser, error) { return os.Open(path) }
 func hostInterfaces() ([]NetworkInterface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the interface table: %w", err)
 	}
 	out := make([]NetworkInterface, 0, len(ifs))
 	for _, ifi := range ifs {

@@ -121,7 +121,7 @@ func (p *servicesProbe) query(ctx context.Context, failedOnly bool) (*serviceLis
 func systemState(call *dbus.Call, l *serviceList) error {
 	var state dbus.Variant
 	if err := (<-call.Done).Store(&state); err != nil {
-		return err
+		return fmt.Errorf("asking systemd: %w", err)
 	}
 	l.SystemState, _ = state.Value().(string)
 	return nil

@@ -38,8 +38,8 @@ func (p *servicesProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	}
 	l := &serviceList{Manager: "scm", Units: make([]ServiceUnit, 0, len(entries))}
 	for _, e := range entries {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("listing services: %w", err)
 		}
 		name := windows.UTF16PtrToString(e.ServiceName)
 		st := e.ServiceStatusProcess
@@ -71,7 +71,7 @@ func enumServices(h windows.Handle) ([]windows.ENUM_SERVICE_STATUS_PROCESS, erro
 			break
 		}
 		if !errors.Is(err, syscall.ERROR_MORE_DATA) || needed <= uint32(len(buf)) {
-			return nil, err
+			return nil, fmt.Errorf("EnumServicesStatusEx: %w", err)
 		}
 		buf = make([]byte, needed)
 	}

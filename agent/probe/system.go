@@ -90,7 +90,7 @@ func (p *systemProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	fail := func(err error) { r.Errors = append(r.Errors, err.Error()) }
 
 	if r.Hostname, err = readHostname(ctx); err != nil {
-		fail(fmt.Errorf("reading hostname: %w", err))
+		fail(err) // it says what it was reading
 	}
 	if rel, err := readOSRelease(ctx); err != nil {
 		fail(fmt.Errorf("reading os-release: %w", err))
@@ -99,7 +99,7 @@ func (p *systemProbe) Collect(ctx context.Context, env *Env) (any, error) {
 		r.PrettyName = rel.PrettyName
 	}
 	if r.KernelVersion, err = readKernelVersion(ctx); err != nil {
-		fail(fmt.Errorf("reading kernel version: %w", err))
+		fail(err) // it says what it was reading
 	}
 	if p.virt == nil {
 		v := detectVirtualization(ctx)

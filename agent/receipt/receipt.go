@@ -62,19 +62,19 @@ type Log struct {
 func (l *Log) Add(r Receipt) error {
 	b, err := json.Marshal(r)
 	if err != nil {
-		return err
+		return fmt.Errorf("logging a receipt: %w", err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	path := filepath.Join(l.Dir, File)
 	if fi, err := os.Stat(path); err == nil && fi.Size()+int64(len(b)) > MaxSize {
 		if err := os.Rename(path, path+".1"); err != nil {
-			return err
+			return fmt.Errorf("logging a receipt: rotating the log: %w", err)
 		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, Mode)
 	if err != nil {
-		return err
+		return fmt.Errorf("logging a receipt: %w", err)
 	}
 	if fi, err := f.Stat(); err == nil && fi.Size() == 0 && fi.Mode().Perm() != Mode && runtime.GOOS != "windows" {
 		// A new file: give it its mode whatever the umask made of it.
@@ -85,7 +85,10 @@ func (l *Log) Add(r Receipt) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("logging a receipt: %w", err)
+	}
+	return nil
 }
 
 // Read returns the newest receipts in dirs, at most limit, oldest first:

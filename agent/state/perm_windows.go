@@ -75,7 +75,7 @@ func setAccess(dir string, grants []grant) error {
 	for _, g := range grants {
 		sid, err := windows.CreateWellKnownSid(g.account)
 		if err != nil {
-			return err
+			return fmt.Errorf("creating the SID of a well-known account: %w", err)
 		}
 		entries = append(entries, windows.EXPLICIT_ACCESS{
 			AccessPermissions: g.access,
@@ -90,9 +90,12 @@ func setAccess(dir string, grants []grant) error {
 	}
 	acl, err := windows.ACLFromEntries(entries, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("building the access list: %w", err)
 	}
 	// PROTECTED drops the access inherited from the parent folder.
-	return windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
-		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, acl, nil)
+	if err := windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
+		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, acl, nil); err != nil {
+		return fmt.Errorf("setting the access list: %w", err)
+	}
+	return nil
 }

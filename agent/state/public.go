@@ -89,10 +89,13 @@ func vendorDir() string {
 func letThrough(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("letting every user through %s: %w", dir, err)
 	}
 	if fi.Mode().Perm()&0o011 == 0o011 {
 		return nil
 	}
-	return os.Chmod(dir, fi.Mode().Perm()|0o011)
+	if err := os.Chmod(dir, fi.Mode().Perm()|0o011); err != nil {
+		return fmt.Errorf("letting every user through %s: %w", dir, err)
+	}
+	return nil
 }

@@ -69,17 +69,17 @@ func Save(dir string, cfg Config, keyPEM, certDER, caDER []byte) error {
 	// The folders above the state dir stay passable, so that its public
 	// folder beside it can be reached (see PublicDir).
 	if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
-		return fmt.Errorf("state dir: %w", err)
+		return fmt.Errorf("saving the identity: creating the state dir: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
+		return fmt.Errorf("saving the identity: creating the state dir: %w", err)
 	}
 	if err := restrict(dir); err != nil {
-		return err
+		return fmt.Errorf("saving the identity: %w", err)
 	}
 	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("saving the identity: encoding its config: %w", err)
 	}
 	// The config goes last: its presence marks a complete identity.
 	for _, f := range []struct {
@@ -93,7 +93,7 @@ func Save(dir string, cfg Config, keyPEM, certDER, caDER []byte) error {
 		{configFile, append(cfgJSON, '\n'), 0o644},
 	} {
 		if err := atomicfile.Write(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
-			return err
+			return fmt.Errorf("saving the identity: %w", err)
 		}
 	}
 	return nil
@@ -106,11 +106,11 @@ func Load(dir string) (*Identity, error) {
 		return nil, ErrNotEnrolled
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading the identity: %w", err)
 	}
 	var id Identity
 	if err := json.Unmarshal(raw, &id.Config); err != nil {
-		return nil, fmt.Errorf("%s: %w", configFile, err)
+		return nil, fmt.Errorf("loading the identity: %s: %w", configFile, err)
 	}
 	id.Cert, err = tls.LoadX509KeyPair(filepath.Join(dir, certFile), filepath.Join(dir, keyFile))
 	if err != nil {
@@ -118,14 +118,14 @@ func Load(dir string) (*Identity, error) {
 	}
 	caPEM, err := os.ReadFile(filepath.Join(dir, caFile))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading the pinned CA: %w", err)
 	}
 	block, _ := pem.Decode(caPEM)
 	if block == nil {
-		return nil, fmt.Errorf("%s holds no certificate", caFile)
+		return nil, fmt.Errorf("loading the pinned CA: %s holds no certificate", caFile)
 	}
 	if id.CA, err = x509.ParseCertificate(block.Bytes); err != nil {
-		return nil, fmt.Errorf("%s: %w", caFile, err)
+		return nil, fmt.Errorf("loading the pinned CA: %s: %w", caFile, err)
 	}
 	return &id, nil
 }

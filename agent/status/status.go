@@ -59,31 +59,32 @@ type Status struct {
 func Write(dir string, s *Status) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("writing the status file: %w", err)
 	}
 	path := filepath.Join(dir, File)
 	if err := atomicfile.Write(path, append(b, '\n'), Mode); err != nil {
-		return fmt.Errorf("status file: %w", err)
+		return fmt.Errorf("writing the status file: %w", err)
 	}
 	if runtime.GOOS != "windows" {
 		// Whatever the umask made of it; on Windows the folder's access
 		// list does this.
 		if err := os.Chmod(path, Mode); err != nil {
-			return fmt.Errorf("status file: %w", err)
+			return fmt.Errorf("writing the status file: %w", err)
 		}
 	}
 	return nil
 }
 
-// Read returns the status in dir. A missing file is os.ErrNotExist.
+// Read returns the status in dir. A missing file is os.ErrNotExist
+// (wrapped).
 func Read(dir string) (*Status, error) {
 	b, err := limitfile.Read(filepath.Join(dir, File), maxSize)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the status file: %w", err)
 	}
 	var s Status
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("status file: %w", err)
+		return nil, fmt.Errorf("reading the status file: %w", err)
 	}
 	return &s, nil
 }

@@ -44,6 +44,10 @@ func (am *Alertmanager) Start(ctx context.Context, max int) {
 	go am.q.run(ctx, am.deliver)
 }
 
+// Wait blocks until the queue Start runs has stopped: its context ended
+// and the job in hand, if any, is done.
+func (am *Alertmanager) Wait() { am.q.wait() }
+
 // Payload converts transitions to Alertmanager alerts.
 func (am *Alertmanager) Payload(ts []alert.Transition) []AMAlert {
 	out := make([]AMAlert, 0, len(ts))
@@ -88,16 +92,16 @@ func (am *Alertmanager) deliver(ctx context.Context, batch []AMAlert) {
 func (am *Alertmanager) Send(ctx context.Context, batch []AMAlert) error {
 	body, err := json.Marshal(batch)
 	if err != nil {
-		return err
+		return fmt.Errorf("sending %d alerts to Alertmanager: %w", len(batch), err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(am.URL, "/")+"/api/v2/alerts", bytes.NewReader(body))
 	if err != nil {
-		return err
+		return fmt.Errorf("sending %d alerts to Alertmanager: %w", len(batch), err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := am.Client.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("sending %d alerts to Alertmanager: %w", len(batch), err)
 	}
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()

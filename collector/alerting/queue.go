@@ -16,6 +16,7 @@ type queue[T any] struct {
 	mu      sync.Mutex
 	jobs    []T
 	wake    chan struct{}
+	done    chan struct{} // closed when run returns
 	dropped int
 }
 
@@ -26,7 +27,7 @@ func newQueue[T any](name string, max int, log *slog.Logger) *queue[T] {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &queue[T]{max: max, name: name, log: log, wake: make(chan struct{}, 1)}
+	return &queue[T]{max: max, name: name, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // push adds a job, dropping the oldest when the queue is full.
@@ -55,6 +56,7 @@ func (q *queue[T]) pending() int {
 
 // run calls do for each job until ctx is done.
 func (q *queue[T]) run(ctx context.Context, do func(context.Context, T)) {
+	defer close(q.done)
 	for {
 		q.mu.Lock()
 		if len(q.jobs) == 0 {
@@ -72,5 +74,13 @@ func (q *queue[T]) run(ctx context.Context, do func(context.Context, T)) {
 		q.jobs = q.jobs[1:]
 		q.mu.Unlock()
 		do(ctx, j)
+	}
+}
+
+// wait blocks until run has returned; a nil queue (never started) has
+// nothing to wait for.
+func (q *queue[T]) wait() {
+	if q != nil {
+		<-q.done
 	}
 }

@@ -53,6 +53,10 @@ func (tk *Tickets) Start(ctx context.Context, max int) {
 	go tk.q.run(ctx, tk.handle)
 }
 
+// Wait blocks until the queue Start runs has stopped: its context ended
+// and the job in hand, if any, is done.
+func (tk *Tickets) Wait() { tk.q.wait() }
+
 // Notify queues the transitions of ticket rules.
 func (tk *Tickets) Notify(ctx context.Context, ts []alert.Transition) {
 	var mine []alert.Transition
@@ -134,7 +138,7 @@ func (tk *Tickets) transition(ctx context.Context, tr alert.Transition) error {
 			title = title[:ticket.MaxTitle]
 		}
 		if t, err = tk.API.OpenTicket(ctx, api.TicketOpen{Ref: ref, Title: title, Agents: []string{a.AgentID}, Tier: ticket.L2}); err != nil {
-			return err
+			return fmt.Errorf("opening ticket %s for alert %s: %w", ref, a.Fingerprint, err)
 		}
 		if err := tk.note(ctx, ref, describe(a, "firing")); err != nil {
 			return err
@@ -153,13 +157,17 @@ func (tk *Tickets) transition(ctx context.Context, tr alert.Transition) error {
 	if err != nil {
 		return err
 	}
-	_, err = tk.API.BuildBundle(ctx, t, ag, false, false, tk.BundleTimeout)
-	return err
+	if _, err := tk.API.BuildBundle(ctx, t, ag, false, false, tk.BundleTimeout); err != nil {
+		return fmt.Errorf("attaching a bundle of agent %s to ticket %s: %w", ag.ID, ref, err)
+	}
+	return nil
 }
 
 func (tk *Tickets) note(ctx context.Context, ref, text string) error {
-	_, err := tk.API.ActOnTicket(ctx, ref, ticket.Request{Action: ticket.ActNote, Text: text})
-	return err
+	if _, err := tk.API.ActOnTicket(ctx, ref, ticket.Request{Action: ticket.ActNote, Text: text}); err != nil {
+		return fmt.Errorf("adding a note to ticket %s: %w", ref, err)
+	}
+	return nil
 }
 
 // describe is the note an alert's transition leaves on its ticket.
@@ -210,9 +218,10 @@ func (tk *Tickets) incident(ctx context.Context, a alert.Alert, firing []alert.A
 	_, err := tk.API.Store.Ticket(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
 		title := fmt.Sprintf("Incident: %s on %d machines", a.Rule, len(agents))
-		_, err = tk.API.OpenTicket(ctx, api.TicketOpen{Ref: ref, Title: title, Agents: []string{}, Tier: ticket.L2})
-	}
-	if err != nil {
+		if _, err := tk.API.OpenTicket(ctx, api.TicketOpen{Ref: ref, Title: title, Agents: []string{}, Tier: ticket.L2}); err != nil {
+			return fmt.Errorf("opening incident ticket %s: %w", ref, err)
+		}
+	} else if err != nil {
 		return err
 	}
 	for _, id := range agents {

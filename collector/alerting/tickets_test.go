@@ -66,7 +66,8 @@ func TestTicketDedup(t *testing.T) {
 	a := fleet(t, 1)
 	ctx := context.Background()
 	tk := &Tickets{API: a}
-	tk.Start(ctx, 10) // sets the defaults; jobs below run directly
+	tk.Start(t.Context(), 10) // sets the defaults; jobs below run directly
+	t.Cleanup(tk.Wait)
 	fp := "00aa11bb22cc33dd"
 	for range 3 {
 		tk.handle(ctx, ticketJob{ts: []alert.Transition{transition(alert.KindFiring, fp, "ag1")}})
@@ -111,7 +112,8 @@ func TestIncidentTicket(t *testing.T) {
 	a := fleet(t, 3)
 	ctx := context.Background()
 	tk := &Tickets{API: a}
-	tk.Start(ctx, 10)
+	tk.Start(t.Context(), 10)
+	t.Cleanup(tk.Wait)
 	var firing []alert.Alert
 	for i, ag := range []string{"ag1", "ag2", "ag3"} {
 		tr := transition(alert.KindFiring, string(rune('a'+i))+"0aa11bb22cc33dd", ag)

@@ -62,6 +62,10 @@ func (w *Webhook) Start(ctx context.Context, max int) {
 	go w.q.run(ctx, w.deliver)
 }
 
+// Wait blocks until the queue Start runs has stopped: its context ended
+// and the job in hand, if any, is done.
+func (w *Webhook) Wait() { w.q.wait() }
+
 // Notify queues one payload holding ts.
 func (w *Webhook) Notify(ctx context.Context, ts []alert.Transition) {
 	body, err := json.Marshal(WebhookPayload{Version: "1", Transitions: ts})
@@ -94,13 +98,13 @@ func (w *Webhook) deliver(ctx context.Context, body []byte) {
 func (w *Webhook) post(ctx context.Context, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return fmt.Errorf("posting to the webhook: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, Sign(w.Secret, body))
 	resp, err := w.Client.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("posting to the webhook: %w", err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()

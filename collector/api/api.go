@@ -328,13 +328,17 @@ func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes []string,
 }
 
 // Status returns the HTTP status and the message to show for an error of
-// an operation: its own for operation errors, 404 for store.ErrNotFound,
-// 503 for anything else (whose detail is for the log, not the user).
+// an operation: its own for operation errors and refusals, however they
+// were wrapped, 404 for store.ErrNotFound, 503 for anything else (whose
+// detail is for the log, not the user).
 func Status(err error) (int, string) {
-	var he *httpError
+	var (
+		he     *httpError
+		denied *access.Denied
+	)
 	switch {
-	case access.IsDenied(err):
-		return http.StatusForbidden, err.Error()
+	case errors.As(err, &denied):
+		return http.StatusForbidden, denied.Error()
 	case errors.As(err, &he):
 		return he.status, he.msg
 	case errors.Is(err, store.ErrNotFound):

@@ -175,15 +175,15 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	var buf bytes.Buffer
 	m, mapping, err := bundle.Build(&buf, in, a.Bundles.Key)
 	if err != nil {
-		return store.Bundle{}, err
+		return store.Bundle{}, fmt.Errorf("building a %s of ticket %s from snapshot %d: %w", kind, t.Ref, snap.ID, err)
 	}
 	name := "bundle-" + hex.EncodeToString(randomBytes(8)) + ".zip"
 	if err := os.MkdirAll(a.Bundles.Dir, 0o700); err != nil {
-		return store.Bundle{}, err
+		return store.Bundle{}, fmt.Errorf("saving a %s of ticket %s: %w", kind, t.Ref, err)
 	}
 	path := filepath.Join(a.Bundles.Dir, name)
 	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
-		return store.Bundle{}, fmt.Errorf("writing bundle: %w", err)
+		return store.Bundle{}, fmt.Errorf("saving a %s of ticket %s: %w", kind, t.Ref, err)
 	}
 	b, err := a.Store.AddBundle(ctx, store.Bundle{
 		Kind: kind, Ticket: t.Ref, AgentID: ag.ID, SnapshotID: snap.ID, Fresh: in.Fresh, Note: in.Note,

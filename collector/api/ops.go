@@ -188,7 +188,11 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("writing the response: %w", err)
+	}
+	return n, nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -18,6 +18,7 @@ import (
 	"github.com/sondehq/sonde/internal/version"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/auditmark"
@@ -26,83 +27,81 @@ import (
 	"github.com/sondehq/sonde/collector/pki"
 	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/collector/ui"
-	"github.com/sondehq/sonde/internal/cliflag"
+)
+
+// Shutdown bounds; tests shorten them.
+var (
+	httpGrace = 5 * time.Second // for HTTP requests in flight to finish
+	markGrace = 5 * time.Second // for the last audit checkpoint
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := cliflag.New("serve", "sonde-collector serve [--data DIR] [--quic ADDR] [--http ADDR]", stderr)
-	data := fs.String("data", DefaultData, "data `dir`: CA, database")
-	quicAddr := fs.String("quic", ":7443", "UDP `address` for agents (QUIC)")
-	httpAddr := fs.String("http", "127.0.0.1:7080", "TCP `address` for the API, UI and /metrics")
-	var sans cliflag.List
-	fs.Var(&sans, "san", "extra host `names` or IPs agents use to reach this collector (comma-separated, repeatable)")
-	health := fs.Duration("health-interval", 0, "periodic health interval to give agents (0: agents keep theirs, 60s by default)")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	approval := fs.Bool("require-approval", false, "new agents wait for an admin (sonde-collector agent approve ID) before they may connect")
-	tlsCert := fs.String("tls-cert", "", "serve the API and UI over HTTPS with this certificate `file` (PEM; needs --tls-key)")
-	tlsKey := fs.String("tls-key", "", "the private key `file` for --tls-cert")
-	var al alertFlags
-	al.register(fs)
-	perAgent := fs.Bool("metrics-per-agent", false, "export per-agent series on /metrics (one set per agent: mind the cardinality)")
-	auditEvery := fs.Duration("audit-checkpoint", time.Minute, "sign a checkpoint of the audit log's head this often when it moved (and at shutdown)")
-	if _, err := cliflag.Parse(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *logFormat)
+	c, err := parseServe(args, stderr)
 	if err != nil {
 		return err
 	}
-	ca, created, err := pki.LoadOrCreate(*data)
+	return c.serve(ctx)
+}
+
+// serve runs the collector until ctx ends or one of its servers fails. It
+// opens the data dir first (CA, store, keys, knowledge base, rules) and the
+// network last (QUIC, HTTP). It stops in order: it stops accepting (QUIC
+// and HTTP), lets the ingest in flight drain (a snapshot being stored is
+// acked once committed), stops the background loops (alerting, thinning,
+// audit checkpoints), writes a last checkpoint and closes the store last.
+// Every goroutine it starts has ended when it returns. It returns the
+// errors met on the way, the HTTP server's shutdown included: nil after a
+// clean stop.
+func (c *serveConfig) serve(ctx context.Context) (err error) {
+	log := c.log
+	ca, created, err := pki.LoadOrCreate(c.data)
 	if err != nil {
 		return err
 	}
 	if created {
-		log.Info("created the agent CA", "dir", *data, "ca_pin", ca.Pin())
+		log.Info("created the agent CA", "dir", c.data, "ca_pin", ca.Pin())
 	}
-	st, err := openData(ctx, *data)
+	st, err := openData(ctx, c.data)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() {
+		if cerr := st.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("closing the store: %w", cerr))
+		} else {
+			log.Info("store closed")
+		}
+		if err != nil {
+			log.Error("collector stopped", "err", err)
+		} else {
+			log.Info("collector stopped")
+		}
+	}()
 
-	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, sans...)
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, c.sans...)
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
-	resetKey, err := pki.LoadOrCreateSecret(*data, pki.ResetKeyFile)
+	resetKey, err := pki.LoadOrCreateSecret(c.data, pki.ResetKeyFile)
 	if err != nil {
 		return err
 	}
-	reqSeed, err := pki.LoadOrCreateSecret(*data, pki.RequestKeyFile)
+	reqSeed, err := pki.LoadOrCreateSecret(c.data, pki.RequestKeyFile)
 	if err != nil {
 		return err
 	}
-	m := metrics.New()
-	srv, err := ingest.Listen(ingest.Config{
-		Addr: *quicAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
-		HealthInterval: *health, Observe: m, ResetKey: (*quic.StatelessResetKey)(&resetKey),
-		RequestKey: ed25519.NewKeyFromSeed(reqSeed[:]), RequireApproval: *approval,
-	})
-	if err != nil {
-		return err
-	}
-	m.RegisterFleet(st, srv.Connected, *perAgent)
-	seed, err := pki.LoadOrCreateSecret(*data, pki.BundleKeyFile)
+	seed, err := pki.LoadOrCreateSecret(c.data, pki.BundleKeyFile)
 	if err != nil {
 		return err
 	}
 	// The audit log's head is anchored outside the database: a signed
 	// checkpoint in DATA, in the log and on /metrics (package auditmark).
-	if *auditEvery <= 0 {
-		return errors.New("--audit-checkpoint must be positive")
-	}
-	marks, err := auditmark.Open(ctx, *data, st, log)
+	marks, err := auditmark.Open(ctx, c.data, st, log)
 	if err != nil {
 		return err
 	}
-	m.Registry.MustRegister(marks)
 	// The team's own knowledge-base entries, if any, live in DATA/kb/.
-	kbDir := filepath.Join(*data, "kb")
+	kbDir := filepath.Join(c.data, "kb")
 	if _, err := os.Stat(kbDir); err != nil {
 		kbDir = ""
 	}
@@ -110,8 +109,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("knowledge base: %w", err)
 	}
+	al, err := loadAlerting(ctx, log, c.data, st, c.alerts)
+	if err != nil {
+		return err
+	}
+
+	// The network, last.
+	m := metrics.New()
+	srv, err := ingest.Listen(ingest.Config{
+		Addr: c.quicAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
+		HealthInterval: c.health, Observe: m, ResetKey: (*quic.StatelessResetKey)(&resetKey),
+		RequestKey: ed25519.NewKeyFromSeed(reqSeed[:]), RequireApproval: c.approval,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.httpAddr)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	m.RegisterFleet(st, srv.Connected, c.perAgent)
+	m.Registry.MustRegister(marks)
 	a := &api.API{Store: st, Agents: srv, Log: log, Bundles: api.Bundler{
-		Dir: filepath.Join(*data, "bundles"), Key: ed25519.NewKeyFromSeed(seed[:]), KB: kb, Version: version.Version,
+		Dir: filepath.Join(c.data, "bundles"), Key: ed25519.NewKeyFromSeed(seed[:]), KB: kb, Version: version.Version,
 	}}
 	a.Checkpoints = marks.File()
 	mux := http.NewServeMux()
@@ -121,57 +142,76 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	mux.Handle("/readyz", ah)
 	mux.Handle("GET /metrics", m.Handler())
 	mux.Handle("/", ui.New(a, log))
-	ln, err := net.Listen("tcp", *httpAddr)
-	if err != nil {
-		return fmt.Errorf("HTTP listener: %w", err)
-	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return errors.New("--tls-cert and --tls-key go together")
-	}
-	if *tlsCert != "" {
-		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
-			return fmt.Errorf("HTTPS certificate: %w", err)
-		}
-	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ctx) }()
-	go thinHealth(ctx, st, log)
-	go marks.Run(ctx, *auditEvery)
 	scheme := "http://"
-	if *tlsCert != "" {
+	if c.tls != nil {
+		hs.TLSConfig.Certificates = []tls.Certificate{*c.tls}
 		scheme = "https://"
 	}
-	if err := startAlerting(ctx, log, *data, scheme+ln.Addr().String(), a, srv, m, al); err != nil {
-		return err
-	}
-	go func() {
-		serve := func() error { return hs.Serve(ln) }
-		if *tlsCert != "" {
-			serve = func() error { return hs.ServeTLS(ln, *tlsCert, *tlsKey) }
+
+	// The background loops stop once the ingest has drained.
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoops()
+	var loops errgroup.Group
+	loops.Go(func() error { thinHealth(loopCtx, st, log); return nil })
+	loops.Go(func() error { marks.Run(loopCtx, c.auditEvery); return nil })
+	al.start(loopCtx, &loops, log, scheme+ln.Addr().String(), a, srv, m)
+
+	// The servers stop when told, below; failed ends when one fails.
+	ingestCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIngest()
+	servers, failed := errgroup.WithContext(context.WithoutCancel(ctx))
+	servers.Go(func() error {
+		if err := srv.Serve(ingestCtx); err != nil {
+			return fmt.Errorf("ingest: %w", err)
 		}
-		if err := serve(); !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
+		return nil
+	})
+	servers.Go(func() error {
+		var err error
+		if c.tls != nil {
+			err = hs.ServeTLS(ln, "", "")
+		} else {
+			err = hs.Serve(ln)
 		}
-	}()
-	log.Info("collector serving", "quic", srv.Addr().String(), "http", scheme+ln.Addr().String(), "data", *data, "ca_pin", ca.Pin())
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("HTTP server: %w", err)
+	})
+	log.Info("collector serving", "quic", srv.Addr().String(), "http", scheme+ln.Addr().String(), "data", c.data, "ca_pin", ca.Pin())
+
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+		log.Info("collector stopping", "cause", context.Cause(ctx))
+	case <-failed.Done():
+		log.Error("collector stopping", "cause", context.Cause(failed))
 	}
-	log.Info("collector stopping")
-	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelShutdown()
-	hs.Shutdown(shutdown)
-	if err := marks.Mark(shutdown); err != nil {
+	stopIngest() // stops accepting, then drains
+	errs := []error{stopHTTP(hs, log), servers.Wait()}
+	stopLoops()
+	loops.Wait()
+	log.Info("background loops stopped")
+	markCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markGrace)
+	defer cancel()
+	if err := marks.Mark(markCtx); err != nil {
 		log.Warn("audit checkpoint at shutdown", "err", err)
 	}
-	cancel()
-	return err
+	return errors.Join(errs...)
+}
+
+// stopHTTP stops the HTTP server: it stops accepting and waits, up to
+// httpGrace, for the requests in flight; then it cuts those left and says so.
+func stopHTTP(hs *http.Server, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), httpGrace)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		hs.Close()
+		return fmt.Errorf("HTTP shutdown: requests still in flight after %s were cut: %w", httpGrace, err)
+	}
+	log.Info("HTTP server stopped")
+	return nil
 }
 
 // thinHealth applies the retention of health samples every hour (see

@@ -63,7 +63,7 @@ func Check(ctx context.Context, ch Chain, id int64, hash []byte) (Status, error)
 	s := Status{EntryID: id, Unhashed: hash == nil}
 	head, _, err := ch.AuditHead(ctx)
 	if err != nil {
-		return s, err
+		return s, fmt.Errorf("checking audit entry %d: %w", id, err)
 	}
 	s.HeadID = head
 	got, err := ch.AuditHash(ctx, id)
@@ -71,7 +71,7 @@ func Check(ctx context.Context, ch Chain, id int64, hash []byte) (Status, error)
 	case errors.Is(err, store.ErrNotFound):
 		s.Truncated = true
 	case err != nil:
-		return s, err
+		return s, fmt.Errorf("checking audit entry %d: %w", id, err)
 	case hash != nil && !bytes.Equal(got, hash):
 		s.Changed = true
 	}

@@ -42,7 +42,7 @@ func Append(path string, c Checkpoint) error {
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return fmt.Errorf("audit checkpoint file: %w", err)
 	}
 	line := append(c.Encode(), '\n')
 	if fi.Size() > 0 {
@@ -68,7 +68,10 @@ func Append(path string, c Checkpoint) error {
 			d.Close()
 		}
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("audit checkpoint file: %w", err)
+	}
+	return nil
 }
 
 // ReadLatest returns the last complete checkpoint line of the file at
@@ -80,17 +83,17 @@ func ReadLatest(path string) (Checkpoint, error) {
 		return Checkpoint{}, ErrNone
 	}
 	if err != nil {
-		return Checkpoint{}, err
+		return Checkpoint{}, fmt.Errorf("reading the audit checkpoint file: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return Checkpoint{}, err
+		return Checkpoint{}, fmt.Errorf("reading the audit checkpoint file: %w", err)
 	}
 	off := max(fi.Size()-(2*MaxLine+2), 0)
 	tail := make([]byte, fi.Size()-off)
 	if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
-		return Checkpoint{}, err
+		return Checkpoint{}, fmt.Errorf("reading the audit checkpoint file: %w", err)
 	}
 	c, err := decodeTail(tail, off == 0)
 	if err != nil && !errors.Is(err, ErrNone) {

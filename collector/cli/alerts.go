@@ -45,7 +45,7 @@ func alertsCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.State, a.Severity, render.Clean(a.Rule), dash(a.Labels["hostname"]),
 			ago(a.ActiveAt, now), silenced, dash(a.Annotations["summary"]))
 	}
-	return tw.Flush()
+	return flush(tw)
 }
 
 func silenceCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
@@ -124,5 +124,5 @@ func silenceList(ctx context.Context, c *Client, args []string, stdout, stderr i
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, render.Clean(strings.Join(ms, ",")), s.EndsAt.Local().Format(time.RFC3339),
 			dash(s.CreatedBy), dash(s.Comment))
 	}
-	return tw.Flush()
+	return flush(tw)
 }

@@ -39,7 +39,7 @@ func bundles(ctx context.Context, c *Client, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	fs := cliflag.New("bundle", bundleUsage, stderr)
+	fs := cliflag.New("bundle", strings.TrimPrefix(bundleUsage, "usage:\n  "), stderr)
 	ref := fs.String("ticket", "", "the ticket to attach the bundle to")
 	out := fs.String("o", "", "write the bundle to `FILE`")
 	pseudo := fs.Bool("pseudonymize", false, "replace IPs, MACs, hostnames, usernames and emails by pseudonyms")
@@ -123,7 +123,7 @@ func bundleVerify(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	b, err := limitfile.Read(file, bundle.MaxSize)
 	if err != nil {
-		return err
+		return fmt.Errorf("verifying the bundle: %w", err)
 	}
 	m, err := bundle.Verify(b, pub)
 	if err != nil {
@@ -160,16 +160,16 @@ func (c *Client) Download(ctx context.Context, path, file, want string, progress
 	part := file + ".part"
 	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("downloading to %s: %w", file, err)
 	}
 	defer f.Close()
 	have, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return err
+		return fmt.Errorf("downloading to %s: %w", file, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, "GET", c.Base.JoinPath(path).String(), nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("downloading to %s: %w", file, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	if have > 0 {
@@ -177,13 +177,13 @@ func (c *Client) Download(ctx context.Context, path, file, want string, progress
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("collector at %s: %w", c.Base, err)
+		return fmt.Errorf("downloading to %s: %w", file, c.unreachable(err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 		if err := f.Truncate(0); err != nil {
-			return err
+			return fmt.Errorf("downloading to %s: %w", file, err)
 		}
 		have = 0
 	case http.StatusPartialContent:
@@ -193,7 +193,7 @@ func (c *Client) Download(ctx context.Context, path, file, want string, progress
 		return c.Download(ctx, path, file, want, progress)
 	default:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return &APIError{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
+		return apiError(resp.StatusCode, b)
 	}
 	total := have + resp.ContentLength
 	pw := &progressWriter{w: progress, done: have, total: total, start: time.Now()}
@@ -202,19 +202,22 @@ func (c *Client) Download(ctx context.Context, path, file, want string, progress
 	}
 	pw.finish()
 	if err := f.Sync(); err != nil {
-		return err
+		return fmt.Errorf("downloading to %s: %w", file, err)
 	}
 	if want != "" {
 		b, err := limitfile.Read(part, bundle.MaxSize)
 		if err != nil {
-			return err
+			return fmt.Errorf("checking the download: %w", err)
 		}
 		if got := sha256hex(b); got != want {
 			os.Remove(part)
 			return fmt.Errorf("downloaded file's SHA-256 %s is not the collector's %s; removed it, try again", got, want)
 		}
 	}
-	return os.Rename(part, file)
+	if err := os.Rename(part, file); err != nil {
+		return fmt.Errorf("downloading to %s: %w", file, err)
+	}
+	return nil
 }
 
 type progressWriter struct {
@@ -269,7 +272,7 @@ func importCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.
 	}
 	b, err := limitfile.Read(file, 32<<20)
 	if err != nil {
-		return err
+		return fmt.Errorf("importing the snapshot: %w", err)
 	}
 	q := url.Values{}
 	if *agent != "" {

@@ -97,7 +97,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("printing JSON: %w", err)
+	}
+	return nil
+}
+
+// flush writes out a listing.
+func flush(tw *tabwriter.Writer) error {
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("printing the listing: %w", err)
+	}
+	return nil
 }
 
 func whoami(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
@@ -153,7 +164,7 @@ func agents(ctx context.Context, c *Client, args []string, stdout, stderr io.Wri
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, render.Clean(a.Facts.Hostname), render.Clean(osName), st,
 			ago(a.LastSeen, now), render.Clean(a.AgentVersion))
 	}
-	return tw.Flush()
+	return flush(tw)
 }
 
 func oneAgent(fs *flag.FlagSet, args []string) (string, error) {
@@ -191,7 +202,10 @@ func printSnapshot(w io.Writer, snap *store.Snapshot, asJSON bool) error {
 		return printJSON(w, snap)
 	}
 	fmt.Fprintf(w, "stored as snapshot %d%s\n", snap.ID, marks(snap))
-	return render.Document(w, &snap.Document)
+	if err := render.Document(w, &snap.Document); err != nil {
+		return fmt.Errorf("snapshot %d: %w", snap.ID, err)
+	}
+	return nil
 }
 
 // marks says what a stored snapshot is not: delivered by its agent, or
@@ -240,7 +254,7 @@ func snapshots(ctx context.Context, c *Client, args []string, stdout, stderr io.
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.Kind, s.CapturedAt.Local().Format(time.DateTime),
 			s.ReceivedAt.Local().Format(time.DateTime), s.Seq, source)
 	}
-	return tw.Flush()
+	return flush(tw)
 }
 
 func show(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
@@ -281,7 +295,10 @@ func diffCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Wr
 		return printJSON(stdout, d)
 	}
 	fmt.Fprintf(stdout, "changes from snapshot %d%s to snapshot %d%s\n", d.FromID, imported(d.FromImported), d.ToID, imported(d.ToImported))
-	return d.Diff.Text(stdout)
+	if err := d.Diff.Text(stdout); err != nil {
+		return fmt.Errorf("agent %s: %w", agent, err)
+	}
+	return nil
 }
 
 func imported(b bool) string {
@@ -309,7 +326,7 @@ func auditCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.W
 	if *anchor != "" {
 		var err error
 		if anchorID, anchorHash, err = auditmark.ParseAnchor(*anchor); err != nil {
-			return err
+			return fmt.Errorf("--checkpoint: %w", err)
 		}
 		path += fmt.Sprintf("&anchor=%d", anchorID)
 	}

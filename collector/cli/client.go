@@ -51,13 +51,14 @@ type APIError struct {
 func (e *APIError) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status) }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer
-// into out.
+// into out. An error answer is an *APIError; its other errors say what
+// failed (the collector unreachable, its answer unreadable).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return fmt.Errorf("encoding the request %s %s: %w", method, path, err)
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -67,7 +68,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return err
+		return fmt.Errorf("building the request %s %s: %w", method, path, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Accept", "application/json")
@@ -76,26 +77,49 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("collector at %s: %w", c.Base, err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the collector's answer to %s %s: %w", method, req.URL.Path, err)
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(raw))
-		}
-		return &APIError{Status: resp.StatusCode, Message: e.Error}
+		return apiError(resp.StatusCode, raw)
 	}
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(raw, out)
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("decoding the collector's answer to %s %s: %w", method, req.URL.Path, err)
+	}
+	return nil
+}
+
+// apiError is the error of an error answer: the message of its JSON body
+// (see api.Error), else the body as it is.
+func apiError(status int, raw []byte) *APIError {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(raw))
+	}
+	return &APIError{Status: status, Message: e.Error}
+}
+
+// unreachable is the error of a request that got no answer. The
+// *url.Error that http.Client returns repeats the method and the whole
+// URL; its cause, which says why, is kept.
+func (c *Client) unreachable(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("waiting for the collector at %s: %w", c.Base, err)
+	}
+	return fmt.Errorf("cannot reach the collector at %s: %w", c.Base, err)
 }
 
 // ago formats the time since t for listings.

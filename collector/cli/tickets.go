@@ -108,7 +108,7 @@ func ticketList(ctx context.Context, c *Client, args []string, stdout, stderr io
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Ref, t.Status, strings.ToUpper(t.Tier), dash(t.Assignee),
 			ago(t.UpdatedAt, now), render.Clean(t.Title))
 	}
-	return tw.Flush()
+	return flush(tw)
 }
 
 func dash(s string) string {
@@ -301,7 +301,7 @@ func (p *handoverPlan) run(ctx context.Context, c *Client, t *api.TicketView, st
 	var buf bytes.Buffer
 	printTicket(&buf, &now)
 	if err := atomicfile.Write(p.out, buf.Bytes(), 0o644); err != nil {
-		return err
+		return fmt.Errorf("saving the ticket as you see it: %w", err)
 	}
 	fmt.Fprintf(stdout, "handover package for %s: bundle %d on %s (sha256 %s, %d findings); the ticket as you see it: %s\n",
 		strings.ToUpper(t.Tier), b.ID, t.Ref, b.SHA256, len(b.Findings), p.out)

@@ -41,8 +41,10 @@ func (d *Diff) Text(w io.Writer) error {
 			fmt.Fprintf(&b, "  note: %s\n", clean(n))
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing the diff: %w", err)
+	}
+	return nil
 }
 
 func changeText(c *Change) string {

@@ -53,6 +53,10 @@ type Config struct {
 	// QueueWait is how long a snapshot waits for its turn before the agent
 	// is told to hold its snapshots and retry later; default 5 s.
 	QueueWait time.Duration
+	// DrainTimeout bounds how long Serve, once its context ends, lets the
+	// exchanges in flight finish (a snapshot being stored is stored and
+	// acked) before it cuts them; default 5 s.
+	DrainTimeout time.Duration
 }
 
 // Observer receives ingest events. Implementations must be fast.
@@ -89,14 +93,18 @@ var ErrOffline = errors.New("agent is offline")
 // Server accepts agents over QUIC.
 type Server struct {
 	cfg Config
+	udp *net.UDPConn
 	tr  *quic.Transport
 	ln  *quic.Listener
 	log *slog.Logger
 	obs Observer
 
+	phase     atomic.Int32 // idle, serving, served
+	closeOnce sync.Once
+
 	mu      sync.Mutex
 	conns   map[string]*agentConn
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup // the connections' goroutines
 	revoked atomic.Pointer[map[string]bool]
 	slots   chan struct{} // one per snapshot being read and stored
 
@@ -123,6 +131,9 @@ func Listen(cfg Config) (*Server, error) {
 	}
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 5 * time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 5 * time.Second
 	}
 	if cfg.CertValidity == 0 {
 		cfg.CertValidity = 7 * 24 * time.Hour
@@ -151,6 +162,9 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("QUIC listener: %w", err)
 	}
+	// The transport does not own a socket it was given: every way out of
+	// the server closes it (see close).
+	s.udp = udp
 	s.tr = &quic.Transport{Conn: udp, StatelessResetKey: cfg.ResetKey, VerifySourceAddress: s.underLoad}
 	tlsConf := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -163,6 +177,7 @@ func Listen(cfg Config) (*Server, error) {
 		VerifyConnection: s.verifyConnection,
 	}
 	if err := s.loadRevoked(context.Background()); err != nil {
+		s.close()
 		return nil, fmt.Errorf("reading revocations: %w", err)
 	}
 	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
@@ -177,10 +192,45 @@ func Listen(cfg Config) (*Server, error) {
 		Allow0RTT:                      false,
 	})
 	if err != nil {
-		udp.Close()
-		return nil, err
+		s.close()
+		return nil, fmt.Errorf("QUIC listener: %w", err)
 	}
 	return s, nil
+}
+
+// Close releases the socket of a server that is not serving: one that
+// Listen returned but that never served (its caller failed before Serve).
+// Serve releases it itself when it returns; Close then does nothing, and
+// while Serve runs Close refuses: end Serve's context instead, so that the
+// exchanges in flight finish.
+func (s *Server) Close() error {
+	if s.phase.Load() == serving {
+		return errors.New("ingest: Close while serving: end Serve's context instead")
+	}
+	return s.close()
+}
+
+// A Server's phases.
+const (
+	idle int32 = iota
+	serving
+	served
+)
+
+// close closes the listener, the transport (ending whatever connection is
+// left, without a word) and the UDP socket, once.
+func (s *Server) close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		if s.tr != nil {
+			s.tr.Close()
+		}
+		err = s.udp.Close()
+	})
+	return err
 }
 
 // underLoad tells quic-go to validate a client's source address with a
@@ -203,27 +253,70 @@ func (s *Server) underLoad(net.Addr) bool {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Serve accepts connections until ctx ends, then closes every connection.
+// Serve accepts connections until ctx ends, then shuts down in order: it
+// stops accepting connections and streams, lets the exchanges in flight
+// finish for up to Config.DrainTimeout (a snapshot being stored is stored
+// and acked; one not yet acked stays in its agent's spool), closes every
+// connection, telling the agents, and releases the socket. It returns
+// once every goroutine it started has ended; the error is nil when ctx
+// ended it. A Server serves once.
 func (s *Server) Serve(ctx context.Context) error {
-	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.serveDiscovery(ctx) }()
-	go func() { defer s.wg.Done(); s.watchRevoked(ctx) }()
-	defer func() {
-		s.ln.Close()
-		s.tr.Close()
-		s.wg.Wait()
-	}()
-	for {
-		conn, err := s.ln.Accept(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.handleConn(ctx, conn) }()
+	if !s.phase.CompareAndSwap(idle, serving) {
+		return errors.New("ingest: a Server serves once")
 	}
+	// accept ends with ctx, or when accepting fails; work, what the
+	// exchanges in flight use, ends only when the drain is over.
+	accept, stopAccepting := context.WithCancel(ctx)
+	defer stopAccepting()
+	work, cutWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutWork()
+	var side sync.WaitGroup
+	side.Go(func() { s.serveDiscovery(accept) })
+	side.Go(func() { s.watchRevoked(accept) })
+	defer func() {
+		side.Wait()
+		s.close()
+		s.phase.Store(served)
+	}()
+
+	var err error
+	for {
+		conn, aerr := s.ln.Accept(accept)
+		if aerr != nil {
+			if ctx.Err() == nil {
+				err = fmt.Errorf("accepting connections: %w", aerr)
+			}
+			break
+		}
+		s.wg.Go(func() { s.handleConn(accept, work, conn) })
+	}
+	stopAccepting()
+	s.ln.Close()
+	// Handshakes done but not yet accepted are turned away as well.
+	for {
+		conn, aerr := s.ln.Accept(context.Background())
+		if aerr != nil {
+			break
+		}
+		conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
+	}
+	start := time.Now()
+	s.log.Info("ingest stopped accepting; draining", "connections", len(s.Connected()), "in_flight", s.inFlight())
+	drained := make(chan struct{})
+	go func() { s.wg.Wait(); close(drained) }()
+	t := time.NewTimer(s.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+		s.log.Info("ingest drained", "took", time.Since(start).Round(time.Millisecond))
+	case <-t.C:
+		s.log.Warn("ingest drain timed out; cutting the exchanges left (their snapshots stay in the agents' spools)",
+			"after", s.cfg.DrainTimeout, "in_flight", s.inFlight())
+		s.cut(cutWork)
+		<-drained
+		s.log.Info("ingest drained", "took", time.Since(start).Round(time.Millisecond))
+	}
+	return err
 }
 
 // serveDiscovery answers CA discovery datagrams (see protocol.DiscoveryRequest).
@@ -258,20 +351,27 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 	}
 }
 
-func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
+// handleConn serves one connection. Streams are accepted until accept
+// ends; the exchanges on them run with work, which outlives accept while
+// the server drains. The connection is closed once they have finished.
+func (s *Server) handleConn(accept, work context.Context, conn *quic.Conn) {
 	state := conn.ConnectionState().TLS
 	if len(state.PeerCertificates) == 0 {
-		s.handleEnrollment(ctx, conn)
+		s.handleEnrollment(work, conn)
 		return
 	}
 	id := state.PeerCertificates[0].Subject.CommonName
 	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String())
-	clock, err := s.hello(ctx, conn, id)
+	clock, err := s.hello(accept, conn, id)
 	if err != nil {
 		var appErr *quic.ApplicationError
 		if errors.As(err, &appErr) && appErr.Remote && appErr.ErrorCode == 0 {
 			// The agent hung up on purpose: a reachability check.
 			log.Debug("agent closed before hello", "reason", appErr.ErrorMessage)
+			return
+		}
+		if accept.Err() != nil {
+			conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
 			return
 		}
 		log.Warn("agent refused", "err", err)
@@ -281,17 +381,28 @@ func (s *Server) handleConn(ctx context.Context, conn *quic.Conn) {
 	ac := &agentConn{id: id, conn: conn, since: time.Now(), turn: make(chan struct{}, 1), clock: clock}
 	s.register(ac)
 	log.Info("agent connected")
+	var (
+		streams  sync.WaitGroup
+		lastDone atomic.Int64 // when the latest exchange ended, unix ns
+	)
 	defer func() {
+		streams.Wait()
+		if accept.Err() != nil {
+			lingerAfter(conn, time.Unix(0, lastDone.Load()))
+			conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
+		}
 		s.unregister(ac)
 		log.Info("agent disconnected", "after", time.Since(ac.since).Round(time.Second))
 	}()
 	for {
-		str, err := conn.AcceptStream(ctx)
+		str, err := conn.AcceptStream(accept)
 		if err != nil {
 			return
 		}
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.handleAgentStream(ctx, ac, str) }()
+		streams.Go(func() {
+			s.handleAgentStream(work, ac, str)
+			lastDone.Store(time.Now().UnixNano())
+		})
 	}
 }
 

@@ -47,7 +47,7 @@ func LoadOrCreate(dir string) (ca *CA, created bool, err error) {
 		return ca, err == nil, err
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("reading CA certificate: %w", err)
 	}
 	ca, err = Load(dir, certPEM)
 	return ca, false, err
@@ -71,7 +71,7 @@ func Load(dir string, certPEM []byte) (*CA, error) {
 	}
 	cert, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading CA from %s: %w", dir, err)
 	}
 	key, ok := pair.PrivateKey.(crypto.Signer)
 	if !ok {
@@ -80,10 +80,11 @@ func Load(dir string, certPEM []byte) (*CA, error) {
 	return &CA{Cert: cert, Key: key}, nil
 }
 
+// create makes a new CA in dir; its errors say so.
 func create(dir string) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the CA: generating its key: %w", err)
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -98,25 +99,25 @@ func create(dir string) (*CA, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the CA: signing its certificate: %w", err)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the CA: encoding its key: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the CA: %w", err)
 	}
 	// Key first: a CA certificate without its key would be unusable.
 	if err := atomicfile.Write(filepath.Join(dir, KeyFile), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the CA: saving its key: %w", err)
 	}
 	if err := atomicfile.Write(filepath.Join(dir, CertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the CA: saving its certificate: %w", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("creating the CA: %w", err)
 	}
 	return &CA{Cert: cert, Key: key}, nil
 }
@@ -144,10 +145,13 @@ func LoadOrCreateSecret(dir, name string) ([32]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		rand.Read(key[:])
-		return key, atomicfile.Write(path, key[:], 0o600)
+		if err := atomicfile.Write(path, key[:], 0o600); err != nil {
+			return key, fmt.Errorf("creating secret %s: %w", name, err)
+		}
+		return key, nil
 	}
 	if err != nil {
-		return key, err
+		return key, fmt.Errorf("loading secret %s: %w", name, err)
 	}
 	if len(b) != len(key) {
 		return key, fmt.Errorf("%s holds %d bytes, want %d", path, len(b), len(key))
@@ -171,7 +175,7 @@ func (ca *CA) Pool() *x509.CertPool {
 func (ca *CA) ServerCertificate(hosts []string, validity time.Duration) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, fmt.Errorf("issuing the server certificate: %w", err)
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -191,7 +195,7 @@ func (ca *CA) ServerCertificate(hosts []string, validity time.Duration) (tls.Cer
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
-		return tls.Certificate{}, err
+		return tls.Certificate{}, fmt.Errorf("issuing the server certificate: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key}, nil
 }
@@ -227,5 +231,9 @@ func (ca *CA) SignAgent(csrDER []byte, agentID string, validity time.Duration) (
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	return x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("signing the certificate of agent %s: %w", agentID, err)
+	}
+	return der, nil
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -54,7 +55,7 @@ func (u *UI) alerts(w http.ResponseWriter, r *http.Request) {
 func (u *UI) firing(ctx context.Context, agentID string) ([]alert.Alert, error) {
 	list, err := u.api.Alerts(ctx, agentID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the alerts of agent %s: %w", agentID, err)
 	}
 	var out []alert.Alert
 	for _, a := range list {

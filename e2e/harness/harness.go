@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	_ "modernc.org/sqlite" // the collector's own driver, to read its database
 )
 
@@ -39,8 +40,8 @@ func Build(dir string) error {
 }
 
 // Main is the TestMain of a suite that runs the binaries: it builds them
-// into a temporary folder, sets *bin to it, runs the tests and removes the
-// folder.
+// into a temporary folder, sets *bin to it, runs the tests, fails them
+// when they leave goroutines behind (goleak) and removes the folder.
 func Main(m *testing.M, bin *string) {
 	dir, err := os.MkdirTemp("", "sonde-bin")
 	if err != nil {
@@ -51,9 +52,10 @@ func Main(m *testing.M, bin *string) {
 		os.Exit(1)
 	}
 	*bin = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
 }
 
 // Proc is a running program whose output is kept for the failure report.
@@ -61,6 +63,7 @@ type Proc struct {
 	Name string
 	cmd  *exec.Cmd
 	done chan struct{}
+	err  error // how it ended; set before done is closed
 	mu   sync.Mutex
 	out  bytes.Buffer
 }
@@ -68,7 +71,11 @@ type Proc struct {
 func (p *Proc) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.out.Write(b)
+	n, err := p.out.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("keeping the output of %s: %w", p.Name, err)
+	}
+	return n, nil
 }
 
 // Output is what the program printed so far.
@@ -96,7 +103,7 @@ func Start(t testing.TB, netns, path string, args ...string) *Proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", p.Name, err)
 	}
-	go func() { p.cmd.Wait(); close(p.done) }()
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Stop(10 * time.Second)
 		if t.Failed() {
@@ -122,6 +129,23 @@ func (p *Proc) Stop(grace time.Duration) bool {
 	case <-time.After(grace):
 		p.Kill()
 		return false
+	}
+}
+
+// Terminate sends SIGTERM and returns at once: see Wait.
+func (p *Proc) Terminate() { p.cmd.Process.Signal(syscall.SIGTERM) }
+
+// Wait waits, up to patience, for the program to end and returns how it
+// ended: nil for exit status 0. It fails the test if the program is still
+// running then.
+func (p *Proc) Wait(t testing.TB, patience time.Duration) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(patience):
+		t.Fatalf("%s still running after %s", p.Name, patience)
+		return nil
 	}
 }
 
@@ -250,9 +274,10 @@ type Key struct {
 
 // Stored is what a collector's database holds, read straight from the file.
 type Stored struct {
-	Rows    int         // snapshot rows
-	Keys    map[Key]int // rows per (agent, boot epoch, seq)
-	Trigger map[Key]string
+	Rows     int         // snapshot rows
+	Keys     map[Key]int // rows per (agent, boot epoch, seq)
+	Trigger  map[Key]string
+	Captured map[Key]time.Time // capture time as stored
 }
 
 // ReadStore reads every snapshot key from the database at path and runs
@@ -260,7 +285,7 @@ type Stored struct {
 func ReadStore(ctx context.Context, path string) (*Stored, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	defer db.Close()
 	var check string
@@ -270,27 +295,31 @@ func ReadStore(ctx context.Context, path string) (*Stored, error) {
 	if check != "ok" {
 		return nil, fmt.Errorf("integrity_check: %s", check)
 	}
-	rows, err := db.QueryContext(ctx, "SELECT agent_id, boot_epoch, seq, trigger_name FROM snapshots")
+	rows, err := db.QueryContext(ctx, "SELECT agent_id, boot_epoch, seq, trigger_name, captured_at FROM snapshots")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading snapshots of %s: %w", path, err)
 	}
 	defer rows.Close()
-	s := &Stored{Keys: map[Key]int{}, Trigger: map[Key]string{}}
+	s := &Stored{Keys: map[Key]int{}, Trigger: map[Key]string{}, Captured: map[Key]time.Time{}}
 	for rows.Next() {
 		var k Key
-		var seq int64
+		var seq, captured int64
 		var trigger string
-		if err := rows.Scan(&k.Agent, &k.BootEpoch, &seq, &trigger); err != nil {
-			return nil, err
+		if err := rows.Scan(&k.Agent, &k.BootEpoch, &seq, &trigger, &captured); err != nil {
+			return nil, fmt.Errorf("reading snapshots of %s: %w", path, err)
 		}
 		k.Seq = uint64(seq)
 		s.Rows++
 		s.Keys[k]++
+		s.Captured[k] = time.Unix(0, captured)
 		if trigger != "" {
 			s.Trigger[k] = trigger
 		}
 	}
-	return s, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading snapshots of %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // Duplicates lists the keys stored more than once.
@@ -302,6 +331,17 @@ func (s *Stored) Duplicates() []Key {
 		}
 	}
 	return out
+}
+
+// Count is the number of snapshots stored for an agent.
+func (s *Stored) Count(agent string) int {
+	n := 0
+	for k, rows := range s.Keys {
+		if k.Agent == agent {
+			n += rows
+		}
+	}
+	return n
 }
 
 // FirstEpoch is the earliest boot epoch stored for an agent, or 0.

@@ -11,12 +11,13 @@ import (
 )
 
 // Parse parses args with fs, letting flags follow positional arguments,
-// and returns the positional arguments. "--" ends flag parsing.
+// and returns the positional arguments. "--" ends flag parsing. Its errors
+// name the command (fs's name).
 func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", fs.Name(), err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

@@ -9,7 +9,9 @@ import (
 )
 
 // Read returns the contents of name, or an error if it holds more than max
-// bytes.
+// bytes. A file that cannot be opened gives os.Open's *fs.PathError as it
+// is, which names the operation and the file, and which os.IsNotExist
+// recognises: wrapping it would break that.
 func Read(name string, max int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
@@ -18,7 +20,7 @@ func Read(name string, max int64) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("%s is larger than %d bytes", name, max)

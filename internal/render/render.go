@@ -30,8 +30,10 @@ func Document(w io.Writer, d *protocol.Document) error {
 			data(&b, p.Data, 1)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing the snapshot: %w", err)
+	}
+	return nil
 }
 
 // Data writes one probe's JSON data as "key: value" lines, the way
@@ -39,8 +41,10 @@ func Document(w io.Writer, d *protocol.Document) error {
 func Data(w io.Writer, raw json.RawMessage) error {
 	var b strings.Builder
 	data(&b, raw, 0)
-	_, err := io.WriteString(w, b.String())
-	return err
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing probe data: %w", err)
+	}
+	return nil
 }
 
 func data(b *strings.Builder, raw json.RawMessage, depth int) {

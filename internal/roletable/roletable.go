@@ -19,7 +19,7 @@ type Row struct {
 func Read(path string) (map[string]Row, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the table of operations: %w", err)
 	}
 	rows := map[string]Row{}
 	for _, line := range strings.Split(string(b), "\n") {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/sondehq/sonde/collector/store"
@@ -36,19 +37,22 @@ func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("appending %s to the audit log: %w", e.Action, err)
 	}
 	defer tx.Rollback()
 	var prev []byte
 	err = tx.QueryRowContext(ctx, `SELECT hash FROM audit ORDER BY id DESC LIMIT 1`).Scan(&prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
+		return fmt.Errorf("appending %s to the audit log: reading the last hash: %w", e.Action, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO audit(at, actor, action, target, detail, hash) VALUES (?,?,?,?,?,?)`,
 		e.At.UnixNano(), e.Actor, e.Action, e.Target, e.Detail, chain(prev, &e)); err != nil {
-		return err
+		return fmt.Errorf("appending %s to the audit log: %w", e.Action, err)
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("appending %s to the audit log: %w", e.Action, err)
+	}
+	return nil
 }
 
 // AuditLog returns the newest entries and verifies the whole chain.
@@ -58,7 +62,7 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, in
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, action, target, detail, hash FROM audit ORDER BY id`)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("reading the audit log: %w", err)
 	}
 	defer rows.Close()
 	var all []store.AuditEntry
@@ -69,7 +73,7 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, in
 		var at int64
 		var hash []byte
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &hash); err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("reading the audit log: %w", err)
 		}
 		e.At = time.Unix(0, at).UTC()
 		e.Hash = hex.EncodeToString(hash)
@@ -86,7 +90,10 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, in
 	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
 		all[i], all[j] = all[j], all[i]
 	}
-	return all, broken, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("reading the audit log: %w", err)
+	}
+	return all, broken, nil
 }
 
 // AuditHead returns the newest entry's ID and hash (0 and nil when the log
@@ -98,7 +105,10 @@ func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, nil
 	}
-	return id, hash, err
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading the audit log's head: %w", err)
+	}
+	return id, hash, nil
 }
 
 // AuditHash returns the stored hash of entry id, store.ErrNotFound when
@@ -107,7 +117,10 @@ func (s *Store) AuditHash(ctx context.Context, id int64) ([]byte, error) {
 	var hash []byte
 	err := s.r.QueryRowContext(ctx, `SELECT hash FROM audit WHERE id = ?`, id).Scan(&hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
+		return nil, fmt.Errorf("audit entry %d: %w", id, store.ErrNotFound)
 	}
-	return hash, err
+	if err != nil {
+		return nil, fmt.Errorf("reading audit entry %d: %w", id, err)
+	}
+	return hash, nil
 }

@@ -18,19 +18,24 @@ const bundleColumns = `id, ticket_ref, agent_id, snapshot_id, fresh, note, sha25
 func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) (store.Bundle, error) {
 	fs, err := json.Marshal(b.Findings)
 	if err != nil {
-		return b, err
+		return b, fmt.Errorf("recording a bundle of ticket %s: encoding findings: %w", b.Ticket, err)
 	}
 	ps, err := json.Marshal(b.Pseudonyms)
 	if err != nil {
-		return b, err
+		return b, fmt.Errorf("recording a bundle of ticket %s: encoding pseudonyms: %w", b.Ticket, err)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return b, err
+		return b, fmt.Errorf("recording a bundle of ticket %s: %w", b.Ticket, err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE tickets SET updated_at = ? WHERE ref = ?`, unixNano(ev.At), b.Ticket)
-	if err := mustAffect(res, err, b.Ticket); err != nil {
+	if err != nil {
+		return b, fmt.Errorf("recording a bundle of ticket %s: %w", b.Ticket, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return b, fmt.Errorf("recording a bundle of ticket %s: %w", b.Ticket, err)
+	} else if n == 0 {
 		return b, fmt.Errorf("ticket %s: %w", b.Ticket, store.ErrNotFound)
 	}
 	if b.Kind == "" {
@@ -40,15 +45,18 @@ func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) 
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 		b.Ticket, b.AgentID, b.SnapshotID, b.Fresh, b.Note, b.SHA256, b.Size, fs, unixNano(b.CreatedAt), b.CreatedBy, b.Path, ps, b.Kind).Scan(&b.ID)
 	if err != nil {
-		return b, err
+		return b, fmt.Errorf("recording a %s of ticket %s: %w", b.Kind, b.Ticket, err)
 	}
 	if ev.Text == "" {
 		ev.Text = fmt.Sprintf("%s %d attached (snapshot %d)", b.Kind, b.ID, b.SnapshotID)
 	}
 	if err := addEvent(ctx, tx, b.Ticket, &ev); err != nil {
-		return b, err
+		return b, fmt.Errorf("recording %s %d of ticket %s: %w", b.Kind, b.ID, b.Ticket, err)
 	}
-	return b, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return b, fmt.Errorf("recording %s %d of ticket %s: %w", b.Kind, b.ID, b.Ticket, err)
+	}
+	return b, nil
 }
 
 func scanBundle(sc interface{ Scan(...any) error }) (store.Bundle, error) {
@@ -57,13 +65,16 @@ func scanBundle(sc interface{ Scan(...any) error }) (store.Bundle, error) {
 	var created int64
 	err := sc.Scan(&b.ID, &b.Ticket, &b.AgentID, &b.SnapshotID, &b.Fresh, &b.Note, &b.SHA256, &b.Size, &fs, &created, &b.CreatedBy, &b.Path, &ps, &b.Kind)
 	if err != nil {
-		return b, err
+		return b, err // the caller names the operation
 	}
 	b.CreatedAt = fromNano(created)
 	if err := json.Unmarshal([]byte(fs), &b.Findings); err != nil {
-		return b, err
+		return b, fmt.Errorf("bundle %d findings: %w", b.ID, err)
 	}
-	return b, json.Unmarshal([]byte(ps), &b.Pseudonyms)
+	if err := json.Unmarshal([]byte(ps), &b.Pseudonyms); err != nil {
+		return b, fmt.Errorf("bundle %d pseudonyms: %w", b.ID, err)
+	}
+	return b, nil
 }
 
 // Bundle returns one bundle's record.
@@ -72,25 +83,31 @@ func (s *Store) Bundle(ctx context.Context, id int64) (store.Bundle, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, fmt.Errorf("bundle %d: %w", id, store.ErrNotFound)
 	}
-	return b, err
+	if err != nil {
+		return b, fmt.Errorf("reading bundle %d: %w", id, err)
+	}
+	return b, nil
 }
 
 // Bundles lists a ticket's bundles, oldest first.
 func (s *Store) Bundles(ctx context.Context, ref string) ([]store.Bundle, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+bundleColumns+` FROM bundles WHERE ticket_ref = ? ORDER BY id`, ref)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing bundles of ticket %s: %w", ref, err)
 	}
 	defer rows.Close()
 	out := []store.Bundle{}
 	for rows.Next() {
 		b, err := scanBundle(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing bundles of ticket %s: %w", ref, err)
 		}
 		out = append(out, b)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing bundles of ticket %s: %w", ref, err)
+	}
+	return out, nil
 }
 
 // SimilarTickets finds resolved or closed tickets whose bundles share a
@@ -113,15 +130,18 @@ func (s *Store) SimilarTickets(ctx context.Context, ids []string, exclude string
 	args = append(args, limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("finding similar tickets: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		t, err := scanTicket(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("finding similar tickets: %w", err)
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("finding similar tickets: %w", err)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"time"
@@ -16,18 +17,21 @@ func (s *Store) OpenTickets(ctx context.Context) ([]store.TicketCount, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT tier, status, COUNT(*) FROM tickets
 		WHERE status NOT IN (?, ?) GROUP BY tier, status ORDER BY tier, status`, ticket.Resolved, ticket.Closed)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("counting open tickets: %w", err)
 	}
 	defer rows.Close()
 	var out []store.TicketCount
 	for rows.Next() {
 		var c store.TicketCount
 		if err := rows.Scan(&c.Tier, &c.Status, &c.Count); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("counting open tickets: %w", err)
 		}
 		out = append(out, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting open tickets: %w", err)
+	}
+	return out, nil
 }
 
 // ResolvedTickets lists tickets whose first resolve event is at or after since.
@@ -36,7 +40,7 @@ func (s *Store) ResolvedTickets(ctx context.Context, since time.Time) ([]store.R
 		FROM tickets t JOIN ticket_events e ON e.ref = t.ref AND e.kind = ?
 		GROUP BY t.ref HAVING MIN(e.at) >= ? ORDER BY t.ref`, ticket.ActResolve, unixNano(since))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing resolved tickets: %w", err)
 	}
 	defer rows.Close()
 	var out []store.ResolvedTicket
@@ -44,12 +48,15 @@ func (s *Store) ResolvedTickets(ctx context.Context, since time.Time) ([]store.R
 		var r store.ResolvedTicket
 		var opened, resolved int64
 		if err := rows.Scan(&r.Ref, &opened, &resolved, &r.Escalations, &r.Reopened); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing resolved tickets: %w", err)
 		}
 		r.OpenedAt, r.ResolvedAt = fromNano(opened), fromNano(resolved)
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing resolved tickets: %w", err)
+	}
+	return out, nil
 }
 
 // RepeatIncidents counts (agent, finding) pairs found by bundles created at
@@ -60,7 +67,10 @@ func (s *Store) RepeatIncidents(ctx context.Context, since time.Time) (int, erro
 		SELECT b.agent_id, f.value FROM bundles b, json_each(b.findings) f
 		WHERE b.created_at >= ? AND b.agent_id != ''
 		GROUP BY b.agent_id, f.value HAVING COUNT(DISTINCT b.ticket_ref) > 1)`, unixNano(since)).Scan(&n)
-	return n, err
+	if err != nil {
+		return 0, fmt.Errorf("counting repeat incidents: %w", err)
+	}
+	return n, nil
 }
 
 // SizeBytes is the size of the database file and its write-ahead log.
@@ -72,9 +82,12 @@ func (s *Store) SizeBytes(ctx context.Context) (int64, error) {
 			continue
 		}
 		if err != nil {
-			return 0, err
+			return 0, fmt.Errorf("measuring the database: %w", err)
 		}
 		total += fi.Size()
 	}
-	return total, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("measuring the database: %w", err)
+	}
+	return total, nil
 }

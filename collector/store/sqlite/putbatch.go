@@ -45,27 +45,27 @@ func (s *Store) ImportSnapshot(ctx context.Context, agent store.Agent, snap *sto
 	}
 	req, err := newPut(snap)
 	if err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("importing a snapshot of agent %s: %w", agent.ID, err)
 	}
 	facts, err := json.Marshal(agent.Facts)
 	if err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("importing a snapshot of agent %s: encoding facts: %w", agent.ID, err)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("importing a snapshot of agent %s: %w", agent.ID, err)
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
 		agent.ID, agent.Facts.Hostname, facts, agent.AgentVersion, unixNano(agent.EnrolledAt)); err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("importing a snapshot of agent %s: adding the agent: %w", agent.ID, err)
 	}
 	r := insertSnapshot(tx, req)
 	if r.err != nil {
-		return 0, false, r.err
+		return 0, false, fmt.Errorf("importing a snapshot of agent %s: %w", agent.ID, r.err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("importing a snapshot of agent %s: %w", agent.ID, err)
 	}
 	return r.id, r.dup, nil
 }
@@ -74,7 +74,7 @@ func (s *Store) ImportSnapshot(ctx context.Context, agent store.Agent, snap *sto
 func newPut(snap *store.Snapshot) (*putRequest, error) {
 	raw, err := json.Marshal(snap.Probes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding probe results: %w", err)
 	}
 	probes, err := compress(raw)
 	if err != nil {
@@ -92,20 +92,23 @@ func newPut(snap *store.Snapshot) (*putRequest, error) {
 func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, bool, error) {
 	req, err := newPut(snap)
 	if err != nil {
-		return 0, false, err
+		return 0, false, fmt.Errorf("storing snapshot %d of agent %s: %w", snap.Seq, snap.AgentID, err)
 	}
 	select {
 	case s.puts <- req:
 	case <-s.stop:
-		return 0, false, errClosed
+		return 0, false, fmt.Errorf("storing snapshot %d of agent %s: %w", snap.Seq, snap.AgentID, errClosed)
 	case <-ctx.Done():
-		return 0, false, ctx.Err()
+		return 0, false, fmt.Errorf("storing snapshot %d of agent %s: %w", snap.Seq, snap.AgentID, ctx.Err())
 	}
 	select {
 	case r := <-req.done:
-		return r.id, r.dup, r.err
+		if r.err != nil {
+			return 0, false, fmt.Errorf("storing snapshot %d of agent %s: %w", snap.Seq, snap.AgentID, r.err)
+		}
+		return r.id, r.dup, nil
 	case <-ctx.Done():
-		return 0, false, ctx.Err()
+		return 0, false, fmt.Errorf("storing snapshot %d of agent %s: %w", snap.Seq, snap.AgentID, ctx.Err())
 	}
 }
 

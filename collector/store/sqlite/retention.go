@@ -18,13 +18,13 @@ func compress(b []byte) ([]byte, error) {
 	buf.WriteByte(deflated)
 	w, err := flate.NewWriter(&buf, flate.BestSpeed)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing probe results: %w", err)
 	}
 	if _, err := w.Write(b); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing probe results: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing probe results: %w", err)
 	}
 	return buf.Bytes(), nil
 }
@@ -40,7 +40,7 @@ func decompress(b []byte) ([]byte, error) {
 	defer r.Close()
 	out, err := io.ReadAll(io.LimitReader(r, maxStored+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("inflating stored probe results: %w", err)
 	}
 	if len(out) > maxStored {
 		return nil, fmt.Errorf("stored probe results inflate past %d bytes", maxStored)
@@ -77,14 +77,14 @@ func (s *Store) Downsample(ctx context.Context, r Retention, now time.Time) (int
 				GROUP BY agent_id, captured_at / ?)`,
 			unixNano(now.Add(-step.from)), unixNano(now.Add(-step.to)), unixNano(now.Add(-step.from)), unixNano(now.Add(-step.to)), step.bucket.Nanoseconds())
 		if err != nil {
-			return total, err
+			return total, fmt.Errorf("thinning health samples older than %s: %w", step.from, err)
 		}
 		n, _ := res.RowsAffected()
 		total += n
 	}
 	res, err := s.w.ExecContext(ctx, `DELETE FROM snapshots WHERE kind = 'health' AND captured_at < ?`, unixNano(now.Add(-r.Hourly)))
 	if err != nil {
-		return total, err
+		return total, fmt.Errorf("deleting health samples older than %s: %w", r.Hourly, err)
 	}
 	n, _ := res.RowsAffected()
 	return total + n, nil

@@ -40,13 +40,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		"_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		w.Close()
-		return nil, err
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
 	s := &Store{w: w, r: r, path: path, puts: make(chan *putRequest), stop: make(chan struct{}), written: make(chan struct{})}
@@ -186,7 +186,7 @@ ALTER TABLE snapshots ADD COLUMN agent_captured_at INTEGER NOT NULL DEFAULT 0;
 func (s *Store) migrate(ctx context.Context) error {
 	var v int
 	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
+		return fmt.Errorf("reading schema version: %w", err)
 	}
 	if v > len(migrations) {
 		return fmt.Errorf("database schema version %d is newer than this collector (%d): upgrade the collector", v, len(migrations))
@@ -194,7 +194,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	for ; v < len(migrations); v++ {
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
 		}
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 			tx.Rollback()
@@ -202,10 +202,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
 			tx.Rollback()
-			return err
+			return fmt.Errorf("setting schema version %d: %w", v+1, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return err
+			return fmt.Errorf("migrating schema to version %d: %w", v+1, err)
 		}
 	}
 	return nil
@@ -219,12 +219,18 @@ func (s *Store) Close() error {
 		<-s.written
 		err = errors.Join(s.r.Close(), s.w.Close())
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("closing database %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(new(int))
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(new(int)); err != nil {
+		return fmt.Errorf("pinging the database: %w", err)
+	}
+	return nil
 }
 
 func unixNano(t time.Time) int64 {
@@ -245,18 +251,21 @@ func fromNano(n int64) time.Time {
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens(hash, created_at, expires_at, uses_left, created_by, scope) VALUES (?,?,?,?,?,?)`,
 		t.Hash, unixNano(t.CreatedAt), unixNano(t.ExpiresAt), t.Uses, t.CreatedBy, t.Scope)
-	return err
+	if err != nil {
+		return fmt.Errorf("storing enrollment token: %w", err)
+	}
+	return nil
 }
 
 // Enroll consumes a token use and records the agent in one transaction.
 func (s *Store) Enroll(ctx context.Context, tokenHash []byte, now time.Time, a store.Agent) error {
 	facts, err := json.Marshal(a.Facts)
 	if err != nil {
-		return err
+		return fmt.Errorf("enrolling agent %s: encoding facts: %w", a.ID, err)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("enrolling agent %s: %w", a.ID, err)
 	}
 	defer tx.Rollback()
 	var scope string
@@ -266,20 +275,26 @@ func (s *Store) Enroll(ctx context.Context, tokenHash []byte, now time.Time, a s
 		return store.ErrTokenInvalid
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("enrolling agent %s: using the token: %w", a.ID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at, scope, cert_serial, pending) VALUES (?,?,?,?,?,?,?,?)`,
 		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt), scope, a.CertSerial, a.Pending); err != nil {
-		return err
+		return fmt.Errorf("enrolling agent %s: %w", a.ID, err)
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("enrolling agent %s: %w", a.ID, err)
+	}
+	return nil
 }
 
 // CreateAPIKey stores an API key's hash.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey, hash []byte) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO api_keys(id, hash, name, role, created_at) VALUES (?,?,?,?,?)`,
 		k.ID, hash, k.Name, k.Role, unixNano(k.CreatedAt))
-	return err
+	if err != nil {
+		return fmt.Errorf("storing API key %q: %w", k.Name, err)
+	}
+	return nil
 }
 
 // APIKeyByHash finds the key with the given hash.
@@ -291,8 +306,11 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (store.APIKey, er
 	if errors.Is(err, sql.ErrNoRows) {
 		return k, store.ErrNotFound
 	}
+	if err != nil {
+		return k, fmt.Errorf("looking up API key: %w", err)
+	}
 	k.CreatedAt = fromNano(created)
-	return k, err
+	return k, nil
 }
 
 const agentColumns = `id, facts, agent_version, probes, enrolled_at, last_seen, scope, revoked_at, cert_serial, pending`
@@ -302,7 +320,7 @@ func scanAgent(sc interface{ Scan(...any) error }) (store.Agent, error) {
 	var facts, probes string
 	var enrolled, seen, revoked int64
 	if err := sc.Scan(&a.ID, &facts, &a.AgentVersion, &probes, &enrolled, &seen, &a.Scope, &revoked, &a.CertSerial, &a.Pending); err != nil {
-		return a, err
+		return a, err // the caller names the operation
 	}
 	if err := json.Unmarshal([]byte(facts), &a.Facts); err != nil {
 		return a, fmt.Errorf("agent %s facts: %w", a.ID, err)
@@ -318,18 +336,21 @@ func scanAgent(sc interface{ Scan(...any) error }) (store.Agent, error) {
 func (s *Store) Agents(ctx context.Context) ([]store.Agent, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents ORDER BY hostname, id`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing agents: %w", err)
 	}
 	defer rows.Close()
 	var out []store.Agent
 	for rows.Next() {
 		a, err := scanAgent(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing agents: %w", err)
 		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing agents: %w", err)
+	}
+	return out, nil
 }
 
 // Agent returns one agent.
@@ -338,41 +359,49 @@ func (s *Store) Agent(ctx context.Context, id string) (store.Agent, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
 	}
-	return a, err
+	if err != nil {
+		return a, fmt.Errorf("reading agent %s: %w", id, err)
+	}
+	return a, nil
 }
 
 // SeenAgent records the facts an agent sent in its hello.
 func (s *Store) SeenAgent(ctx context.Context, a store.Agent) error {
 	facts, err := json.Marshal(a.Facts)
 	if err != nil {
-		return err
+		return fmt.Errorf("recording agent %s: encoding facts: %w", a.ID, err)
 	}
 	probes, err := json.Marshal(a.Probes)
 	if err != nil {
-		return err
+		return fmt.Errorf("recording agent %s: encoding probes: %w", a.ID, err)
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE agents SET hostname = ?, facts = ?, agent_version = ?, probes = ?, last_seen = ? WHERE id = ?`,
 		a.Facts.Hostname, facts, a.AgentVersion, probes, unixNano(a.LastSeen), a.ID)
-	return mustAffect(res, err, a.ID)
+	return mustAffect(res, err, "recording", a.ID)
 }
 
 // AddAgent records an agent unless one with its ID exists.
 func (s *Store) AddAgent(ctx context.Context, a store.Agent) error {
 	facts, err := json.Marshal(a.Facts)
 	if err != nil {
-		return err
+		return fmt.Errorf("adding agent %s: encoding facts: %w", a.ID, err)
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT INTO agents(id, hostname, facts, agent_version, enrolled_at) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
 		a.ID, a.Facts.Hostname, facts, a.AgentVersion, unixNano(a.EnrolledAt))
-	return err
+	if err != nil {
+		return fmt.Errorf("adding agent %s: %w", a.ID, err)
+	}
+	return nil
 }
 
-func mustAffect(res sql.Result, err error, id string) error {
+// mustAffect checks the result of an update of agent id, which the verb
+// names ("revoking"): ErrNotFound when it changed no row.
+func mustAffect(res sql.Result, err error, verb, id string) error {
 	if err != nil {
-		return err
+		return fmt.Errorf("%s agent %s: %w", verb, id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return err
+		return fmt.Errorf("%s agent %s: %w", verb, id, err)
 	} else if n == 0 {
 		return fmt.Errorf("agent %s: %w", id, store.ErrNotFound)
 	}
@@ -389,7 +418,7 @@ func scanSnapshot(sc interface{ Scan(...any) error }, probes *[]byte) (*store.Sn
 		dest = append(dest, probes)
 	}
 	if err := sc.Scan(dest...); err != nil {
-		return nil, err
+		return nil, err // the caller names the operation
 	}
 	s.Seq, s.CapturedAt, s.ReceivedAt = uint64(seq), fromNano(captured), fromNano(received)
 	s.Imported, s.AgentCapturedAt = s.BootEpoch == protocol.ImportedEpoch, fromNano(agentCaptured)
@@ -426,18 +455,21 @@ func (s *Store) Snapshots(ctx context.Context, agentID string, f store.SnapshotF
 	args = append(args, f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing snapshots of agent %s: %w", agentID, err)
 	}
 	defer rows.Close()
 	out := []store.Snapshot{}
 	for rows.Next() {
 		snap, err := scanSnapshot(rows, nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing snapshots of agent %s: %w", agentID, err)
 		}
 		out = append(out, *snap)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing snapshots of agent %s: %w", agentID, err)
+	}
+	return out, nil
 }
 
 // Snapshot returns one snapshot with its probe results.
@@ -448,13 +480,13 @@ func (s *Store) Snapshot(ctx context.Context, id int64) (*store.Snapshot, error)
 		return nil, fmt.Errorf("snapshot %d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading snapshot %d: %w", id, err)
 	}
 	if probes, err = decompress(probes); err != nil {
-		return nil, fmt.Errorf("snapshot %d: %w", id, err)
+		return nil, fmt.Errorf("reading snapshot %d: %w", id, err)
 	}
 	if err := json.Unmarshal(probes, &snap.Probes); err != nil {
-		return nil, fmt.Errorf("snapshot %d: %w", id, err)
+		return nil, fmt.Errorf("reading snapshot %d: decoding probe results: %w", id, err)
 	}
 	return snap, nil
 }

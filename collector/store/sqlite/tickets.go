@@ -20,7 +20,7 @@ func scanTicket(sc interface{ Scan(...any) error }) (ticket.Ticket, error) {
 	var created, updated int64
 	err := sc.Scan(&t.Ref, &t.Title, &agents, &t.Tier, &t.Assignee, &t.Status, &t.CreatedBy, &created, &updated, &t.Escalations, &t.Reopened)
 	if err != nil {
-		return t, err
+		return t, err // the caller names the operation
 	}
 	if err := json.Unmarshal([]byte(agents), &t.Agents); err != nil {
 		return t, fmt.Errorf("ticket %s agents: %w", t.Ref, err)
@@ -33,13 +33,13 @@ func scanTicket(sc interface{ Scan(...any) error }) (ticket.Ticket, error) {
 func (s *Store) CreateTicket(ctx context.Context, t ticket.Ticket, ev ticket.Event) (ticket.Ticket, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return t, err
+		return t, fmt.Errorf("creating ticket %q: %w", t.Title, err)
 	}
 	defer tx.Rollback()
 	if t.Ref == "" {
 		var n int64
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM tickets`).Scan(&n); err != nil {
-			return t, err
+			return t, fmt.Errorf("creating ticket %q: counting tickets: %w", t.Title, err)
 		}
 		for ; ; n++ {
 			t.Ref = fmt.Sprintf("SND-%d", n+1)
@@ -49,7 +49,7 @@ func (s *Store) CreateTicket(ctx context.Context, t ticket.Ticket, ev ticket.Eve
 				break
 			}
 			if err != nil {
-				return t, err
+				return t, fmt.Errorf("creating ticket %q: choosing a reference: %w", t.Title, err)
 			}
 		}
 	}
@@ -57,15 +57,23 @@ func (s *Store) CreateTicket(ctx context.Context, t ticket.Ticket, ev ticket.Eve
 		return t, err
 	}
 	if err := addEvent(ctx, tx, t.Ref, &ev); err != nil {
-		return t, err
+		return t, fmt.Errorf("creating ticket %s: %w", t.Ref, err)
 	}
-	return t, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return t, fmt.Errorf("creating ticket %s: %w", t.Ref, err)
+	}
+	return t, nil
 }
 
+// putTicket inserts or updates t in tx; its errors name the ticket.
 func putTicket(ctx context.Context, tx *sql.Tx, t *ticket.Ticket, insert bool) error {
+	verb := "updating"
+	if insert {
+		verb = "creating"
+	}
 	agents, err := json.Marshal(t.Agents)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s ticket %s: encoding agents: %w", verb, t.Ref, err)
 	}
 	if insert {
 		_, err = tx.ExecContext(ctx, `INSERT INTO tickets(`+ticketColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
@@ -78,22 +86,28 @@ func putTicket(ctx context.Context, tx *sql.Tx, t *ticket.Ticket, insert bool) e
 			t.Title, agents, t.Tier, t.Assignee, t.Status, unixNano(t.UpdatedAt), t.Escalations, t.Reopened, t.Ref)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%s ticket %s: %w", verb, t.Ref, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM ticket_agents WHERE ref = ?`, t.Ref); err != nil {
-		return err
+		return fmt.Errorf("%s ticket %s: linking agents: %w", verb, t.Ref, err)
 	}
 	for _, a := range t.Agents {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO ticket_agents(ref, agent_id) VALUES (?,?)`, t.Ref, a); err != nil {
-			return err
+			return fmt.Errorf("%s ticket %s: linking agent %s: %w", verb, t.Ref, a, err)
 		}
 	}
 	return nil
 }
 
+// addEvent appends ev to ticket ref's timeline in tx; the caller names
+// the operation.
 func addEvent(ctx context.Context, tx *sql.Tx, ref string, ev *ticket.Event) error {
-	return tx.QueryRowContext(ctx, `INSERT INTO ticket_events(ref, at, actor, kind, text, from_value, to_value) VALUES (?,?,?,?,?,?,?) RETURNING id`,
+	err := tx.QueryRowContext(ctx, `INSERT INTO ticket_events(ref, at, actor, kind, text, from_value, to_value) VALUES (?,?,?,?,?,?,?) RETURNING id`,
 		ref, unixNano(ev.At), ev.Actor, ev.Kind, ev.Text, ev.From, ev.To).Scan(&ev.ID)
+	if err != nil {
+		return fmt.Errorf("adding a %s event: %w", ev.Kind, err)
+	}
+	return nil
 }
 
 // Ticket returns one ticket.
@@ -102,7 +116,10 @@ func (s *Store) Ticket(ctx context.Context, ref string) (ticket.Ticket, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, fmt.Errorf("ticket %s: %w", ref, store.ErrNotFound)
 	}
-	return t, err
+	if err != nil {
+		return t, fmt.Errorf("reading ticket %s: %w", ref, err)
+	}
+	return t, nil
 }
 
 // Tickets lists tickets, most recently updated first.
@@ -126,25 +143,28 @@ func (s *Store) Tickets(ctx context.Context, f store.TicketFilter) ([]ticket.Tic
 	args = append(args, f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing tickets: %w", err)
 	}
 	defer rows.Close()
 	out := []ticket.Ticket{}
 	for rows.Next() {
 		t, err := scanTicket(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing tickets: %w", err)
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing tickets: %w", err)
+	}
+	return out, nil
 }
 
 // TicketEvents returns a ticket's timeline, oldest first.
 func (s *Store) TicketEvents(ctx context.Context, ref string) ([]ticket.Event, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, kind, text, from_value, to_value FROM ticket_events WHERE ref = ? ORDER BY id`, ref)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the timeline of ticket %s: %w", ref, err)
 	}
 	defer rows.Close()
 	out := []ticket.Event{}
@@ -152,19 +172,22 @@ func (s *Store) TicketEvents(ctx context.Context, ref string) ([]ticket.Event, e
 		var ev ticket.Event
 		var at int64
 		if err := rows.Scan(&ev.ID, &at, &ev.Actor, &ev.Kind, &ev.Text, &ev.From, &ev.To); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading the timeline of ticket %s: %w", ref, err)
 		}
 		ev.At = fromNano(at)
 		out = append(out, ev)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the timeline of ticket %s: %w", ref, err)
+	}
+	return out, nil
 }
 
 // UpdateTicket applies fn to a ticket in one transaction.
 func (s *Store) UpdateTicket(ctx context.Context, ref string, fn func(*ticket.Ticket) (ticket.Event, error)) (ticket.Ticket, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return ticket.Ticket{}, err
+		return ticket.Ticket{}, fmt.Errorf("updating ticket %s: %w", ref, err)
 	}
 	defer tx.Rollback()
 	t, err := scanTicket(tx.QueryRowContext(ctx, `SELECT `+ticketColumns+` FROM tickets WHERE ref = ?`, ref))
@@ -172,8 +195,10 @@ func (s *Store) UpdateTicket(ctx context.Context, ref string, fn func(*ticket.Ti
 		return t, fmt.Errorf("ticket %s: %w", ref, store.ErrNotFound)
 	}
 	if err != nil {
-		return t, err
+		return t, fmt.Errorf("updating ticket %s: %w", ref, err)
 	}
+	// fn's error is the caller's own (a refused action, say): it goes back
+	// as it is.
 	ev, err := fn(&t)
 	if err != nil {
 		return t, err
@@ -182,7 +207,10 @@ func (s *Store) UpdateTicket(ctx context.Context, ref string, fn func(*ticket.Ti
 		return t, err
 	}
 	if err := addEvent(ctx, tx, ref, &ev); err != nil {
-		return t, err
+		return t, fmt.Errorf("updating ticket %s: %w", ref, err)
 	}
-	return t, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return t, fmt.Errorf("updating ticket %s: %w", ref, err)
+	}
+	return t, nil
 }
