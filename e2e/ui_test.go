@@ -247,7 +247,8 @@ func TestUIAsL1(t *testing.T) {
 		t.Errorf("L1 is offered escalation to %q", opts)
 	}
 	browserDo(t, ctx, chromedp.SendKeys(chromedp.ID("text"), "user restarted twice, no change"),
-		chromedp.Click(chromedp.CSS(`button[value="escalate"]`)), chromedp.WaitVisible(chromedp.ID("timeline")))
+		chromedp.Click(chromedp.CSS(`button[value="escalate"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(@class, "flash") and contains(., "Escalated to L2")]`)))
 	if tier := browserGet(t, ctx, chromedp.Text(chromedp.ID("tier"))); tier != "L2" {
 		t.Errorf("after escalating, the ticket is at %q", tier)
 	}
