@@ -110,7 +110,7 @@ func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer cancel()
 	cfg, err := client.Enroll(ctx, *dir, *addr, *token, *pin, probe.ReadFacts(ctx))
 	if err != nil {
-		return err
+		return fmt.Errorf("enrolling with %s: %w", *addr, err)
 	}
 	fmt.Fprintf(stdout, "enrolled as agent %s with collector %s (state in %s)\n", cfg.AgentID, cfg.Collector, *dir)
 	if _, err := state.EnsurePublic(*dir); err != nil {
@@ -161,7 +161,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	}
 	id, err := state.Load(f.dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("state dir %s: %w", f.dir, err)
 	}
 	if len(id.RequestKey) == 0 {
 		return fmt.Errorf("the identity in %s predates signed requests: enroll again with --force", f.dir)
@@ -195,7 +195,10 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		StatusDir:      pub,
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
-	return c.Run(ctx)
+	if err := c.Run(ctx); err != nil {
+		return fmt.Errorf("running the agent: %w", err)
+	}
+	return nil
 }
 
 func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -222,7 +225,7 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *out != "" {
 		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
-			return err
+			return fmt.Errorf("writing the snapshot: %w", err)
 		}
 		defer f.Close()
 		w = f
@@ -238,7 +241,7 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(doc); err != nil {
-			return err
+			return fmt.Errorf("writing the snapshot: %w", err)
 		}
 	case "text":
 		if err := render.Document(w, &doc); err != nil {
@@ -248,8 +251,9 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--format must be json or text, not %q", *format)
 	}
 	if f, ok := w.(*os.File); ok && *out != "" {
+		// EINVAL: a device or pipe (-o /dev/null), nothing to sync.
 		if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-			return err // EINVAL: a device or pipe (-o /dev/null), nothing to sync
+			return fmt.Errorf("writing the snapshot: %w", err)
 		}
 	}
 	return nil
@@ -284,7 +288,10 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	doc := localDocument(ctx, probe.NewSet(), *dir, false, nil, 10*time.Second)
-	return findings.Check(stdout, &doc, nil)
+	if err := findings.Check(stdout, &doc, nil); err != nil {
+		return fmt.Errorf("writing the findings: %w", err)
+	}
+	return nil
 }
 
 func isTerminal(w io.Writer) bool {

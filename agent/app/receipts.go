@@ -35,7 +35,10 @@ func receipts(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(list)
+		if err := json.NewEncoder(stdout).Encode(list); err != nil {
+			return fmt.Errorf("writing the receipts: %w", err)
+		}
+		return nil
 	}
 	if len(list) == 0 {
 		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
@@ -61,7 +64,10 @@ func receipts(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Local().Format(time.DateTime), printable(r.Kind), printable(ticket),
 			printable(strings.Join(r.Probes, ",")), printable(r.Collector), printable(delivered))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the receipts: %w", err)
+	}
+	return nil
 }
 
 // quote quotes a path for a shell when it needs it.

@@ -60,7 +60,10 @@ func newService(f runFlags, stderr io.Writer) (service.Service, *program, error)
 		Arguments: []string{"run", "--state", f.dir, "--log-format", "json", "--health-interval", f.health.String(),
 			"--spool-max", strconv.FormatInt(f.spoolMax, 10)},
 	})
-	return s, p, err
+	if err != nil {
+		return nil, nil, fmt.Errorf("setting up the sonde-agent service: %w", err)
+	}
+	return s, p, nil
 }
 
 func isInteractive() bool { return service.Interactive() }
@@ -72,7 +75,10 @@ func runService(f runFlags, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return s.Run()
+	if err := s.Run(); err != nil {
+		return fmt.Errorf("running as the sonde-agent service: %w", err)
+	}
+	return nil
 }
 
 // control installs, removes, starts or stops the service.

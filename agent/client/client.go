@@ -227,7 +227,7 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	conn, err := dial(dialCtx, c.ID.Collector, tc)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("connecting to %s: %w", c.ID.Collector, err)
+		return false, err
 	}
 	// On the way out, in this order: the session's context ends, the
 	// connection closes (ending the reads and writes that do not watch a
@@ -263,7 +263,7 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 			if errors.As(err, &appErr) && appErr.Remote {
 				return true, fmt.Errorf("collector closed the connection: %s", appErr.ErrorMessage)
 			}
-			return true, err
+			return true, fmt.Errorf("connection to %s lost: %w", c.ID.Collector, err)
 		}
 		wg.Go(func() { c.answer(ctx, str) })
 	}

@@ -67,7 +67,7 @@ func containsColon(s string) bool {
 func tlsConfig(addr string, ca *x509.Certificate, cert *tls.Certificate) (*tls.Config, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("finding the collector's host name: %w", err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
@@ -83,15 +83,15 @@ func tlsConfig(addr string, ca *x509.Certificate, cert *tls.Certificate) (*tls.C
 	return c, nil
 }
 
-// dial opens a QUIC connection to addr.
+// dial opens a QUIC connection to addr. Its error names addr.
 func dial(ctx context.Context, addr string, tc *tls.Config) (*quic.Conn, error) {
 	conn, err := quic.DialAddr(ctx, addr, tc, quicConfig())
 	if err != nil {
 		var certErr x509.HostnameError
 		if errors.As(err, &certErr) {
-			return nil, fmt.Errorf("%w (start the collector with --san %s)", err, tc.ServerName)
+			return nil, fmt.Errorf("connecting to %s: %w (start the collector with --san %s)", addr, err, tc.ServerName)
 		}
-		return nil, err
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
 	return conn, nil
 }
@@ -103,14 +103,14 @@ func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req prot
 	defer cancel()
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
-		return zero, err
+		return zero, fmt.Errorf("opening a stream: %w", err)
 	}
 	defer str.Close()
 	defer str.CancelRead(0) // one answer is all we read; see Client.answer
 	defer unblockOnDone(ctx, str)()
 	str.SetDeadline(time.Now().Add(timeout))
 	if err := protocol.Write(str, req); err != nil {
-		return zero, err
+		return zero, fmt.Errorf("sending the request: %w", err)
 	}
 	return protocol.ReadAs[T](str)
 }

@@ -14,7 +14,8 @@ import (
 
 // Enroll makes the agent's key pair on this machine, fetches the collector's
 // CA and checks it against pin, sends a certificate request with the token
-// and saves the identity it gets back in dir.
+// and saves the identity it gets back in dir. Its errors say which step
+// failed; the caller names the collector.
 func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Facts) (*state.Config, error) {
 	addr, err := NormalizeAddr(addr)
 	if err != nil {
@@ -37,12 +38,12 @@ func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Fa
 	}
 	conn, err := dial(ctx, addr, tc)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+		return nil, err
 	}
 	defer conn.CloseWithError(0, "")
 	got, err := exchange[*protocol.Enrolled](ctx, conn, &protocol.Enroll{Token: token, CSR: csr, Facts: facts}, 30*time.Second)
 	if err != nil {
-		return nil, fmt.Errorf("enrollment refused: %w", err)
+		return nil, fmt.Errorf("requesting a certificate: %w", err)
 	}
 	keyPEM, err := checkIssued(got.Certificate, key, ca, got.AgentID)
 	if err != nil {
@@ -65,7 +66,7 @@ func discoverCA(ctx context.Context, addr string) (*x509.Certificate, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("collector %s: %w", addr, err)
+		return nil, fmt.Errorf("asking for the CA certificate: %w", err)
 	}
 	defer c.Close()
 	// Reads wait on a deadline; ending ctx moves it to now.
@@ -104,5 +105,5 @@ func discoverCA(ctx context.Context, addr string) (*x509.Certificate, error) {
 		}
 		return ca, nil
 	}
-	return nil, fmt.Errorf("no answer from a Sonde collector at %s (UDP): %v", addr, lastErr)
+	return nil, fmt.Errorf("no answer from a Sonde collector (UDP): %v", lastErr)
 }

@@ -23,10 +23,13 @@ import (
 func newKey(cn string) (*ecdsa.PrivateKey, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("making the agent key: %w", err)
 	}
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
-	return key, csr, err
+	if err != nil {
+		return nil, nil, fmt.Errorf("making the certificate request: %w", err)
+	}
+	return key, csr, nil
 }
 
 // checkIssued checks that a certificate the collector issued is for key,
@@ -50,7 +53,7 @@ func checkIssued(der []byte, key *ecdsa.PrivateKey, ca *x509.Certificate, agentI
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding the agent key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
 }
@@ -66,7 +69,7 @@ func RenewAt(cert *x509.Certificate) time.Time {
 func (c *Client) checkExpiry() error {
 	leaf, err := x509.ParseCertificate(c.certificate().Certificate[0])
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the agent certificate: %w", err)
 	}
 	if time.Now().After(leaf.NotAfter) {
 		return fmt.Errorf("the agent certificate expired on %s (the machine was off or offline too long to renew it): enroll again with --force", leaf.NotAfter.Format(time.RFC3339))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -133,7 +134,7 @@ func (c *Client) deliverOn(ctx context.Context, conn *quic.Conn, snap *protocol.
 	defer cancel()
 	str, err := conn.OpenStreamSync(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("opening a stream: %w", err)
 	}
 	defer str.Close()
 	defer str.CancelRead(0) // see answer

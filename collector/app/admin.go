@@ -19,13 +19,17 @@ import (
 )
 
 // adminCommand parses an admin command's flags (--data, --json) and opens
-// the data dir's store.
+// the data dir's store. It refuses a dir without one: listing a mistyped
+// --data would otherwise make an empty database there and show nothing.
 func adminCommand(ctx context.Context, name, usage string, args []string, stderr io.Writer) (st *sqlite.Store, pos []string, asJSON bool, err error) {
 	fs := cliflag.New(name, usage, stderr)
 	data := fs.String("data", DefaultData, "data `dir`")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	if pos, err = cliflag.Parse(fs, args); err != nil {
 		return nil, nil, false, err
+	}
+	if _, err := os.Stat(filepath.Join(*data, "sonde.db")); err != nil {
+		return nil, nil, false, fmt.Errorf("no database in %s: %w", *data, err)
 	}
 	st, err = openData(ctx, *data)
 	return st, pos, asJSON, err
@@ -56,14 +60,20 @@ func tokenAdmin(ctx context.Context, action string, args []string, stdout, stder
 		return err
 	}
 	if asJSON {
-		return json.NewEncoder(stdout).Encode(tokens)
+		if err := json.NewEncoder(stdout).Encode(tokens); err != nil {
+			return fmt.Errorf("writing the token list: %w", err)
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tUSES LEFT\tEXPIRES\tSCOPE\tCREATED BY")
 	for _, t := range tokens {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", t.ID, t.Uses, t.ExpiresAt.Local().Format(time.DateTime), t.Scope, t.CreatedBy)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the token list: %w", err)
+	}
+	return nil
 }
 
 // agentAdmin lists or revokes agents. A running collector sees a
@@ -106,7 +116,10 @@ func agentAdmin(ctx context.Context, action string, args []string, stdout, stder
 		return err
 	}
 	if asJSON {
-		return json.NewEncoder(stdout).Encode(agents)
+		if err := json.NewEncoder(stdout).Encode(agents); err != nil {
+			return fmt.Errorf("writing the agent list: %w", err)
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tHOSTNAME\tSCOPE\tENROLLED\tSTATE")
@@ -120,7 +133,10 @@ func agentAdmin(ctx context.Context, action string, args []string, stdout, stder
 		}
 		fmt.Fprintf(tw, "%s\t%q\t%s\t%s\t%s\n", a.ID, a.Facts.Hostname, a.Scope, a.EnrolledAt.Local().Format(time.DateTime), revoked)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the agent list: %w", err)
+	}
+	return nil
 }
 
 // auditVerify checks a data dir's audit log directly, without the

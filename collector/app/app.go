@@ -132,15 +132,19 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	now := time.Now()
 	t := store.Token{Hash: ingest.TokenHash(token), CreatedAt: now, ExpiresAt: now.Add(*ttl), Uses: *uses, CreatedBy: "local:" + currentUser(), Scope: *scope}
 	if err := st.CreateToken(ctx, t); err != nil {
-		return fmt.Errorf("storing the token: %w", err)
+		return err // "storing enrollment token: ..."
 	}
 	if err := audit(ctx, st, "token create", hex.EncodeToString(t.Hash)[:12], fmt.Sprintf("uses %d, ttl %s, scope %q", t.Uses, *ttl, t.Scope)); err != nil {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{
+		err := json.NewEncoder(stdout).Encode(map[string]any{
 			"token": token, "ca_pin": ca.Pin(), "expires_at": t.ExpiresAt.UTC(), "uses": t.Uses,
 		})
+		if err != nil {
+			return fmt.Errorf("writing the token: %w", err)
+		}
+		return nil
 	}
 	fmt.Fprintf(stdout, "token:   %s\nca-pin:  %s\nexpires: %s (%d use(s))\n\nenroll an agent with:\n  sonde-agent enroll --collector HOST:7443 --token %s --ca-pin %s\n",
 		token, ca.Pin(), t.ExpiresAt.Format(time.RFC3339), t.Uses, token, ca.Pin())
@@ -149,11 +153,8 @@ func tokenCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // audit records a local command in the audit log.
 func audit(ctx context.Context, st store.Store, action, target, detail string) error {
-	err := st.Audit(ctx, store.AuditEntry{Actor: "local:" + currentUser(), Action: action, Target: target, Detail: detail})
-	if err != nil {
-		return fmt.Errorf("writing the audit log: %w", err)
-	}
-	return nil
+	// The store's error says "appending ACTION to the audit log: ...".
+	return st.Audit(ctx, store.AuditEntry{Actor: "local:" + currentUser(), Action: action, Target: target, Detail: detail})
 }
 
 // currentUser names who runs a local command, for the audit log: the
@@ -208,13 +209,16 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	key := randomKey("sonde_")
 	k := store.APIKey{ID: key[len("sonde_") : len("sonde_")+8], Name: pos[0], Role: *role, CreatedAt: time.Now()}
 	if err := st.CreateAPIKey(ctx, k, api.HashKey(key)); err != nil {
-		return fmt.Errorf("storing the key: %w", err)
+		return err // "storing API key NAME: ..."
 	}
 	if err := audit(ctx, st, "apikey create", k.ID, fmt.Sprintf("name %q, role %s", k.Name, k.Role)); err != nil {
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"key": key, "id": k.ID, "name": k.Name, "role": k.Role})
+		if err := json.NewEncoder(stdout).Encode(map[string]any{"key": key, "id": k.ID, "name": k.Name, "role": k.Role}); err != nil {
+			return fmt.Errorf("writing the API key: %w", err)
+		}
+		return nil
 	}
 	fmt.Fprintf(stdout, "%s\n", key)
 	fmt.Fprintf(stderr, "API key %q (role %s) created; it is shown once. Use it as:\n  export SONDE_TOKEN=%s\n", k.Name, k.Role, key)

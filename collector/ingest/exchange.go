@@ -67,7 +67,10 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) (ske
 			s.log.Warn("agent clock is off", "agent", certID, "ahead_by", clock.d.Round(time.Second))
 		}
 	}
-	return clock, protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(s.cfg.HealthInterval)})
+	if err := protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(s.cfg.HealthInterval)}); err != nil {
+		return clock, fmt.Errorf("sending welcome: %w", err)
+	}
+	return clock, nil
 }
 
 // skew is an agent's clock less the collector's, as measured at its hello;
@@ -214,7 +217,7 @@ func (s *Server) ingest(ctx context.Context, ac *agentConn, snap *protocol.Snaps
 	if err != nil {
 		s.obs.IngestFailed("store")
 		s.refuse(w, protocol.CodeUnavailable, "collector could not store the snapshot; keep it and retry")
-		return 0, fmt.Errorf("storing snapshot: %w", err)
+		return 0, err // "storing snapshot N of agent X: ..."
 	}
 	s.obs.Ingested(snap.Kind.String(), dup, time.Since(start))
 	if err := protocol.Write(w, &protocol.Ack{AgentID: id, BootEpoch: snap.BootEpoch, Seq: snap.Seq, Duplicate: dup}); err != nil {

@@ -228,7 +228,9 @@ func (s *Server) close() error {
 		if s.tr != nil {
 			s.tr.Close()
 		}
-		err = s.udp.Close()
+		if cerr := s.udp.Close(); cerr != nil {
+			err = fmt.Errorf("closing the QUIC socket: %w", cerr)
+		}
 	})
 	return err
 }

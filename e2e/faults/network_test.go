@@ -43,58 +43,11 @@ const (
 // arrive later from the spool: in the end every one is stored exactly once,
 // and the agent's goroutines and open files are back where they started.
 func TestNetworkFaults(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("the fault tests need root, for network namespaces and mounts")
-	}
 	began := time.Now()
-	ctx := context.Background()
-
-	nsA, nsR, nsC := netns.New(t, "agent"), netns.New(t, "relay"), netns.New(t, "coll")
-	netns.Veth(t, nsA, "va", agentAddr, nsR, "ra", relayAAddr)
-	netns.Veth(t, nsR, "rc", relayCAddr, nsC, "vc", collAddr)
-	// A default route keeps the agent's network probe from reporting a
-	// no-default-route fault; R does not forward, so it leads nowhere else.
-	nsA.Run(t, "ip", "route", "add", "default", "via", "10.201.1.1")
-	// When the roaming phase deletes the first address, keep the second
-	// (and the subnet route) instead of flushing it with the primary.
-	nsA.Run(t, "sysctl", "-qw", "net.ipv4.conf.va.promote_secondaries=1")
-
-	relay, err := netns.NewRelay(nsR, relayListen, collectorUDP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { relay.Close() })
-
-	col := &harness.Collector{Bin: bin, Data: t.TempDir(), QUIC: collectorUDP, HTTP: "127.0.0.1:7080",
-		Netns: nsC.Name, Args: []string{"--san", "10.201.1.1"}}
-	col.Start(t)
-	token, pin := col.Token(t, 1)
-	stateDir := t.TempDir()
-	out := nsA.Run(t, filepath.Join(bin, "sonde-agent"), "enroll", "--collector", relayListen,
-		"--token", token, "--ca-pin", pin, "--state", stateDir)
-	m := regexp.MustCompile(`enrolled as agent (\S+)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("enroll printed %q", out)
-	}
-	agentID := m[1]
-	agent := harness.Start(t, nsA.Name, filepath.Join(bin, "sonde-agent"), "run", "--state", stateDir,
-		"--health-interval", "250ms")
-
-	st, err := sqlite.Open(ctx, col.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	w := &watch{t: t, ctx: ctx, st: st, agentID: agentID, pid: agent.Pid(), spool: filepath.Join(stateDir, "spool")}
+	n := newTestNet(t, 0)
+	ctx, nsA, relay, col, agent, agentID, w := n.ctx, n.nsA, n.relay, n.col, n.agent, n.agentID, n.w
 
 	// a. Baseline.
-	harness.WaitFor(t, "the first health snapshot", 30*time.Second, func() bool {
-		if agent.Exited() {
-			t.Fatalf("the agent exited:\n%s", agent.Output())
-		}
-		return len(w.health(time.Time{})) > 0
-	})
-	time.Sleep(3 * time.Second) // let the agent settle after connecting
 	base := w.steady()
 	var phases []phase // for the cadence of captures, reported at the end
 	t.Logf("a. baseline: %s; delivery latency %s", base, latency(w.health(time.Now().Add(-3*time.Second))))
@@ -117,24 +70,10 @@ func TestNetworkFaults(t *testing.T) {
 	w.flowing("b. after the loss")
 
 	// c. 500 ms more each way, in the relay.
-	mark = time.Now()
-	sent0, _ := relay.Stats()
-	relay.SetDelay(500 * time.Millisecond)
-	time.Sleep(20 * time.Second)
-	during = w.arrived(mark)
-	relay.SetDelay(0)
-	phases = append(phases, phase{"c. +500 ms", mark, time.Now()})
-	// Delivery must go on over the slow link. How fast varies from run to
-	// run (8 to 74 of about 80 here): in some runs the relay forwards ten
-	// times the datagrams, as if QUIC resent a lot after the round trip
-	// jumped from 5 ms to 1 s. Whatever is late arrives from the spool,
-	// which the final checks prove.
-	if len(during) == 0 {
-		t.Errorf("c. no health snapshot arrived in 20 s of 500 ms delay")
-	}
-	sent1, late := relay.Stats()
-	t.Logf("c. +500 ms each way, 20 s: %d health snapshots stored meanwhile, latency %s; the relay forwarded %d datagrams, at most %s late",
-		len(during), latency(during), sent1-sent0, late.Round(time.Millisecond))
+	c := n.slow("c. +500 ms", 500*time.Millisecond, 20*time.Second)
+	phases = append(phases, c.phase)
+	t.Logf("c. +500 ms each way, 20 s: %s", c)
+	checkSlowLink(t, c, time.Second)
 	w.flowing("c. after the delay")
 
 	// d. Partition for longer than the agent's 30 s idle timeout.
@@ -214,12 +153,15 @@ func TestNetworkFaults(t *testing.T) {
 	reconnects := after.delivery().Reconnects - before.delivery().Reconnects
 	newConns := strings.Count(agent.Output(), "connected to collector") - conns
 	took := first.ReceivedAt.Sub(moved).Round(time.Millisecond)
-	if reconnects == 0 && newConns == 0 {
+	// The README promises that a roaming agent keeps its connection: the
+	// collector validates the new path and QUIC moves the connection to it.
+	// A reconnect would also deliver, but it is not what is promised.
+	if reconnects != 0 || newConns != 0 {
+		t.Errorf("e. roaming: the agent reconnected (reconnects +%d, new sessions %d) instead of migrating its connection; first snapshot after the move stored in %s",
+			reconnects, newConns, took)
+	} else {
 		t.Logf("e. roaming: the session survived (QUIC connection migration); first snapshot after the move stored in %s, still connected 10 s later; relay clients %d",
 			took, relay.Clients())
-	} else {
-		t.Logf("e. roaming: the agent reconnected (reconnects +%d, new sessions %d); first snapshot after the move stored in %s",
-			reconnects, newConns, took)
 	}
 
 	// Final checks.
@@ -285,6 +227,171 @@ func TestNetworkFaults(t *testing.T) {
 			final.openFiles, final.procFDs, base.openFiles, base.procFDs)
 	}
 	t.Logf("wall time %s", time.Since(began).Round(time.Second))
+}
+
+// testNet is the network of the network fault tests, with a collector
+// and one enrolled agent on it.
+type testNet struct {
+	ctx           context.Context
+	nsA, nsR, nsC *netns.NS
+	relay         *netns.Relay
+	col           *harness.Collector
+	agent         *harness.Proc
+	agentID       string
+	w             *watch
+}
+
+// newTestNet builds agent A -- relay R -- collector C, with delay added
+// each way in R from the start, starts the collector and an agent taking a
+// health snapshot every healthEvery, and waits until the agent's snapshots
+// arrive and it has settled.
+func newTestNet(t *testing.T, delay time.Duration) *testNet {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the fault tests need root, for network namespaces and mounts")
+	}
+	n := &testNet{ctx: context.Background()}
+	n.nsA, n.nsR, n.nsC = netns.New(t, "agent"), netns.New(t, "relay"), netns.New(t, "coll")
+	nsA, nsR, nsC := n.nsA, n.nsR, n.nsC
+	netns.Veth(t, nsA, "va", agentAddr, nsR, "ra", relayAAddr)
+	netns.Veth(t, nsR, "rc", relayCAddr, nsC, "vc", collAddr)
+	// A default route keeps the agent's network probe from reporting a
+	// no-default-route fault; R does not forward, so it leads nowhere else.
+	nsA.Run(t, "ip", "route", "add", "default", "via", "10.201.1.1")
+	// When the roaming phase deletes the first address, keep the second
+	// (and the subnet route) instead of flushing it with the primary.
+	nsA.Run(t, "sysctl", "-qw", "net.ipv4.conf.va.promote_secondaries=1")
+
+	var err error
+	n.relay, err = netns.NewRelay(nsR, relayListen, collectorUDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.relay.Close() })
+	n.relay.SetDelay(delay)
+
+	n.col = &harness.Collector{Bin: bin, Data: t.TempDir(), QUIC: collectorUDP, HTTP: "127.0.0.1:7080",
+		Netns: nsC.Name, Args: []string{"--san", "10.201.1.1"}}
+	n.col.Start(t)
+	token, pin := n.col.Token(t, 1)
+	stateDir := t.TempDir()
+	out := nsA.Run(t, filepath.Join(bin, "sonde-agent"), "enroll", "--collector", relayListen,
+		"--token", token, "--ca-pin", pin, "--state", stateDir)
+	m := regexp.MustCompile(`enrolled as agent (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("enroll printed %q", out)
+	}
+	n.agentID = m[1]
+	n.agent = harness.Start(t, nsA.Name, filepath.Join(bin, "sonde-agent"), "run", "--state", stateDir,
+		"--health-interval", healthEvery.String())
+
+	st, err := sqlite.Open(n.ctx, n.col.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	n.w = &watch{t: t, ctx: n.ctx, st: st, agentID: n.agentID, pid: n.agent.Pid(), spool: filepath.Join(stateDir, "spool")}
+
+	harness.WaitFor(t, "the first health snapshot", 30*time.Second, func() bool {
+		if n.agent.Exited() {
+			t.Fatalf("the agent exited:\n%s", n.agent.Output())
+		}
+		return len(n.w.health(time.Time{})) > 0
+	})
+	time.Sleep(3 * time.Second) // let the agent settle after connecting
+	return n
+}
+
+// slowLink is what a stretch of added delay did to delivery.
+type slowLink struct {
+	phase
+	stored   []store.Snapshot // health snapshots stored during the stretch
+	up, down netns.Traffic    // what the relay forwarded meanwhile
+	late     time.Duration    // the most a datagram left the relay after it was due
+	dropped  int64            // datagrams the relay dropped for a full queue
+}
+
+func (s slowLink) String() string {
+	return fmt.Sprintf("%d health snapshots stored, latency %s; the relay forwarded %s up and %s down, at most %s late, %d dropped",
+		len(s.stored), latency(s.stored), s.up, s.down, s.late.Round(time.Millisecond), s.dropped)
+}
+
+// slow sets the relay's delay each way for the duration, then puts back the
+// delay it had, and reports how delivery fared meanwhile.
+func (n *testNet) slow(name string, delay, duration time.Duration) slowLink {
+	before := n.relay.Delay()
+	n.relay.Stats() // reset the lateness
+	up0, down0 := n.relay.Traffic()
+	dropped := n.relay.Dropped()
+	mark := time.Now()
+	n.relay.SetDelay(delay)
+	time.Sleep(duration)
+	stored := n.w.arrived(mark)
+	n.relay.SetDelay(before)
+	s := slowLink{phase: phase{name, mark, time.Now()}, stored: stored}
+	up1, down1 := n.relay.Traffic()
+	s.up, s.down = up1.Sub(up0), down1.Sub(down0)
+	_, s.late = n.relay.Stats()
+	s.dropped = n.relay.Dropped() - dropped
+	return s
+}
+
+// checkSlowLink fails the test unless health snapshots arrived steadily
+// over a link with the round trip rtt.
+//
+// Two things bound the rate: the agent takes one every healthEvery (plus
+// the time its probes take), and it has replayWindow snapshots in flight at
+// once, each taking a round trip to be acknowledged; the collector's stream
+// credit, returned after about two round trips, allows the same. So over a
+// 1 s round trip about 4 a second arrive, 67-80 of a 20 s window here. Half
+// of the lesser bound is a margin that a busy 2-core machine meets. A
+// connection whose loss recovery ran away (quic-go v0.65.0 as released: see
+// third_party/quic-go/SONDE.md) stored 8, the collector's stream credit,
+// which never came back.
+//
+// Each snapshot costs a handful of datagrams (its stream, the ack, the
+// acknowledgements and stream credit): 4-5 here, about 190 in that runaway.
+// Many more means QUIC is resending what was not lost.
+func checkSlowLink(t *testing.T, s slowLink, rtt time.Duration) {
+	t.Helper()
+	const replayWindow = 4 // as in agent/client
+	window := s.to.Sub(s.from)
+	byCadence := float64(window) / float64(healthEvery)
+	byRoundTrip := float64(window) / float64(rtt) * replayWindow
+	want := int(min(byCadence, byRoundTrip) / 2)
+	if len(s.stored) < want {
+		t.Errorf("%s: %d health snapshots stored in %s, want at least %d (one every %s, %d in flight over a %s round trip, halved); the relay forwarded %s up and %s down",
+			s.name, len(s.stored), window.Round(time.Second), want, healthEvery, replayWindow, rtt, s.up, s.down)
+	}
+	const perSnapshot = 15
+	if sent := s.up.Datagrams + s.down.Datagrams; sent > perSnapshot*int64(max(len(s.stored), want)) {
+		t.Errorf("%s: the relay forwarded %d datagrams for %d snapshots, more than %d each: QUIC resent what was not lost?",
+			s.name, sent, len(s.stored), perSnapshot)
+	}
+}
+
+// healthEvery is the agent's health interval in the network fault tests.
+const healthEvery = 250 * time.Millisecond
+
+// TestDelaySteady is the delay phase of TestNetworkFaults on its own: a
+// round trip of a second, on a connection made over it (a satellite link)
+// and on one whose round trip jumps there from under a millisecond (a path
+// that moved behind a slow link, a queue that filled). The second is what
+// quic-go v0.65.0 as released could not learn; third_party/quic-go fixes it.
+func TestDelaySteady(t *testing.T) {
+	const delay, window = 500 * time.Millisecond, 20 * time.Second
+	t.Run("from the start", func(t *testing.T) {
+		n := newTestNet(t, delay)
+		s := n.slow("1 s round trip", delay, window)
+		t.Logf("%s, %s: %s", s.name, window, s)
+		checkSlowLink(t, s, 2*delay)
+	})
+	t.Run("jump", func(t *testing.T) {
+		n := newTestNet(t, 0)
+		s := n.slow("round trip up to 1 s", delay, window)
+		t.Logf("%s, %s: %s", s.name, window, s)
+		checkSlowLink(t, s, 2*delay)
+	})
 }
 
 // watch reads what the collector stored for one agent, and the agent's

@@ -5,6 +5,7 @@ package netns
 import (
 	"container/heap"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -25,6 +26,9 @@ type Relay struct {
 	jitter atomic.Int64
 	late   atomic.Int64 // the most a datagram left after it was due, ns
 	sent   atomic.Int64
+	up     tally        // towards the target
+	down   tally        // towards the clients
+	drops  atomic.Int64 // datagrams dropped for a full queue
 
 	mu      sync.Mutex
 	clients map[string]*relayClient
@@ -88,10 +92,15 @@ func (r *Relay) in(fn func() error) error {
 func (r *Relay) Addr() *net.UDPAddr { return r.ln.LocalAddr().(*net.UDPAddr) }
 
 // SetDelay sets the delay added to every datagram in each direction, so a
-// round trip grows by twice d. Datagrams keep their order: one never
-// overtakes another of the same client and direction, even when the delay
-// shrinks. Safe to call at any time.
+// round trip grows by twice d. Each datagram leaves at its arrival plus d,
+// whatever else is queued: a burst keeps its spacing, it is not spread out
+// one d apart, and nothing else limits the rate. Datagrams keep their
+// order: one never overtakes another of the same client and direction,
+// even when the delay shrinks. Safe to call at any time.
 func (r *Relay) SetDelay(d time.Duration) { r.delay.Store(int64(d)) }
+
+// Delay is the delay added each way, as last set.
+func (r *Relay) Delay() time.Duration { return time.Duration(r.delay.Load()) }
 
 // SetJitter adds to each datagram's delay a random extra of up to j, and
 // lets datagrams overtake each other as a result.
@@ -110,6 +119,37 @@ func (r *Relay) Clients() int {
 func (r *Relay) Stats() (sent int64, late time.Duration) {
 	return r.sent.Load(), time.Duration(r.late.Swap(0))
 }
+
+// Traffic is what a relay forwarded in one direction.
+type Traffic struct {
+	Datagrams, Bytes int64
+}
+
+// Sub returns the traffic since an earlier reading.
+func (t Traffic) Sub(earlier Traffic) Traffic {
+	return Traffic{t.Datagrams - earlier.Datagrams, t.Bytes - earlier.Bytes}
+}
+
+func (t Traffic) String() string {
+	return fmt.Sprintf("%d datagrams, %d bytes", t.Datagrams, t.Bytes)
+}
+
+type tally struct{ datagrams, bytes atomic.Int64 }
+
+func (c *tally) add(n int) {
+	c.datagrams.Add(1)
+	c.bytes.Add(int64(n))
+}
+
+func (c *tally) load() Traffic { return Traffic{c.datagrams.Load(), c.bytes.Load()} }
+
+// Traffic returns the datagrams and bytes forwarded so far towards the
+// target (up) and towards the clients (down).
+func (r *Relay) Traffic() (up, down Traffic) { return r.up.load(), r.down.load() }
+
+// Dropped is the number of datagrams dropped so far because a queue was
+// full (see maxQueue).
+func (r *Relay) Dropped() int64 { return r.drops.Load() }
 
 // ClientAddrs lists the client addresses the relay currently serves.
 func (r *Relay) ClientAddrs() []string {
@@ -193,8 +233,8 @@ func (r *Relay) client(from *net.UDPAddr) (*relayClient, error) {
 		return nil, err
 	}
 	c = &relayClient{addr: from, up: up}
-	c.toTarget = newLine(r, func(b []byte) { up.Write(b) })
-	c.toClient = newLine(r, func(b []byte) { r.ln.WriteToUDP(b, from) })
+	c.toTarget = newLine(r, func(b []byte) { up.Write(b); r.up.add(len(b)) })
+	c.toClient = newLine(r, func(b []byte) { r.ln.WriteToUDP(b, from); r.down.add(len(b)) })
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -283,6 +323,7 @@ func (l *line) push(b []byte) {
 	l.mu.Lock()
 	if len(l.q) >= maxQueue {
 		l.mu.Unlock()
+		l.r.drops.Add(1)
 		return
 	}
 	if !reorder && due.Before(l.last) {

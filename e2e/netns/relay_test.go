@@ -101,6 +101,50 @@ func TestRelay(t *testing.T) {
 		}
 	})
 
+	t.Run("delays each datagram on its own", func(t *testing.T) {
+		// A link with a fixed delay: a burst arrives one delay later, as a
+		// burst, not one delay after another.
+		c := dial(t, r)
+		roundTrip(t, c, "warm-up")
+		const d, n = 200 * time.Millisecond, 30
+		r.SetDelay(d / 2) // each way
+		defer r.SetDelay(0)
+		up0, down0 := r.Traffic()
+		start := time.Now()
+		for i := range n {
+			c.Write([]byte(fmt.Sprint(i)))
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64)
+		var first, last time.Duration
+		for i := range n {
+			if _, err := c.Read(buf); err != nil {
+				t.Fatalf("datagram %d: %v", i, err)
+			}
+			last = time.Since(start)
+			if i == 0 {
+				first = last
+			}
+		}
+		if first < d {
+			t.Fatalf("the first datagram came back after %s with %s each way", first, d/2)
+		}
+		// Generous for a busy machine, and far below n round trips.
+		if last > d+300*time.Millisecond {
+			t.Fatalf("%d datagrams sent at once came back over %s, the first after %s, with %s each way", n, last, first, d/2)
+		}
+		up1, down1 := r.Traffic()
+		if got := up1.Sub(up0); got.Datagrams != n || got.Bytes != int64(len("0123456789"))+2*(n-10) {
+			t.Fatalf("the relay counted %s up, want %d datagrams", got, n)
+		}
+		if got := down1.Sub(down0); got.Datagrams != n {
+			t.Fatalf("the relay counted %s down, want %d datagrams", got, n)
+		}
+		if dropped := r.Dropped(); dropped != 0 {
+			t.Fatalf("the relay dropped %d datagrams", dropped)
+		}
+	})
+
 	t.Run("keeps order", func(t *testing.T) {
 		c := dial(t, r)
 		r.SetDelay(200 * time.Millisecond)
