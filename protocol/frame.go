@@ -94,8 +94,10 @@ func Write(w io.Writer, m Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(b)
-	return err
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("writing a %d-byte frame: %w", len(b), err)
+	}
+	return nil
 }
 
 // Header is a decoded frame header.
@@ -133,7 +135,10 @@ func ParseHeader(h []byte) (Header, error) {
 func Read(r io.Reader) (Message, error) {
 	var h [HeaderSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return nil, err
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF // a clean end between frames
+		}
+		return nil, fmt.Errorf("reading a frame header: %w", err)
 	}
 	hd, err := ParseHeader(h[:])
 	if err != nil {
@@ -207,10 +212,10 @@ func deflate(p []byte) ([]byte, error) {
 	defer writers.Put(w)
 	w.Reset(&buf)
 	if _, err := w.Write(p); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing: %w", err)
 	}
 	if err := w.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing: %w", err)
 	}
 	return buf.Bytes(), nil
 }

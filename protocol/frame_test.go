@@ -545,7 +545,7 @@ func TestReadErrors(t *testing.T) {
 	if _, err := Read(bytes.NewReader(nil)); err != io.EOF {
 		t.Errorf("Read(empty) = %v, want io.EOF", err)
 	}
-	if _, err := Read(bytes.NewReader(snap[:3])); err != io.ErrUnexpectedEOF {
+	if _, err := Read(bytes.NewReader(snap[:3])); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("Read(3 bytes) = %v, want io.ErrUnexpectedEOF", err)
 	}
 	_, err := Read(bytes.NewReader(snap[:len(snap)-1]))

@@ -70,5 +70,9 @@ func ParseDiscoveryAnswer(b []byte) (*x509.Certificate, error) {
 	if !bytes.HasPrefix(b, []byte(discoveryAnswer)) {
 		return nil, errors.New("not a Sonde CA answer")
 	}
-	return x509.ParseCertificate(b[len(discoveryAnswer):])
+	cert, err := x509.ParseCertificate(b[len(discoveryAnswer):])
+	if err != nil {
+		return nil, fmt.Errorf("the CA answer holds no valid certificate: %w", err)
+	}
+	return cert, nil
 }

@@ -22,7 +22,7 @@ func (m *SnapshotRequest) SigningBytes() ([]byte, error) {
 	c.Signature = nil
 	b, err := encMode.Marshal(&c)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding a snapshot request to sign: %w", err)
 	}
 	return append([]byte("sonde/1 snapshot-request\x00"), b...), nil
 }

@@ -252,7 +252,7 @@ func (s *Spool) writeFile(name string, data []byte) error {
 	tmp := filepath.Join(dir, name+tmpSuffix)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return fmt.Errorf("writing spool record %s: %w", name, err)
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -270,7 +270,7 @@ func (s *Spool) writeFile(name string, data []byte) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return err
+		return fmt.Errorf("writing spool record %s: %w", name, err)
 	}
 	return syncDir(dir)
 }
@@ -280,11 +280,11 @@ func (s *Spool) writeFile(name string, data []byte) error {
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("syncing the spool folder: %w", err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) && !errors.Is(err, errors.ErrUnsupported) {
-		return err
+		return fmt.Errorf("syncing the spool folder: %w", err)
 	}
 	return nil
 }
@@ -351,7 +351,7 @@ func (s *Spool) read(name string) (*protocol.Snapshot, error) {
 	}
 	m, used, err := protocol.Decode(payload)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("decoding: %w", err)
 	}
 	if used != len(payload) {
 		return nil, errors.New("trailing bytes after the snapshot")

@@ -60,16 +60,20 @@ type relayClient struct {
 func NewRelay(ns *NS, listen, target string) (*Relay, error) {
 	la, err := net.ResolveUDPAddr("udp", listen)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("relay: resolving %s: %w", listen, err)
 	}
 	ta, err := net.ResolveUDPAddr("udp", target)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("relay: resolving %s: %w", target, err)
 	}
 	r := &Relay{target: ta, ns: ns, clients: map[string]*relayClient{}, done: make(chan struct{})}
 	err = r.in(func() error {
-		r.ln, err = net.ListenUDP("udp", la)
-		return err
+		var lerr error
+		r.ln, lerr = net.ListenUDP("udp", la)
+		if lerr != nil {
+			return fmt.Errorf("relay: listening on %s: %w", listen, lerr)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -178,7 +182,10 @@ func (r *Relay) Close() error {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
-	return err
+	if err != nil {
+		return fmt.Errorf("closing the relay: %w", err)
+	}
+	return nil
 }
 
 // due returns when a datagram received now leaves.
@@ -227,7 +234,10 @@ func (r *Relay) client(from *net.UDPAddr) (*relayClient, error) {
 	err := r.in(func() error {
 		var err error
 		up, err = net.DialUDP("udp", nil, r.target)
-		return err
+		if err != nil {
+			return fmt.Errorf("relay: dialing %s: %w", r.target, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -9,13 +9,12 @@ import (
 )
 
 // Read returns the contents of name, or an error if it holds more than max
-// bytes. A file that cannot be opened gives os.Open's *fs.PathError as it
-// is, which names the operation and the file, and which os.IsNotExist
-// recognises: wrapping it would break that.
+// bytes. A file that is not there gives an error that matches
+// fs.ErrNotExist (errors.Is).
 func Read(name string, max int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading: %w", err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, max+1))

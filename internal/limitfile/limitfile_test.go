@@ -1,6 +1,8 @@
 package limitfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,7 +17,7 @@ func TestRead(t *testing.T) {
 	if _, err := Read(name, 9); err == nil {
 		t.Fatal("a file past the limit was read")
 	}
-	if _, err := Read(name+"x", 9); !os.IsNotExist(err) {
+	if _, err := Read(name+"x", 9); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
