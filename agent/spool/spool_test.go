@@ -107,8 +107,10 @@ func TestAfterWalksWithoutRemoving(t *testing.T) {
 
 func TestCapDropsOldest(t *testing.T) {
 	dir := t.TempDir()
+	// Sequence numbers 24 to 255 take the same room in CBOR, so every
+	// record below is as large as this one.
 	probe := open(t, t.TempDir(), 0)
-	probe.Put(snap(1, 1, 1000))
+	probe.Put(snap(1, 100, 1000))
 	_, one, _, _ := probe.Stats()
 
 	s := open(t, dir, 5*one+one/2) // room for five records
@@ -137,8 +139,10 @@ func TestCapDropsOldest(t *testing.T) {
 // TestCapKeepsFullSnapshots drops health snapshots before the full ones
 // (taken at a fault, or asked for), oldest first within each.
 func TestCapKeepsFullSnapshots(t *testing.T) {
+	// Sequence numbers 24 to 255 take the same room in CBOR, so every
+	// record below is as large as this one.
 	probe := open(t, t.TempDir(), 0)
-	probe.Put(snap(1, 1, 1000))
+	probe.Put(snap(1, 100, 1000))
 	_, one, _, _ := probe.Stats()
 
 	s := open(t, t.TempDir(), 4*one+one/2) // room for four records
@@ -279,8 +283,10 @@ func TestStatsDoesNotWaitForTheDisk(t *testing.T) {
 // the cap between them, written or being written, and lose nothing they
 // had room for.
 func TestConcurrentPutsKeepTheCap(t *testing.T) {
+	// Sequence numbers 24 to 255 take the same room in CBOR, so every
+	// record below is as large as this one.
 	probe := open(t, t.TempDir(), 0)
-	probe.Put(snap(1, 1, 1000))
+	probe.Put(snap(1, 100, 1000))
 	_, one, _, _ := probe.Stats()
 
 	dir := t.TempDir()
@@ -291,7 +297,7 @@ func TestConcurrentPutsKeepTheCap(t *testing.T) {
 		return f.Sync()
 	}
 	var wg sync.WaitGroup
-	for i := uint64(1); i <= 24; i++ {
+	for i := uint64(100); i < 124; i++ {
 		wg.Go(func() {
 			if err := s.Put(snap(1, i, 1000)); err != nil {
 				t.Error(err)
