@@ -3,6 +3,7 @@ package findings
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -77,5 +78,50 @@ func TestCheckUnknownEntry(t *testing.T) {
 	}
 	if err := Check(&b, nil, nil); err == nil {
 		t.Error("nil document accepted")
+	}
+}
+
+// TestCheckWording covers the count's wording, an entry without steps and
+// the bound on the failed checks named.
+func TestCheckWording(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "local.yaml", "- id: system.reboot-pending\n  title: Restart\n  user_explanation: Restart when you can.\n")
+	kb, err := LoadKB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := &protocol.Document{Probes: []protocol.ProbeJSON{{Name: "system", Data: json.RawMessage(`{"reboot_required": true}`)}}}
+	for i := range maxPerAnalyzer + 5 {
+		doc.Probes = append(doc.Probes, protocol.ProbeJSON{Name: fmt.Sprintf("p%02d", i), Error: "timeout"})
+	}
+	var b bytes.Buffer
+	if err := Check(&b, doc, kb); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.HasPrefix(out, "Sonde found 1 thing to look at.\n\n1. A restart is needed to finish installing updates (for your information)\n   Restart when you can.\n   Reference for your IT support: system.reboot-pending\n") {
+		t.Errorf("got:\n%s", out)
+	}
+	if strings.Contains(out, "What you can do:") {
+		t.Errorf("a heading for no steps:\n%s", out)
+	}
+	if !strings.Contains(out, "p49.\n") || strings.Contains(out, "p50") {
+		t.Errorf("want the first %d failed checks named:\n%s", maxPerAnalyzer, out)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	var b strings.Builder
+	long := strings.Repeat("x", checkWidth+4)
+	wrap(&b, "1. ", "   ", "a "+long+" b "+strings.Repeat("y", checkWidth-5)+" c")
+	// "   b yyy..." is exactly checkWidth long.
+	want := "1. a\n   " + long + "\n   b " + strings.Repeat("y", checkWidth-5) + "\n   c\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	wrap(&b, "- ", "  ", "")
+	if b.String() != "- \n" {
+		t.Errorf("empty text: %q", b.String())
 	}
 }

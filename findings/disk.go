@@ -162,7 +162,10 @@ func level(v, warning, critical float64) Severity {
 func roughly(d time.Duration) string {
 	switch {
 	case d < 2*time.Hour:
-		return fmt.Sprintf("%d minutes", max(1, int(d.Minutes()+0.5)))
+		if n := int(d.Minutes() + 0.5); n > 1 {
+			return fmt.Sprintf("%d minutes", n)
+		}
+		return "1 minute"
 	case d < 48*time.Hour:
 		return fmt.Sprintf("%d hours", int(d.Hours()+0.5))
 	}

@@ -1,8 +1,11 @@
 package findings
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -124,5 +127,47 @@ func TestNilKB(t *testing.T) {
 	var kb *KB
 	if _, ok := kb.Entry("disk.almost-full"); ok || kb.IDs() != nil {
 		t.Error("nil KB has entries")
+	}
+}
+
+func TestKBMoreErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		want       string
+	}{
+		{"nouser.yaml", "- id: a.b\n  title: T\n", `line 1: entry "a.b" has no user_explanation`},
+		{"blank.yaml", "- id: a.b\n  title: T\n  user_explanation: U\n  steps: [one, '  ']\n", `line 1: entry "a.b": step 2 is empty`},
+		{"second.yaml", "- id: a.b\n  title: T\n  user_explanation: U\n---\n[unclosed\n", "did not find expected"},
+	} {
+		dir := t.TempDir()
+		writeFile(t, dir, tc.name, tc.text)
+		_, err := LoadKB(dir)
+		if err == nil || !strings.Contains(err.Error(), "knowledge base "+filepath.Join(dir, tc.name)+": ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.yaml")
+	if err := os.Symlink(filepath.Join(dir, "nowhere"), broken); err != nil {
+		t.Skip(err)
+	}
+	if _, err := LoadKB(dir); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "knowledge base "+broken+": ") {
+		t.Errorf("unreadable file: %v", err)
+	}
+}
+
+func TestKBIDs(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yml", "- id: zz.last\n  title: T\n  user_explanation: U\n")
+	if err := os.Mkdir(filepath.Join(dir, "sub.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	kb, err := LoadKB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := kb.IDs()
+	if len(got) != len(IDs())+1 || got[len(got)-1] != "zz.last" || !slices.IsSorted(got) {
+		t.Errorf("IDs %v", got)
 	}
 }

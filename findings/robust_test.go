@@ -2,6 +2,7 @@ package findings
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,5 +105,54 @@ func TestSeverity(t *testing.T) {
 	var s Severity
 	if err := json.Unmarshal([]byte(`"fatal"`), &s); err == nil {
 		t.Error("unknown severity decoded")
+	}
+}
+
+func TestClip(t *testing.T) {
+	at := strings.Repeat("a", maxTextLen)
+	if clip(at) != at || clip("") != "" {
+		t.Error("a string at the bound was cut")
+	}
+	if got := clip(at + "b"); got != at+"..." {
+		t.Errorf("one byte over: %q", got)
+	}
+	// The cut never leaves half a rune.
+	if got := clip("a" + strings.Repeat("é", maxTextLen)); got != "a"+strings.Repeat("é", (maxTextLen-1)/2)+"..." {
+		t.Errorf("cut inside a rune: %q", got)
+	}
+	doc := &protocol.Document{Probes: []protocol.ProbeJSON{{Name: "services", Data: json.RawMessage(`{"failed_units": ["` + at + `"]}`)}}}
+	if fs := Analyze(doc, nil); len(fs) != 1 || fs[0].Subject != at {
+		t.Errorf("subject of %d bytes cut: %v", maxTextLen, fs)
+	}
+}
+
+func TestSeverityNames(t *testing.T) {
+	for s, want := range map[Severity]string{Info: "info", Warning: "warning", Critical: "critical", 0: "severity(0)", 7: "severity(7)"} {
+		if s.String() != want {
+			t.Errorf("%d: %q, want %q", int(s), s.String(), want)
+		}
+	}
+	if Info != 1 {
+		t.Errorf("Info = %d: 0 must stay invalid, the zero value of a finding's severity", Info)
+	}
+}
+
+// TestSortOrder: most severe first, then by ID, then by subject.
+func TestSortOrder(t *testing.T) {
+	fs := []Finding{
+		{ID: "b.x", Severity: Warning, Subject: "2"},
+		{ID: "a.x", Severity: Info},
+		{ID: "b.x", Severity: Warning, Subject: "1"},
+		{ID: "c.x", Severity: Critical},
+		{ID: "a.x", Severity: Warning},
+	}
+	Sort(fs)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Severity.String()+" "+f.ID+" "+f.Subject)
+	}
+	want := []string{"critical c.x ", "warning a.x ", "warning b.x 1", "warning b.x 2", "info a.x "}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q", got)
 	}
 }

@@ -123,3 +123,33 @@ func write(t *testing.T, name, body string) {
 		t.Fatal(err)
 	}
 }
+
+func TestReloaderDirectoryStates(t *testing.T) {
+	// No team directory, or one not created yet: the defaults alone, and
+	// nothing to reload.
+	for _, dir := range []string{"", filepath.Join(t.TempDir(), "later")} {
+		r, err := NewReloader(DefaultRules, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed, err := r.Check(); changed || err != nil || r.Current().rule("DiskAlmostFull") == nil {
+			t.Fatalf("%q: %v %v", dir, changed, err)
+		}
+	}
+	// The directory turns into a file: an error, the rules stay.
+	dir := writeRules(t, map[string]string{"team.yaml": goodRules})
+	r, err := NewReloader(nil, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "not a directory")
+	if changed, err := r.Check(); changed || err == nil || r.Current().rule("Custom") == nil {
+		t.Fatalf("directory became a file: %v %v", changed, err)
+	}
+	if _, err := Load(nil, dir); err == nil {
+		t.Fatal("Load read a file as a directory")
+	}
+}

@@ -100,10 +100,14 @@ func humanizeBytes(v float64) string {
 	return fmt.Sprintf("%.1f %s", v, units[i])
 }
 
+// maxDurationSeconds is the most seconds a time.Duration holds; beyond
+// it the conversion would overflow.
+const maxDurationSeconds = float64(math.MaxInt64 / int64(time.Second))
+
 // humanizeDuration formats seconds in the largest unit and the next one
 // when not zero: "2h 5m", "20m", "1d 3h".
 func humanizeDuration(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e12 {
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > maxDurationSeconds {
 		return strconv.FormatFloat(v, 'g', -1, 64) + "s"
 	}
 	d := time.Duration(v * float64(time.Second))

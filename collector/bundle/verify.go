@@ -26,8 +26,8 @@ const (
 var ErrTampered = errors.New("bundle does not verify")
 
 // Verify checks a bundle against the collector's public key: the signature
-// over the whole file, the manifest's signature and every file's SHA-256,
-// and that no file was added. It returns the manifest.
+// over the whole file, the manifest's signature, every file's size and
+// SHA-256, and that no file was added. It returns the manifest.
 func Verify(b []byte, pub ed25519.PublicKey) (*Manifest, error) {
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("bundle is %d bytes, limit %d", len(b), MaxSize)
@@ -84,9 +84,12 @@ func Verify(b []byte, pub ed25519.PublicKey) (*Manifest, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrTampered, want.Name, err)
 		}
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != want.SHA256 || int64(len(data)) != want.Size {
-			return nil, fmt.Errorf("%w: %s: SHA-256 or size differs from the manifest", ErrTampered, want.Name)
+		// Each check names itself, so that a refusal says which layer failed.
+		if int64(len(data)) != want.Size {
+			return nil, fmt.Errorf("%w: %s: size is %d bytes, the manifest says %d", ErrTampered, want.Name, len(data), want.Size)
+		}
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want.SHA256 {
+			return nil, fmt.Errorf("%w: %s: SHA-256 differs from the manifest", ErrTampered, want.Name)
 		}
 	}
 	for name := range files {

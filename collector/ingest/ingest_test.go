@@ -115,6 +115,7 @@ type harness struct {
 	srv   *ingest.Server
 	addr  string
 	obs   *observer
+	logs  *syncBuffer // the collector's log
 	seq   atomic.Uint64
 }
 
@@ -168,7 +169,7 @@ func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
 			t.Logf("collector log:\n%s", logs)
 		}
 	})
-	return &harness{ca: ca, store: st, srv: srv, addr: srv.Addr().String(), obs: obs}
+	return &harness{ca: ca, store: st, srv: srv, addr: srv.Addr().String(), obs: obs, logs: logs}
 }
 
 // waitUntil polls cond until it holds, failing the test after patience.

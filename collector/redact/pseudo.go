@@ -77,7 +77,9 @@ func (r *Redactor) identifiers(s string) []span {
 	}
 	for _, m := range ipv4RE.FindAllStringIndex(s, -1) {
 		before, after := byteAt(s, m[0]-1), byteAt(s, m[1])
-		if before == '.' || isLetter(before) || (after == '.' && isDigit(byteAt(s, m[1]+1))) {
+		// ipv4RE's \b already keeps letters and digits off either end
+		// ("v10.0.0.1"); dots are left, as in versions and OIDs.
+		if before == '.' || (after == '.' && isDigit(byteAt(s, m[1]+1))) {
 			continue
 		}
 		if a, err := netip.ParseAddr(s[m[0]:m[1]]); err == nil && !keepIP(a) {
@@ -139,9 +141,6 @@ func byteAt(s string, i int) byte {
 
 // isDigit reports whether c is an ASCII digit.
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// isLetter reports whether c is an ASCII letter.
-func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
 
 // pseudonym returns the stable pseudonym of a value and records the mapping.
 // It is HMAC-SHA256(salt, kind NUL canon), 6 hex digits, longer on collision.

@@ -32,9 +32,14 @@ var markerRE = regexp.MustCompile(`\[REDACTED:[a-z0-9-]+\]`)
 // urlAuthRE matches scheme://user:password@.
 const urlAuthRE = `(?i)\b([a-z][a-z0-9+.\-]*)://[^\s:/?#@"'<>\[\]]*:([^\s/?#"'<>]*)@`
 
+// kvReference is a whole reference or mask that an unquoted name=value
+// value would cut at its closing bracket — ${NAME}, {{ .Name }}, %(name)s,
+// [REDACTED] — taken whole so that placeholder sees it and keeps it.
+const kvReference = `(\$\{[^{}\s]*\}|\{\{[^{}\r\n]*\}\}|%\([^()\s]*\)s|\[[A-Za-z]+\])`
+
 // Values of the name=value rules, anchored.
 var (
-	kvValue     = regexp.MustCompile(`^[ \t]*(?:\\"((?:[^"\\\r\n]|\\[^"\r\n])*)\\"|"((?:[^"\\\r\n]|\\.)*)"|'([^'\r\n]*)'|([^\s"'&;)}\]\\][^\s"'&;)}\]]*))`)
+	kvValue     = regexp.MustCompile(`^[ \t]*(?:\\"((?:[^"\\\r\n]|\\[^"\r\n])*)\\"|"((?:[^"\\\r\n]|\\.)*)"|'([^'\r\n]*)'|` + kvReference + `|([^\s"'&;)}\]\\][^\s"'&;)}\]]*))`)
 	flagValue   = regexp.MustCompile(`^(?:=("[^"\r\n]*"|'[^'\r\n]*'|[^\s"']*)|[ \t]+("[^"\r\n]*"|'[^'\r\n]*'|[^\s"'\-][^\s"']*))`)
 	shellValue  = regexp.MustCompile(`^("[^"\r\n]*"|'[^'\r\n]*'|[^\s"';&|)]+)`)
 	lineValue   = regexp.MustCompile(`^([^"'\r\n]+)`)
@@ -204,5 +209,5 @@ var secretRules = []*rule{
 	{id: "env-secret", re: regexp.MustCompile(`(?:^|[\s;&|(])([A-Z_][A-Z0-9_]*)=`), value: shellValue, groups: []int{1}, accept: acceptKey, hints: []string{"="}},
 	{id: "config-secret", re: regexp.MustCompile(`(?m)^([ \t]*)(?:-[ \t]+)?["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?[ \t]*:[ \t]*[|>][-+0-9]*[ \t]*\r?$`), span: yamlBlock, accept: acceptBlockKey, hints: []string{"|", ">"}},
 	{id: "config-secret", re: regexp.MustCompile(`(?m)^[ \t]*(?:-[ \t]+)?["']?([A-Za-z_][A-Za-z0-9_.\-]*)["']?[ \t]*([:=])[ \t]*([^\s"'].*?)[ \t\r]*$`), groups: []int{3}, accept: acceptConfig, hints: []string{":", "="}},
-	{id: "config-secret", re: regexp.MustCompile(`\\?["']?([A-Za-z_][A-Za-z0-9_.\-]*)\\?["']?[ \t]*(=>|:=|[:=])`), value: kvValue, groups: []int{1, 2, 3, 4}, accept: acceptConfig, trim: ",", hints: []string{":", "="}},
+	{id: "config-secret", re: regexp.MustCompile(`\\?["']?([A-Za-z_][A-Za-z0-9_.\-]*)\\?["']?[ \t]*(=>|:=|[:=])`), value: kvValue, groups: []int{1, 2, 3, 4, 5}, accept: acceptConfig, trim: ",", hints: []string{":", "="}},
 }

@@ -46,7 +46,8 @@ func (ru *rule) hinted(lower string) bool {
 
 // valueWindow bounds the text a value pattern first looks at; a quoted
 // value not closed in the window, or an accepted value that reaches its end,
-// is matched again on the rest of the text. Go's
+// is matched again on the rest of the text, and a value after a run of
+// blanks longer than the window in a window after them. Go's
 // backtracking matcher clears state in proportion to its input, so matching
 // each of many candidates against the whole text would be quadratic.
 const valueWindow = 256
@@ -59,17 +60,19 @@ func (ru *rule) matches(s string, prio int) []span {
 		if m[0] < covered {
 			continue
 		}
-		st, en := ru.secretSpan(s, m, false)
-		cut := m[1] + valueWindow
-		cutShort := ru.value != nil && cut < len(s)
-		if st < 0 && cutShort && quoteAhead(s, m[1]) {
-			st, en = ru.secretSpan(s, m, true) // a quoted value longer than the window
+		cut := min(len(s), m[1]+valueWindow)
+		st, en := ru.secretSpan(s, m, cut)
+		if st < 0 && ru.value != nil && cut < len(s) {
+			if wider := widen(s, m[1], cut); wider != cut {
+				cut = wider
+				st, en = ru.secretSpan(s, m, cut)
+			}
 		}
 		if st < 0 || st >= en || (ru.accept != nil && !ru.accept(s, m, s[st:en])) {
 			continue
 		}
-		if cutShort && en >= cut {
-			st, en = ru.secretSpan(s, m, true) // the value may run past the window
+		if ru.value != nil && cut < len(s) && en >= cut {
+			st, en = ru.secretSpan(s, m, len(s)) // the value may run past the window
 		}
 		out = append(out, span{start: st, end: en, prio: prio})
 		covered = max(m[1], en)
@@ -77,27 +80,33 @@ func (ru *rule) matches(s string, prio int) []span {
 	return out
 }
 
-// quoteAhead reports whether a quoted value starts at i, after blanks or =.
-func quoteAhead(s string, i int) bool {
+// widen returns how far to look again for the value after a name that ends
+// at i, when none was found before cut: to the end of s for a quoted value
+// (longer than the window), or a window past blanks (or =) that run past
+// cut; else cut.
+func widen(s string, i, cut int) int {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '=') {
 		i++
 	}
-	return i < len(s) && (s[i] == '"' || s[i] == '\'' || s[i] == '\\')
+	switch {
+	case i >= len(s):
+		return cut
+	case s[i] == '"' || s[i] == '\'' || s[i] == '\\':
+		return len(s)
+	case i >= cut:
+		return min(len(s), i+valueWindow)
+	}
+	return cut
 }
 
 // secretSpan returns the secret of match m: a submatch of m or, for a rule
-// with a value pattern, of the value after m, looked for in the next
-// valueWindow bytes or, with full, in the rest of s.
-func (ru *rule) secretSpan(s string, m []int, full bool) (int, int) {
+// with a value pattern, of the value after m, looked for before end.
+func (ru *rule) secretSpan(s string, m []int, end int) (int, int) {
 	if ru.span != nil {
 		return ru.span(s, m)
 	}
 	sub, base := m, 0
 	if ru.value != nil {
-		end := len(s)
-		if !full {
-			end = min(len(s), m[1]+valueWindow)
-		}
 		sub, base = ru.value.FindStringSubmatchIndex(s[m[1]:end]), m[1]
 	}
 	for _, g := range ru.groups {

@@ -162,7 +162,9 @@ func Apply(t *Ticket, r Request, actor string, now time.Time) (Event, error) {
 	default:
 		return ev, fmt.Errorf("%w: unknown action %q (note, assign, start, escalate, resolve, close, reopen)", ErrInvalid, r.Action)
 	}
-	if next.Status != t.Status && ev.From == "" {
+	// A move that records nothing else records the status change; the
+	// first assignment, from nobody, keeps its assignee.
+	if next.Status != t.Status && ev.From == "" && ev.To == "" {
 		ev.From, ev.To = t.Status, next.Status
 	}
 	next.UpdatedAt = now

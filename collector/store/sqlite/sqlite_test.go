@@ -645,24 +645,6 @@ func userVersion(t *testing.T, path string) int {
 	return v
 }
 
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	s, path := newStore(t)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db := rawDB(t, path)
-	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 99"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if s, err := sqlite.Open(ctx, path); err == nil {
-		s.Close()
-		t.Fatal("opened a database with a newer schema")
-	}
-}
-
 func TestOpenPathWithSpecialCharacters(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "data dir?#%", "sonde.db")

@@ -1,0 +1,520 @@
+package findings
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+func TestMemoryThresholds(t *testing.T) {
+	for _, tc := range []struct {
+		data  map[string]any
+		want  Severity
+		title string
+	}{
+		{map[string]any{"used_ratio": 0.9499}, 0, ""},
+		{map[string]any{"used_ratio": MemoryUsedWarning, "available_bytes": 1024}, Warning, "Memory is running short: 95% in use, 1.0 KiB left"},
+		{map[string]any{"used_ratio": 0.9799, "available_bytes": 1023}, Warning, "Memory is running short: 98% in use, 1023 B left"},
+		{map[string]any{"used_ratio": MemoryUsedCritical, "available_bytes": 1 << 20}, Critical, "Memory is running short: 98% in use, 1.0 MiB left"},
+		// Stalls: the full variant's avg60, the health variant's avg10.
+		{map[string]any{"pressure": map[string]any{"some": map[string]any{"avg60": 19.99}}}, 0, ""},
+		{map[string]any{"pressure": map[string]any{"some": map[string]any{"avg60": MemoryStallWarning}}}, Warning, "Programs spend 20% of their time waiting for memory"},
+		{map[string]any{"pressure_some_avg10": MemoryStallWarning}, Warning, "Programs spend 20% of their time waiting for memory"},
+		{map[string]any{"pressure_some_avg10": 19.99}, 0, ""},
+		{map[string]any{"pressure": map[string]any{}, "pressure_some_avg10": 30}, Warning, "Programs spend 30% of their time waiting for memory"},
+		// Short memory says more than stalls.
+		{map[string]any{"used_ratio": 0.99, "available_bytes": 0, "pressure_some_avg10": 50}, Critical, "Memory is running short: 99% in use, 0 B left"},
+	} {
+		fs := run(probes{"memory": tc.data})
+		got := only(fs, "memory.pressure")
+		switch {
+		case tc.want == 0 && len(got) != 0:
+			t.Errorf("%v: %v", tc.data, got)
+		case tc.want != 0 && (len(got) != 1 || got[0].Severity != tc.want || got[0].Title != tc.title):
+			t.Errorf("%v: %v, want %s %q", tc.data, got, tc.want, tc.title)
+		}
+	}
+	f := one(t, run(probes{"memory": map[string]any{"used_ratio": 0.96, "available_bytes": 7, "pressure": map[string]any{"some": map[string]any{"avg60": 3}}}}), "memory.pressure")
+	if want := map[string]any{"used_ratio": 0.96, "available_bytes": uint64(7), "stall_some_avg60": 3.0}; !maps.Equal(f.Evidence, want) {
+		t.Errorf("evidence %v, want %v", f.Evidence, want)
+	}
+}
+
+func TestSwapHeavy(t *testing.T) {
+	const gib = 1 << 30
+	for _, tc := range []struct {
+		name string
+		data map[string]any
+		ram  uint64 // the facts' memory
+		want bool
+	}{
+		{"quarter of the probe's memory", map[string]any{"total_bytes": 4 * gib, "swap": map[string]any{"total_bytes": 8 * gib, "used_bytes": gib}}, 0, true},
+		{"just under a quarter", map[string]any{"total_bytes": 4 * gib, "swap": map[string]any{"used_bytes": gib - 1}}, 0, false},
+		{"health variant, facts' memory", map[string]any{"swap_used_bytes": 2 * gib}, 8 * gib, true},
+		{"health variant, under", map[string]any{"swap_used_bytes": 2*gib - 1}, 8 * gib, false},
+		{"memory size unknown", map[string]any{"swap_used_bytes": 2 * gib}, 0, false},
+		{"swap unknown", map[string]any{"total_bytes": 4 * gib}, 8 * gib, false},
+	} {
+		d := snap(now, probes{"memory": tc.data})
+		d.Facts.MemoryBytes = tc.ram
+		if got := len(only(analyze(d, nil, false), "memory.swap-heavy")) == 1; got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	f := one(t, run(probes{"memory": map[string]any{"total_bytes": 4 * gib, "swap": map[string]any{"total_bytes": 8 * gib, "used_bytes": 3 * gib}}}), "memory.swap-heavy")
+	want := map[string]any{"swap_used_bytes": uint64(3 * gib), "memory_bytes": uint64(4 * gib), "swap_total_bytes": uint64(8 * gib)}
+	if !maps.Equal(f.Evidence, want) || f.Title != "3.0 GiB of memory is swapped out to disk, 75% of the memory's size" || f.Severity != Warning {
+		t.Errorf("finding %+v", f)
+	}
+	d := snap(now, probes{"memory": map[string]any{"swap_used_bytes": 2 * gib}})
+	d.Facts = nil
+	if fs := analyze(d, nil, false); len(fs) != 0 {
+		t.Errorf("no facts: %v", ids(fs))
+	}
+}
+
+func TestBytesText(t *testing.T) {
+	for _, tc := range []struct {
+		n    uint64
+		want string
+	}{
+		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"}, {1<<20 - 1, "1024.0 KiB"},
+		{1 << 20, "1.0 MiB"}, {1 << 30, "1.0 GiB"}, {1 << 40, "1.0 TiB"}, {1 << 50, "1.0 PiB"}, {1 << 60, "1.0 EiB"},
+		{1<<64 - 1, "16.0 EiB"},
+	} {
+		if got := bytesText(tc.n); got != tc.want {
+			t.Errorf("bytesText(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+// counters is an interface with the given receive and transmit counters.
+func counters(name string, rx, rxErr, rxDrop, tx, txErr, txDrop uint64) map[string]any {
+	return map[string]any{"name": name, "counters": map[string]any{
+		"rx_packets": rx, "rx_errors": rxErr, "rx_drops": rxDrop, "tx_packets": tx, "tx_errors": txErr, "tx_drops": txDrop}}
+}
+
+func TestInterfaceErrorThresholds(t *testing.T) {
+	for _, tc := range []struct {
+		ifc  map[string]any
+		want string // the title's list of problems, "" for no finding
+	}{
+		// 1% of exactly InterfaceMinPackets in error: judged, and bad.
+		{counters("eth0", 9900, 100, 0, 0, 0, 0), "1% of received packets had errors"},
+		{counters("eth0", 9901, 99, 0, 0, 0, 0), ""},
+		{counters("eth0", 9899, 100, 0, 0, 0, 0), ""}, // 9999 packets: too few to judge
+		{counters("eth0", 9500, 0, 500, 0, 0, 0), "5% of received packets were dropped"},
+		{counters("eth0", 9501, 0, 499, 0, 0, 0), ""},
+		{counters("eth0", 9499, 0, 500, 0, 0, 0), ""},
+		{counters("eth0", 0, 0, 0, 9900, 100, 0), "1% of sent packets had errors"},
+		{counters("eth0", 0, 0, 0, 9000, 500, 500), "5% of sent packets had errors, 5% of sent packets were dropped"},
+		{counters("eth0", 9400, 100, 500, 9900, 100, 0),
+			"1% of received packets had errors, 5% of received packets were dropped, 1% of sent packets had errors"},
+		{counters("", 0, 0, 0, 9900, 100, 0), ""},
+		{map[string]any{"name": "eth0"}, ""},
+	} {
+		fs := only(run(probes{"network": map[string]any{"interfaces": []any{tc.ifc}}}), "network.interface-errors")
+		switch {
+		case tc.want == "" && len(fs) != 0:
+			t.Errorf("%v: %v", tc.ifc, fs)
+		case tc.want != "" && (len(fs) != 1 || fs[0].Title != "The network interface eth0 is losing packets: "+tc.want):
+			t.Errorf("%v: %v, want %q", tc.ifc, fs, tc.want)
+		}
+	}
+	f := one(t, run(probes{"network": map[string]any{"interfaces": []any{counters("eth0", 20000, 300, 0, 10, 0, 0)}}}), "network.interface-errors")
+	// The direction with too little traffic is not in the evidence.
+	want := map[string]any{"interface": "eth0", "rx_packets": uint64(20000), "rx_errors": uint64(300), "rx_drops": uint64(0)}
+	if !maps.Equal(f.Evidence, want) || f.Subject != "eth0" || f.Severity != Warning {
+		t.Errorf("finding %+v", f)
+	}
+}
+
+func TestRouteAndResolvers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		os   string
+		data map[string]any
+		want []string
+	}{
+		{"full, no route", "linux", map[string]any{"default_routes": []any{}, "dns": map[string]any{"nameservers": []string{"10.0.0.1"}}}, []string{"network.no-default-route"}},
+		{"full, a route", "linux", map[string]any{"default_routes": []any{map[string]any{"interface": "eth0"}}}, nil},
+		{"full, routes not read", "linux", map[string]any{"default_routes": []any{}, "errors": []string{"reading routes: EPERM"}}, nil},
+		{"full, routes unknown", "darwin", map[string]any{"default_routes": nil}, nil},
+		{"full, no DNS", "linux", map[string]any{"dns": map[string]any{"nameservers": []string{}}}, []string{"dns.no-resolvers"}},
+		{"full, upstream DNS", "linux", map[string]any{"dns": map[string]any{"upstream_nameservers": []string{"1.1.1.1"}}}, nil},
+		{"health, no route", "linux", map[string]any{"default_route": false, "resolvers": 1}, []string{"network.no-default-route"}},
+		{"health, route", "linux", map[string]any{"default_route": true}, nil},
+		{"health, not linux", "darwin", map[string]any{"default_route": false}, nil},
+		{"health, routes not read", "linux", map[string]any{"default_route": false, "errors": []string{"reading routes: x"}}, nil},
+		{"health, no resolvers", "darwin", map[string]any{"resolvers": 0}, []string{"dns.no-resolvers"}},
+		{"health, resolvers", "linux", map[string]any{"resolvers": 2}, nil},
+		{"health, windows", "windows", map[string]any{"resolvers": 0}, nil},
+		{"health, unknown system", "", map[string]any{"resolvers": 0}, nil},
+		{"health, resolv.conf not read", "linux", map[string]any{"resolvers": 0, "errors": []string{"other", "reading resolver configuration: x"}}, nil},
+	} {
+		d := snap(now, probes{"network": tc.data})
+		d.Facts.OS = tc.os
+		if got := ids(analyze(d, nil, false)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	d := snap(now, probes{"network": map[string]any{"resolvers": 0}})
+	d.Facts = nil
+	if fs := analyze(d, nil, false); len(fs) != 0 {
+		t.Errorf("no facts: %v", ids(fs))
+	}
+}
+
+func TestCollectorReachability(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		c       map[string]any
+		id      string
+		subject string
+		title   string
+	}{
+		{"slow", map[string]any{"addr": "sonde.example:7443", "ok": true, "handshake": map[string]any{"duration_ms": 1000}},
+			"collector.high-latency", "sonde.example:7443", "The connection to the support server sonde.example:7443 is slow: 1000 ms to connect"},
+		{"fast enough", map[string]any{"addr": "sonde.example:7443", "ok": true, "handshake": map[string]any{"duration_ms": 999.9}}, "", "", ""},
+		{"no name", map[string]any{"addr": "sonde.example:7443", "resolve": map[string]any{"error": "no such host"}, "handshake": map[string]any{"error": "x"}},
+			"dns.failing", "sonde.example", "Name lookup failed for sonde.example, the support server"},
+		{"no port", map[string]any{"addr": "sonde.example", "resolve": map[string]any{"error": "no such host"}},
+			"dns.failing", "sonde.example", "Name lookup failed for sonde.example, the support server"},
+		{"resolved", map[string]any{"addr": "sonde.example:7443", "resolve": map[string]any{}, "ok": true}, "", "", ""},
+		{"unreachable", map[string]any{"addr": "192.0.2.1:7443", "handshake": map[string]any{"error": "timeout"}},
+			"collector.unreachable", "192.0.2.1:7443", "The support server 192.0.2.1:7443 cannot be reached"},
+		{"no handshake tried", map[string]any{"addr": "192.0.2.1:7443", "handshake": map[string]any{"error": noHandshake}}, "", "", ""},
+		{"no error", map[string]any{"addr": "192.0.2.1:7443"}, "", "", ""},
+	} {
+		fs := run(probes{"network": map[string]any{"collector": tc.c}})
+		switch {
+		case tc.id == "" && len(fs) != 0:
+			t.Errorf("%s: %v", tc.name, ids(fs))
+		case tc.id != "" && (len(fs) != 1 || fs[0].ID != tc.id || fs[0].Subject != tc.subject || fs[0].Title != tc.title):
+			t.Errorf("%s: %+v", tc.name, fs)
+		}
+	}
+}
+
+// hog runs the processes analyzer over a top process at pct percent of one
+// CPU and a cpu probe; cores 0 leaves the core count to the facts (4).
+func hog(pct float64, cpu map[string]any) []Finding {
+	ps := probes{"processes": map[string]any{"top_cpu": []map[string]any{
+		{"pid": 7, "name": "other", "cpu_percent": 1},
+		{"pid": 42, "name": "miner", "user": "bob", "cpu_percent": pct},
+	}}}
+	if cpu != nil {
+		ps["cpu"] = cpu
+	}
+	return only(run(ps), "process.cpu-hog")
+}
+
+func TestCPUHog(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pct  float64
+		cpu  map[string]any
+		want bool
+	}{
+		// Half of what the machine used, and at least CPUHogPercent.
+		{"half the machine's use", 95, map[string]any{"logical_cores": 2, "usage_percent": map[string]any{"total": 95}}, true},
+		{"under half", 95, map[string]any{"logical_cores": 2, "usage_percent": map[string]any{"total": 95.1}}, false},
+		{"health variant's usage", 95, map[string]any{"logical_cores": 4, "usage_percent": 25}, true},
+		{"health variant, busier", 95, map[string]any{"logical_cores": 4, "usage_percent": 50}, false},
+		{"at CPUHogPercent", CPUHogPercent, map[string]any{"logical_cores": 1, "usage_percent": 90}, true},
+		{"under CPUHogPercent", 89.9, map[string]any{"logical_cores": 1, "usage_percent": 89.9}, false},
+		// The machine's use unknown: its capacity counts.
+		{"usage unknown, 2 cores", 100, map[string]any{"logical_cores": 2}, true},
+		{"usage unknown, 8 cores", 100, map[string]any{"logical_cores": 8}, false},
+		{"usage unreadable", 100, map[string]any{"logical_cores": 8, "usage_percent": "busy"}, false},
+		// Cores from the facts (4) when the cpu probe has none.
+		{"facts' cores", 200, map[string]any{"usage_percent": 10}, true},
+		{"facts' cores, no cpu probe", 200, nil, true},
+		{"facts' cores, no cpu probe, under", 199, nil, false},
+	} {
+		if got := len(hog(tc.pct, tc.cpu)) == 1; got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	f := hog(95, map[string]any{"logical_cores": 4, "usage_percent": 25})[0]
+	want := map[string]any{"pid": int64(42), "name": "miner", "user": "bob", "cpu_percent": 95.0, "cpus": 4, "machine_usage_percent": 25.0}
+	if !maps.Equal(f.Evidence, want) || f.Subject != "miner" || f.Title != "The program miner (process 42) is using most of the processor's time" {
+		t.Errorf("finding %+v", f)
+	}
+	// No core count anywhere: no verdict.
+	d := snap(now, probes{"processes": map[string]any{"top_cpu": []map[string]any{{"pid": 1, "name": "x", "cpu_percent": 400}}}})
+	d.Facts = nil
+	if fs := analyze(d, nil, false); len(fs) != 0 {
+		t.Errorf("no cores: %v", ids(fs))
+	}
+	// Of two processes equally busy, the first listed is named.
+	fs := only(run(probes{"processes": map[string]any{"top_cpu": []map[string]any{
+		{"pid": 1, "name": "first", "cpu_percent": 300}, {"pid": 2, "name": "second", "cpu_percent": 300},
+	}}}), "process.cpu-hog")
+	if len(fs) != 1 || fs[0].Subject != "first" {
+		t.Errorf("tie: %+v", fs)
+	}
+}
+
+// units is the services probe's health variant: the failed units' names.
+func units(names ...string) probes {
+	return probes{"services": map[string]any{"manager": "systemd", "failed_units": names}}
+}
+
+func TestServiceRestarts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		services map[string]any
+		want     string
+	}{
+		{"restarted CrashLoopRestarts times", map[string]any{"manager": "systemd", "failed": []map[string]any{
+			{"name": "a.service", "sub_state": "failed", "exit_code": 1, "restarts": CrashLoopRestarts}}},
+			"service.crash-looping: The service a.service keeps crashing: restarted 3 times, then gave up"},
+		{"restarted less", map[string]any{"manager": "systemd", "failed": []map[string]any{
+			{"name": "a.service", "restarts": CrashLoopRestarts - 1}}},
+			"service.failed: The service a.service has failed"},
+		// The health variant's names, with the count from the services
+		// list.
+		{"count from the list", map[string]any{"manager": "systemd", "failed_units": []string{"a.service"},
+			"services": []map[string]any{{"name": "b.service"}, {"name": "a.service", "restarts": 5}}},
+			"service.crash-looping: The service a.service keeps crashing: restarted 5 times, then gave up"},
+		{"list without a count", map[string]any{"manager": "systemd", "failed_units": []string{"a.service"},
+			"services": []map[string]any{{"name": "a.service"}}},
+			"service.failed: The service a.service has failed"},
+		{"windows", map[string]any{"manager": "scm", "failed_units": []string{"Spooler"}},
+			"service.failed: The service Spooler is stopped although it should start automatically"},
+		{"systemd unit", map[string]any{"manager": "systemd", "failed_units": []string{"home.mount"}},
+			"service.failed: The system unit home.mount has failed"},
+		{"launchd", map[string]any{"manager": "launchd", "failed_units": []string{"com.x"}},
+			"service.failed: The service com.x has failed"},
+	} {
+		fs := run(probes{"services": tc.services})
+		if len(fs) != 1 || fs[0].ID+": "+fs[0].Title != tc.want {
+			t.Errorf("%s: %+v, want %q", tc.name, fs, tc.want)
+		}
+	}
+	f := one(t, run(probes{"services": map[string]any{"manager": "systemd", "failed": []map[string]any{
+		{"name": "a.service", "sub_state": "failed", "exit_code": 2, "restarts": 1}, {"name": ""}}}}), "service.failed")
+	want := map[string]any{"unit": "a.service", "manager": "systemd", "sub_state": "failed", "exit_code": uint32(2), "restarts": uint32(1)}
+	if !maps.Equal(f.Evidence, want) {
+		t.Errorf("evidence %v, want %v", f.Evidence, want)
+	}
+	if fs := run(probes{"services": map[string]any{"failed": []any{1, 2}}}); len(fs) != 0 {
+		t.Errorf("undecodable failed list: %v", ids(fs))
+	}
+}
+
+// onsetsOf analyzes a.service failed now over a history given oldest
+// first, true where it was failed, and returns the finding's ID and
+// evidence of failures seen.
+func onsetsOf(t *testing.T, oldestFirst ...bool) (string, any) {
+	t.Helper()
+	var history []*protocol.Document
+	for i, failed := range oldestFirst {
+		at := now.Add(-time.Duration(len(oldestFirst)-i) * time.Hour)
+		if failed {
+			history = append(history, snap(at, units("a.service")))
+		} else {
+			history = append(history, snap(at, units()))
+		}
+	}
+	slices.Reverse(history) // newest first
+	f := one(t, analyze(snap(now, units("a.service")), history, false), "")
+	return f.ID, f.Evidence["failures_seen"]
+}
+
+func TestServiceFailureOnsets(t *testing.T) {
+	for _, tc := range []struct {
+		history []bool
+		id      string
+		seen    any
+	}{
+		{nil, "service.failed", nil},
+		{[]bool{true, true, true}, "service.failed", nil}, // one long failure
+		{[]bool{false, true}, "service.failed", nil},
+		{[]bool{true, false}, "service.failed", 2},
+		{[]bool{true, false, true, false}, "service.crash-looping", 3},
+		{[]bool{false, true, false, true}, "service.failed", 2},
+		{[]bool{false, true, false, true, false}, "service.crash-looping", 3},
+		{[]bool{false, true, false, true, false, true, true}, "service.crash-looping", 3},
+	} {
+		id, seen := onsetsOf(t, tc.history...)
+		if id != tc.id || seen != tc.seen {
+			t.Errorf("history %v: %s, failures_seen %v; want %s, %v", tc.history, id, seen, tc.id, tc.seen)
+		}
+	}
+	// History without a readable services probe is skipped.
+	broken := snap(now.Add(-2*time.Hour), probes{"services": "garbage"})
+	f := one(t, analyze(snap(now, units("a.service")), []*protocol.Document{snap(now.Add(-time.Hour), units()), broken, snap(now.Add(-3*time.Hour), units("a.service"))}, false), "")
+	if f.Evidence["failures_seen"] != 2 {
+		t.Errorf("across a broken snapshot: %+v", f)
+	}
+}
+
+// TestHistoryBound: only the newest maxHistory older snapshots count.
+func TestHistoryBound(t *testing.T) {
+	var history []*protocol.Document // newest first
+	for i := range maxHistory + 10 {
+		at := now.Add(-time.Duration(i+1) * time.Minute)
+		if i < maxHistory || i%2 == 0 {
+			history = append(history, snap(at, units("a.service")))
+		} else {
+			history = append(history, snap(at, units()))
+		}
+	}
+	history = append(history[:3], append([]*protocol.Document{nil}, history[3:]...)...)
+	// Beyond the bound it failed anew five times; within it, once.
+	if f := one(t, analyze(snap(now, units("a.service")), history, false), ""); f.ID != "service.failed" {
+		t.Errorf("history beyond the bound counted: %+v", f)
+	}
+	if f := one(t, analyze(snap(now, units("a.service")), history[:maxHistory+1], false), ""); f.ID != "service.failed" {
+		t.Errorf("%+v", f)
+	}
+	if got := newInput(snap(now, nil), history); len(got.history) != maxHistory || slices.Contains(got.history, nil) {
+		t.Errorf("%d snapshots kept", len(got.history))
+	}
+}
+
+func TestRebootPending(t *testing.T) {
+	var pkgs []string
+	for i := range maxRebootPackages + 2 {
+		pkgs = append(pkgs, "pkg"+strings.Repeat("x", i))
+	}
+	for _, tc := range []struct {
+		data map[string]any
+		want map[string]any
+	}{
+		{map[string]any{"reboot_required": false, "reboot_required_by": pkgs}, nil},
+		{map[string]any{"reboot_required": true, "uptime_seconds": 60}, map[string]any{"uptime_seconds": int64(60)}},
+		{map[string]any{"reboot_required": true, "reboot_required_by": []string{}}, map[string]any{"uptime_seconds": int64(0)}},
+		{map[string]any{"reboot_required": true, "reboot_required_by": pkgs[:2]}, map[string]any{"uptime_seconds": int64(0), "packages": pkgs[:2]}},
+		{map[string]any{"reboot_required": true, "reboot_required_by": pkgs}, map[string]any{"uptime_seconds": int64(0), "packages": pkgs[:maxRebootPackages]}},
+	} {
+		fs := run(probes{"system": tc.data})
+		if tc.want == nil {
+			if len(fs) != 0 {
+				t.Errorf("%v: %v", tc.data, ids(fs))
+			}
+			continue
+		}
+		f := one(t, fs, "system.reboot-pending")
+		got, _ := f.Evidence["packages"].([]string)
+		want, _ := tc.want["packages"].([]string)
+		_, hasPackages := f.Evidence["packages"]
+		if f.Evidence["uptime_seconds"] != tc.want["uptime_seconds"] || !slices.Equal(got, want) || hasPackages != (want != nil) || f.Severity != Info {
+			t.Errorf("%v: evidence %v, want %v", tc.data, f.Evidence, tc.want)
+		}
+	}
+}
+
+// clock runs the time analyzer over the collector's measurement and the
+// sync state ("" unknown, "yes", "no").
+func clock(offsetMS, rttMS float64, sync string) []Finding {
+	data := map[string]any{"collector": map[string]any{"known": true, "offset_ms": offsetMS, "rtt_ms": rttMS}}
+	if sync != "" {
+		data["sync"] = map[string]any{"known": true, "synced": sync == "yes"}
+	}
+	return run(probes{"time": data})
+}
+
+func TestClockSkewThresholds(t *testing.T) {
+	ms := float64(time.Millisecond)
+	warn, crit := float64(ClockSkewWarning)/ms, float64(ClockSkewCritical)/ms
+	for _, tc := range []struct {
+		offset, rtt float64
+		want        Severity
+	}{
+		{warn - 1, 0, 0},
+		{warn, 0, Warning},
+		{-warn, 0, Warning},
+		{crit - 1, 0, Warning},
+		{crit, 0, Critical},
+		{-crit, 0, Critical},
+		// Less half the round trip: 3000 ms over 1000 ms is 2500 ms; 2400
+		// over 1000 is 1900.
+		{3000, 1000, Warning},
+		{3000, -1000, Warning},
+		{2400, 1000, 0},
+		{warn + 500, 1000, Warning},
+		{warn + 499, 1000, 0},
+		{100, 1e6, 0},
+	} {
+		if got := severityOf(t, clock(tc.offset, tc.rtt, ""), "time.clock-skew"); got != tc.want {
+			t.Errorf("offset %v, rtt %v: %v, want %v", tc.offset, tc.rtt, got, tc.want)
+		}
+	}
+	if fs := run(probes{"time": map[string]any{"collector": map[string]any{"known": false, "offset_ms": 1e9}}}); len(fs) != 0 {
+		t.Errorf("unknown offset: %v", ids(fs))
+	}
+}
+
+func TestClockSkewTitle(t *testing.T) {
+	for _, tc := range []struct {
+		offset float64
+		want   string
+	}{
+		{2000, "2 seconds behind"},
+		{-2000, "2 seconds ahead of"},
+		{119_999, "120 seconds behind"},
+		{120_000, "2 minutes behind"},
+		{-3 * 3600_000, "3 hours ahead of"},
+		{3 * 86400_000, "3 days behind"},
+		{1e15, "11574 days behind"},
+	} {
+		f := one(t, clock(tc.offset, 0, ""), "time.clock-skew")
+		if want := "This machine's clock is " + tc.want + " the support server's"; f.Title != want {
+			t.Errorf("offset %v: %q, want %q", tc.offset, f.Title, want)
+		}
+		if f.Evidence["offset_ms"] != tc.offset || f.Evidence["rtt_ms"] != 0.0 {
+			t.Errorf("evidence %v", f.Evidence)
+		}
+	}
+}
+
+// TestNotSynced: a clock not kept in sync is a warning, or only for
+// information while the collector sees it right.
+func TestNotSynced(t *testing.T) {
+	warn := float64(ClockSkewWarning / time.Millisecond)
+	for _, tc := range []struct {
+		name string
+		fs   []Finding
+		want Severity
+	}{
+		{"synced", clock(0, 0, "yes"), 0},
+		{"offset unknown", run(probes{"time": map[string]any{"sync": map[string]any{"known": true}}}), Warning},
+		{"right", clock(warn-1, 0, "no"), Info},
+		{"at the skew threshold", clock(warn, 0, "no"), Warning},
+		{"sync unknown", run(probes{"time": map[string]any{"sync": map[string]any{"known": false}}}), 0},
+		{"health variant", run(probes{"time": map[string]any{"synced": false, "sync_known": true}}), Warning},
+		{"health variant, unknown", run(probes{"time": map[string]any{"synced": false, "sync_known": false}}), 0},
+		{"health variant, half", run(probes{"time": map[string]any{"synced": false}}), 0},
+	} {
+		if got := severityOf(t, tc.fs, "time.not-synced"); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestSnapshotsDropped(t *testing.T) {
+	for _, tc := range []struct {
+		data map[string]any
+		want string
+	}{
+		{map[string]any{}, ""},
+		{map[string]any{"delivery": map[string]any{"spool_bytes": 10}}, ""},
+		{map[string]any{"delivery": map[string]any{"lost": 2, "spool_dropped": 3, "spool_bytes": 10, "spool_cap": 20}},
+			"The Sonde agent dropped 5 snapshots it could not deliver"},
+	} {
+		fs := run(probes{"agent": tc.data})
+		switch {
+		case tc.want == "" && len(fs) != 0:
+			t.Errorf("%v: %v", tc.data, ids(fs))
+		case tc.want != "" && (len(fs) != 1 || fs[0].Title != tc.want || fs[0].Severity != Info):
+			t.Errorf("%v: %+v", tc.data, fs)
+		}
+	}
+}
