@@ -4,6 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/sondehq/sonde/internal/version.Version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
+WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
@@ -31,9 +32,10 @@ test-faults: ## the long fault tests: kill -9, full disks, lossy and partitioned
 soak: ## 1,000 simulated agents with reconnect churn against one collector (minutes)
 	$(GO) test -tags soak -count=1 -v -timeout 60m ./e2e/soak/
 
-lint: ## go vet and staticcheck
+lint: ## go vet, staticcheck, and wrapcheck (errors that cross a package name their operation; see .wrapcheck.yaml)
 	$(GO) vet -tags faults,soak ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags faults,soak ./...
+	$(GO) run github.com/tomarrell/wrapcheck/v2/cmd/wrapcheck@$(WRAPCHECK_VERSION) -test=false ./...
 
 bench: ## benchmarks: snapshot cost, probes, protocol encode/decode
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./agent/... ./protocol/...

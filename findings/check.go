@@ -66,7 +66,10 @@ func Check(w io.Writer, doc *protocol.Document, kb *KB) error {
 		wrap(&b, "", "", "Some checks could not be run: "+strings.Join(failed, ", ")+".")
 	}
 	_, err := io.WriteString(w, b.String())
-	return err
+	if err != nil {
+		return fmt.Errorf("writing the findings: %w", err)
+	}
+	return nil
 }
 
 // failedProbes names the probes of doc that reported an error.

@@ -53,7 +53,7 @@ func LoadKB(dir string) (*KB, error) {
 	kb := &KB{entries: map[string]Entry{}}
 	names, err := fs.Glob(defaults, "kb/*.yaml")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing the default knowledge base: %w", err)
 	}
 	if err := kb.addFiles(names, func(name string) ([]byte, error) { return defaults.ReadFile(name) }); err != nil {
 		return nil, err
@@ -122,20 +122,20 @@ func parseKB(b []byte) ([]lined, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // an empty file
 		}
-		return nil, err
+		return nil, fmt.Errorf("reading the YAML: %w", err)
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case err == nil:
 		return nil, fmt.Errorf("line %d: only one YAML document is allowed", extra.Line)
 	case !errors.Is(err, io.EOF):
-		return nil, err
+		return nil, fmt.Errorf("reading the YAML: %w", err)
 	}
 	// Decode again as nodes for the line each entry starts on; the strict
 	// decode above already proved the shape.
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the YAML: %w", err)
 	}
 	out := make([]lined, len(entries))
 	for i, e := range entries {

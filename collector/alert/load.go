@@ -73,7 +73,7 @@ func Load(defaults fs.FS, dir string) (*RuleSet, error) {
 	if defaults != nil {
 		names, err := fs.Glob(defaults, "*.yaml")
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listing the default rules: %w", err)
 		}
 		for _, name := range names {
 			b, err := fs.ReadFile(defaults, name)
@@ -144,7 +144,7 @@ func readDir(dir string) ([]ruleFile, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing rule files: %w", err)
 	}
 	var out []ruleFile
 	for _, e := range entries {

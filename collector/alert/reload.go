@@ -104,7 +104,7 @@ func dirStamp(dir string) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("listing rule files: %w", err)
 	}
 	var b strings.Builder
 	for _, e := range entries {

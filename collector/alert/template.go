@@ -148,12 +148,12 @@ func parseTemplate(name, text string) (*template.Template, error) {
 	}
 	t, err := template.New(name).Option("missingkey=zero").Funcs(templateFuncs).Parse(text)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
 	sample := TemplateData{Labels: map[string]string{}, Value: 0.5, Rule: "Rule", Severity: Warning}
 	w := &capWriter{}
 	if err := t.Execute(w, sample); err != nil && !w.full {
-		return nil, err
+		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
 	return t, nil
 }
@@ -171,7 +171,11 @@ func (w *capWriter) Write(p []byte) (int, error) {
 		w.full = true
 		return 0, errors.New("annotation too long")
 	}
-	return w.b.Write(p)
+	n, err := w.b.Write(p)
+	if err != nil {
+		return n, fmt.Errorf("writing an annotation: %w", err)
+	}
+	return n, nil
 }
 
 // renderTemplate executes t; an error is rendered in its place, so that an alert

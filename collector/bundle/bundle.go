@@ -236,7 +236,7 @@ var sigLen = len(sigPrefix) + base64.StdEncoding.EncodedLen(ed25519.SignatureSiz
 func write(w io.Writer, m *Manifest, files []namedFile, key ed25519.PrivateKey) error {
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("encoding the manifest: %w", err)
 	}
 	manifest = append(manifest, '\n')
 	mSig := base64.StdEncoding.EncodeToString(ed25519.Sign(key, manifest))
@@ -248,24 +248,26 @@ func write(w io.Writer, m *Manifest, files []namedFile, key ed25519.PrivateKey) 
 	for _, f := range all {
 		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: m.Created})
 		if err != nil {
-			return err
+			return fmt.Errorf("adding %s: %w", f.name, err)
 		}
 		if _, err := fw.Write(f.data); err != nil {
-			return err
+			return fmt.Errorf("adding %s: %w", f.name, err)
 		}
 	}
 	if err := zw.SetComment(string(make([]byte, sigLen))); err != nil {
-		return err
+		return fmt.Errorf("building the zip: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return err
+		return fmt.Errorf("building the zip: %w", err)
 	}
 	b := buf.Bytes()
 	body := b[:len(b)-sigLen]
 	sig := sigPrefix + base64.StdEncoding.EncodeToString(ed25519.Sign(key, body))
 	copy(b[len(b)-sigLen:], sig)
-	_, err = w.Write(b)
-	return err
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("writing the bundle: %w", err)
+	}
+	return nil
 }
 
 var fileOrder = map[string]int{"report.html": 1, "report.txt": 2, "timeline.txt": 3, "ticket.json": 4, "findings.json": 5,

@@ -106,12 +106,12 @@ func readFile(f *zip.File, max int64) ([]byte, error) {
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("opening: %w", err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, max+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading: %w", err)
 	}
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("larger than %d bytes", max)
@@ -123,7 +123,7 @@ func readFile(f *zip.File, max int64) ([]byte, error) {
 func Open(b []byte, name string) ([]byte, error) {
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("not a bundle: %w", err)
 	}
 	for _, f := range zr.File {
 		if f.Name == name {
