@@ -3,6 +3,7 @@ package findings
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -123,5 +124,17 @@ func TestWrap(t *testing.T) {
 	wrap(&b, "- ", "  ", "")
 	if b.String() != "- \n" {
 		t.Errorf("empty text: %q", b.String())
+	}
+}
+
+type brokenWriter struct{}
+
+func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestCheckWriteError: a writer that fails is reported, not ignored.
+func TestCheckWriteError(t *testing.T) {
+	doc, _ := loadCase(t, "healthy")
+	if err := Check(brokenWriter{}, doc, nil); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("error %v", err)
 	}
 }
