@@ -109,7 +109,19 @@ func TestRelay(t *testing.T) {
 		const d, n = 200 * time.Millisecond, 30
 		r.SetDelay(d / 2) // each way
 		defer r.SetDelay(0)
-		up0, down0 := r.Traffic()
+		// The relay counts a datagram once it has sent it on, which can be
+		// after the client has it: wait for the warm-up's echo to be
+		// counted, so that the counts below are the burst's alone.
+		settled := func(want int64) (up, down Traffic) {
+			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+				up, down = r.Traffic()
+				if down.Datagrams >= want || time.Now().After(deadline) {
+					return up, down
+				}
+			}
+		}
+		up0, _ := r.Traffic()
+		up0, down0 := settled(up0.Datagrams)
 		start := time.Now()
 		for i := range n {
 			c.Write([]byte(fmt.Sprint(i)))
@@ -133,7 +145,7 @@ func TestRelay(t *testing.T) {
 		if last > d+300*time.Millisecond {
 			t.Fatalf("%d datagrams sent at once came back over %s, the first after %s, with %s each way", n, last, first, d/2)
 		}
-		up1, down1 := r.Traffic()
+		up1, down1 := settled(down0.Datagrams + n)
 		if got := up1.Sub(up0); got.Datagrams != n || got.Bytes != int64(len("0123456789"))+2*(n-10) {
 			t.Fatalf("the relay counted %s up, want %d datagrams", got, n)
 		}
