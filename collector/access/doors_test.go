@@ -19,7 +19,7 @@ import (
 	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/alert"
 	"github.com/sondehq/sonde/collector/api"
-	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/api/apitest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/collector/ticket"
@@ -147,13 +147,6 @@ func TestEveryDoorIsInTheTable(t *testing.T) {
 	}
 }
 
-type offline struct{}
-
-func (offline) Connected() map[string]time.Time { return map[string]time.Time{} }
-func (offline) RequestSnapshot(context.Context, string, []string) (int64, error) {
-	return 0, ingest.ErrOffline
-}
-
 var roles = []string{store.RoleL1, store.RoleL2, store.RoleL3, store.RoleAdmin}
 
 type env struct {
@@ -190,7 +183,7 @@ func setup(t *testing.T) *env {
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := &api.API{Store: st, Agents: offline{}, Log: log, Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}
+	a := &api.API{Store: st, Agents: apitest.Offline{}, Log: log, Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}
 	admin := api.WithKey(ctx, store.APIKey{Name: "setup", Role: store.RoleAdmin})
 	tk, _ := st.Ticket(ctx, "T-1")
 	ag, _ := st.Agent(ctx, "ag1")

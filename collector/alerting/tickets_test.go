@@ -12,19 +12,12 @@ import (
 
 	"github.com/sondehq/sonde/collector/alert"
 	"github.com/sondehq/sonde/collector/api"
-	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/api/apitest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/protocol"
 )
-
-type offline struct{}
-
-func (offline) Connected() map[string]time.Time { return map[string]time.Time{} }
-func (offline) RequestSnapshot(context.Context, string, []string) (int64, error) {
-	return 0, ingest.ErrOffline
-}
 
 // fleet opens a store with agents ag1..agN, each with one full snapshot.
 func fleet(t *testing.T, n int) *api.API {
@@ -54,7 +47,7 @@ func fleet(t *testing.T, n int) *api.API {
 		}
 	}
 	_, key, _ := ed25519.GenerateKey(nil)
-	a := &api.API{Store: st, Agents: offline{}, Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}
+	a := &api.API{Store: st, Agents: apitest.Offline{}, Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}
 	a.Handler() // sets the defaults
 	return a
 }

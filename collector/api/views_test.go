@@ -3,28 +3,18 @@ package api_test
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sondehq/sonde/collector/api"
-	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/api/apitest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
-	"github.com/sondehq/sonde/protocol"
 )
-
-type offline struct{}
-
-func (offline) Connected() map[string]time.Time { return map[string]time.Time{} }
-func (offline) RequestSnapshot(context.Context, string, []string) (int64, error) {
-	return 0, ingest.ErrOffline
-}
 
 // fleet is an API over a real store with one key per role and agent a1,
 // whose one full snapshot has a full disk and a failed service.
@@ -41,23 +31,9 @@ func fleet(t *testing.T) http.Handler {
 			t.Fatal(err)
 		}
 	}
-	b, err := os.ReadFile("../../findings/testdata/full-disk-failed-service/snapshot.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc protocol.Document
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddAgent(ctx, store.Agent{ID: "a1", Facts: *doc.Facts, EnrolledAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	doc.AgentID, doc.Facts = "a1", nil
-	if _, _, err := st.PutSnapshot(ctx, &store.Snapshot{Document: doc, ReceivedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	apitest.PutFixture(t, st, "a1")
 	_, key, _ := ed25519.GenerateKey(nil)
-	return (&api.API{Store: st, Agents: offline{}, Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}).Handler()
+	return (&api.API{Store: st, Agents: apitest.Offline{}, Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}).Handler()
 }
 
 func do(t *testing.T, h http.Handler, role, method, path, body string) (int, string) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -16,20 +15,12 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/api/apitest"
 	"github.com/sondehq/sonde/collector/cli"
-	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/internal/roletable"
-	"github.com/sondehq/sonde/protocol"
 )
-
-type offline struct{}
-
-func (offline) Connected() map[string]time.Time { return map[string]time.Time{} }
-func (offline) RequestSnapshot(context.Context, string, []string) (int64, error) {
-	return 0, ingest.ErrOffline
-}
 
 // TestEveryCommandAsL1 runs every command of the CLI with an L1 key
 // against a real API and store, and checks what L1 may see and do, as the
@@ -50,23 +41,9 @@ func TestEveryCommandAsL1(t *testing.T) {
 		}
 	}
 	fixture := "../../findings/testdata/full-disk-failed-service/snapshot.json"
-	b, err := os.ReadFile(fixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc protocol.Document
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddAgent(ctx, store.Agent{ID: "a1", Facts: *doc.Facts, EnrolledAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	doc.AgentID, doc.Facts = "a1", nil
-	if _, _, err := st.PutSnapshot(ctx, &store.Snapshot{Document: doc, ReceivedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	apitest.PutFixture(t, st, "a1")
 	_, key, _ := ed25519.GenerateKey(nil)
-	a := &api.API{Store: st, Agents: offline{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Bundles: api.Bundler{Dir: dir, Key: key}}
+	a := &api.API{Store: st, Agents: apitest.Offline{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Bundles: api.Bundler{Dir: dir, Key: key}}
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	t.Setenv("SONDE_URL", srv.URL)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/alert"
+	"github.com/sondehq/sonde/collector/api/apitest"
 )
 
 // TestAlertsPages shows a firing alert, escaped, on the fleet's alerts
@@ -15,7 +16,7 @@ import (
 func TestAlertsPages(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	putFixture(t, e.st, "ag1")
+	apitest.PutFixture(t, e.st, "ag1")
 	now := time.Now().UTC()
 	a := alert.Alert{Fingerprint: "00aa11bb22cc33dd", Rule: "DiskAlmostFull", AgentID: "ag1", State: alert.Firing,
 		Severity: "critical", ActiveAt: now, StartsAt: now,

@@ -3,37 +3,25 @@ package ui_test
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sondehq/sonde/collector/api"
-	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/api/apitest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/collector/ui"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"
 )
-
-// offline is the live side of a collector none of whose agents is
-// connected: real behaviour, not a fake.
-type offline struct{}
-
-func (offline) Connected() map[string]time.Time { return map[string]time.Time{} }
-
-func (offline) RequestSnapshot(context.Context, string, []string) (int64, error) {
-	return 0, ingest.ErrOffline
-}
 
 type env struct {
 	srv *httptest.Server
@@ -53,7 +41,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := &api.API{Store: st, Agents: offline{}, Log: log, Bundles: api.Bundler{
+	a := &api.API{Store: st, Agents: apitest.Offline{}, Log: log, Bundles: api.Bundler{
 		Dir: t.TempDir(), Key: ed25519.NewKeyFromSeed(make([]byte, 32)), KB: kb, Version: "test",
 	}}
 	srv := httptest.NewServer(ui.New(a, log))
@@ -284,26 +272,4 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// putFixture stores the full-disk, failed-service snapshot of findings'
-// test data as agent's, and the agent.
-func putFixture(t *testing.T, st store.Store, id string) {
-	t.Helper()
-	b, err := os.ReadFile("../../findings/testdata/full-disk-failed-service/snapshot.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc protocol.Document
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := st.AddAgent(ctx, store.Agent{ID: id, Facts: *doc.Facts, EnrolledAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	doc.AgentID, doc.Facts = id, nil
-	if _, _, err := st.PutSnapshot(ctx, &store.Snapshot{Document: doc, ReceivedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sondehq/sonde/collector/api/apitest"
+
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -77,7 +79,7 @@ func TestTicketForms(t *testing.T) {
 func TestAgentDiagnostics(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	putFixture(t, e.st, "a-disk")
+	apitest.PutFixture(t, e.st, "a-disk")
 	c := e.login(t, "l2")
 	_, list := e.get(t, c, "/?q=debian")
 	if !strings.Contains(list, "ws-0042") || !strings.Contains(list, `class="sev critical"`) || !strings.Contains(list, "offline") {
@@ -149,7 +151,7 @@ func TestAgentDiagnostics(t *testing.T) {
 func TestL1Pages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	putFixture(t, e.st, "a-disk")
+	apitest.PutFixture(t, e.st, "a-disk")
 	l1 := e.login(t, "l1")
 	if _, page := e.get(t, l1, "/tickets"); strings.Contains(page, `id="tier"`) {
 		t.Errorf("L1 is offered a choice of tiers to open at:\n%s", page)

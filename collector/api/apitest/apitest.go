@@ -1,0 +1,53 @@
+// Package apitest holds what the tests of the collector's doors (api, ui,
+// cli, access) share: a live side with no agent connected, and a machine
+// with a full disk and a failed service in a real store.
+package apitest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// Offline is the live side of a collector none of whose agents is
+// connected: real behaviour, not a fake.
+type Offline struct{}
+
+// Connected lists no agent.
+func (Offline) Connected() map[string]time.Time { return map[string]time.Time{} }
+
+// RequestSnapshot answers that the agent is offline.
+func (Offline) RequestSnapshot(context.Context, string, []string) (int64, error) {
+	return 0, ingest.ErrOffline
+}
+
+// PutFixture stores agent id with the facts and the one full snapshot of
+// package findings' full-disk-failed-service case.
+func PutFixture(t testing.TB, st store.Store, id string) {
+	t.Helper()
+	_, here, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../../findings/testdata/full-disk-failed-service/snapshot.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc protocol.Document
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.AddAgent(ctx, store.Agent{ID: id, Facts: *doc.Facts, EnrolledAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	doc.AgentID, doc.Facts = id, nil
+	if _, _, err := st.PutSnapshot(ctx, &store.Snapshot{Document: doc, ReceivedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+}
