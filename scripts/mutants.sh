@@ -39,7 +39,7 @@ one() {
 	local pkg=$1 floor=$2 log start rc=0
 	log="$logs/${pkg//\//_}.log"
 	start=$(date +%s)
-	timeout "$MUTANTBUDGET" "$GREMLINS" unleash --workers 1 --timeout-coefficient 10 \
+	GOFLAGS=-count=1 timeout "$MUTANTBUDGET" "$GREMLINS" unleash --workers 1 --timeout-coefficient 10 \
 		--threshold-efficacy "$floor" "./$pkg" >"$log" 2>&1 || rc=$?
 	local eff cov killed lived notcov timedout verdict=ok
 	eff=$(sed -n 's/^Test efficacy: \([0-9.]*\)%.*/\1/p' "$log")

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,9 +79,10 @@ func TestNoUnidirectionalStreams(t *testing.T) {
 	}
 }
 
-// TestDiscoveryFloodCut: CA requests are answered up to the burst (and
-// what the rate adds meanwhile), then no more: discovery cannot be used to
-// make the collector send without bound.
+// TestDiscoveryFloodCut: CA requests are answered up to the burst (a
+// fleet rollout enrolling at once), and what the rate adds meanwhile, then
+// no more: discovery cannot be used to make the collector send without
+// bound.
 func TestDiscoveryFloodCut(t *testing.T) {
 	t.Parallel()
 	const burst, rate, flood = 200, 50, 300 // server.go's discoveryBurst and discoveryRate
@@ -91,25 +93,79 @@ func TestDiscoveryFloodCut(t *testing.T) {
 	}
 	defer c.Close()
 	buf := make([]byte, 2048)
-	ask := func(wait time.Duration) bool {
-		if _, err := c.Write(protocol.DiscoveryRequest()); err != nil {
-			t.Fatal(err)
-		}
+	answer := func(wait time.Duration) bool {
 		c.SetReadDeadline(time.Now().Add(wait))
 		_, err := c.Read(buf)
 		return err == nil
 	}
+	ask := func() bool {
+		if _, err := c.Write(protocol.DiscoveryRequest()); err != nil {
+			t.Fatal(err)
+		}
+		// An answer slow to come is not a refusal: wait longer for it
+		// before taking the request as dropped.
+		return answer(250*time.Millisecond) || answer(time.Second)
+	}
 	// The first requests may go unanswered while the server starts.
 	start := time.Now()
-	waitUntil(t, "a CA discovery answer", func() bool { return ask(100 * time.Millisecond) })
+	waitUntil(t, "a CA discovery answer", func() bool {
+		c.Write(protocol.DiscoveryRequest())
+		return answer(100 * time.Millisecond)
+	})
 	// One at a time, so that none is lost on the way: the first one
 	// unanswered is where the burst ran out.
 	answered := 1
-	for answered < flood && ask(250*time.Millisecond) {
+	for answered < flood && ask() {
 		answered++
 	}
 	took := time.Since(start)
-	if most := burst + int(rate*took.Seconds()) + 1; answered == flood || answered > most {
-		t.Errorf("%d requests in a row answered in %s, want the answers to stop after at most %d", answered, took.Round(time.Millisecond), most)
+	if most := burst + int(rate*took.Seconds()) + 1; answered == flood || answered > most || answered < burst {
+		t.Errorf("%d requests in a row answered in %s, want the answers to stop after %d to %d", answered, took.Round(time.Millisecond), burst, most)
+	}
+}
+
+// TestServerCertificate: the collector presents a certificate from its CA
+// for the hosts it was given, valid for a year: agents verify it against
+// the CA they pinned, and it is made anew at each start.
+func TestServerCertificate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	conn, err := h.dial(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := conn.ConnectionState().TLS.PeerCertificates
+	if len(chain) == 0 {
+		t.Fatal("no server certificate")
+	}
+	leaf := chain[0]
+	if err := leaf.CheckSignatureFrom(h.ca.Cert); err != nil {
+		t.Errorf("the server certificate is not the CA's: %v", err)
+	}
+	if err := leaf.VerifyHostname("127.0.0.1"); err != nil {
+		t.Errorf("the server certificate does not name its host: %v", err)
+	}
+	if life := time.Until(leaf.NotAfter); life < 364*24*time.Hour || life > 366*24*time.Hour {
+		t.Errorf("the server certificate expires in %s, want a year", life.Round(time.Hour))
+	}
+}
+
+// TestReachabilityCheckNotRefused: an agent that hangs up before its hello
+// (the network probe timing a handshake) is not logged as a refused agent,
+// which would warn about every agent at every health snapshot.
+func TestReachabilityCheckNotRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, 0)
+	id := h.enroll(t, "probing")
+	conn, err := h.dial(t, &id.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.CloseWithError(0, "reachability check")
+	waitUntil(t, "the collector to see the agent hang up", func() bool {
+		return strings.Contains(h.logs.String(), `msg="agent closed before hello" agent=`+id.AgentID)
+	})
+	if strings.Contains(h.logs.String(), `msg="agent refused" agent=`+id.AgentID) {
+		t.Errorf("a reachability check was logged as a refused agent:\n%s", h.logs)
 	}
 }
