@@ -122,6 +122,11 @@ func TestDiscoveryFloodCut(t *testing.T) {
 	if most := burst + int(rate*took.Seconds()) + 1; answered == flood || answered > most || answered < burst {
 		t.Errorf("%d requests in a row answered in %s, want the answers to stop after %d to %d", answered, took.Round(time.Millisecond), burst, most)
 	}
+	// The last request went unanswered, and ask waited over a second for
+	// it: the rate has since refilled the bucket, so the next is answered.
+	if !ask() {
+		t.Errorf("no answer a second after the burst ran out, want the rate (%d a second) to have refilled the bucket", rate)
+	}
 }
 
 // TestServerCertificate: the collector presents a certificate from its CA

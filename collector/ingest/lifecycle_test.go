@@ -85,7 +85,7 @@ func TestCloseWithoutServe(t *testing.T) {
 }
 
 // drainHarness is a second server, on the harness's CA and a gated store,
-// whose Serve the test stops itself.
+// whose Serve the test stops itself. A drain of 0 leaves the default.
 func drainHarness(t *testing.T, drain time.Duration) (h, h2 *harness, gs *gatedStore, stop func() error) {
 	t.Helper()
 	h = newHarness(t, 0)
@@ -125,9 +125,10 @@ func drainHarness(t *testing.T, drain time.Duration) (h, h2 *harness, gs *gatedS
 // TestServeDrains: a snapshot being stored when Serve's context ends is
 // stored and acked before Serve returns; meanwhile no new connection is
 // accepted, and afterwards the agent is told the collector is shutting
-// down and the socket is released.
+// down and the socket is released. The drain timeout is the default (a
+// zero Config.DrainTimeout), which leaves the store seconds to finish.
 func TestServeDrains(t *testing.T) {
-	h, h2, gs, stop := drainHarness(t, patience)
+	h, h2, gs, stop := drainHarness(t, 0)
 	id := h.enroll(t, "draining")
 	conn := h2.connect(t, id)
 	snap := h2.snapshot(id.AgentID)

@@ -108,9 +108,8 @@ type Server struct {
 	revoked atomic.Pointer[map[string]bool]
 	slots   chan struct{} // one per snapshot being read and stored
 
-	loadMu     sync.Mutex
-	loadTokens float64
-	loadLast   time.Time
+	loadMu sync.Mutex
+	load   *bucket // handshakes before a Retry (underLoad)
 }
 
 type agentConn struct {
@@ -146,7 +145,8 @@ func Listen(cfg Config) (*Server, error) {
 		// production collectors keep theirs in the data dir.
 		_, cfg.RequestKey, _ = ed25519.GenerateKey(nil)
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, obs: cfg.Observe, conns: map[string]*agentConn{}, slots: make(chan struct{}, cfg.MaxIngest)}
+	s := &Server{cfg: cfg, log: cfg.Log, obs: cfg.Observe, conns: map[string]*agentConn{}, slots: make(chan struct{}, cfg.MaxIngest),
+		load: newBucket(handshakeRate, handshakeBurst, time.Now())}
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
@@ -242,14 +242,7 @@ func (s *Server) close() error {
 func (s *Server) underLoad(net.Addr) bool {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	now := time.Now()
-	s.loadTokens = min(handshakeBurst, s.loadTokens+now.Sub(s.loadLast).Seconds()*handshakeRate)
-	s.loadLast = now
-	if s.loadTokens < 1 {
-		return true
-	}
-	s.loadTokens--
-	return false
+	return !s.load.take(time.Now())
 }
 
 // Addr is the address the server listens on.
@@ -331,7 +324,7 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 	buf := make([]byte, 1500)
 	// A token bucket: bursts of enrollments (a fleet rollout) are answered
 	// at once, a sustained flood is cut to discoveryRate answers a second.
-	tokens, last := float64(discoveryBurst), time.Now()
+	tokens := newBucket(discoveryRate, discoveryBurst, time.Now())
 	for {
 		n, addr, err := s.tr.ReadNonQUICPacket(ctx, buf)
 		if err != nil {
@@ -340,13 +333,9 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 		if !protocol.IsDiscoveryRequest(buf[:n]) {
 			continue
 		}
-		now := time.Now()
-		tokens = min(discoveryBurst, tokens+now.Sub(last).Seconds()*discoveryRate)
-		last = now
-		if tokens < 1 {
+		if !tokens.take(time.Now()) {
 			continue // dropped, not answered
 		}
-		tokens--
 		if _, err := s.tr.WriteTo(answer, addr); err != nil {
 			s.log.Debug("CA discovery answer", "to", addr, "err", err)
 		}
