@@ -27,7 +27,7 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/sonde-mutants.XXXXXX")
 # package floor, the slowest first so that the jobs end together
 floors="${MUTANTPACKAGES:-collector/ingest 85
 protocol 90
-collector/redact 90
+redact 90
 collector/alert 85
 findings 85
 collector/bundle 90

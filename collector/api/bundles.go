@@ -19,7 +19,7 @@ import (
 	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/ingest"
-	"github.com/sondehq/sonde/collector/redact"
+	"github.com/sondehq/sonde/redact"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/findings"

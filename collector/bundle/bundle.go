@@ -38,7 +38,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/diff"
-	"github.com/sondehq/sonde/collector/redact"
+	"github.com/sondehq/sonde/redact"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"

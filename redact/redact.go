@@ -1,6 +1,8 @@
-// Package redact removes secrets from diagnostic data before it leaves the
-// collector in a bundle and, optionally, replaces network and personal
-// identifiers by pseudonyms that are stable within one bundle.
+// Package redact removes secrets from diagnostic data, and optionally
+// replaces network and personal identifiers by pseudonyms that are stable
+// within one bundle. One set of rules serves both passes: the agent scrubs
+// command lines and log lines before they leave the machine, the collector
+// scrubs each bundle before it leaves the collector.
 //
 // Secrets are replaced by [REDACTED:<rule>], where rule names the detector
 // (see Rules). Detection runs on the original text with every rule; finds
