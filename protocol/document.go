@@ -25,6 +25,8 @@ type ProbeJSON struct {
 	DurationMS float64         `json:"duration_ms"`
 	Error      string          `json:"error,omitempty"`
 	Data       json.RawMessage `json:"data,omitempty"`
+	// Scrubbed counts what the agent scrubbed from Data at the source.
+	Scrubbed []Scrub `json:"scrubbed,omitempty"`
 }
 
 // Document converts a snapshot to its JSON form.
@@ -45,6 +47,7 @@ func (m *Snapshot) Document() Document {
 			DurationMS: float64(p.Duration) / 1e6,
 			Error:      p.Error,
 			Data:       json.RawMessage(p.Data),
+			Scrubbed:   p.Scrubbed,
 		}
 	}
 	return d

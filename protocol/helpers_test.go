@@ -93,6 +93,21 @@ func goldenMessages() []namedMessage {
 				{Name: "processes", Data: processesJSON(60, 7), Duration: 18500000},
 			},
 		}},
+		{"snapshot-scrubbed", &Snapshot{
+			RequestID:  testRequestID,
+			Kind:       KindFull,
+			AgentID:    testAgentID,
+			BootEpoch:  testBootEpoch,
+			Seq:        44,
+			CapturedAt: 1732458960000,
+			Probes: []ProbeResult{{
+				Name:     "processes",
+				Data:     []byte(`{"top_cpu":[{"pid":4242,"name":"backup","cmdline":"backup --password=[REDACTED:cli-flag-secret] s3://bucket"}]}`),
+				Error:    "2 processes vanished while read",
+				Duration: 3200000,
+				Scrubbed: []Scrub{{Rule: "cli-flag-secret", Count: 1}},
+			}},
+		}},
 		{"ack", &Ack{
 			AgentID:   testAgentID,
 			BootEpoch: testBootEpoch,

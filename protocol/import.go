@@ -71,7 +71,7 @@ func parseDocument(b []byte, agentID string, now time.Time) (*Snapshot, *Facts, 
 		if !(p.DurationMS >= 0 && p.DurationMS <= maxDurationMS) {
 			return nil, nil, invalid("probe %q duration %v ms", clipName(p.Name), p.DurationMS)
 		}
-		s.Probes[i] = ProbeResult{Name: p.Name, Data: []byte(p.Data), Error: p.Error, Duration: int64(p.DurationMS * 1e6)}
+		s.Probes[i] = ProbeResult{Name: p.Name, Data: []byte(p.Data), Error: p.Error, Duration: int64(p.DurationMS * 1e6), Scrubbed: p.Scrubbed}
 	}
 	if err := s.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("snapshot document: %w", err)

@@ -107,7 +107,8 @@ type Welcome struct {
 }
 
 // SnapshotRequest asks an agent for a snapshot. An empty Probes list means
-// every probe. It is all an agent can be asked: it names compiled-in probes
+// the agent's default probes: all but the heavy ones (logs, software,
+// storage health), which run only when named. It is all an agent can be asked: it names compiled-in probes
 // and nothing else. The collector signs it with its request key (separate
 // from TLS), bound to one agent, an expiry and a nonce, so the agent can
 // refuse anything it did not sign, anything for another agent, anything
@@ -165,6 +166,15 @@ type ProbeResult struct {
 	Data     []byte `cbor:"2,keyasint,omitempty"` // a JSON document
 	Error    string `cbor:"3,keyasint,omitempty"`
 	Duration int64  `cbor:"4,keyasint"` // nanoseconds
+	// Scrubbed counts, by redaction rule, the secrets the agent removed
+	// from Data before it left the machine (command lines, log lines).
+	Scrubbed []Scrub `cbor:"5,keyasint,omitempty"`
+}
+
+// Scrub is how many secrets one redaction rule removed at the source.
+type Scrub struct {
+	Rule  string `cbor:"1,keyasint" json:"rule"` // a redaction rule's kebab-case ID
+	Count uint32 `cbor:"2,keyasint" json:"count"`
 }
 
 // Ack confirms that the collector has committed a snapshot.

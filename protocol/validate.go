@@ -17,7 +17,9 @@ const (
 	MaxCertLen      = 8 << 10
 	MaxProbes       = 64
 	MaxProbeNameLen = 32
-	MaxProbeData    = 4 << 20
+	// MaxScrubRules bounds the redaction rules one probe result counts.
+	MaxScrubRules = 64
+	MaxProbeData  = 4 << 20
 	// MaxRetryAfter bounds how long a collector may ask agents to wait.
 	MaxRetryAfter = 10 * time.Minute
 	// MaxClockAhead bounds how far a capture time may be ahead of the
@@ -249,6 +251,14 @@ func (m *Snapshot) Validate() error {
 		}
 		if r.Duration < 0 {
 			return invalid("probe %s has a negative duration", r.Name)
+		}
+		if len(r.Scrubbed) > MaxScrubRules {
+			return invalid("probe %s scrubbed by %d rules, limit %d", r.Name, len(r.Scrubbed), MaxScrubRules)
+		}
+		for _, sc := range r.Scrubbed {
+			if !ValidProbeName(sc.Rule) {
+				return invalid("probe %s scrubbed by rule %q, not a valid rule name", r.Name, truncate(sc.Rule))
+			}
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/sondehq/sonde/protocol"
 )
@@ -34,10 +35,22 @@ func (r *Redactor) Document(d *protocol.Document) *protocol.Document {
 	if d.Probes != nil {
 		out.Probes = make([]protocol.ProbeJSON, len(d.Probes))
 	}
+	// What the agent scrubbed, once per snapshot however many times it is
+	// redacted (as the bundle's snapshot and in its history).
+	id := [3]string{d.AgentID, strconv.FormatInt(d.BootEpoch, 10), strconv.FormatUint(d.Seq, 10)}
+	countSource := d.Seq == 0 || !r.sourced[id]
+	r.sourced[id] = true
 	for i, p := range d.Probes {
 		// Probe names are compiled-in identifiers: secrets only, no pseudonyms.
 		name := r.secrets(p.Name, "probe-name")
 		q := protocol.ProbeJSON{Name: name, DurationMS: p.DurationMS}
+		for _, sc := range p.Scrubbed {
+			// Rule IDs are checked by the protocol: kebab-case words.
+			q.Scrubbed = append(q.Scrubbed, protocol.Scrub{Rule: r.secrets(sc.Rule, "probe-name"), Count: sc.Count})
+			if countSource {
+				record(r.source, q.Scrubbed[len(q.Scrubbed)-1].Rule, KindSecret, name, int(sc.Count))
+			}
+		}
 		q.Error = r.text(p.Error, name+":error")
 		if len(p.Data) > 0 {
 			q.Data = json.RawMessage(r.json(p.Data, name))

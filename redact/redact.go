@@ -64,6 +64,8 @@ type Redactor struct {
 	byValue map[string]string // kind NUL canonical value → pseudonym
 	names   map[string]string // lower-case host or user name → kind
 	namesRE *regexp.Regexp
+	source  map[string]*tally // what agents scrubbed, by rule (Report.AtSource)
+	sourced map[[3]string]bool
 }
 
 // tally is what one rule did.
@@ -80,6 +82,10 @@ type tally struct {
 // secret or an original value.
 type Report struct {
 	Rules []RuleReport `json:"rules"`
+	// AtSource is what the agent scrubbed before the data left its
+	// machine, as its snapshots say (protocol.ProbeResult.Scrubbed), by
+	// rule, located by probe name; each snapshot counted once.
+	AtSource []RuleReport `json:"at_source"`
 }
 
 // RuleReport is what one rule did.
@@ -106,6 +112,8 @@ func New(opts Options) *Redactor {
 		mapping: map[string]string{},
 		byValue: map[string]string{},
 		names:   map[string]string{},
+		source:  map[string]*tally{},
+		sourced: map[[3]string]bool{},
 	}
 }
 
@@ -164,15 +172,20 @@ func (r *Redactor) Mapping() map[string]string {
 func (r *Redactor) Report() Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := Report{Rules: []RuleReport{}}
-	for id, t := range r.tallies {
-		rep.Rules = append(rep.Rules, RuleReport{
+	return Report{Rules: reports(r.tallies), AtSource: reports(r.source)}
+}
+
+// reports lists tallies as rule reports, sorted by rule ID.
+func reports(tallies map[string]*tally) []RuleReport {
+	out := []RuleReport{}
+	for id, t := range tallies {
+		out = append(out, RuleReport{
 			Rule: id, Kind: t.kind, Count: t.count,
 			Where: append([]string(nil), t.where...), WhereLeftOff: t.leftOff,
 		})
 	}
-	sort.Slice(rep.Rules, func(i, j int) bool { return rep.Rules[i].Rule < rep.Rules[j].Rule })
-	return rep
+	sort.Slice(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
+	return out
 }
 
 // Count returns how often a rule fired.
@@ -187,12 +200,17 @@ func (rep Report) Count(rule string) int {
 
 // count records one find of a rule at a location.
 func (r *Redactor) count(rule, kind, where string) {
-	t := r.tallies[rule]
+	record(r.tallies, rule, kind, where, 1)
+}
+
+// record adds n finds of a rule at a location to tallies.
+func record(tallies map[string]*tally, rule, kind, where string, n int) {
+	t := tallies[rule]
 	if t == nil {
 		t = &tally{kind: kind, seen: map[string]bool{}}
-		r.tallies[rule] = t
+		tallies[rule] = t
 	}
-	t.count++
+	t.count += n
 	if t.seen[where] {
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/sondehq/sonde/protocol"
 )
 
 // TestReportLocations: a rule's report counts every find, lists each
@@ -77,5 +79,35 @@ func TestSalt(t *testing.T) {
 	b := New(Options{Pseudonymize: true}).Text("from 10.1.2.3")
 	if a == b {
 		t.Errorf("two unsalted Redactors share a pseudonym: %s", a)
+	}
+}
+
+// TestReportAtSource: what the agent scrubbed, as its snapshots say, is
+// reported apart from the collector's own finds, each snapshot counted
+// once however often it is redacted, and kept in the redacted copy.
+func TestReportAtSource(t *testing.T) {
+	doc := func(seq uint64) *protocol.Document {
+		return &protocol.Document{AgentID: "ag", BootEpoch: 7, Seq: seq, Probes: []protocol.ProbeJSON{
+			{Name: "processes", Data: []byte(`{"n":1}`), Scrubbed: []protocol.Scrub{{Rule: "cli-flag-secret", Count: 2}}},
+			{Name: "logs", Data: []byte(`{"n":2}`), Scrubbed: []protocol.Scrub{{Rule: "cli-flag-secret", Count: 1}, {Rule: "auth-header", Count: 4}}},
+		}}
+	}
+	r := New(Options{})
+	out := r.Document(doc(1))
+	r.Document(doc(1)) // the same snapshot again, as in a bundle's history
+	r.Document(doc(2))
+	if !slices.Equal(out.Probes[1].Scrubbed, doc(1).Probes[1].Scrubbed) {
+		t.Errorf("redacted copy scrubbed %+v", out.Probes[1].Scrubbed)
+	}
+	rep := r.Report()
+	if len(rep.Rules) != 0 {
+		t.Errorf("the collector found %+v in data without secrets", rep.Rules)
+	}
+	want := []RuleReport{
+		{Rule: "auth-header", Kind: KindSecret, Count: 8, Where: []string{"logs"}},
+		{Rule: "cli-flag-secret", Kind: KindSecret, Count: 6, Where: []string{"processes", "logs"}},
+	}
+	if fmt.Sprint(rep.AtSource) != fmt.Sprint(want) {
+		t.Errorf("at source %+v, want %+v", rep.AtSource, want)
 	}
 }

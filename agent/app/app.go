@@ -12,8 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/sondehq/sonde/agent/client"
@@ -35,7 +37,7 @@ commands:
   run                                 run in the foreground (the service runs the same)
   snapshot [--probes a,b] [--format json|text] [-o FILE]      take a snapshot locally
   check                               look for problems and explain them in plain words
-  probes                              list the compiled-in probes
+  probes                              list the compiled-in probes: when each runs, where it has data
   receipts [--limit 50] [--json]      what this agent collected and sent, when, for which ticket (any user)
   status                              is the agent installed, running, connected?
   install | uninstall | start | stop  manage the system service
@@ -72,8 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "receipts":
 		return receipts(rest, stdout, stderr)
 	case "probes":
-		fmt.Fprintln(stdout, strings.Join(probe.Names(), "\n"))
-		return nil
+		return listProbes(stdout)
 	case "status":
 		return agentStatus(rest, stdout, stderr)
 	case "install", "uninstall", "start", "stop":
@@ -320,4 +321,32 @@ func versionLine() string {
 		build = "revision " + rev[:min(len(rev), 12)] + ", " + build
 	}
 	return fmt.Sprintf("sonde-agent %s (%s)", version.Version, build)
+}
+
+// listProbes prints each compiled-in probe with the snapshots it runs in
+// (health: every periodic health snapshot too; default: every snapshot
+// that names no probes; heavy: only when named, as bundles do) and the
+// platforms where it reads data.
+func listProbes(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROBE\tRUNS\tPLATFORMS")
+	for _, name := range probe.Names() {
+		spec, _ := probe.SpecOf(name)
+		runs := "default"
+		switch {
+		case spec.Heavy:
+			runs = "heavy (when named)"
+		case slices.Contains(probe.HealthProbes, name):
+			runs = "health, default"
+		}
+		platforms := strings.Join(spec.Platforms, ", ")
+		if platforms == "" {
+			platforms = "all"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name, runs, platforms)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("listing probes: %w", err)
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	Register("agent", func() Probe { return &agentProbe{goroutines: runtime.NumGoroutine} })
+	Register("agent", Spec{Platforms: Everywhere}, func() Probe { return &agentProbe{goroutines: runtime.NumGoroutine} })
 }
 
 // agentProbe is the agent's account of itself: what it costs the machine,

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	Register("cpu", func() Probe { return &cpuProbe{} })
+	Register("cpu", Spec{Platforms: Everywhere}, func() Probe { return &cpuProbe{} })
 }
 
 // cpuProbe reports the processor, its usage since the previous call, the

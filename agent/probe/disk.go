@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	Register("disk", func() Probe { return &diskProbe{usage: disk.UsageWithContext} })
+	Register("disk", Spec{Platforms: Everywhere}, func() Probe { return &diskProbe{usage: disk.UsageWithContext} })
 }
 
 // diskProbe reports the usage of each mounted block file system, blocks and

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	Register("memory", func() Probe {
+	Register("memory", Spec{Platforms: Everywhere}, func() Probe {
 		return &memoryProbe{pageSize: uint64(os.Getpagesize()), linux: runtime.GOOS == "linux"}
 	})
 }

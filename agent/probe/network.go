@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	Register("network", func() Probe {
+	Register("network", Spec{Platforms: Everywhere}, func() Probe {
 		return &networkProbe{
 			interfaces: hostInterfaces,
 			lookupHost: net.DefaultResolver.LookupHost,

@@ -11,6 +11,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/shirou/gopsutil/v3/common"
 
 	"github.com/sondehq/sonde/protocol"
+	"github.com/sondehq/sonde/redact"
 )
 
 // Probe gathers one section of a snapshot.
@@ -41,6 +43,33 @@ type Env struct {
 	// Delivery, when set, reports how the agent's snapshots fare on their
 	// way to the collector.
 	Delivery func() *Delivery
+
+	// scrub is this probe run's redactor (see Scrub); Set.Run gives each
+	// probe its own.
+	scrub *redact.Redactor
+}
+
+// Scrub removes secrets from text the probe read on the host (a command
+// line, a log line) with the redaction rules the collector applies to
+// bundles, before it leaves the machine. where names the field, such as
+// "cmdline". What it removes is counted in the probe's result.
+func (e *Env) Scrub(s, where string) string {
+	if e.scrub == nil {
+		e.scrub = redact.New(redact.Options{})
+	}
+	return e.scrub.TextAt(s, where)
+}
+
+// scrubbed counts what Scrub removed, by rule.
+func (e *Env) scrubbed() []protocol.Scrub {
+	if e.scrub == nil {
+		return nil
+	}
+	var out []protocol.Scrub
+	for _, r := range e.scrub.Report().Rules {
+		out = append(out, protocol.Scrub{Rule: r.Rule, Count: uint32(min(r.Count, math.MaxUint32))})
+	}
+	return out
 }
 
 // Collector describes the agent's collector to the probes that check it.
@@ -56,14 +85,34 @@ type Collector struct {
 	Offset func() (offset, rtt time.Duration, ok bool)
 }
 
+// Spec says when a probe runs and where it has data.
+type Spec struct {
+	// Heavy probes (logs, software, storage health) cost too much for every
+	// snapshot: a snapshot that names no probes leaves them out, and they
+	// run when asked for by name (a bundle asks for every probe).
+	Heavy bool
+	// Platforms lists the operating systems (GOOS values) where the probe
+	// reads data; elsewhere it says so. Empty means every platform.
+	Platforms []string
+}
+
+// Everywhere is the Platforms of a probe with data on every platform the
+// agent is built for.
+var Everywhere = []string{"linux", "windows", "darwin"}
+
+type registered struct {
+	spec Spec
+	new  func() Probe
+}
+
 var (
 	mu       sync.RWMutex
-	registry = map[string]func() Probe{}
+	registry = map[string]registered{}
 )
 
 // Register makes a probe available under name. It panics on an invalid or
 // duplicate name: both are programming errors found at start-up.
-func Register(name string, newProbe func() Probe) {
+func Register(name string, spec Spec, newProbe func() Probe) {
 	if !protocol.ValidProbeName(name) {
 		panic(fmt.Sprintf("probe: invalid name %q", name))
 	}
@@ -72,7 +121,15 @@ func Register(name string, newProbe func() Probe) {
 	if _, dup := registry[name]; dup {
 		panic(fmt.Sprintf("probe: %q registered twice", name))
 	}
-	registry[name] = newProbe
+	registry[name] = registered{spec, newProbe}
+}
+
+// SpecOf returns the named probe's Spec.
+func SpecOf(name string) (Spec, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	r, ok := registry[name]
+	return r.spec, ok
 }
 
 // Names returns the registered probe names, sorted.
@@ -90,12 +147,12 @@ func Names() []string {
 // New returns a fresh instance of the named probe.
 func New(name string) (Probe, bool) {
 	mu.RLock()
-	newProbe, ok := registry[name]
+	r, ok := registry[name]
 	mu.RUnlock()
 	if !ok {
 		return nil, false
 	}
-	return newProbe(), true
+	return r.new(), true
 }
 
 // Roots of the host file systems, keyed like gopsutil's environment.

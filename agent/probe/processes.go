@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	Register("processes", func() Probe {
+	Register("processes", Spec{Platforms: Everywhere}, func() Probe {
 		return &processesProbe{topN: defaultTopProcesses, now: time.Now, pageSize: uint64(os.Getpagesize())}
 	})
 }

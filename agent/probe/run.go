@@ -19,16 +19,18 @@ var HealthProbes = []string{"agent", "cpu", "memory", "disk", "network", "servic
 // it can compute rates.
 type Set struct {
 	probes map[string]Probe
+	specs  map[string]Spec
 	names  []string
 	locks  map[string]*sync.Mutex
 }
 
 // NewSet instantiates every registered probe.
 func NewSet() *Set {
-	s := &Set{probes: map[string]Probe{}, locks: map[string]*sync.Mutex{}}
+	s := &Set{probes: map[string]Probe{}, specs: map[string]Spec{}, locks: map[string]*sync.Mutex{}}
 	for _, n := range Names() {
 		p, _ := New(n)
 		s.probes[n] = p
+		s.specs[n], _ = SpecOf(n)
 		s.locks[n] = new(sync.Mutex)
 		s.names = append(s.names, n)
 	}
@@ -38,13 +40,26 @@ func NewSet() *Set {
 // Names returns the probes in the set, sorted.
 func (s *Set) Names() []string { return s.names }
 
-// Run runs the named probes (all when names is empty) concurrently, each
-// under its own timeout, and returns their results in the order asked. A
-// probe that fails, panics or runs out of time is reported in its result;
-// Run itself never fails. Unknown names come back as results with an error.
+// Default returns the probes a snapshot runs when it names none: every
+// probe in the set but the heavy ones.
+func (s *Set) Default() []string {
+	var names []string
+	for _, n := range s.names {
+		if !s.specs[n].Heavy {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// Run runs the named probes (the Default ones when names is empty)
+// concurrently, each under its own timeout and with its own copy of env,
+// and returns their results in the order asked. A probe that fails, panics
+// or runs out of time is reported in its result; Run itself never fails.
+// Unknown names come back as results with an error.
 func (s *Set) Run(ctx context.Context, env *Env, names []string, timeout time.Duration) []protocol.ProbeResult {
 	if len(names) == 0 {
-		names = s.names
+		names = s.Default()
 	}
 	results := make([]protocol.ProbeResult, len(names))
 	var wg sync.WaitGroup
@@ -56,9 +71,11 @@ func (s *Set) Run(ctx context.Context, env *Env, names []string, timeout time.Du
 			continue
 		}
 		wg.Add(1)
+		own := *env
+		own.scrub = nil
 		go func(r *protocol.ProbeResult, p Probe, lock *sync.Mutex) {
 			defer wg.Done()
-			runOne(ctx, p, lock, env, timeout, r)
+			runOne(ctx, p, lock, &own, timeout, r)
 		}(&results[i], p, s.locks[name])
 	}
 	wg.Wait()
@@ -93,6 +110,7 @@ func runOne(ctx context.Context, p Probe, lock *sync.Mutex, env *Env, timeout ti
 	var o outcome
 	select {
 	case o = <-done:
+		r.Scrubbed = env.scrubbed() // the probe is done with env
 	case <-ctx.Done():
 		// A probe stuck in a system call cannot be interrupted; report the
 		// timeout now and let it finish in the background.

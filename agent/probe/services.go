@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	Register("services", newServices)
+	Register("services", Spec{Platforms: Everywhere}, newServices)
 }
 
 // maxServices bounds the services listed in a full result; counts and

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	Register("system", func() Probe {
+	Register("system", Spec{Platforms: Everywhere}, func() Probe {
 		return &systemProbe{users: host.UsersWithContext}
 	})
 }

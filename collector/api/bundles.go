@@ -19,12 +19,12 @@ import (
 	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/ingest"
-	"github.com/sondehq/sonde/redact"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/internal/atomicfile"
 	"github.com/sondehq/sonde/protocol"
+	"github.com/sondehq/sonde/redact"
 )
 
 // Bundler is what the API needs to build bundles.
@@ -133,7 +133,9 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	in := &bundle.Input{Ticket: t.Ref, AgentID: ag.ID, KB: a.Bundles.KB, Version: a.Bundles.Version, Created: time.Now(),
 		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
 	snapCtx, cancel := context.WithTimeout(ingest.WithTicket(ctx, t.Ref), timeout)
-	id, err := a.Agents.RequestSnapshot(snapCtx, ag.ID, nil)
+	// Every probe the agent has, the heavy ones (logs, software, storage
+	// health) included, which a snapshot that names none leaves out.
+	id, err := a.Agents.RequestSnapshot(snapCtx, ag.ID, ag.Probes)
 	cancel()
 	switch {
 	case err == nil:

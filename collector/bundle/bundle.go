@@ -38,10 +38,10 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/diff"
-	"github.com/sondehq/sonde/redact"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"
+	"github.com/sondehq/sonde/redact"
 )
 
 // Format names this layout; a reader refuses other formats.

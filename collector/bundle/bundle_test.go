@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/bundle"
-	"github.com/sondehq/sonde/redact"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"
+	"github.com/sondehq/sonde/redact"
 )
 
 // fixture is the findings package's machine with a full disk and a

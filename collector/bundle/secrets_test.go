@@ -15,15 +15,15 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/bundle"
-	"github.com/sondehq/sonde/redact"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/findings"
 	"github.com/sondehq/sonde/protocol"
+	"github.com/sondehq/sonde/redact"
 )
 
 // The redaction package's corpus: files full of planted secrets and the
 // list of those secrets (canaries), each with the rule that must find it.
-var corpusDir = filepath.Join("..", "redact", "testdata", "corpus")
+var corpusDir = filepath.Join("..", "..", "redact", "testdata", "corpus")
 
 func corpusFile(t *testing.T, name string) string {
 	t.Helper()
