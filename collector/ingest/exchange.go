@@ -55,8 +55,8 @@ func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) (ske
 		err = s.cfg.Store.SeenAgent(ctx, store.Agent{ID: certID, Facts: h.Facts, AgentVersion: h.AgentVersion, Probes: h.Probes, LastSeen: now})
 	}
 	if err != nil {
-		s.refuse(str, protocol.CodeInternal, "collector store error")
-		return skew{}, fmt.Errorf("recording hello: %w", err)
+		s.refuse(str, protocol.CodeUnavailable, storeTrouble)
+		return skew{}, fmt.Errorf("recording hello: %w: %w", errStore, err)
 	}
 	var clock skew
 	if h.AgentTime > 0 {
@@ -158,7 +158,7 @@ func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic
 		}
 		if err := s.cfg.Store.SetAgentCert(ctx, ac.id, serialOf(cert)); err != nil {
 			s.log.Error("recording a renewed certificate", "agent", ac.id, "err", err)
-			s.refuse(str, protocol.CodeUnavailable, "collector store error")
+			s.refuse(str, protocol.CodeUnavailable, storeTrouble)
 			return
 		}
 		s.log.Info("agent certificate renewed", "agent", ac.id)
@@ -387,7 +387,7 @@ func (s *Server) enroll(ctx context.Context, str io.Reader, log *slog.Logger) pr
 	}
 	if err != nil {
 		log.Error("enrollment failed", "err", err)
-		return &protocol.Error{Code: protocol.CodeInternal, Message: "collector store error"}
+		return &protocol.Error{Code: protocol.CodeUnavailable, Message: storeTrouble}
 	}
 	log.Info("agent enrolled", "agent", id, "hostname", req.Facts.Hostname)
 	return &protocol.Enrolled{AgentID: id, Certificate: cert, CA: s.cfg.CA.Cert.Raw, RequestKey: s.cfg.RequestKey.Public().(ed25519.PublicKey)}

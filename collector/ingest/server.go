@@ -87,6 +87,12 @@ const (
 	handshakeBurst   = 1000
 )
 
+// errStore marks a refusal that is the store's failure, not the agent's.
+var errStore = errors.New("store error")
+
+// storeTrouble is what an agent is told when the store failed it.
+const storeTrouble = "collector store error; try again later"
+
 // ErrOffline is returned for a request to an agent with no live connection.
 var ErrOffline = errors.New("agent is offline")
 
@@ -363,6 +369,13 @@ func (s *Server) handleConn(accept, work context.Context, conn *quic.Conn) {
 		}
 		if accept.Err() != nil {
 			conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
+			return
+		}
+		if errors.Is(err, errStore) {
+			// The collector's trouble, not the agent's: it retries later,
+			// and learns nothing of the store's internals.
+			log.Error("agent turned away", "err", err)
+			conn.CloseWithError(protocol.CodeUnavailable, storeTrouble)
 			return
 		}
 		log.Warn("agent refused", "err", err)
