@@ -17,7 +17,8 @@ type rule struct {
 	// its submatches: re finds only the name, so names are found in one pass
 	// and a rejected name costs no scan of its value.
 	value *regexp.Regexp
-	// span, when set, computes the secret from the match instead of groups.
+	// span, when set, computes the secret from the match instead of groups;
+	// it returns noSpan, noSpan when there is none.
 	span func(s string, m []int) (int, int)
 	// trim is cut from the end of the secret span (a trailing comma).
 	trim string
@@ -138,13 +139,16 @@ func acceptBlockKey(s string, m []int, _ string) bool {
 	return secretKey(s[m[4]:m[5]])
 }
 
+// noSpan is a span's start and end when it finds no secret.
+const noSpan = -1
+
 // yamlBlock returns the lines of the YAML block scalar that starts after
 // match m: the following lines indented deeper than the key, blank lines
 // included, trailing blank lines excluded.
 func yamlBlock(s string, m []int) (int, int) {
 	indent, st := m[3]-m[2], m[1]+1
 	if m[1] >= len(s) || s[m[1]] != '\n' {
-		return -1, -1
+		return noSpan, noSpan
 	}
 	en := st
 	for pos := st; pos < len(s); {
@@ -162,7 +166,7 @@ func yamlBlock(s string, m []int) (int, int) {
 		pos += end + 1
 	}
 	if en == st {
-		return -1, -1
+		return noSpan, noSpan
 	}
 	return en - len(strings.TrimLeft(s[st:en], " \t\r\n")), en
 }
