@@ -35,7 +35,7 @@ const usage = `sonde-agent: the Sonde diagnostics agent
 commands:
   enroll --collector HOST:PORT --token T --ca-pin sha256:...   join a collector
   run                                 run in the foreground (the service runs the same)
-  snapshot [--probes a,b] [--format json|text] [-o FILE]      take a snapshot locally
+  snapshot [--probes a,b|all] [--format json|text] [-o FILE]  take a snapshot locally
   check                               look for problems and explain them in plain words
   probes                              list the compiled-in probes: when each runs, where it has data
   receipts [--limit 50] [--json]      what this agent collected and sent, when, for which ticket (any user)
@@ -206,7 +206,7 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := cliflag.New("snapshot", "sonde-agent snapshot [--probes a,b] [--format json|text] [-o FILE] [--health]", stderr)
 	dir := fs.String("state", state.DefaultDir(), "state `dir` (for the collector reachability check, if enrolled)")
 	var probes cliflag.List
-	fs.Var(&probes, "probes", "probes to run, comma-separated (default: all; list them with: sonde-agent probes)")
+	fs.Var(&probes, "probes", "probes to run, comma-separated, or all (default: all but the heavy ones; list them with: sonde-agent probes)")
 	format := fs.String("format", "", "output format: json or text (default: text on a terminal, json otherwise and with -o)")
 	out := fs.String("o", "", "write to `FILE` instead of standard output")
 	health := fs.Bool("health", false, "take the light health variant")
@@ -215,6 +215,9 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	set := probe.NewSet()
+	if len(probes) == 1 && probes[0] == "all" {
+		probes = set.Names()
+	}
 	for _, p := range probes {
 		if !contains(set.Names(), p) {
 			return fmt.Errorf("unknown probe %q; available: %s", p, strings.Join(set.Names(), ", "))
@@ -288,7 +291,10 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
-	doc := localDocument(ctx, probe.NewSet(), *dir, false, nil, 10*time.Second)
+	// Every probe, the heavy ones too: the person at the keyboard asked,
+	// and crashes, a failing disk or a worn battery are what they ask about.
+	set := probe.NewSet()
+	doc := localDocument(ctx, set, *dir, false, set.Names(), 30*time.Second)
 	if err := findings.Check(stdout, &doc, nil); err != nil {
 		return fmt.Errorf("writing the findings: %w", err)
 	}
