@@ -111,7 +111,7 @@ func parseProfiler(b []byte, r *StorageResult) error {
 		}
 		bat := Battery{
 			Name: fmt.Sprintf("InternalBattery-%d", len(s.Batteries)), Model: cleanText(p.Model.DeviceName, maxHWText),
-			Condition: cleanText(p.Health.Condition, 64),
+			Condition:    cleanText(p.Health.Condition, 64),
 			Manufacturer: cleanText(p.Model.Manufacturer, maxHWText), Serial: cleanText(p.Model.Serial, maxHWText),
 			CycleCount: p.Health.CycleCount.ptr(),
 		}
