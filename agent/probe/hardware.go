@@ -26,6 +26,8 @@ type hardwareProbe struct {
 	powerStatus func() (SystemPowerStatus, error)
 	// sysctl reads a string sysctl such as hw.model (macOS).
 	sysctl func(name string) (string, error)
+	// dmi is the DMI tables, read on the first run (Linux).
+	dmi *dmiTables
 }
 
 // Bounds of the hardware result.
@@ -172,7 +174,7 @@ func (p *hardwareProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	var r *HardwareResult
 	switch p.goos {
 	case "linux":
-		r = sysfsHardware(ctx, env.Health)
+		r = p.sysfsHardware(ctx, env.Health)
 	case "windows":
 		r = p.windowsHardware(env.Health)
 	case "darwin":

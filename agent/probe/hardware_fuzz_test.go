@@ -43,6 +43,9 @@ func FuzzHardwareAttributes(f *testing.F) {
 	f.Add(attrSeed(filepath.Join(sys, "class/dmi/id"), filepath.Join(sys, "class/power_supply/BAT0")))
 	f.Add(attrSeed(filepath.Join(sys, "class/power_supply/hidpp_battery_0"), filepath.Join(sys, "bus/usb/devices/1-2")))
 	f.Add(attrSeed(filepath.Join(sys, "class/drm/card0/device")))
+	if b, err := os.ReadFile(filepath.Join(sys, "class/power_supply/BAT0/uevent")); err == nil {
+		f.Add(b)
+	}
 	f.Add([]byte("\x00\x00\x00-3\x00\x00Discharging\x00\x00\x00101\x00-1\x00\x00-5\x00" +
 		"9223372036854775807\x000\x00-9223372036854775808\x00\x00\x00\x00-1\x00-7"))
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -64,7 +67,13 @@ func FuzzHardwareAttributes(f *testing.F) {
 		gpu := gpuFrom("card0", "0000:00:02.0", "i915", read)
 		ws, wbios, wboard := biosFromRegistry(values)
 		wgpu, _ := gpuFromRegistry(values)
-		checkBounded(t, []any{s, bios, board, p, usb, gpu, ws, wbios, wboard, wgpu}, 16<<10)
+		// The same input as a uevent file.
+		props := parseSupplyUevent(in)
+		ub := batteryFrom("BAT0", func(name string) (string, bool) { v, ok := props[name]; return v, ok })
+		if len(props) > 64 {
+			t.Errorf("%d uevent properties", len(props))
+		}
+		checkBounded(t, []any{s, bios, board, p, usb, gpu, ws, wbios, wboard, wgpu, ub}, 16<<10)
 		for _, b := range p.Batteries {
 			if c := b.CapacityPercent; c != nil && (*c < 0 || *c > 100) {
 				t.Errorf("capacity %d %%", *c)

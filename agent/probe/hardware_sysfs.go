@@ -1,9 +1,11 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -68,30 +70,55 @@ func (read attrReader) micro(name string) *uint64 {
 }
 
 // sysfsHardware reads the inventory from /sys; with health, only power.
-func sysfsHardware(ctx context.Context, health bool) *HardwareResult {
+func (p *hardwareProbe) sysfsHardware(ctx context.Context, health bool) *HardwareResult {
 	r := newHardwareResult()
 	sysfsPower(ctx, r)
 	if health {
 		return r
 	}
-	sysfsDMI(ctx, r)
+	p.sysfsDMI(ctx, r)
 	sysfsUSB(ctx, r)
 	sysfsGPUs(ctx, r)
 	return r
 }
 
-// sysfsDMI reads the SMBIOS tables as the kernel exports them. Serial
-// numbers are readable by root only.
-func sysfsDMI(ctx context.Context, r *HardwareResult) {
-	dir := Path(ctx, common.HostSysEnvKey, "class/dmi/id")
+// dmiTables is what the probe keeps of the DMI attributes: they change
+// only with a firmware update, which takes a reboot.
+type dmiTables struct {
+	system      HardwareSystem
+	bios        HardwareBIOS
+	board       HardwareBoard
+	unavailable map[string]string
+}
+
+// sysfsDMI reads the SMBIOS tables as the kernel exports them, once per
+// probe. Serial numbers are readable by root only.
+func (p *hardwareProbe) sysfsDMI(ctx context.Context, r *HardwareResult) {
+	if p.dmi == nil {
+		p.dmi = readDMI(Path(ctx, common.HostSysEnvKey, "class/dmi/id"))
+	}
+	r.System, r.BIOS, r.Board = p.dmi.system, p.dmi.bios, p.dmi.board
+	maps.Copy(r.Unavailable, p.dmi.unavailable)
+}
+
+// readDMI reads the DMI attributes in dir, noting a serial number the
+// agent may not read.
+func readDMI(dir string) *dmiTables {
+	t := &dmiTables{unavailable: map[string]string{}}
 	if _, err := os.Stat(dir); err != nil {
-		r.Unavailable["dmi"] = notAvailable("no /sys/class/dmi/id (no SMBIOS tables)").Error()
-		return
+		t.unavailable["dmi"] = notAvailable("no /sys/class/dmi/id (no SMBIOS tables)").Error()
+		return t
 	}
-	r.System, r.BIOS, r.Board = dmiFrom(sysfsAttrs(dir))
-	if _, err := readAttr(dir + "/product_serial"); errors.Is(err, fs.ErrPermission) {
-		r.Unavailable["serial"] = "product_serial is readable by root only"
+	serialDenied := false
+	t.system, t.bios, t.board = dmiFrom(func(name string) (string, bool) {
+		s, err := readAttr(dir + "/" + name)
+		serialDenied = serialDenied || name == "product_serial" && errors.Is(err, fs.ErrPermission)
+		return s, err == nil
+	})
+	if serialDenied {
+		t.unavailable["serial"] = "product_serial is readable by root only"
 	}
+	return t
 }
 
 // dmiFrom takes the DMI attributes apart.
@@ -113,13 +140,50 @@ func dmiFrom(read attrReader) (HardwareSystem, HardwareBIOS, HardwareBoard) {
 // sysfsPower reads /sys/class/power_supply: the batteries and adapters.
 func sysfsPower(ctx context.Context, r *HardwareResult) {
 	dir := Path(ctx, common.HostSysEnvKey, "class/power_supply")
-	names := dirNames(dir, maxPowerSupply)
-	for _, name := range names {
-		addSupply(&r.Power, name, sysfsAttrs(dir+"/"+name))
+	for _, name := range dirNames(dir, maxPowerSupply) {
+		addSupply(&r.Power, name, supplyAttrs(dir+"/"+name))
 	}
 	if len(r.Power.Batteries) == 0 {
 		r.Unavailable["battery"] = notAvailable("no battery in /sys/class/power_supply").Error()
 	}
+}
+
+// supplyAttrs reads a power supply's attributes from its uevent file, all
+// of them in one read, or else one file each.
+func supplyAttrs(dir string) attrReader {
+	var props map[string]string
+	err := withProcFile(dir+"/uevent", func(b []byte) error {
+		props = parseSupplyUevent(b)
+		return nil
+	})
+	if err != nil {
+		return sysfsAttrs(dir)
+	}
+	// Kernels before 5.x leave the type out of the uevent.
+	if _, ok := props["type"]; !ok {
+		if t, err := readAttr(dir + "/type"); err == nil {
+			props["type"] = t
+		}
+	}
+	return func(name string) (string, bool) {
+		v, ok := props[name]
+		return v, ok
+	}
+}
+
+// parseSupplyUevent reads POWER_SUPPLY_ENERGY_FULL=35340000 lines into
+// attribute names and values ("energy_full"), at most 64 of them.
+func parseSupplyUevent(b []byte) map[string]string {
+	props := make(map[string]string, 24)
+	for line := range bytes.Lines(b) {
+		k, v, ok := bytes.Cut(bytes.TrimRight(line, "\n"), []byte{'='})
+		name, prefixed := bytes.CutPrefix(k, []byte("POWER_SUPPLY_"))
+		if !ok || !prefixed || len(props) == 64 {
+			continue
+		}
+		props[strings.ToLower(string(name[:min(len(name), 64)]))] = string(v[:min(len(v), 4*maxHWText)])
+	}
+	return props
 }
 
 // addSupply adds the power supply name to p by its type.
