@@ -100,3 +100,17 @@ func uitoa(n uint64) string {
 		}
 	}
 }
+
+// Texts returns the values of the key at path as text (see Value.Text),
+// by name.
+func Texts(r Reader, path string) (map[string]string, error) {
+	vs, err := r.Values(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(vs))
+	for n, v := range vs {
+		out[n] = v.Text()
+	}
+	return out, nil
+}

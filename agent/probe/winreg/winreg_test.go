@@ -127,3 +127,21 @@ func FuzzParseExport(f *testing.F) {
 		}
 	})
 }
+
+func TestTexts(t *testing.T) {
+	text, err := os.ReadFile("testdata/uninstall.reg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ParseExport(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Texts(e, `HKLM\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU`)
+	if err != nil || len(got) != 1 || got["NoAutoUpdate"] != "0" {
+		t.Errorf("Texts = %v, %v", got, err)
+	}
+	if _, err := Texts(e, `HKLM\SOFTWARE\Nothing`); !errors.Is(err, ErrNotExist) {
+		t.Errorf("missing key: %v", err)
+	}
+}
