@@ -518,3 +518,84 @@ func TestSnapshotsDropped(t *testing.T) {
 		}
 	}
 }
+
+func TestBatteryWorn(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bat   map[string]any
+		want  Severity
+		title string
+	}{
+		{"healthy", map[string]any{"name": "BAT0", "health_percent": 71.0}, 0, ""},
+		{"at the warning", map[string]any{"name": "BAT0", "health_percent": 70.0, "cycle_count": 900}, Warning, "The battery holds 70% of its original capacity"},
+		{"at the critical", map[string]any{"name": "BAT0", "health_percent": 50.0}, Critical, "The battery holds 50% of its original capacity"},
+		{"just above critical", map[string]any{"name": "BAT0", "health_percent": 50.5}, Warning, "The battery holds 50% of its original capacity"},
+		{"macOS replace soon", map[string]any{"name": "InternalBattery-0", "condition": "Replace Soon"}, Warning, "The battery is wearing out: Replace Soon"},
+		{"macOS service battery", map[string]any{"name": "InternalBattery-0", "condition": "Service Battery", "health_percent": 90.0}, Critical, "The battery needs replacing: Service Battery"},
+		{"macOS normal", map[string]any{"name": "InternalBattery-0", "condition": "Normal"}, 0, ""},
+		{"unknown health", map[string]any{"name": "BAT0"}, 0, ""},
+	} {
+		fs := only(run(probes{"hardware": map[string]any{"power": map[string]any{"batteries": []any{tc.bat}}}}), "hardware.battery-worn")
+		switch {
+		case tc.want == 0 && len(fs) != 0:
+			t.Errorf("%s: %v", tc.name, fs)
+		case tc.want != 0 && (len(fs) != 1 || fs[0].Severity != tc.want || fs[0].Title != tc.title || fs[0].Subject != tc.bat["name"]):
+			t.Errorf("%s: %v, want %s %q", tc.name, fs, tc.want, tc.title)
+		}
+	}
+	// storage-health's system section (macOS, Windows) counts the same
+	// battery once.
+	bat := map[string]any{"name": "InternalBattery-0", "condition": "Replace Now"}
+	fs := only(run(probes{"hardware": map[string]any{"power": map[string]any{"batteries": []any{bat}}},
+		"storage-health": map[string]any{"system": map[string]any{"power": map[string]any{"batteries": []any{bat}}}}}), "hardware.battery-worn")
+	if len(fs) != 1 || fs[0].Severity != Critical {
+		t.Errorf("one battery in both probes: %v", fs)
+	}
+}
+
+func TestStorageFailing(t *testing.T) {
+	disk := func(kv ...any) map[string]any {
+		m := map[string]any{"name": "sdb"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		disk  map[string]any
+		want  Severity
+		title string
+	}{
+		{"healthy", disk("smart_passed", true, "ata", map[string]any{"reallocated_sectors": 0}), 0, ""},
+		{"smart fails", disk("smart_passed", false), Critical, "Disk sdb may be failing: its own health check fails"},
+		{"reallocated", disk("smart_passed", true, "ata", map[string]any{"reallocated_sectors": 8, "pending_sectors": 2}), Warning, "Disk sdb may be failing: 8 reallocated sectors; 2 pending sectors"},
+		{"attribute failed", disk("ata", map[string]any{"attributes": []any{map[string]any{"name": "Reallocated_Sector_Ct", "when_failed": "now"}}}), Critical, "Disk sdb may be failing: attribute Reallocated_Sector_Ct is past its threshold"},
+		{"nvme warning", disk("nvme", map[string]any{"warnings": []any{"reliability_degraded"}, "media_errors": 14}), Critical, "Disk sdb may be failing: it raises reliability_degraded; 14 media errors"},
+		{"nvme media errors", disk("nvme", map[string]any{"media_errors": 1}), Warning, "Disk sdb may be failing: 1 media errors"},
+		{"sas defects", disk("scsi", map[string]any{"grown_defects": 12}), Warning, "Disk sdb may be failing: 12 grown defects"},
+		{"windows unhealthy", disk("status", "Unhealthy"), Critical, "Disk sdb may be failing: Windows reports it unhealthy"},
+	} {
+		fs := only(run(probes{"storage-health": map[string]any{"disks": []any{tc.disk}}}), "storage.failing")
+		switch {
+		case tc.want == 0 && len(fs) != 0:
+			t.Errorf("%s: %v", tc.name, fs)
+		case tc.want != 0 && (len(fs) != 1 || fs[0].Severity != tc.want || fs[0].Title != tc.title):
+			t.Errorf("%s: %v, want %s %q", tc.name, fs, tc.want, tc.title)
+		}
+	}
+	fs := only(run(probes{"storage-health": map[string]any{"failure_predictions": []any{
+		map[string]any{"instance": `SCSI\Disk&Ven_WDC\4&1`, "predict_failure": true}, map[string]any{"instance": "ok", "predict_failure": false}}}}), "storage.failing")
+	if len(fs) != 1 || fs[0].Severity != Critical {
+		t.Errorf("Windows failure prediction: %v", fs)
+	}
+	for _, tc := range []struct {
+		used float64
+		want Severity
+	}{{89.9, 0}, {90, Warning}, {99, Warning}, {100, Critical}, {140, Critical}} {
+		fs := only(run(probes{"storage-health": map[string]any{"disks": []any{disk("percentage_used", tc.used)}}}), "storage.worn-out")
+		if (tc.want == 0) != (len(fs) == 0) || len(fs) == 1 && fs[0].Severity != tc.want {
+			t.Errorf("percentage used %v: %v, want %v", tc.used, fs, tc.want)
+		}
+	}
+}

@@ -73,6 +73,18 @@ const (
 	// machine (of the machine's capacity when its use is unknown).
 	CPUHogPercent = 90.0
 	CPUHogShare   = 0.5
+
+	// BatteryWornWarning and BatteryWornCritical are the shares of its
+	// design capacity a battery still holds (full charge over design) at
+	// or below which hardware.battery-worn is a warning and critical.
+	BatteryWornWarning  = 0.70
+	BatteryWornCritical = 0.50
+
+	// DiskWearWarning and DiskWearCritical are an SSD's "percentage used"
+	// of its rated endurance (NVMe log page 2) at which storage.worn-out is
+	// a warning and critical.
+	DiskWearWarning  = 90.0
+	DiskWearCritical = 100.0
 )
 
 // Bounds on untrusted input.
