@@ -42,7 +42,7 @@ func readDpkg(ctx context.Context, p *softwareProbe) ([]SoftwarePackage, int, bo
 		return nil, 0, false, notAvailable("no dpkg database (%s)", path)
 	}
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("reading dpkg status: %w", err)
+		return nil, 0, false, fmt.Errorf("dpkg status: %w", err)
 	}
 	entries, more := parseDpkgStatus(b, maxSoftwareFound)
 	_, loc := p.zone(ctx)
@@ -218,24 +218,24 @@ func dpkgSafeName(s string) bool {
 func readBounded(path string, limit int64, tail bool) ([]byte, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("reading: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("reading: %w", err)
 	}
 	size := fi.Size()
 	if tail && size > limit {
 		if _, err := f.Seek(size-limit, io.SeekStart); err != nil {
-			return nil, false, err
+			return nil, false, fmt.Errorf("reading %s: %w", path, err)
 		}
 	}
 	// Sized from the file, so that a large status file is read in one
 	// allocation; a file that grows meanwhile still stops at the limit.
 	buf := bytes.NewBuffer(make([]byte, 0, min(max(size, 0), limit)+512))
 	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("reading %s: %w", path, err)
 	}
 	b := buf.Bytes()
 	truncated := int64(len(b)) > limit || tail && size > limit

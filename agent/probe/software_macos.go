@@ -12,6 +12,7 @@ import (
 	"github.com/shirou/gopsutil/v3/common"
 
 	"github.com/sondehq/sonde/agent/probe/plist"
+	"github.com/sondehq/sonde/internal/limitfile"
 )
 
 // This file reads macOS' applications and package receipts: property
@@ -105,12 +106,9 @@ func readMacReceipts(ctx context.Context, p *softwareProbe) ([]SoftwarePackage, 
 
 // readPlist reads a property list file whose top value is a dict.
 func readPlist(path string) (plist.Dict, error) {
-	b, truncated, err := readBounded(path, maxPlistFile, false)
+	b, err := limitfile.Read(path, maxPlistFile)
 	if err != nil {
 		return nil, err
-	}
-	if truncated {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPlistFile)
 	}
 	d, err := plist.ParseDict(b)
 	if err != nil {
