@@ -29,15 +29,16 @@ const (
 	Changed Kind = "changed"
 )
 
-// Section names, in the order a Diff lists them.
+// Section names, in the order a Diff lists them: software first, because
+// "what changed since it worked" is mostly "what got updated".
 const (
+	SectionSoftware  = "software"
 	SectionSystem    = "system"
 	SectionServices  = "services"
 	SectionNetwork   = "network"
 	SectionDisk      = "disk"
 	SectionMemory    = "memory"
 	SectionProcesses = "processes"
-	SectionSoftware  = "software"
 )
 
 // maxChanges bounds the changes one section lists; the rest are counted.
@@ -112,13 +113,13 @@ var sections = []struct {
 	name    string
 	compare func(*Section, pair)
 }{
+	{SectionSoftware, compareSoftware},
 	{SectionSystem, compareSystem},
 	{SectionServices, compareServices},
 	{SectionNetwork, compareNetwork},
 	{SectionDisk, compareDisk},
 	{SectionMemory, compareMemory},
 	{SectionProcesses, compareProcesses},
-	{SectionSoftware, compareSoftware},
 }
 
 // Compare tells what changed from one snapshot to the other. A nil

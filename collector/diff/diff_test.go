@@ -100,10 +100,10 @@ func allChanges(d *Diff) []sectioned {
 func TestOneServiceDNSPackagePort(t *testing.T) {
 	d := compareCase(t, "one-of-each")
 	want := []sectioned{
+		{SectionSoftware, Change{Kind: Changed, Subject: "openssl", Before: "3.0.14-1~deb12u2", After: "3.0.15-1~deb12u1"}},
 		{SectionServices, Change{Kind: Changed, Subject: "nginx.service", Before: "active (running)", After: "failed"}},
 		{SectionNetwork, Change{Kind: Removed, Subject: "DNS server", Before: "203.0.113.54"}},
 		{SectionNetwork, Change{Kind: Added, Subject: "listening port", After: "tcp 0.0.0.0:8080"}},
-		{SectionSoftware, Change{Kind: Changed, Subject: "openssl", Before: "3.0.14-1~deb12u2", After: "3.0.15-1~deb12u1"}},
 	}
 	if got := allChanges(d); !slices.Equal(got, want) {
 		t.Errorf("changes:\n got %+v\nwant %+v", got, want)

@@ -1,10 +1,5 @@
 package diff
 
-import (
-	"slices"
-	"strings"
-)
-
 // processesData is what the diff reads of the processes probe's full
 // result; its health result only counts processes.
 type processesData struct {
@@ -43,59 +38,4 @@ func (d *processesData) names() []string {
 		}
 	}
 	return names
-}
-
-// softwareData is what the diff reads of a software probe's data: the
-// installed packages and their versions. No probe reports it yet; the
-// section lights up when one does.
-type softwareData struct {
-	Packages *[]softwarePackage `json:"packages"`
-}
-
-type softwarePackage struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-}
-
-// compareSoftware tells the packages added, removed, and upgraded or
-// downgraded (changed). A package installed in several versions at once
-// (kernels, multi-arch libraries) has them all, sorted and joined.
-func compareSoftware(s *Section, p pair) {
-	var a, b softwareData
-	if !load(s, p, "software", &a, &b) {
-		return
-	}
-	if a.Packages == nil || b.Packages == nil {
-		s.note("not comparable: a snapshot has no package list")
-		return
-	}
-	pa, pb := packages(*a.Packages), packages(*b.Packages)
-	for _, name := range sortedKeys(union(pa, pb)) {
-		before, ina := pa[name]
-		after, inb := pb[name]
-		switch {
-		case !inb:
-			s.add(Change{Kind: Removed, Subject: name, Before: before})
-		case !ina:
-			s.add(Change{Kind: Added, Subject: name, After: after})
-		default:
-			s.value(name, before, after)
-		}
-	}
-}
-
-// packages maps each package name to its versions.
-func packages(list []softwarePackage) map[string]string {
-	versions := make(map[string][]string, len(list))
-	for _, p := range list {
-		if p.Name != "" {
-			versions[p.Name] = append(versions[p.Name], p.Version)
-		}
-	}
-	m := make(map[string]string, len(versions))
-	for name, vs := range versions {
-		slices.Sort(vs)
-		m[name] = strings.Join(slices.Compact(vs), ", ")
-	}
-	return m
 }
