@@ -62,6 +62,13 @@ func goldenMessages() []namedMessage {
 			Probes:    []string{"disks", "processes"},
 			Deadline:  1732458926123,
 		}},
+		{"snapshot-request-processes", &SnapshotRequest{
+			RequestID: testRequestID,
+			Probes:    []string{"processes"},
+			Deadline:  1732458926123,
+			Ticket:    "INC-4711",
+			Processes: []string{"java", "sonde-canary-proc"},
+		}},
 		{"snapshot", &Snapshot{
 			RequestID:  testRequestID,
 			Kind:       KindFull,

@@ -123,6 +123,12 @@ type SnapshotRequest struct {
 	// Ticket names the ticket the snapshot is for, for the end user's
 	// receipts; empty when there is none.
 	Ticket string `cbor:"7,keyasint,omitempty"`
+	// Processes names processes L2 asks about ("it is slow": which java?).
+	// It is a filter over what the processes probe reads anyway, matched
+	// against process and executable names, never an argument to anything;
+	// see ValidProcessName. Empty when none; an empty list signs and
+	// encodes exactly as requests did before the field existed.
+	Processes []string `cbor:"8,keyasint,omitempty"`
 }
 
 // Kind tells an on-demand snapshot from a periodic health one.

@@ -49,10 +49,15 @@ const (
 	// guardJSON: a JSON document of at most max bytes that the collector
 	// stores and analyses. Only in messages an agent sends.
 	guardJSON
+	// guardProcessName: ValidProcessName, 1 to MaxProcessNameLen bytes of
+	// UTF-8 without control or format characters or path separators, that
+	// the agent compares with the names of running processes; a list of
+	// them is bounded at max entries.
+	guardProcessName
 )
 
 func (g guard) String() string {
-	return [...]string{"plain", "nested", "id", "probe-name", "trigger", "opaque", "text", "json"}[g]
+	return [...]string{"plain", "nested", "id", "probe-name", "trigger", "opaque", "text", "json", "process-name"}[g]
 }
 
 // allowed is the review of one field.
@@ -109,6 +114,7 @@ var readOnlyAllowList = func() map[string]allowed {
 		"SnapshotRequest.Nonce":     {"[]uint8", guardOpaque, 64, "random bytes, remembered against replay"},
 		"SnapshotRequest.Signature": {"[]uint8", guardOpaque, 128, "an Ed25519 signature, verified"},
 		"SnapshotRequest.Ticket":    {"string", guardID, 0, "a ticket reference, shown in the end user's receipts"},
+		"SnapshotRequest.Processes": {"[]string", guardProcessName, MaxProcessNames, "names of processes L2 asks about: the processes probe compares them with the names of the processes it lists anyway and reports the matches; never a path, an argument or a pattern, and nothing is started, opened or signalled by them"},
 
 		"Snapshot.RequestID":                 {"string", guardID, 0, "echoes the request"},
 		"Snapshot.Kind":                      {"protocol.Kind", guardPlain, 0, "full or health"},
@@ -364,6 +370,13 @@ func TestReadOnlyGuards(t *testing.T) {
 				refuses("a JSON document cut short", setText(`{"a":`))
 				refuses("max+1 bytes", setText(`"`+strings.Repeat("x", a.max-1)+`"`))
 				accepts("max bytes", setText(`"`+strings.Repeat("x", a.max-2)+`"`))
+			case guardProcessName:
+				for _, bad := range []string{"../../etc/passwd", "/bin/sh", `C:\Windows\System32\cmd.exe`, "a\x00b", "java\n", "\x1b[2J", "a\u202eb", "a\xffb", "", strings.Repeat("j", MaxProcessNameLen+1)} {
+					refuses(quote(bad), one(setText(bad)))
+				}
+				for _, good := range []string{strings.Repeat("j", MaxProcessNameLen), "tmux: server", "Web Content", "chrome.exe", "süß"} {
+					accepts(quote(good), one(setText(good)))
+				}
 			case guardNested:
 			default:
 				t.Fatalf("no check for guard %s", a.guard)

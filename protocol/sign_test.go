@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"os"
 	"testing"
 	"time"
 )
@@ -133,5 +134,63 @@ func TestVerifierForgets(t *testing.T) {
 	}
 	if err := v.Verify(req(9, 4*time.Minute, later), later); !errors.Is(err, ErrReplayed) {
 		t.Errorf("the live request's nonce again: %v, want %v", err, ErrReplayed)
+	}
+}
+
+// TestSignCoversProcesses: the process names a request asks about are
+// signed like the rest; a collector-side change of any of them, their
+// order or their number after signing fails verification.
+func TestSignCoversProcesses(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	v := &Verifier{Key: pub, AgentID: testAgentID}
+	for i, edit := range []func(r *SnapshotRequest){
+		nil,
+		func(r *SnapshotRequest) { r.Processes[1] = "sonde-canary-pro" },
+		func(r *SnapshotRequest) { r.Processes[0] = "JAVA" },
+		func(r *SnapshotRequest) { r.Processes[0], r.Processes[1] = r.Processes[1], r.Processes[0] },
+		func(r *SnapshotRequest) { r.Processes = r.Processes[:1] },
+		func(r *SnapshotRequest) { r.Processes = append(r.Processes, "sshd") },
+		func(r *SnapshotRequest) { r.Processes = nil },
+	} {
+		r := &SnapshotRequest{RequestID: testRequestID, Deadline: now.Add(time.Minute).UnixMilli(), Processes: []string{"java", "sonde-canary-proc"}}
+		if err := r.Sign(key, testAgentID, bytes.Repeat([]byte{byte(i + 1)}, nonceLen)); err != nil {
+			t.Fatal(err)
+		}
+		if edit == nil {
+			if err := v.Verify(r, now); err != nil {
+				t.Fatalf("a signed request with process names: %v", err)
+			}
+			continue
+		}
+		edit(r)
+		if err := v.Verify(r, now); !errors.Is(err, ErrSignature) {
+			t.Errorf("edit %d to %q after signing: %v, want %v", i, r.Processes, err, ErrSignature)
+		}
+	}
+}
+
+// TestSigningBytesWithoutProcesses: a request that names no processes,
+// nil or empty, signs exactly as requests did before the field existed,
+// so agents and collectors on either side of the change agree on the
+// signatures of every other request. The golden file was written before
+// the field was added.
+func TestSigningBytesWithoutProcesses(t *testing.T) {
+	b, err := os.ReadFile(goldenPath("snapshot-request"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload := splitFrame(t, b)
+	want := append([]byte("sonde/1 snapshot-request\x00"), payload...)
+	for _, procs := range [][]string{nil, {}} {
+		m := goldenMessage(t, "snapshot-request").(*SnapshotRequest)
+		m.Processes = procs
+		got, err := m.SigningBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("Processes %#v signs as\n%x\nwant (as before the field)\n%x", procs, got, want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,12 @@ const (
 	MaxCertLen      = 8 << 10
 	MaxProbes       = 64
 	MaxProbeNameLen = 32
+	// MaxProcessNames bounds the processes one request asks about by
+	// name, and MaxProcessNameLen each name (Linux names processes in 15
+	// bytes, Windows executables in up to 255 UTF-16 units: 64 bytes holds
+	// every name people type).
+	MaxProcessNames   = 16
+	MaxProcessNameLen = 64
 	// MaxScrubRules bounds the redaction rules one probe result counts.
 	MaxScrubRules = 64
 	MaxProbeData  = 4 << 20
@@ -69,6 +76,23 @@ func ValidProbeName(name string) bool {
 	return true
 }
 
+// ValidProcessName reports whether name can name a process in a request:
+// 1 to MaxProcessNameLen bytes of valid UTF-8, without control or format
+// characters (terminal escapes, bidirectional overrides) or path separators
+// ('/', '\\'). It is compared with process names, never opened or run, but
+// a path or an escape has no business there.
+func ValidProcessName(name string) bool {
+	if name == "" || len(name) > MaxProcessNameLen || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '/' || r == '\\' || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidID reports whether id is a well-formed agent or request ID: printable
 // ASCII letters, digits, '-', '_' and '.', at most MaxIDLen bytes.
 func ValidID(id string) bool {
@@ -111,6 +135,18 @@ func checkProbeNames(names []string) error {
 	for _, n := range names {
 		if !ValidProbeName(n) {
 			return invalid("probe name %q is not valid", truncate(n))
+		}
+	}
+	return nil
+}
+
+func checkProcessNames(names []string) error {
+	if len(names) > MaxProcessNames {
+		return invalid("%d process names, limit %d", len(names), MaxProcessNames)
+	}
+	for _, n := range names {
+		if !ValidProcessName(n) {
+			return invalid("process name %q is not valid: 1 to %d bytes, no control characters or path separators", truncate(strings.ToValidUTF8(n, "?")), MaxProcessNameLen)
 		}
 	}
 	return nil
@@ -200,7 +236,10 @@ func (m *SnapshotRequest) Validate() error {
 	if len(m.Nonce) > 64 || len(m.Signature) > 128 {
 		return invalid("nonce or signature too long")
 	}
-	return checkProbeNames(m.Probes)
+	if err := checkProbeNames(m.Probes); err != nil {
+		return err
+	}
+	return checkProcessNames(m.Processes)
 }
 
 func (m *Snapshot) Validate() error {

@@ -361,8 +361,10 @@ func (c *Client) answer(ctx context.Context, str *quic.Stream) {
 		return
 	}
 	str.SetDeadline(time.UnixMilli(req.Deadline).Add(ackTimeout))
-	snap := c.take(ctx, protocol.KindFull, req.RequestID, req.Probes, timeout)
-	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes))
+	env := c.Env(false)
+	env.Processes = req.Processes // names to look for, never to run
+	snap := c.takeIn(ctx, env, protocol.KindFull, req.RequestID, req.Probes, timeout)
+	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes), "processes", len(req.Processes))
 	err = c.send(str, snap)
 	c.receipt("requested", req.RequestID, req.Ticket, snap, err)
 	if err != nil {

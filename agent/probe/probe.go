@@ -43,6 +43,10 @@ type Env struct {
 	// Delivery, when set, reports how the agent's snapshots fare on their
 	// way to the collector.
 	Delivery func() *Delivery
+	// Processes names processes L2 asked about (the request's Processes):
+	// the processes probe lists those running, beside its top lists. A
+	// filter over what the probe reads anyway, never an argument.
+	Processes []string
 
 	// scrub is this probe run's redactor (see Scrub); Set.Run gives each
 	// probe its own.

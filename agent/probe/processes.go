@@ -17,9 +17,11 @@ func init() {
 const defaultTopProcesses = 10
 
 // processesProbe counts processes by state and lists the top consumers of
-// CPU and memory. The reading itself is per operating system: Linux reads
-// /proc/<pid>/stat once per process (processes_linux.go), elsewhere gopsutil
-// does (processes_other.go).
+// CPU and memory, and the processes asked for by name. The reading itself
+// is per operating system: Linux reads /proc/<pid>/stat once per process
+// (processes_linux.go), elsewhere gopsutil does (processes_other.go). Only
+// the processes it shows cost more: their user, executable and command line
+// (processes_detail.go).
 type processesProbe struct {
 	// topN is the length of each top list.
 	topN int
@@ -39,6 +41,13 @@ type processesProbe struct {
 	dirBuf  []byte
 	// uidNames maps user IDs to names; read once per call, when needed.
 	uidNames map[string]string
+	// details is what was read of the processes shown at the last call,
+	// by PID, so that the next call reads again only what can change.
+	details map[int32]procDetail
+	// bootTime is the Unix time of the clock's zero where that clock is the
+	// uptime (Linux), read once: 0 until then, or where the clock is the
+	// Unix clock itself.
+	bootTime float64
 }
 
 // procPrev is what a process's CPU rate is computed against.
@@ -50,6 +59,7 @@ type procPrev struct {
 // procSample is one process as read from the host.
 type procSample struct {
 	pid     int32
+	ppid    int32 // where the listing carries it (Linux); see procDetail
 	name    string
 	state   string
 	cpu     float64 // seconds of CPU since start, user and system
@@ -65,6 +75,9 @@ type procSnapshot struct {
 	// clock is the instant on the same clock as the samples' start times.
 	clock    float64
 	memTotal uint64
+	// epoch is the Unix time, in seconds, at which clock was 0, to turn
+	// start times into dates; negative when unknown.
+	epoch float64
 }
 
 // ProcessesResult is the processes probe's full result.
@@ -72,6 +85,10 @@ type ProcessesResult struct {
 	Counts    ProcessCounts `json:"counts"`
 	TopCPU    []ProcessInfo `json:"top_cpu"`
 	TopMemory []ProcessInfo `json:"top_memory"`
+	// Named holds, per name asked for (Env.Processes), the processes of
+	// that name; NotFound the names no process has.
+	Named    []NamedProcesses `json:"named,omitempty"`
+	NotFound []string         `json:"not_found,omitempty"`
 }
 
 // ProcessCounts counts processes by state, and their threads.
@@ -101,14 +118,33 @@ type ProcessHealth struct {
 // top shows it, over the time since the previous call (or since the
 // process started, on the first).
 type ProcessInfo struct {
-	PID           int32   `json:"pid"`
-	Name          string  `json:"name"`
-	User          string  `json:"user,omitempty"`
+	PID  int32  `json:"pid"`
+	PPID int32  `json:"ppid"`
+	Name string `json:"name"`
+	User string `json:"user,omitempty"`
+	// Started is when the process started, in Unix seconds.
+	Started       int64   `json:"started,omitempty"`
 	State         string  `json:"state"`
 	CPUPercent    float64 `json:"cpu_percent"`
 	RSSBytes      uint64  `json:"rss_bytes"`
 	MemoryPercent float64 `json:"memory_percent"`
 	Threads       int     `json:"threads"`
+	// Exe is the path of the program's file: empty for kernel threads, and
+	// where it cannot be read (another user's process, without privilege).
+	Exe string `json:"exe,omitempty"`
+	// Cmdline is the command line, its arguments joined by spaces (quoted
+	// when they hold blanks or quotes), scrubbed of secrets on this
+	// machine, at most maxCmdline bytes; CmdlineTruncated says it was cut.
+	Cmdline          string `json:"cmdline,omitempty"`
+	CmdlineTruncated bool   `json:"cmdline_truncated,omitempty"`
+}
+
+// NamedProcesses is the processes found under one name asked for, by CPU,
+// at most maxNamedMatches of them; Omitted counts the rest.
+type NamedProcesses struct {
+	Name      string        `json:"name"`
+	Processes []ProcessInfo `json:"processes"`
+	Omitted   int           `json:"omitted,omitempty"`
 }
 
 func (p *processesProbe) Name() string { return "processes" }
@@ -142,24 +178,36 @@ func (p *processesProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	p.prev, p.next = p.next, p.prev
 	p.prevClock = snap.clock
 
-	users := map[int32]string{}
+	// Only the processes shown are read further, each once per call.
+	shown := make(map[int32]procDetail, 2*p.topN)
 	info := func(s *procSample) ProcessInfo {
-		u, ok := users[s.pid]
+		d, ok := shown[s.pid]
 		if !ok {
-			u = p.user(ctx, s.pid)
-			users[s.pid] = u
+			d = p.detail(ctx, env, s)
+			shown[s.pid] = d
 		}
 		mp := 0.0
 		if snap.memTotal > 0 {
 			mp = hundredths(float64(s.rss) / float64(snap.memTotal) * 100)
 		}
-		return ProcessInfo{PID: s.pid, Name: s.name, User: u, State: s.state, CPUPercent: s.cpuPercent,
-			RSSBytes: s.rss, MemoryPercent: mp, Threads: s.threads}
+		pi := ProcessInfo{PID: s.pid, PPID: d.ppid, Name: s.name, User: d.user, State: s.state, CPUPercent: s.cpuPercent,
+			RSSBytes: s.rss, MemoryPercent: mp, Threads: s.threads, Exe: d.exe, Cmdline: d.cmdline, CmdlineTruncated: d.cut}
+		if snap.epoch >= 0 {
+			pi.Started = int64(snap.epoch + s.started)
+		}
+		return pi
 	}
-	r.TopCPU = p.top(func(a, b *procSample) bool { return a.cpuPercent > b.cpuPercent }, info)
+	r.TopCPU = p.top(byCPU, info)
 	r.TopMemory = p.top(func(a, b *procSample) bool { return a.rss > b.rss }, info)
+	if len(env.Processes) > 0 {
+		r.Named, r.NotFound = p.named(ctx, env.Processes, info)
+	}
+	p.details = shown
 	return r, nil
 }
+
+// byCPU orders processes by CPU use.
+func byCPU(a, b *procSample) bool { return a.cpuPercent > b.cpuPercent }
 
 // top returns the topN samples by more, ties broken by PID for stable
 // output.
@@ -168,6 +216,12 @@ func (p *processesProbe) top(more func(a, b *procSample) bool, info func(*procSa
 	for i := range idx {
 		idx[i] = i
 	}
+	return p.ranked(idx, more, p.topN, info)
+}
+
+// ranked returns the first n of the samples at idx by more, ties broken
+// by PID for stable output.
+func (p *processesProbe) ranked(idx []int, more func(a, b *procSample) bool, n int, info func(*procSample) ProcessInfo) []ProcessInfo {
 	slices.SortFunc(idx, func(i, j int) int {
 		a, b := &p.samples[i], &p.samples[j]
 		switch {
@@ -178,8 +232,8 @@ func (p *processesProbe) top(more func(a, b *procSample) bool, info func(*procSa
 		}
 		return int(a.pid - b.pid)
 	})
-	out := make([]ProcessInfo, 0, min(p.topN, len(idx)))
-	for _, i := range idx[:min(p.topN, len(idx))] {
+	out := make([]ProcessInfo, 0, min(n, len(idx)))
+	for _, i := range idx[:min(n, len(idx))] {
 		out = append(out, info(&p.samples[i]))
 	}
 	return out

@@ -39,6 +39,15 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 		return snap, err
 	}
 	snap.clock = up
+	if p.bootTime == 0 {
+		if bt, err := readBootTime(ctx); err == nil && bt > 0 {
+			p.bootTime = float64(bt) // fixed while the machine runs
+		}
+	}
+	snap.epoch = -1
+	if p.bootTime > 0 {
+		snap.epoch = p.bootTime
+	}
 	dir, err := openProcDir(ctx)
 	if err != nil {
 		return snap, err
@@ -121,6 +130,10 @@ func parseProcStat(b []byte) (procSample, bool) {
 			if s.state == "" {
 				s.state = string(f)
 			}
+		case 1:
+			if ppid := atou(f); ppid <= math.MaxInt32 {
+				s.ppid = int32(ppid)
+			}
 		case 11:
 			utime = atou(f)
 		case 12:
@@ -149,6 +162,70 @@ func atou(b []byte) uint64 {
 		n = n*10 + uint64(c-'0')
 	}
 	return n
+}
+
+// commLen is the length at which Linux cuts process names (TASK_COMM_LEN
+// less its terminator).
+const commLen = 15
+
+// readDetail reads what the probe shows of process s beyond its stat: its
+// command line, and when static is set its user and executable too.
+func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procDetail, static bool) (cmdline string, cut bool) {
+	d.ppid = s.ppid
+	dir := Path(ctx, common.HostProcEnvKey, strconv.Itoa(int(s.pid)))
+	if static {
+		d.user = p.user(ctx, s.pid)
+		d.exe = readExe(dir + "/exe")
+	}
+	p.grow()
+	b, err := readLimited(dir+"/cmdline", p.buf[:maxCmdlineRead+1])
+	if err != nil {
+		return "", false // gone, or hidden (hidepid)
+	}
+	return joinArgv(b[:min(len(b), maxCmdlineRead)], len(b) > maxCmdlineRead)
+}
+
+// exeForMatch returns the path of process pid's executable, to match a
+// name asked for when the process's own name is cut or differs.
+func (p *processesProbe) exeForMatch(ctx context.Context, pid int32) string {
+	return readExe(Path(ctx, common.HostProcEnvKey, strconv.Itoa(int(pid)), "exe"))
+}
+
+// readExe returns the target of a /proc/<pid>/exe link, or "" when it
+// cannot be read: a kernel thread, or another user's process without
+// privilege.
+func readExe(path string) string {
+	var buf [4096]byte
+	n, err := unix.Readlink(path, buf[:])
+	if err != nil || n <= 0 {
+		return ""
+	}
+	exe, _ := bound(string(buf[:n]), maxExe, false)
+	return exe
+}
+
+// readLimited reads the file at path up to len(buf) bytes.
+func readLimited(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return buf[:n], nil
 }
 
 // user returns the name of the effective user of process pid, or its

@@ -35,7 +35,7 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 	if err != nil {
 		return snap, fmt.Errorf("listing processes: %w", err)
 	}
-	snap.clock = float64(p.now().UnixNano()) / 1e9
+	snap.clock = float64(p.now().UnixNano()) / 1e9 // and so epoch is 0
 	if vm, err := mem.VirtualMemoryWithContext(ctx); err == nil {
 		snap.memTotal = vm.Total
 	}
@@ -66,15 +66,36 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 	return snap, nil
 }
 
-// user returns the user name of process pid, or "" when it is unknown.
-func (p *processesProbe) user(ctx context.Context, pid int32) string {
-	pr, err := process.NewProcessWithContext(ctx, pid)
+// commLen is 0: gopsutil's names are whole here (Windows names a process
+// by its executable's file name; the BSDs' cut names are completed).
+const commLen = 0
+
+// readDetail reads what the probe shows of process s beyond its listing,
+// through gopsutil: its command line, and when static is set its user,
+// executable and parent (a Windows process keeps its parent's PID for
+// life) too.
+func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procDetail, static bool) (cmdline string, cut bool) {
+	pr, err := process.NewProcessWithContext(ctx, s.pid)
 	if err != nil {
-		return ""
+		return "", false // gone since the listing
 	}
-	u, _ := pr.UsernameWithContext(ctx)
-	return u
+	if static {
+		d.user, _ = pr.UsernameWithContext(ctx)
+		exe, _ := pr.ExeWithContext(ctx)
+		d.exe, _ = bound(exe, maxExe, false)
+		d.ppid, _ = pr.PpidWithContext(ctx)
+	}
+	c, err := pr.CmdlineWithContext(ctx)
+	if err != nil {
+		return "", false // not ours to read
+	}
+	return bound(c, maxCmdlineRead, false)
 }
+
+// exeForMatch returns "": the process names are the executables' file
+// names already, so reading the executable of every process to match a
+// name would cost much and find nothing more.
+func (p *processesProbe) exeForMatch(context.Context, int32) string { return "" }
 
 // health counts the processes.
 func (p *processesProbe) health(ctx context.Context) (*ProcessHealth, error) {

@@ -17,6 +17,13 @@ import (
 // dir/expected-health.json.
 func goldenSequence(t *testing.T, newProbe func() probe.Probe, dir string) {
 	t.Helper()
+	goldenSequenceEnv(t, newProbe, dir, probe.Env{})
+}
+
+// goldenSequenceEnv is goldenSequence with the probe's Env made from base
+// (a request's process names, say).
+func goldenSequenceEnv(t *testing.T, newProbe func() probe.Probe, dir string, base probe.Env) {
+	t.Helper()
 	roots := []string{filepath.Join(dir, "root")}
 	if _, err := os.Stat(filepath.Join(dir, "root-next")); err == nil {
 		roots = append(roots, filepath.Join(dir, "root-next"))
@@ -26,7 +33,9 @@ func goldenSequence(t *testing.T, newProbe func() probe.Probe, dir string) {
 		var v any
 		for _, root := range roots {
 			var err error
-			v, err = p.Collect(probe.WithRoot(context.Background(), root), &probe.Env{Health: health})
+			env := base
+			env.Health = health
+			v, err = p.Collect(probe.WithRoot(context.Background(), root), &env)
 			if err != nil {
 				t.Fatalf("%s over %s (health %v): %v", p.Name(), root, health, err)
 			}

@@ -269,6 +269,10 @@ func (a *API) FindAgent(ctx context.Context, name string) (store.Agent, error) {
 // SnapshotRequest is the body of POST /api/v1/agents/{agent}/snapshots.
 type SnapshotRequest struct {
 	Probes []string `json:"probes,omitempty"`
+	// Processes names processes to find on the agent (the processes
+	// probe lists them, with their command lines, beside its top lists):
+	// at most protocol.MaxProcessNames, each a process or executable name.
+	Processes []string `json:"processes,omitempty"`
 	// Timeout is a Go duration ("30s"); default 30s.
 	Timeout string `json:"timeout,omitempty"`
 }
@@ -290,7 +294,7 @@ func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	snap, err := a.TakeSnapshot(r.Context(), ag, req.Probes, timeout)
+	snap, err := a.TakeSnapshot(r.Context(), ag, req.Probes, req.Processes, timeout)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -299,15 +303,22 @@ func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 }
 
 // TakeSnapshot asks a connected agent for a snapshot of the named probes
-// (all when empty) and returns it once stored. Its errors carry the HTTP
-// status they answer with (see Status).
-func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes []string, timeout time.Duration) (_ *store.Snapshot, err error) {
+// (all when empty), and about the named processes (none when empty), and
+// returns it once stored. Its errors carry the HTTP status they answer
+// with (see Status).
+func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processes []string, timeout time.Duration) (_ *store.Snapshot, err error) {
 	defer a.audit(ctx, access.TakeSnapshot, agentTarget(ag), &err)
 	if err := allow(ctx, access.TakeSnapshot); err != nil {
 		return nil, err
 	}
 	if err := checkProbes(probes, ag.Probes); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if err := checkProcesses(processes, probes, ag.Probes); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if len(processes) > 0 {
+		ctx = ingest.WithProcesses(ctx, processes)
 	}
 	ctx2, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -345,6 +356,29 @@ func Status(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	}
 	return http.StatusServiceUnavailable, "store unavailable"
+}
+
+// checkProcesses refuses process names the protocol refuses, and names
+// asked of a snapshot without the processes probe, which finds them.
+func checkProcesses(names, probes, known []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	if len(names) > protocol.MaxProcessNames {
+		return fmt.Errorf("%d process names, at most %d", len(names), protocol.MaxProcessNames)
+	}
+	for _, n := range names {
+		if !protocol.ValidProcessName(n) {
+			return fmt.Errorf("process name %q is not valid: 1 to %d bytes, no control characters or path separators (a name, not a path)", n, protocol.MaxProcessNameLen)
+		}
+	}
+	if len(probes) > 0 && !contains(probes, "processes") {
+		return errors.New("processes are asked for by name, but not the processes probe that finds them: add it to the probes, or name none")
+	}
+	if len(known) > 0 && !contains(known, "processes") {
+		return errors.New("the agent has no processes probe to find processes by name")
+	}
+	return nil
 }
 
 // checkProbes refuses names that are malformed or that the agent does not

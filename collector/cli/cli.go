@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -26,7 +27,9 @@ const usage = `sonde: the L2 engineer's command line for Sonde
 commands:
   whoami [--json]                               your API key's name and role, and what it shows you
   agents [--json]                               list agents and whether they are online
-  snapshot AGENT [--probes a,b] [--json]        take a fresh snapshot of a machine now
+  snapshot AGENT [--probes a,b] [--process NAME,...] [--json]
+                                                take a fresh snapshot of a machine now; --process
+                                                finds processes by name, with their command lines
   snapshots AGENT [--kind full|health] [--json] list a machine's stored snapshots
   show SNAPSHOT-ID [--json]                     print a stored snapshot
   diff AGENT [--from X] [--to Y] [--json]       what changed between two snapshots
@@ -180,9 +183,10 @@ func oneAgent(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("snapshot", "sonde snapshot AGENT [--probes a,b] [--timeout 30s] [--json]", stderr)
-	var probes cliflag.List
+	fs := cliflag.New("snapshot", "sonde snapshot AGENT [--probes a,b] [--process NAME[,NAME...]] [--timeout 30s] [--json]", stderr)
+	var probes, processes cliflag.List
 	fs.Var(&probes, "probes", "probes to run, comma-separated (default: all)")
+	fs.Var(&processes, "process", "find these processes by name (process or executable file name, any case), comma-separated or repeated: the processes probe lists them with their command lines")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent")
 	asJSON := fs.Bool("json", false, "print JSON")
 	agent, err := oneAgent(fs, args)
@@ -190,7 +194,10 @@ func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.W
 		return err
 	}
 	var snap store.Snapshot
-	req := api.SnapshotRequest{Probes: probes, Timeout: timeout.String()}
+	if len(processes) > 0 && len(probes) > 0 && !slices.Contains(probes, "processes") {
+		probes = append(probes, "processes") // the probe that finds them
+	}
+	req := api.SnapshotRequest{Probes: probes, Processes: processes, Timeout: timeout.String()}
 	if err := c.Do(ctx, "POST", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots", req, &snap); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -246,7 +247,8 @@ func hungUp(err error) bool {
 
 // RequestSnapshot asks a connected agent for a snapshot of the named probes
 // (all when empty), stores it and returns its stored ID. It gives up at the
-// context's deadline.
+// context's deadline. The context says which ticket the snapshot is for
+// (WithTicket) and which processes L2 asks about (WithProcesses).
 func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []string) (id int64, err error) {
 	ac := s.lookup(agentID)
 	if ac == nil {
@@ -274,7 +276,11 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	if latest := time.Now().Add(protocol.MaxRequestLife); deadline.After(latest) {
 		deadline = latest // agents refuse requests that claim to live longer
 	}
-	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli(), Ticket: ticketFrom(ctx)}
+	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli(), Ticket: ticketFrom(ctx),
+		Processes: ProcessesFrom(ctx)}
+	if err := req.Validate(); err != nil {
+		return 0, fmt.Errorf("asking for a snapshot: %w", err)
+	}
 	if err := req.Sign(s.cfg.RequestKey, agentID, randomBytes(16)); err != nil {
 		return 0, fmt.Errorf("signing the request: %w", err)
 	}
@@ -320,6 +326,23 @@ func WithTicket(ctx context.Context, ref string) context.Context {
 func ticketFrom(ctx context.Context) string {
 	ref, _ := ctx.Value(ticketKey{}).(string)
 	return ref
+}
+
+type processesKey struct{}
+
+// WithProcesses returns a context whose snapshot requests ask the agent
+// about the named processes (protocol.SnapshotRequest.Processes): its
+// processes probe lists those running beside its top lists. Names that
+// protocol.ValidProcessName refuses make the request fail before it is
+// sent.
+func WithProcesses(ctx context.Context, names []string) context.Context {
+	return context.WithValue(ctx, processesKey{}, slices.Clone(names))
+}
+
+// ProcessesFrom returns the process names WithProcesses put in ctx.
+func ProcessesFrom(ctx context.Context) []string {
+	names, _ := ctx.Value(processesKey{}).([]string)
+	return names
 }
 
 func newID(n int) string { return hex.EncodeToString(randomBytes(n)) }

@@ -191,7 +191,7 @@ func (u *UI) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	snap, err := u.api.TakeSnapshot(ctx, ag, nil, u.wait())
+	snap, err := u.api.TakeSnapshot(ctx, ag, nil, nil, u.wait())
 	msg := ""
 	if err == nil {
 		msg = fmt.Sprintf("Snapshot %d taken: %d probes, captured %s.", snap.ID, len(snap.Probes), snap.CapturedAt.UTC().Format(time.RFC3339))

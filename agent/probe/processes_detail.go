@@ -1,0 +1,144 @@
+package probe
+
+import (
+	"context"
+	"hash/maphash"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file holds what the processes probe reads of the processes it
+// shows, beyond the listing: user, executable, command line. The platform
+// files read them (readDetail); the joining, bounding and scrubbing of
+// command lines is done here, the same everywhere.
+
+const (
+	// maxCmdline bounds the command line shown.
+	maxCmdline = 1 << 10
+	// maxCmdlineRead bounds the command line read and scrubbed; beyond it,
+	// nothing is read. It is wider than what is shown so that a secret
+	// that straddles the cut at maxCmdline is seen whole by the scrubber
+	// (up to 512 bytes past it), and no wider: scrubbing costs about a
+	// microsecond a byte, far more than reading.
+	maxCmdlineRead = maxCmdline + 512
+	// maxExe bounds an executable's path.
+	maxExe = 1 << 10
+)
+
+// cmdlineSeed keys the hashes of raw command lines kept between calls.
+var cmdlineSeed = maphash.MakeSeed()
+
+// procDetail is what the probe read of one shown process beyond its
+// listing. The user and the executable stay for the process's life (an
+// exec changes its name, and then they are read again); the command line
+// is read at every call, since a process may rewrite it.
+type procDetail struct {
+	started float64 // with name, tells the same process from a new one
+	name    string
+	ppid    int32
+	user    string
+	exe     string
+	cmdline string // scrubbed and bounded
+	cut     bool
+	// rawHash is the hash of the raw command line last scrubbed, and clean
+	// says the scrub found nothing in it: the same raw line is then shown
+	// again without a new scrub, which costs far more than reading it.
+	// A line with secrets is scrubbed at every call, so the probe result
+	// counts what was scrubbed in it every time.
+	rawHash uint64
+	clean   bool
+}
+
+// detail returns what is shown of process s beyond its listing, from the
+// previous call's reading where it still holds.
+func (p *processesProbe) detail(ctx context.Context, env *Env, s *procSample) procDetail {
+	d, known := p.details[s.pid]
+	known = known && d.started == s.started && d.name == s.name
+	if !known {
+		d = procDetail{started: s.started, name: s.name}
+	}
+	raw, cut := p.readDetail(ctx, s, &d, !known)
+	h := maphash.String(cmdlineSeed, raw)
+	if known && d.clean && h == d.rawHash && cut == d.cut {
+		return d
+	}
+	scrubbed := env.Scrub(raw, "cmdline")
+	d.rawHash, d.clean = h, scrubbed == raw
+	d.cmdline, d.cut = bound(scrubbed, maxCmdline, cut)
+	return d
+}
+
+// joinArgv joins the NUL-separated arguments of a Linux command line
+// (/proc/<pid>/cmdline) with spaces, quoting those that hold blanks,
+// quotes or unprintable bytes, the way a shell would take them back. A
+// line of one argument is a title the process wrote over its arguments
+// ("postgres: checkpointer", "sshd: /usr/sbin/sshd [listener]"), kept
+// as written. cut says argv was read only in part; the result says
+// whether it is cut, at maxCmdlineRead bytes.
+func joinArgv(argv []byte, cut bool) (string, bool) {
+	for len(argv) > 0 && argv[len(argv)-1] == 0 {
+		argv = argv[:len(argv)-1] // the terminator, and padding from a rewritten title
+	}
+	if indexNUL(argv) < 0 {
+		return bound(strings.TrimRight(string(argv), " "), maxCmdlineRead, cut)
+	}
+	var b strings.Builder
+	for len(argv) > 0 && b.Len() < maxCmdlineRead {
+		arg := argv
+		if i := indexNUL(argv); i >= 0 {
+			arg, argv = argv[:i], argv[i+1:]
+		} else {
+			argv = nil
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		if needsQuote(arg) {
+			b.WriteString(strconv.Quote(string(arg)))
+		} else {
+			b.Write(arg)
+		}
+	}
+	return bound(b.String(), maxCmdlineRead, cut || len(argv) > 0)
+}
+
+func indexNUL(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// needsQuote reports whether arg would not read back as one argument, or
+// not be readable, unquoted.
+func needsQuote(arg []byte) bool {
+	if len(arg) == 0 {
+		return true
+	}
+	for len(arg) > 0 {
+		r, n := utf8.DecodeRune(arg)
+		if r == utf8.RuneError && n == 1 || r <= ' ' || r == '"' || r == '\'' || !unicode.IsPrint(r) {
+			return true
+		}
+		arg = arg[n:]
+	}
+	return false
+}
+
+// bound cuts s to at most max bytes on a character boundary, as valid
+// UTF-8, and reports whether it was cut (or cut already).
+func bound(s string, max int, cut bool) (string, bool) {
+	s = strings.ToValidUTF8(s, "\uFFFD") // first: it may lengthen s
+	if len(s) > max {
+		i := max
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s, cut = s[:i], true
+	}
+	return s, cut
+}
