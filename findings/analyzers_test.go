@@ -599,3 +599,31 @@ func TestStorageFailing(t *testing.T) {
 		}
 	}
 }
+
+func TestRebootPendingForDays(t *testing.T) {
+	days := func(d float64) int64 { return int64(d * 24 * 3600) }
+	for _, tc := range []struct {
+		name  string
+		reb   map[string]any
+		want  Severity
+		title string
+	}{
+		{"not required", map[string]any{"required": false, "pending_seconds": days(9)}, 0, ""},
+		{"a day", map[string]any{"required": true, "pending_seconds": days(1)}, Info, "A restart is needed to finish installing updates"},
+		{"just under three days", map[string]any{"required": true, "pending_seconds": days(3) - 1}, Info, "A restart is needed to finish installing updates"},
+		{"three days", map[string]any{"required": true, "pending_seconds": days(3)}, Warning, "A restart has been needed for 3 days to finish installing updates"},
+		{"ten days, packages", map[string]any{"required": true, "pending_seconds": days(10.5), "packages": []string{"linux-image-6.1.0-28-amd64"}}, Warning, "A restart has been needed for 10 days to finish installing updates"},
+	} {
+		fs := only(run(probes{"software": map[string]any{"reboot": tc.reb}}), "system.reboot-pending")
+		switch {
+		case tc.want == 0 && len(fs) != 0:
+			t.Errorf("%s: %v", tc.name, fs)
+		case tc.want != 0 && (len(fs) != 1 || fs[0].Severity != tc.want || fs[0].Title != tc.title):
+			t.Errorf("%s: %v, want %s %q", tc.name, fs, tc.want, tc.title)
+		}
+	}
+	f := one(t, run(probes{"software": map[string]any{"reboot": map[string]any{"required": true, "pending_seconds": days(4), "packages": []string{"libc6"}}}}), "system.reboot-pending")
+	if f.Evidence["packages"] == nil || f.Evidence["pending_seconds"] != days(4) {
+		t.Errorf("evidence %v", f.Evidence)
+	}
+}

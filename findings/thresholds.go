@@ -85,6 +85,11 @@ const (
 	// a warning and critical.
 	DiskWearWarning  = 90.0
 	DiskWearCritical = 100.0
+
+	// RebootPendingWarning: system.reboot-pending is a warning once a
+	// restart has been pending this long (the software probe says since
+	// when): security updates are installed but not running.
+	RebootPendingWarning = 3 * 24 * time.Hour
 )
 
 // Bounds on untrusted input.
