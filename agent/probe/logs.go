@@ -99,9 +99,9 @@ type LogSource struct {
 	// "error" (see Error).
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
-	// EntriesRead counts the records, lines or files examined;
-	// EntriesKept those kept: warnings and worse in the window, crash
-	// reports in the window.
+	// EntriesRead counts the records, events or files examined;
+	// EntriesKept those kept: warnings and worse of the window (a log),
+	// reports of the window (a folder of crash reports).
 	EntriesRead int `json:"entries_read"`
 	EntriesKept int `json:"entries_kept"`
 	// Truncated is true when a limit stopped reading this log early.
@@ -165,7 +165,8 @@ type LogCrash struct {
 	Time string `json:"time"`
 	// Kind is "crash" (a program), "kernel" (oops, panic, bugcheck),
 	// "hang", "package" (a failed package installation) or "report".
-	Kind    string `json:"kind"`
+	Kind string `json:"kind"`
+	// Program is the program's name; "kernel" for the kernel's crashes.
 	Program string `json:"program"`
 	// Executable is the program's path, when the report names it.
 	Executable string `json:"executable,omitempty"`

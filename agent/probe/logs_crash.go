@@ -34,7 +34,7 @@ func (p *logsProbe) readCoredumps(ctx context.Context, r *logsRun, st *LogSource
 		st.EntriesRead++
 		if c, ok := parseCoreName(e.Name()); ok {
 			c.Source = st.Name
-			r.crash(st, c)
+			r.crashFile(st, c)
 		}
 	}
 	return err
@@ -129,7 +129,7 @@ func (p *logsProbe) readApport(ctx context.Context, r *logsRun, st *LogSource) e
 			continue
 		}
 		c.File, c.Source = e.Name(), st.Name
-		r.crash(st, c)
+		r.crashFile(st, c)
 	}
 	return err
 }
@@ -221,7 +221,7 @@ func (p *logsProbe) readDiagnosticReports(ctx context.Context, r *logsRun, st *L
 		}
 		if ok {
 			c.File, c.Source = name, st.Name
-			r.crash(st, c)
+			r.crashFile(st, c)
 		}
 	}
 	return err
@@ -268,6 +268,9 @@ func ipsCrash(line []byte, c crashRecord, ok bool) (crashRecord, bool) {
 		c.Kind = "crash"
 	case "210":
 		c.Kind = "kernel"
+		if h.AppName == "" && h.Name == "" {
+			c.Program = "kernel"
+		}
 	case "":
 	default:
 		c.Kind = "report"

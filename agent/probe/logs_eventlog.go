@@ -83,7 +83,8 @@ func consumeEventLog(r *logsRun, st *LogSource, out []byte) {
 }
 
 // winEventEntry takes one event: a message, and for Windows Error
-// Reporting's records of an application crash or a bugcheck, a crash.
+// Reporting's records of an application crash or hang or of a bugcheck,
+// a crash.
 func winEventEntry(r *logsRun, st *LogSource, ev *winEvent) {
 	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(ev.System.TimeCreated.SystemTime))
 	if err != nil {
@@ -119,10 +120,14 @@ func winEventEntry(r *logsRun, st *LogSource, ev *winEvent) {
 		if c.Signal != "" && !strings.HasPrefix(c.Signal, "0x") {
 			c.Signal = "0x" + c.Signal
 		}
-		r.crash(st, c)
+		r.crash(c)
+	case provider == "Application Hang" && id == "1002":
+		r.crash(crashRecord{time: t, LogCrash: LogCrash{Kind: "hang", Source: st.Name,
+			Program: eventData(ev, "AppName", 0), Executable: eventData(ev, "AppPath", 5)}})
 	case provider == "Microsoft-Windows-WER-SystemErrorReporting" && id == "1001":
-		r.crash(st, crashRecord{time: t, LogCrash: LogCrash{Kind: "kernel", Program: "windows",
-			Signal: eventData(ev, "param1", 0), Source: st.Name}})
+		// param1 is "0x0000009f (0x..., 0x..., 0x..., 0x...)": the stop code.
+		code, _, _ := strings.Cut(eventData(ev, "param1", 0), " ")
+		r.crash(crashRecord{time: t, LogCrash: LogCrash{Kind: "kernel", Program: "kernel", Signal: code, Source: st.Name}})
 	}
 }
 

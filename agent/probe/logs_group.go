@@ -134,13 +134,13 @@ func (r *logsRun) scrub(log, s string, n int) string {
 	return s
 }
 
-// crash takes a crash report in the window. One crash seen twice (a core
-// file and the journal's record of it) is kept once, with what both said.
-func (r *logsRun) crash(st *LogSource, c crashRecord) {
+// crash takes a crash report in the window and reports whether it was
+// in it. One crash seen twice (a core file and the journal's record of it)
+// is kept once, with what both said.
+func (r *logsRun) crash(c crashRecord) bool {
 	if !r.inWindow(c.time) {
-		return
+		return false
 	}
-	st.EntriesKept++
 	c.Program = cleanName(c.Program)
 	c.Executable = cleanText(c.Executable, 256)
 	c.Package = cleanName(c.Package)
@@ -154,12 +154,20 @@ func (r *logsRun) crash(st *LogSource, c crashRecord) {
 		if old.PID == 0 {
 			old.PID = c.PID
 		}
-		return
+		return true
 	}
 	if c.File != "" {
 		r.crashFiles[c.File] = len(r.crashes)
 	}
 	r.crashes = append(r.crashes, c)
+	return true
+}
+
+// crashFile takes a crash report file of the log st.
+func (r *logsRun) crashFile(st *LogSource, c crashRecord) {
+	if r.crash(c) {
+		st.EntriesKept++
+	}
 }
 
 func cmpOr(a, b string) string {

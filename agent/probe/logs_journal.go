@@ -157,7 +157,7 @@ func journalEntry(r *logsRun, st *LogSource, f map[string]json.RawMessage) {
 		if crashed, err := strconv.ParseInt(journalString(f["COREDUMP_TIMESTAMP"]), 10, 64); err == nil && crashed > 0 {
 			c.time = time.UnixMicro(crashed)
 		}
-		r.crash(st, c)
+		r.crash(c)
 	}
 }
 

@@ -50,14 +50,30 @@ func writeCompound(b *strings.Builder, c string) {
 		b.WriteByte('#') // 10.0.0.1, 00:1a:2b:3c:4d:5e, 12:03:44, a UUID
 		return
 	}
-	start := 0
-	for i := 0; i <= len(c); i++ {
-		if i < len(c) && !isJoinByte(c[i]) {
-			continue
+	// Parts between separators: words and the separator after each.
+	var words, seps []string
+	for start, i := 0, 0; i <= len(c); i++ {
+		if i == len(c) || isJoinByte(c[i]) {
+			words = append(words, c[start:i])
+			seps = append(seps, c[i:min(i+1, len(c))])
+			start = i + 1
 		}
-		w := c[start:i]
+	}
+	variable := make([]bool, len(words))
+	for i, w := range words {
+		variable[i] = variableWord(w)
+	}
+	// A short hex word next to a number is part of it: the 3b of
+	// PCI:0000:3b:00.
+	for i, w := range words {
+		if !variable[i] && len(w) <= 4 && allHex(w) && hasDigit(w) &&
+			(i > 0 && variable[i-1] || i+1 < len(words) && variable[i+1]) {
+			variable[i] = true
+		}
+	}
+	for i, w := range words {
 		switch {
-		case variableWord(w):
+		case variable[i]:
 			b.WriteByte('#')
 		case unitNumber(w):
 			b.WriteByte('#') // 2960kB, 150ms
@@ -65,10 +81,7 @@ func writeCompound(b *strings.Builder, c string) {
 		default:
 			b.WriteString(w)
 		}
-		if i < len(c) {
-			b.WriteByte(c[i])
-		}
-		start = i + 1
+		b.WriteString(seps[i])
 	}
 }
 
