@@ -123,19 +123,7 @@ func (p *logsProbe) readKmsg(ctx context.Context, r *logsRun, st *LogSource) err
 	if id, err := readTrimmed(Path(ctx, common.HostProcEnvKey, "sys", "kernel", "random", "boot_id")); err == nil {
 		r.bootID = strings.ReplaceAll(id, "-", "")
 	}
-	first := true
-	sc := kmsgScanner{fn: func(rec kmsgRecord) {
-		st.EntriesRead++
-		t := boot.Add(time.Duration(rec.usec) * time.Microsecond)
-		if first {
-			r.kmsgSince, first = t, false
-		}
-		e := logEntry{time: t, severity: rec.level, source: "kernel", message: rec.msg, kernel: rec.facility == 0}
-		if !e.kernel {
-			e.source = syslogIdentifier(rec.msg) // written by a program, as systemd does at boot
-		}
-		r.entry(st, e)
-	}}
+	sc := kmsgScanner{fn: func(rec kmsgRecord) { r.kmsgRecord(st, boot, rec) }}
 	buf := make([]byte, kmsgReadSize)
 	for total, reads := 0, 0; ; reads++ {
 		if reads%256 == 0 && ctx.Err() != nil {
@@ -157,6 +145,21 @@ func (p *logsProbe) readKmsg(ctx context.Context, r *logsRun, st *LogSource) err
 	}
 	sc.end()
 	return nil
+}
+
+// kmsgRecord takes one record of the kernel log: boot is when the
+// machine booted. The first record read is the oldest the kernel holds.
+func (r *logsRun) kmsgRecord(st *LogSource, boot time.Time, rec kmsgRecord) {
+	st.EntriesRead++
+	t := boot.Add(time.Duration(rec.usec) * time.Microsecond)
+	if st.EntriesRead == 1 {
+		r.kmsgSince = t
+	}
+	e := logEntry{time: t, severity: rec.level, source: "kernel", message: rec.msg, kernel: rec.facility == 0}
+	if !e.kernel {
+		e.source = syslogIdentifier(rec.msg) // written by a program, as systemd does at boot
+	}
+	r.entry(st, e)
 }
 
 // syslogIdentifier returns the "name" of a message "name[pid]: text" or
