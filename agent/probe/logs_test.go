@@ -137,7 +137,10 @@ func TestLogsLimits(t *testing.T) {
 func TestLogsHealth(t *testing.T) {
 	ran := false
 	p := probe.NewTestLogs(probe.LogsFakes{Now: logsNow, Loc: time.UTC, GOOS: "linux", Limits: probe.DefaultLogsLimits,
-		Tool: func(context.Context, int, string, ...string) ([]byte, bool, error) { ran = true; return nil, false, nil }})
+		Tool: func(context.Context, int, string, ...string) ([]byte, bool, error) {
+			ran = true
+			return nil, false, nil
+		}})
 	if _, err := p.Collect(context.Background(), &probe.Env{Health: true}); err == nil || ran {
 		t.Errorf("health run: %v, tool ran %v", err, ran)
 	}
