@@ -23,8 +23,10 @@ const (
 	maxRawMessage = 4096
 	maxSignature  = 160
 	maxName       = 64
-	// maxGroupTable bounds the distinct groups held while reading.
+	// maxGroupTable bounds the distinct groups held while reading, and
+	// maxRawExample the message each holds until it is scrubbed.
 	maxGroupTable = 2000
+	maxRawExample = 1024
 )
 
 // logEntry is one message as a parser hands it over, unscrubbed.
@@ -40,13 +42,18 @@ type logEntry struct {
 	tag string
 }
 
+// groupKey names a group. While reading, signature is that of the
+// message as read, before scrubbing: a key that never leaves the agent.
 type groupKey struct{ log, source, signature string }
 
+// logGroup is a group of entries as read: raw is its latest message, not
+// yet scrubbed, held until the result scrubs the examples it lists.
 type logGroup struct {
 	severity    int
 	count       int
 	first, last time.Time
-	example     string
+	tag         string
+	raw         string
 	cut         bool
 }
 
@@ -101,7 +108,6 @@ func (r *logsRun) entry(st *LogSource, e logEntry) {
 	}
 	st.EntriesKept++
 	msg, cut := cleanMessage(e.message)
-	msg = r.env.Scrub(msg, "logs:"+st.Name)
 	key := groupKey{st.Name, cleanName(e.source), e.tag + signature(msg)}
 	if key.source == "" {
 		key.source = "unknown"
@@ -112,7 +118,7 @@ func (r *logsRun) entry(st *LogSource, e logEntry) {
 			r.overflow++
 			return
 		}
-		g = &logGroup{severity: e.severity, first: e.time, last: e.time}
+		g = &logGroup{severity: e.severity, first: e.time, last: e.time, tag: e.tag}
 		r.groups[key] = g
 	}
 	g.count++
@@ -120,10 +126,10 @@ func (r *logsRun) entry(st *LogSource, e logEntry) {
 	if e.time.Before(g.first) {
 		g.first = e.time
 	}
-	if g.example == "" || !e.time.Before(g.last) {
+	if !e.time.Before(g.last) {
 		g.last = e.time
-		ex, exCut := cutWords(msg, r.limits.Message, true)
-		g.example, g.cut = ex, cut || exCut
+		raw, rawCut := cutWords(msg, maxRawExample, false)
+		g.raw, g.cut = raw, cut || rawCut
 	}
 }
 
@@ -188,48 +194,7 @@ func (r *logsRun) result() *LogsResult {
 	for _, s := range r.sources {
 		res.Truncated = res.Truncated || s.Truncated
 	}
-	type keyed struct {
-		k groupKey
-		g *logGroup
-	}
-	all := make([]keyed, 0, len(r.groups))
-	for k, g := range r.groups {
-		all = append(all, keyed{k, g})
-	}
-	sort.Slice(all, func(i, j int) bool {
-		a, b := all[i], all[j]
-		if a.g.count != b.g.count {
-			return a.g.count > b.g.count
-		}
-		if !a.g.last.Equal(b.g.last) {
-			return a.g.last.After(b.g.last)
-		}
-		if a.k.log != b.k.log {
-			return a.k.log < b.k.log
-		}
-		if a.k.source != b.k.source {
-			return a.k.source < b.k.source
-		}
-		return a.k.signature < b.k.signature
-	})
-	for i, kg := range all {
-		if i >= r.limits.Groups {
-			res.GroupsOmitted++
-			res.EntriesOmitted += kg.g.count
-			continue
-		}
-		g := kg.g
-		res.Groups = append(res.Groups, LogGroup{
-			Log: kg.k.log, Source: kg.k.source, Signature: kg.k.signature,
-			Level: levelName(g.severity), Count: g.count,
-			FirstSeen: fmtTime(g.first), LastSeen: fmtTime(g.last),
-			Example: g.example, ExampleCut: g.cut,
-		})
-		res.Truncated = res.Truncated || g.cut
-	}
-	res.EntriesOmitted += r.overflow
-	res.Truncated = res.Truncated || res.GroupsOmitted > 0 || r.overflow > 0
-
+	r.listGroups(res)
 	lists := [...]*[]KernelEvent{&res.Kernel.OOMKills, &res.Kernel.IOErrors, &res.Kernel.Segfaults, &res.Kernel.GPUResets}
 	counts := [...]*int{&res.Kernel.Counts.OOMKills, &res.Kernel.Counts.IOErrors, &res.Kernel.Counts.Segfaults, &res.Kernel.Counts.GPUResets}
 	for i := range r.kernel {
@@ -253,6 +218,87 @@ func (r *logsRun) result() *LogsResult {
 		res.Crashes = append(res.Crashes, c.LogCrash)
 	}
 	return res
+}
+
+// listGroups lists the most frequent groups. It scrubs their examples,
+// computes their signatures anew from the scrubbed text and merges the
+// groups scrubbing makes alike (messages that differed only by a secret).
+// Scrubbing is the probe's main cost, so it scrubs at most four examples
+// per group listed; groups beyond are counted as omitted.
+func (r *logsRun) listGroups(res *LogsResult) {
+	all := make([]*keyedGroup, 0, len(r.groups))
+	for k, g := range r.groups {
+		all = append(all, &keyedGroup{k, g})
+	}
+	sortGroups(all)
+	shown := map[groupKey]*keyedGroup{}
+	var list []*keyedGroup
+	for i, kg := range all {
+		g := kg.g
+		if len(list) >= r.limits.Groups || i >= 4*r.limits.Groups {
+			res.GroupsOmitted++
+			res.EntriesOmitted += g.count
+			continue
+		}
+		example := r.env.Scrub(g.raw, "logs:"+kg.k.log)
+		key := groupKey{kg.k.log, kg.k.source, g.tag + signature(example)}
+		ex, exCut := cutWords(example, r.limits.Message, true)
+		merged := *g
+		merged.raw, merged.cut = ex, g.cut || exCut
+		s, ok := shown[key]
+		if !ok {
+			s = &keyedGroup{key, &merged}
+			shown[key] = s
+			list = append(list, s)
+			continue
+		}
+		s.g.count += g.count
+		s.g.severity = min(s.g.severity, g.severity)
+		if g.first.Before(s.g.first) {
+			s.g.first = g.first
+		}
+		if g.last.After(s.g.last) {
+			s.g.last, s.g.raw, s.g.cut = g.last, merged.raw, merged.cut
+		}
+	}
+	sortGroups(list)
+	for _, kg := range list {
+		g := kg.g
+		res.Groups = append(res.Groups, LogGroup{
+			Log: kg.k.log, Source: kg.k.source, Signature: kg.k.signature,
+			Level: levelName(g.severity), Count: g.count,
+			FirstSeen: fmtTime(g.first), LastSeen: fmtTime(g.last),
+			Example: g.raw, ExampleCut: g.cut,
+		})
+		res.Truncated = res.Truncated || g.cut
+	}
+	res.EntriesOmitted += r.overflow
+	res.Truncated = res.Truncated || res.GroupsOmitted > 0 || r.overflow > 0
+}
+
+type keyedGroup struct {
+	k groupKey
+	g *logGroup
+}
+
+// sortGroups orders groups most frequent first, then most recent.
+func sortGroups(gs []*keyedGroup) {
+	sort.Slice(gs, func(i, j int) bool {
+		a, b := gs[i], gs[j]
+		if a.g.count != b.g.count {
+			return a.g.count > b.g.count
+		}
+		if !a.g.last.Equal(b.g.last) {
+			return a.g.last.After(b.g.last)
+		}
+		if a.k.log != b.k.log {
+			return a.k.log < b.k.log
+		}
+		if a.k.source != b.k.source {
+			return a.k.source < b.k.source
+		}
+		return a.k.signature < b.k.signature
+	})
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -141,3 +141,25 @@ func TestLogsKernelEvents(t *testing.T) {
 		t.Errorf("events: %+v", k)
 	}
 }
+
+// TestLogsGroupsMergeSecrets: messages that differ only by a secret are
+// one group once scrubbed, and only the listed examples are scrubbed.
+func TestLogsGroupsMergeSecrets(t *testing.T) {
+	env := &Env{}
+	limits := defaultLogsLimits
+	limits.Groups = 2
+	r := newLogsRun(env, time.Unix(1773144000, 0), limits)
+	st := &LogSource{Name: "journal"}
+	at := time.Unix(1773140000, 0)
+	for i, msg := range []string{"login failed password=alpha", "login failed password=bravo", "disk full", "disk full", "disk full", "rare one"} {
+		r.entry(st, logEntry{time: at.Add(time.Duration(i) * time.Second), severity: 3, source: "app", message: msg})
+	}
+	res := r.result()
+	if len(res.Groups) != 2 || res.Groups[0].Count != 3 || res.Groups[1].Count != 2 ||
+		res.Groups[1].Example != "login failed password=[REDACTED:config-secret]" || res.GroupsOmitted != 1 || res.EntriesOmitted != 1 {
+		t.Fatalf("groups: %+v, %d omitted (%d entries)", res.Groups, res.GroupsOmitted, res.EntriesOmitted)
+	}
+	if s := env.scrubbed(); len(s) != 1 || s[0].Count != 2 {
+		t.Errorf("scrubbed: %+v", s)
+	}
+}

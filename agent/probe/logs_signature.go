@@ -46,7 +46,11 @@ func signature(msg string) string {
 
 // writeCompound writes c, or "#" for the variable parts of it.
 func writeCompound(b *strings.Builder, c string) {
-	if hasJoin(c) && allHexParts(c) && hasDigit(c) {
+	if !hasJoin(c) {
+		writeWord(b, c, variableWord(c))
+		return
+	}
+	if allHexParts(c) && hasDigit(c) {
 		b.WriteByte('#') // 10.0.0.1, 00:1a:2b:3c:4d:5e, 12:03:44, a UUID
 		return
 	}
@@ -72,16 +76,22 @@ func writeCompound(b *strings.Builder, c string) {
 		}
 	}
 	for i, w := range words {
-		switch {
-		case variable[i]:
-			b.WriteByte('#')
-		case unitNumber(w):
-			b.WriteByte('#') // 2960kB, 150ms
-			b.WriteString(strings.TrimLeft(w, "0123456789"))
-		default:
-			b.WriteString(w)
-		}
+		writeWord(b, w, variable[i])
 		b.WriteString(seps[i])
+	}
+}
+
+// writeWord writes w, "#" if it is variable, or "#unit" for a number
+// with a unit (2960kB, 150ms).
+func writeWord(b *strings.Builder, w string, variable bool) {
+	switch {
+	case variable:
+		b.WriteByte('#')
+	case unitNumber(w):
+		b.WriteByte('#')
+		b.WriteString(strings.TrimLeft(w, "0123456789"))
+	default:
+		b.WriteString(w)
 	}
 }
 
