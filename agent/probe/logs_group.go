@@ -223,8 +223,9 @@ func (r *logsRun) result() *LogsResult {
 // listGroups lists the most frequent groups. It scrubs their examples,
 // computes their signatures anew from the scrubbed text and merges the
 // groups scrubbing makes alike (messages that differed only by a secret).
-// Scrubbing is the probe's main cost, so it scrubs at most four examples
-// per group listed; groups beyond are counted as omitted.
+// Scrubbing is the probe's main cost, so it scrubs the examples of at
+// most four groups as read per group listed; the others are counted as
+// omitted.
 func (r *logsRun) listGroups(res *LogsResult) {
 	all := make([]*keyedGroup, 0, len(r.groups))
 	for k, g := range r.groups {
@@ -235,7 +236,7 @@ func (r *logsRun) listGroups(res *LogsResult) {
 	var list []*keyedGroup
 	for i, kg := range all {
 		g := kg.g
-		if len(list) >= r.limits.Groups || i >= 4*r.limits.Groups {
+		if i >= 4*r.limits.Groups {
 			res.GroupsOmitted++
 			res.EntriesOmitted += g.count
 			continue
@@ -262,8 +263,13 @@ func (r *logsRun) listGroups(res *LogsResult) {
 		}
 	}
 	sortGroups(list)
-	for _, kg := range list {
+	for i, kg := range list {
 		g := kg.g
+		if i >= r.limits.Groups {
+			res.GroupsOmitted++
+			res.EntriesOmitted += g.count
+			continue
+		}
 		res.Groups = append(res.Groups, LogGroup{
 			Log: kg.k.log, Source: kg.k.source, Signature: kg.k.signature,
 			Level: levelName(g.severity), Count: g.count,

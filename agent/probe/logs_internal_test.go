@@ -16,6 +16,7 @@ func TestLogsSignature(t *testing.T) {
 		{"took 150ms, freed 2960kB at 12:03:44", "took #ms, freed #kB at #"},
 		{"NVRM: Xid (PCI:0000:3b:00): 79", "NVRM: Xid (PCI:#:#:#): #"},
 		{"dead beef cafe", "dead beef cafe"},
+		{"session a8Kf93jdLq02mZ7xQw4R expired, GFP_HIGHUSER_MOVABLE", "session # expired, GFP_HIGHUSER_MOVABLE"},
 		{"kernel 5.15.0-91-generic.", "kernel #.#.#-#-generic."},
 		{"password=[REDACTED:config-secret] for user 42", "password=[REDACTED:config-secret] for user #"},
 	} {

@@ -97,7 +97,8 @@ func writeWord(b *strings.Builder, w string, variable bool) {
 
 // variableWord reports whether a word is a number: decimal, 0x-prefixed
 // hex, or a hex string of 8 digits or more holding a decimal digit (an
-// address, a hash).
+// address, a hash); or an identifier of 20 characters or more mixing
+// letters and digits (a session ID, a token).
 func variableWord(w string) bool {
 	if w == "" {
 		return false
@@ -106,6 +107,9 @@ func variableWord(w string) bool {
 		return true
 	}
 	if len(w) > 2 && w[0] == '0' && (w[1] == 'x' || w[1] == 'X') && allHex(w[2:]) {
+		return true
+	}
+	if len(w) >= 20 && hasDigit(w) && strings.ContainsFunc(w, func(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }) {
 		return true
 	}
 	return len(w) >= 8 && allHex(w) && hasDigit(w)
