@@ -35,8 +35,8 @@ func BenchmarkLogsAtLimits(b *testing.B) {
 	}
 	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	files := map[string]string{
-		"proc/uptime":                     "86000.00 1.00\n",
-		"proc/sys/kernel/random/boot_id":  "4f1c2a9e-7b3d-4e8a-9c61-2d5f0e8b7a13\n",
+		"proc/uptime":                      "86000.00 1.00\n",
+		"proc/sys/kernel/random/boot_id":   "4f1c2a9e-7b3d-4e8a-9c61-2d5f0e8b7a13\n",
 		"var/log/journal/m/system.journal": "",
 	}
 	var kmsg strings.Builder
