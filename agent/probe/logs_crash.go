@@ -47,7 +47,7 @@ func (p *logsProbe) crashDir(st *LogSource, dir, what string) ([]os.DirEntry, er
 		return nil, notAvailable("no %s", what)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", what, err)
+		return nil, err
 	}
 	st.Truncated = len(entries) >= p.limits.Files
 	return entries, nil
@@ -138,7 +138,7 @@ func (p *logsProbe) readApport(ctx context.Context, r *logsRun, st *LogSource) e
 func readApportHeader(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading an apport report: %w", err)
 	}
 	defer f.Close()
 	return parseApportHeader(io.LimitReader(f, maxHeaderBytes)), nil
@@ -282,13 +282,13 @@ func ipsCrash(line []byte, c crashRecord, ok bool) (crashRecord, bool) {
 func readFirstLine(path string, n int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading a report: %w", err)
 	}
 	defer f.Close()
 	buf := make([]byte, n)
 	m, err := io.ReadFull(f, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, fmt.Errorf("reading a report: %w", err)
 	}
 	line, _, _ := bytes.Cut(buf[:m], []byte{'\n'})
 	return line, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -85,14 +86,14 @@ func isJournalFile(name string) bool {
 func readDirN(dir string, n int) ([]os.DirEntry, error) {
 	f, err := os.Open(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing a folder: %w", err)
 	}
 	defer f.Close()
 	entries, err := f.ReadDir(n)
 	if len(entries) > 0 || errors.Is(err, io.EOF) {
 		return entries, nil
 	}
-	return nil, err
+	return nil, fmt.Errorf("listing a folder: %w", err)
 }
 
 // consumeJournal parses journalctl's JSON lines. A line that does not

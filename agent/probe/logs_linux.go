@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 
@@ -44,4 +45,9 @@ func (k *kmsgFile) Read(b []byte) (int, error) {
 	}
 }
 
-func (k *kmsgFile) Close() error { return unix.Close(k.fd) }
+func (k *kmsgFile) Close() error {
+	if err := unix.Close(k.fd); err != nil {
+		return fmt.Errorf("closing the kernel log: %w", err)
+	}
+	return nil
+}
