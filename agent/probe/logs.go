@@ -149,7 +149,7 @@ type KernelCounts struct {
 
 // KernelEvent is one OOM kill (Process is the victim), I/O error (Device),
 // segfault (Process) or GPU reset or hang (Driver: "amdgpu", "i915",
-// "nvidia"; Detail: the scrubbed message).
+// "nvidia"; Detail: the message, scrubbed, at most 200 bytes).
 type KernelEvent struct {
 	Time    string `json:"time"`
 	Process string `json:"process,omitempty"`

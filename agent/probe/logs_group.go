@@ -101,7 +101,7 @@ func (r *logsRun) entry(st *LogSource, e logEntry) {
 		return
 	}
 	if e.kernel {
-		r.kernelEvent(st.Name, e)
+		r.kernelEvent(e)
 	}
 	if e.severity < 0 || e.severity > sevWarning {
 		return
@@ -131,13 +131,6 @@ func (r *logsRun) entry(st *LogSource, e logEntry) {
 		raw, rawCut := cutWords(msg, maxRawExample, false)
 		g.raw, g.cut = raw, cut || rawCut
 	}
-}
-
-// scrub scrubs a short text of the log (an event's detail) and cuts it.
-func (r *logsRun) scrub(log, s string, n int) string {
-	s, _ = cleanMessage(s)
-	s, _ = cutWords(r.env.Scrub(s, "logs:"+log), n, true)
-	return s
 }
 
 // crash takes a crash report in the window and reports whether it was
@@ -200,6 +193,10 @@ func (r *logsRun) result() *LogsResult {
 	for i := range r.kernel {
 		*lists[i], *counts[i] = r.kernel[i].newest(r.limits.Events)
 		res.Truncated = res.Truncated || *counts[i] > len(*lists[i])
+	}
+	for i := range res.Kernel.GPUResets {
+		d := &res.Kernel.GPUResets[i].Detail
+		*d, _ = cutWords(r.env.Scrub(*d, "logs:kernel"), 200, true)
 	}
 
 	sort.SliceStable(r.crashes, func(i, j int) bool {

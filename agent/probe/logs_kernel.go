@@ -61,8 +61,8 @@ func (l *kernelList) newest(keep int) ([]KernelEvent, int) {
 // kernelEvent recognises the kernel messages findings count: OOM kills,
 // block I/O errors, segfaults and GPU resets or hangs. It reads the
 // message before scrubbing but keeps only names from it (process, device,
-// driver); a GPU event's detail is scrubbed.
-func (r *logsRun) kernelEvent(log string, e logEntry) {
+// driver), and a GPU event's message, which result scrubs.
+func (r *logsRun) kernelEvent(e logEntry) {
 	msg := e.message
 	ev := kernelEvent{time: e.time}
 	switch {
@@ -100,7 +100,9 @@ func (r *logsRun) kernelEvent(log string, e logEntry) {
 		r.kernel[kernelSegfault].add(ev, r.limits.Events)
 	default:
 		if ev.Driver = gpuDriver(msg); ev.Driver != "" {
-			ev.Detail = r.scrub(log, msg, 200)
+			// Scrubbed when listed: a flood of resets costs no scrubbing.
+			ev.Detail, _ = cleanMessage(msg)
+			ev.Detail, _ = cutWords(ev.Detail, maxRawExample, false)
 			r.kernel[kernelGPU].add(ev, r.limits.Events)
 		}
 	}
