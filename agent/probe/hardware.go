@@ -2,9 +2,6 @@ package probe
 
 import (
 	"context"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 func init() {
@@ -238,30 +235,6 @@ func newHardwareResult() *HardwareResult {
 		USB:   []USBDevice{}, GPUs: []GPU{},
 		Unavailable: map[string]string{},
 	}
-}
-
-// cleanText makes text read from the host safe to send: valid UTF-8,
-// without control characters or surrounding space, at most max bytes.
-func cleanText(s string, max int) string {
-	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) > 4*max {
-		s = s[:4*max] // enough runes for max bytes of printable ones
-	}
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }
 
 // chassisTypes names the SMBIOS system enclosure types (SMBIOS 3.x, type

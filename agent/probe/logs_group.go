@@ -141,9 +141,9 @@ func (r *logsRun) crash(c crashRecord) bool {
 		return false
 	}
 	c.Program = cleanName(c.Program)
-	c.Executable = cleanText(c.Executable, 256)
+	c.Executable = cleanLogText(c.Executable, 256)
 	c.Package = cleanName(c.Package)
-	c.File = cleanText(c.File, 256)
+	c.File = cleanLogText(c.File, 256)
 	c.Signal = cleanName(c.Signal)
 	if i, ok := r.crashFiles[c.File]; ok && c.File != "" {
 		old := &r.crashes[i]
@@ -380,10 +380,10 @@ func cutWords(s string, n int, hard bool) (string, bool) {
 
 // cleanName makes a name from the host (a unit, a program, a device)
 // valid UTF-8 without control characters, at most maxName bytes.
-func cleanName(s string) string { return cleanText(s, maxName) }
+func cleanName(s string) string { return cleanLogText(s, maxName) }
 
-// cleanText is cleanName with a bound of n bytes.
-func cleanText(s string, n int) string {
+// cleanLogText is cleanName with a bound of n bytes.
+func cleanLogText(s string, n int) string {
 	s, _ = cleanMessage(s)
 	s, _ = cutWords(s, n, true)
 	return s

@@ -128,17 +128,3 @@ func needsQuote(arg []byte) bool {
 	}
 	return false
 }
-
-// bound cuts s to at most max bytes on a character boundary, as valid
-// UTF-8, and reports whether it was cut (or cut already).
-func bound(s string, max int, cut bool) (string, bool) {
-	s = strings.ToValidUTF8(s, "\uFFFD") // first: it may lengthen s
-	if len(s) > max {
-		i := max
-		for i > 0 && !utf8.RuneStart(s[i]) {
-			i--
-		}
-		s, cut = s[:i], true
-	}
-	return s, cut
-}

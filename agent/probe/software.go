@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sondehq/sonde/agent/probe/winreg"
 )
@@ -173,7 +172,7 @@ func (p *softwareProbe) Collect(ctx context.Context, env *Env) (any, error) {
 		}
 		src := SoftwareSource{Name: s.name, Truncated: truncated}
 		if err != nil {
-			src.Error = softwareText(err.Error(), 512)
+			src.Error = cleanText(err.Error(), 512)
 		}
 		available = available || !errors.Is(err, ErrNotAvailable)
 		pkgs = cleanPackages(s.name, pkgs)
@@ -216,7 +215,7 @@ func cleanPackages(source string, pkgs []SoftwarePackage) []SoftwarePackage {
 	for _, pk := range pkgs {
 		pk.Source = source
 		for _, s := range []*string{&pk.Name, &pk.Version, &pk.Arch, &pk.Publisher, &pk.ID, &pk.Revision, &pk.User, &pk.Status} {
-			*s = softwareText(*s, maxSoftwareText)
+			*s = cleanText(*s, maxSoftwareText)
 		}
 		if pk.Name != "" {
 			out = append(out, pk)
@@ -251,19 +250,6 @@ func (r *SoftwareResult) boundBytes() {
 		r.Packages, r.Truncated = r.Packages[:i], true
 		return
 	}
-}
-
-// softwareText makes a string read from the host fit to send: valid
-// UTF-8, without surrounding space, at most n bytes.
-func softwareText(s string, n int) string {
-	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // unixOf returns t in Unix seconds, 0 for the zero time.

@@ -36,11 +36,11 @@ func TestSoftwareText(t *testing.T) {
 		"caf\xe9":                "caf\uFFFD",
 		strings.Repeat("é", 200): strings.Repeat("é", 128),
 	} {
-		if got := softwareText(in, 256); got != want {
-			t.Errorf("softwareText(%q) = %q, want %q", in, got, want)
+		if got := cleanText(in, 256); got != want {
+			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := softwareText("aé", 2); got != "a" {
+	if got := cleanText("aé", 2); got != "a" {
 		t.Errorf("cut inside a rune: %q", got)
 	}
 }

@@ -47,7 +47,7 @@ func (p *softwareProbe) debianReboot(ctx context.Context) *RebootState {
 	}
 	seen := map[string]bool{}
 	for _, f := range bytes.Fields(b) {
-		name := softwareText(string(f), maxSoftwareText)
+		name := cleanText(string(f), maxSoftwareText)
 		switch {
 		case seen[name]:
 		case len(r.Packages) == maxRebootPackages:
