@@ -571,7 +571,7 @@ func TestStorageFailing(t *testing.T) {
 		{"smart fails", disk("smart_passed", false), Critical, "Disk sdb may be failing: its own health check fails"},
 		{"reallocated", disk("smart_passed", true, "ata", map[string]any{"reallocated_sectors": 8, "pending_sectors": 2}), Warning, "Disk sdb may be failing: 8 reallocated sectors; 2 pending sectors"},
 		{"attribute failed", disk("ata", map[string]any{"attributes": []any{map[string]any{"name": "Reallocated_Sector_Ct", "when_failed": "now"}}}), Critical, "Disk sdb may be failing: attribute Reallocated_Sector_Ct is past its threshold"},
-		{"nvme warning", disk("nvme", map[string]any{"warnings": []any{"reliability_degraded"}, "media_errors": 14}), Critical, "Disk sdb may be failing: it raises reliability_degraded; 14 media errors"},
+		{"nvme warning", disk("nvme", map[string]any{"warnings": []any{"reliability_degraded"}, "media_errors": 14}), Critical, "Disk sdb may be failing: it reports reliability degraded; 14 media errors"},
 		{"nvme media errors", disk("nvme", map[string]any{"media_errors": 1}), Warning, "Disk sdb may be failing: 1 media errors"},
 		{"sas defects", disk("scsi", map[string]any{"grown_defects": 12}), Warning, "Disk sdb may be failing: 12 grown defects"},
 		{"windows unhealthy", disk("status", "Unhealthy"), Critical, "Disk sdb may be failing: Windows reports it unhealthy"},
@@ -625,5 +625,50 @@ func TestRebootPendingForDays(t *testing.T) {
 	f := one(t, run(probes{"software": map[string]any{"reboot": map[string]any{"required": true, "pending_seconds": days(4), "packages": []string{"libc6"}}}}), "system.reboot-pending")
 	if f.Evidence["packages"] == nil || f.Evidence["pending_seconds"] != days(4) {
 		t.Errorf("evidence %v", f.Evidence)
+	}
+}
+
+func TestLogsFindings(t *testing.T) {
+	oom := func(names ...string) []any {
+		var out []any
+		for _, n := range names {
+			out = append(out, map[string]any{"process": n})
+		}
+		return out
+	}
+	kernel := func(k map[string]any) probes { return probes{"logs": map[string]any{"kernel": k}} }
+	f := one(t, run(kernel(map[string]any{"oom_kills": oom("code", "java"), "counts": map[string]any{"oom_kills": 2}})), "logs.oom-kills")
+	if f.Severity != Warning || f.Title != "The computer ran out of memory and killed 2 programs in the last day (code, java)" {
+		t.Errorf("two OOM kills: %v", f)
+	}
+	// The count may exceed the events listed (the probe bounds them).
+	f = one(t, run(kernel(map[string]any{"oom_kills": oom("code", "code"), "counts": map[string]any{"oom_kills": OOMKillsCritical}})), "logs.oom-kills")
+	if f.Severity != Critical || f.Title != "The computer ran out of memory and killed 3 programs in the last day (code)" {
+		t.Errorf("three OOM kills: %v", f)
+	}
+	f = one(t, run(kernel(map[string]any{"io_errors": []any{map[string]any{"device": "sdb"}, map[string]any{"device": "sdb1"}, map[string]any{"device": "sdb"}}, "counts": map[string]any{"io_errors": 3}})), "logs.disk-io-errors")
+	if f.Severity != Critical || f.Subject != "sdb, sdb1" || f.Title != "The kernel logged 3 I/O errors reading or writing a disk in the last day (sdb, sdb1)" {
+		t.Errorf("I/O errors: %v", f)
+	}
+	f = one(t, run(kernel(map[string]any{"gpu_resets": []any{map[string]any{"driver": "i915"}}, "counts": map[string]any{"gpu_resets": 1}})), "logs.gpu-resets")
+	if f.Severity != Warning || f.Title != "The graphics chip hung or was reset 1 time in the last day (i915)" {
+		t.Errorf("GPU reset: %v", f)
+	}
+	if fs := run(kernel(map[string]any{"counts": map[string]any{}})); len(only(fs, "logs.oom-kills"))+len(only(fs, "logs.disk-io-errors"))+len(only(fs, "logs.gpu-resets")) != 0 {
+		t.Errorf("a quiet kernel log: %v", fs)
+	}
+
+	crash := func(program, kind string) map[string]any { return map[string]any{"program": program, "kind": kind} }
+	fs := run(probes{"logs": map[string]any{"crashes": []any{
+		crash("zoom", "crash"), crash("zoom", "crash"), crash("zoom", "hang"),
+		crash("python3", "crash"), crash("python3", "crash"),
+		crash("kernel", "kernel"), crash("", "crash"), crash("apt", "package"),
+	}}})
+	loop, once := only(fs, "logs.crash-loop"), only(fs, "logs.crashed")
+	if len(loop) != 1 || loop[0].Subject != "zoom" || loop[0].Severity != Warning || loop[0].Title != "zoom keeps crashing: 3 times in the last day" {
+		t.Errorf("crash loop: %v", loop)
+	}
+	if len(once) != 1 || once[0].Subject != "python3" || once[0].Severity != Info || once[0].Title != "python3 crashed 2 times in the last day" {
+		t.Errorf("crashed: %v", once)
 	}
 }

@@ -141,7 +141,7 @@ func storageFindings(st *storageData) []Finding {
 		if n := d.NVMe; n != nil {
 			if len(n.Warnings) > 0 {
 				ev["nvme_warnings"] = n.Warnings
-				fail(Critical, "it raises "+clip(strings.Join(n.Warnings, ", ")))
+				fail(Critical, "it reports "+clip(strings.ReplaceAll(strings.Join(n.Warnings, ", "), "_", " ")))
 			}
 			if n.MediaErrors > 0 {
 				ev["media_errors"] = n.MediaErrors

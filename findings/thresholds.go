@@ -90,6 +90,12 @@ const (
 	// restart has been pending this long (the software probe says since
 	// when): security updates are installed but not running.
 	RebootPendingWarning = 3 * 24 * time.Hour
+
+	// OOMKillsCritical: logs.oom-kills is critical once the kernel killed
+	// this many programs for memory within the logs probe's window (a day);
+	// fewer are a warning. A program that crashed CrashLoopFailures times
+	// in that window is logs.crash-loop rather than logs.crashed.
+	OOMKillsCritical = 3
 )
 
 // Bounds on untrusted input.

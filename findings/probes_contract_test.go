@@ -1,0 +1,63 @@
+package findings
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sondehq/sonde/protocol"
+)
+
+// probeGolden is a probe's output on one of its fixture machines, as the
+// agent's probe tests pin it (agent/probe/testdata/PROBE/CASE/expected.json).
+func probeGolden(t *testing.T, name, fixture string) protocol.ProbeJSON {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "agent", "probe", "testdata", name, fixture, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return protocol.ProbeJSON{Name: name, Data: json.RawMessage(b)}
+}
+
+// TestCheckOnProbeFixtures is the contract between the probes and the
+// analyzers, and what `sonde-agent check` tells the person at the
+// keyboard: on the laptop fixtures, as the hardware, storage-health and
+// logs probes read them, it explains a worn battery, a failing disk and the
+// programs killed for memory, in plain words. (The server fixtures give a
+// failing SATA disk.)
+func TestCheckOnProbeFixtures(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		probes   []protocol.ProbeJSON
+		want     []string // finding IDs
+		sentence []string // from the user explanations
+	}{
+		{"laptop", []protocol.ProbeJSON{probeGolden(t, "hardware", "laptop"), probeGolden(t, "storage-health", "laptop"), probeGolden(t, "logs", "linux-laptop")},
+			[]string{"hardware.battery-worn", "storage.failing", "storage.worn-out", "logs.oom-kills", "logs.disk-io-errors"},
+			[]string{"battery has worn out", "disk is reporting faults", "ran out of memory"}},
+		{"server", []protocol.ProbeJSON{probeGolden(t, "hardware", "server"), probeGolden(t, "storage-health", "server")},
+			[]string{"storage.failing"}, []string{"disk is reporting faults"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := &protocol.Document{Kind: "full", Probes: tc.probes}
+			var out bytes.Buffer
+			if err := Check(&out, doc, nil); err != nil {
+				t.Fatal(err)
+			}
+			text := out.String()
+			for _, id := range tc.want {
+				if !strings.Contains(text, "Reference for your IT support: "+id+"\n") {
+					t.Errorf("check does not explain %s:\n%s", id, text)
+				}
+			}
+			for _, s := range tc.sentence {
+				if !strings.Contains(text, s) {
+					t.Errorf("check does not say %q:\n%s", s, text)
+				}
+			}
+		})
+	}
+}
