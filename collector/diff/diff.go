@@ -30,9 +30,11 @@ const (
 )
 
 // Section names, in the order a Diff lists them: software first, because
-// "what changed since it worked" is mostly "what got updated".
+// "what changed since it worked" is mostly "what got updated", then the
+// log errors that are new since.
 const (
 	SectionSoftware  = "software"
+	SectionLogs      = "logs"
 	SectionSystem    = "system"
 	SectionServices  = "services"
 	SectionNetwork   = "network"
@@ -114,6 +116,7 @@ var sections = []struct {
 	compare func(*Section, pair)
 }{
 	{SectionSoftware, compareSoftware},
+	{SectionLogs, compareLogs},
 	{SectionSystem, compareSystem},
 	{SectionServices, compareServices},
 	{SectionNetwork, compareNetwork},
