@@ -1,24 +1,15 @@
 package e2e
 
 import (
-	"archive/zip"
-	"bytes"
-	"compress/flate"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite" // the collector's own driver, to read its database
-
-	"github.com/sondehq/sonde/protocol"
 )
 
 // logsSecrets are written to the kernel log by TestLogsScrubbed.
@@ -70,12 +61,12 @@ func TestLogsScrubbed(t *testing.T) {
 	}
 	checkLogsProbe(t, "a local snapshot", b, ident)
 
-	files := 0
+	scan := &leakScan{t: t, secrets: logsSecrets}
 	for _, root := range []string{s.state, s.state + "-public", s.data, bundle, local} {
-		files += noSecrets(t, root, logsSecrets)
+		scan.tree(root)
 	}
-	if files < 5 {
-		t.Errorf("checked only %d files for the secrets", files)
+	if scan.files < 5 {
+		t.Errorf("checked only %d files for the secrets", scan.files)
 	}
 }
 
@@ -126,139 +117,4 @@ func checkLogsProbe(t *testing.T, what string, doc []byte, ident string) {
 		t.Fatalf("%s: no group of %s in the logs probe (error %q, sources %+v)", what, ident, p.Error, p.Data.Sources)
 	}
 	t.Fatalf("%s has no logs probe", what)
-}
-
-// noSecrets fails the test if a secret is in a file under root (or the
-// file root), looking inside what hides text from a plain search: zip
-// entries, SQLite rows (the collector deflates probe results) and the
-// agent's spool records (DEFLATE-compressed protocol frames). It returns
-// how many files it read.
-func noSecrets(t *testing.T, root string, secrets []string) int {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if os.IsNotExist(err) && path == root {
-				return nil
-			}
-			return err
-		}
-		if !e.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		n++
-		scanSecrets(t, path, b, secrets)
-		if bytes.HasPrefix(b, []byte("SQLite format 3\x00")) {
-			scanDatabase(t, path, secrets)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walking %s: %v", root, err)
-	}
-	return n
-}
-
-// scanSecrets looks for the secrets in b, and in what b holds compressed.
-func scanSecrets(t *testing.T, where string, b []byte, secrets []string) {
-	t.Helper()
-	for _, s := range secrets {
-		if bytes.Contains(b, []byte(s)) {
-			t.Errorf("%s holds the secret %q", where, s)
-		}
-	}
-	switch {
-	case bytes.HasPrefix(b, []byte("PK\x03\x04")):
-		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			t.Errorf("%s: %v", where, err)
-			return
-		}
-		for _, f := range zr.File {
-			rc, err := f.Open()
-			if err != nil {
-				t.Errorf("%s!%s: %v", where, f.Name, err)
-				continue
-			}
-			content, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				t.Errorf("%s!%s: %v", where, f.Name, err)
-			}
-			scanSecrets(t, where+"!"+f.Name, content, secrets)
-		}
-	case bytes.HasPrefix(b, []byte("SSP1")) && len(b) > 12: // a spool record
-		m, _, err := protocol.Decode(b[12:])
-		if err != nil {
-			t.Errorf("%s: a spool record that does not decode: %v", where, err)
-			return
-		}
-		j, _ := json.Marshal(m)
-		scanSecrets(t, where+" (decoded)", j, secrets)
-	case len(b) > 1 && b[0] == 0x01: // a probe results blob, deflated
-		if plain, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b[1:])), 64<<20)); err == nil {
-			scanSecrets(t, where+" (inflated)", plain, secrets)
-		}
-	}
-}
-
-// scanDatabase looks for the secrets in every value of every table of the
-// SQLite database at path, the WAL's committed pages included.
-func scanDatabase(t *testing.T, path string, secrets []string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var tables []string
-	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table'")
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	for rows.Next() {
-		var name string
-		rows.Scan(&name)
-		tables = append(tables, name)
-	}
-	rows.Close()
-	values := 0
-	for _, table := range tables {
-		rows, err := db.Query(`SELECT * FROM "` + strings.ReplaceAll(table, `"`, `""`) + `"`)
-		if err != nil {
-			t.Fatalf("%s: reading %s: %v", path, table, err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatalf("%s: reading %s: %v", path, table, err)
-			}
-			for i, v := range vals {
-				var b []byte
-				switch v := v.(type) {
-				case []byte:
-					b = v
-				case string:
-					b = []byte(v)
-				default:
-					continue
-				}
-				values++
-				scanSecrets(t, fmt.Sprintf("%s: %s.%s", filepath.Base(path), table, cols[i]), b, secrets)
-			}
-		}
-		rows.Close()
-	}
-	if values == 0 {
-		t.Errorf("%s: no values read", path)
-	}
 }

@@ -1,15 +1,9 @@
 package e2e
 
 import (
-	"archive/zip"
 	"bytes"
-	"compress/flate"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -34,6 +28,9 @@ var canarySecrets = []string{
 	"c2lnbmF0dXJlLWNhbmFyeQ", // and its signature, each on its own
 	"Tok3n-Canary-5150",
 }
+
+// canaryMark is the canary's command line as the agent scrubs it.
+const canaryMark = "sonde-canary-proc --password=[REDACTED:"
 
 // canaryArgs are the canary's arguments: a password flag, credentials in
 // a URL, an Authorization header with a bearer token, a token flag and its
@@ -103,11 +100,12 @@ func TestSecretsStayOnTheMachine(t *testing.T) {
 	}
 	t.Cleanup(func() { canary.Process.Kill(); canary.Wait() })
 	sonde := func(args ...string) string { t.Helper(); return mustRun(t, s.env, "sonde", args...) }
+	scan := &leakScan{t: t, secrets: canarySecrets, mark: canaryMark}
 
 	// 1. Asked for by name, the canary is identified by its scrubbed
 	// command line, and the scrubs are counted.
 	want := regexp.MustCompile(`^` + regexp.QuoteMeta(canaryPath) + ` --password=\[REDACTED:[a-z0-9-]+\] https://bob:\[REDACTED:[a-z0-9-]+\]@example\.org/x "Authorization: Bearer \[REDACTED:[a-z0-9-]+\]" --token \[REDACTED:[a-z0-9-]+\]$`)
-	cmdline, scrubs := namedCanary(t, sonde("snapshot", s.host, "--process", "sonde-canary-proc", "--json"), canary.Process.Pid)
+	cmdline, scrubs := namedCanary(t, scan, sonde("snapshot", s.host, "--process", "sonde-canary-proc", "--json"), canary.Process.Pid)
 	if !want.MatchString(cmdline) {
 		t.Errorf("the canary's command line is %q, want it to match %s", cmdline, want)
 	}
@@ -124,7 +122,7 @@ func TestSecretsStayOnTheMachine(t *testing.T) {
 	sonde("ticket", "open", "--ref", "SEC-1", "--title", "it is slow", "--agent", s.host)
 	online := filepath.Join(t.TempDir(), "online.zip")
 	sonde("bundle", s.host, "--ticket", "SEC-1", "-o", online)
-	if found := noSecretsInZip(t, online); !found {
+	if found := scan.tree(online); !found {
 		t.Logf("the online bundle's top lists do not show the canary (a busy machine): checked for secrets all the same")
 	}
 
@@ -137,8 +135,8 @@ func TestSecretsStayOnTheMachine(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(spoolDir, "*-f.rec"))
 		return len(m) > 0
 	})
-	noSecretsInSpool(t, spoolDir)
-	noSecretsInFiles(t, "agent state", s.state)
+	noSecretsInSpool(t, scan, spoolDir)
+	scan.tree(s.state)
 	canary.Process.Signal(syscall.SIGUSR2)
 
 	// 4. Back online, the agent delivers what it kept; L2 asks for the
@@ -149,7 +147,7 @@ func TestSecretsStayOnTheMachine(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(spoolDir, "*.rec"))
 		return len(m) == 0
 	})
-	namedCanary(t, sonde("snapshot", s.host, "--process", "sonde-canary-proc", "--json"), canary.Process.Pid)
+	namedCanary(t, scan, sonde("snapshot", s.host, "--process", "sonde-canary-proc", "--json"), canary.Process.Pid)
 	s.agent.cmd.Process.Signal(syscall.SIGTERM)
 	s.agent.cmd.Wait()
 	waitFor(t, "the agent to be offline", 15*time.Second, func() bool {
@@ -159,18 +157,18 @@ func TestSecretsStayOnTheMachine(t *testing.T) {
 	})
 	offline := filepath.Join(t.TempDir(), "offline.zip")
 	sonde("bundle", s.host, "--ticket", "SEC-1", "-o", offline)
-	if !noSecretsInZip(t, offline) {
+	if !scan.tree(offline) {
 		t.Error("the bundle built from the stored snapshot does not name the canary")
 	}
 
 	// 5. Nothing the collector or the agent kept or logged holds a secret.
-	if !noSecretsInDB(t, filepath.Join(s.data, "sonde.db")) {
+	if !scan.database(filepath.Join(s.data, "sonde.db")) {
 		t.Error("the collector's database does not name the canary: the check read nothing")
 	}
-	noSecretsInFiles(t, "collector data", s.data)
-	noSecretsInFiles(t, "agent state", s.state)
-	noSecrets(t, "the agent's log", []byte(s.agent.Output()))
-	noSecrets(t, "the collector's log", []byte(s.collector.Output()))
+	scan.tree(s.data)
+	scan.tree(s.state)
+	scan.bytes("the agent's log", []byte(s.agent.Output()))
+	scan.bytes("the collector's log", []byte(s.collector.Output()))
 }
 
 // buildCanary compiles canarySource as sonde-canary-proc: a name longer
@@ -195,13 +193,13 @@ func buildCanary(t *testing.T) string {
 // namedCanary returns the command line of process pid as a snapshot
 // (sonde snapshot --json) lists it under the name asked for, and what the
 // processes probe scrubbed.
-func namedCanary(t *testing.T, out string, pid int) (cmdline string, scrubs int) {
+func namedCanary(t *testing.T, scan *leakScan, out string, pid int) (cmdline string, scrubs int) {
 	t.Helper()
 	var snap store.Snapshot
 	if err := json.Unmarshal([]byte(out), &snap); err != nil {
 		t.Fatalf("sonde snapshot --json: %v\n%s", err, out)
 	}
-	noSecrets(t, "the snapshot", []byte(out))
+	scan.bytes("the snapshot", []byte(out))
 	for _, p := range snap.Probes {
 		if p.Name != "processes" {
 			continue
@@ -238,75 +236,10 @@ func namedCanary(t *testing.T, out string, pid int) (cmdline string, scrubs int)
 	return "", 0
 }
 
-// noSecrets fails the test for each canary secret in b.
-func noSecrets(t *testing.T, where string, b []byte) {
-	t.Helper()
-	for _, s := range canarySecrets {
-		if i := bytes.Index(b, []byte(s)); i >= 0 {
-			t.Errorf("%s holds the secret %q: …%q…", where, s, b[max(0, i-80):min(len(b), i+len(s)+20)])
-		}
-	}
-}
-
-// noSecretsInZip checks every file of a bundle, inflated, and reports
-// whether one names the canary.
-func noSecretsInZip(t *testing.T, path string) (named bool) {
-	t.Helper()
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("%s: %s: %v", path, f.Name, err)
-		}
-		noSecrets(t, filepath.Base(path)+":"+f.Name, b)
-		named = named || bytes.Contains(b, []byte("sonde-canary-proc --password=[REDACTED:"))
-	}
-	return named
-}
-
-// noSecretsInFiles checks every file under dir: its raw bytes, and a zip
-// file's members inflated.
-func noSecretsInFiles(t *testing.T, what, dir string) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // a temporary file, renamed since the listing
-		}
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		noSecrets(t, what+" file "+rel, b)
-		if bytes.HasPrefix(b, []byte("PK\x03\x04")) {
-			noSecretsInZip(t, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // noSecretsInSpool decodes every record of a copy of the agent's spool
 // (its snapshots are compressed frames), checks each probe's result and
 // error, and requires a full snapshot with command lines among them.
-func noSecretsInSpool(t *testing.T, dir string) {
+func noSecretsInSpool(t *testing.T, scan *leakScan, dir string) {
 	t.Helper()
 	cp := t.TempDir()
 	entries, err := os.ReadDir(dir)
@@ -332,10 +265,10 @@ func noSecretsInSpool(t *testing.T, dir string) {
 		at = next
 		for _, p := range snap.Probes {
 			where := fmt.Sprintf("spooled snapshot %d (%s) probe %s", snap.Seq, snap.Trigger, p.Name)
-			noSecrets(t, where, p.Data)
-			noSecrets(t, where, []byte(p.Error))
+			scan.bytes(where, p.Data)
+			scan.bytes(where, []byte(p.Error))
 			cmdlines = cmdlines || p.Name == "processes" && bytes.Contains(p.Data, []byte(`"cmdline"`))
-			if bytes.Contains(p.Data, []byte("sonde-canary-proc --password=[REDACTED:")) {
+			if bytes.Contains(p.Data, []byte(canaryMark)) {
 				t.Logf("%s names the canary, scrubbed", where)
 			}
 		}
@@ -343,64 +276,4 @@ func noSecretsInSpool(t *testing.T, dir string) {
 	if !cmdlines {
 		t.Error("no spooled snapshot lists processes with command lines: the check read nothing")
 	}
-}
-
-// noSecretsInDB reads every value of every table of the collector's
-// database through SQLite (so the WAL's pages count), inflating stored
-// probe results, and reports whether one names the canary.
-func noSecretsInDB(t *testing.T, path string) (named bool) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		tables = append(tables, n)
-	}
-	rows.Close()
-	for _, table := range tables {
-		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
-		if err != nil {
-			t.Fatalf("reading table %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatalf("reading table %s: %v", table, err)
-			}
-			for i, v := range vals {
-				var b []byte
-				switch v := v.(type) {
-				case []byte:
-					b = v
-				case string:
-					b = []byte(v)
-				default:
-					continue
-				}
-				if len(b) > 0 && b[0] == 0x01 { // a deflated probe result
-					if inflated, err := io.ReadAll(flate.NewReader(bytes.NewReader(b[1:]))); err == nil {
-						b = inflated
-					}
-				}
-				noSecrets(t, "database table "+table+" column "+cols[i], b)
-				named = named || bytes.Contains(b, []byte("sonde-canary-proc --password=[REDACTED:"))
-			}
-		}
-		rows.Close()
-	}
-	return named
 }
