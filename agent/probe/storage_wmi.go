@@ -165,7 +165,10 @@ type oneOrMany[T any] []T
 func (l *oneOrMany[T]) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '[' {
-		return json.Unmarshal(b, (*[]T)(l))
+		if err := json.Unmarshal(b, (*[]T)(l)); err != nil {
+			return fmt.Errorf("decoding a list: %w", err)
+		}
+		return nil
 	}
 	if string(b) == "null" {
 		*l = nil
@@ -173,7 +176,7 @@ func (l *oneOrMany[T]) UnmarshalJSON(b []byte) error {
 	}
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
-		return err
+		return fmt.Errorf("decoding a lone value: %w", err)
 	}
 	*l = oneOrMany[T]{v}
 	return nil

@@ -10,6 +10,7 @@ package winreg
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -106,7 +107,7 @@ func uitoa(n uint64) string {
 func Texts(r Reader, path string) (map[string]string, error) {
 	vs, err := r.Values(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading registry values: %w", err)
 	}
 	out := make(map[string]string, len(vs))
 	for n, v := range vs {
