@@ -43,6 +43,10 @@ type Env struct {
 	// Delivery, when set, reports how the agent's snapshots fare on their
 	// way to the collector.
 	Delivery func() *Delivery
+	// Reachability lists the host:port targets IT set in the agent's
+	// configuration file (package agent/config), checked by the
+	// reachability probe. Never taken from a request.
+	Reachability []string
 
 	// scrub is this probe run's redactor (see Scrub); Set.Run gives each
 	// probe its own.

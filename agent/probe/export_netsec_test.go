@@ -1,0 +1,72 @@
+package probe
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ReadHex reads a recorded byte stream written as hex, with # comments.
+func ReadHex(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	for _, line := range strings.Split(string(b), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		for _, f := range strings.Fields(line) {
+			v, err := hex.DecodeString(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			out = append(out, v...)
+		}
+	}
+	return out, nil
+}
+
+// Tools fakes the platform tools with recorded outputs, by the tool's name
+// and arguments joined by spaces; Calls counts the tools run.
+type Tools struct {
+	Outputs map[string][]byte
+	Calls   int
+}
+
+func (f *Tools) run(_ context.Context, limit int, name string, args ...string) ([]byte, bool, error) {
+	f.Calls++
+	cmd := strings.Join(append([]string{filepath.Base(name)}, args...), " ")
+	out, ok := f.Outputs[cmd]
+	if !ok {
+		return nil, false, notAvailable("%s is not installed", name)
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+// hexNL80211 serves nl80211 dumps recorded in dir: interface.hex and
+// station-<ifindex>.hex.
+type hexNL80211 struct{ dir string }
+
+func (h hexNL80211) Interfaces(context.Context) ([]byte, error) {
+	return ReadHex(filepath.Join(h.dir, "interface.hex"))
+}
+
+func (h hexNL80211) Stations(_ context.Context, ifindex uint32) ([]byte, error) {
+	return ReadHex(filepath.Join(h.dir, fmt.Sprintf("station-%d.hex", ifindex)))
+}
+
+// NewTestWifi returns a wifi probe that acts as on goos, asks nl80211
+// dumps recorded in nlDir ("" for none) and runs tools from tools.
+func NewTestWifi(goos, nlDir string, tools *Tools) Probe {
+	p := &wifiProbe{goos: goos, run: tools.run}
+	if nlDir != "" {
+		p.nl = hexNL80211{nlDir}
+	}
+	return p
+}
