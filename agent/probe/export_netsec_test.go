@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sondehq/sonde/agent/probe/winreg"
 )
 
 // ReadHex reads a recorded byte stream written as hex, with # comments.
@@ -69,4 +71,10 @@ func NewTestWifi(goos, nlDir string, tools *Tools) Probe {
 		p.nl = hexNL80211{nlDir}
 	}
 	return p
+}
+
+// NewTestVPN returns a vpn probe that acts as on goos, with the interface
+// table ifs and the registry reg.
+func NewTestVPN(goos string, ifs func() ([]NetworkInterface, error), reg winreg.Reader) Probe {
+	return &vpnProbe{goos: goos, interfaces: ifs, reg: reg}
 }
