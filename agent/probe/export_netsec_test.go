@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/sondehq/sonde/agent/probe/winreg"
 )
@@ -77,4 +78,23 @@ func NewTestWifi(goos, nlDir string, tools *Tools) Probe {
 // table ifs and the registry reg.
 func NewTestVPN(goos string, ifs func() ([]NetworkInterface, error), reg winreg.Reader) Probe {
 	return &vpnProbe{goos: goos, interfaces: ifs, reg: reg}
+}
+
+// NewTestProxy returns a proxy probe that acts as on goos, with the
+// registry reg and the tools of tools.
+func NewTestProxy(goos string, reg winreg.Reader, tools *Tools) Probe {
+	return &proxyProbe{goos: goos, reg: reg, run: tools.run}
+}
+
+// NewTestSet returns a set of the given probes under the given names, so
+// that a test sees what Set.Run adds to a probe's result (what was
+// scrubbed).
+func NewTestSet(probes map[string]Probe) *Set {
+	s := &Set{probes: map[string]Probe{}, specs: map[string]Spec{}, locks: map[string]*sync.Mutex{}}
+	for n, p := range probes {
+		s.probes[n] = p
+		s.locks[n] = new(sync.Mutex)
+		s.names = append(s.names, n)
+	}
+	return s
 }
