@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sondehq/sonde/agent/probe/winreg"
 )
@@ -97,4 +100,28 @@ func NewTestSet(probes map[string]Probe) *Set {
 		s.names = append(s.names, n)
 	}
 	return s
+}
+
+// ReachFakes replaces the reachability probe's resolver, dialer and clock;
+// a nil one is the real one.
+type ReachFakes struct {
+	Resolve func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	Dial    func(ctx context.Context, network, address string) (net.Conn, error)
+	Now     func() time.Time
+}
+
+// NewTestReachability returns a reachability probe with f's fakes.
+func NewTestReachability(f ReachFakes) Probe {
+	d := &net.Dialer{}
+	p := &reachProbe{resolve: net.DefaultResolver.LookupNetIP, dial: d.DialContext, now: time.Now}
+	if f.Resolve != nil {
+		p.resolve = f.Resolve
+	}
+	if f.Dial != nil {
+		p.dial = f.Dial
+	}
+	if f.Now != nil {
+		p.now = f.Now
+	}
+	return p
 }
