@@ -125,3 +125,23 @@ func NewTestReachability(f ReachFakes) Probe {
 	}
 	return p
 }
+
+// hexNFT serves nftables dumps recorded in dir: tables.hex, chains.hex and
+// rules.hex.
+type hexNFT struct{ dir string }
+
+func (h hexNFT) Dump(_ context.Context, cmd uint8) ([]byte, error) {
+	name := map[uint8]string{nftMsgGetTable: "tables", nftMsgGetChain: "chains", nftMsgGetRule: "rules"}[cmd]
+	return ReadHex(filepath.Join(h.dir, name+".hex"))
+}
+
+// NewTestSecurity returns a security probe that acts as on goos, with
+// nftables dumps recorded in nftDir ("" for none), the registry reg and
+// the tools of tools.
+func NewTestSecurity(goos, nftDir string, reg winreg.Reader, tools *Tools) Probe {
+	p := &securityProbe{goos: goos, reg: reg, run: tools.run}
+	if nftDir != "" {
+		p.nft = hexNFT{nftDir}
+	}
+	return p
+}

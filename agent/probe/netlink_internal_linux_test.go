@@ -39,6 +39,25 @@ func TestNetlinkConstants(t *testing.T) {
 		{"NL80211_RATE_INFO_BITRATE", nl80211RateInfoBitrate, unix.NL80211_RATE_INFO_BITRATE},
 		{"NL80211_RATE_INFO_BITRATE32", nl80211RateInfoBitrate32, unix.NL80211_RATE_INFO_BITRATE32},
 		{"NL80211_CHAN_WIDTH_80", 3, unix.NL80211_CHAN_WIDTH_80},
+		{"NFNL_SUBSYS_NFTABLES", nfnlSubsysNFTables, unix.NFNL_SUBSYS_NFTABLES},
+		{"NFT_MSG_NEWTABLE", nftMsgNewTable, unix.NFT_MSG_NEWTABLE},
+		{"NFT_MSG_GETTABLE", nftMsgGetTable, unix.NFT_MSG_GETTABLE},
+		{"NFT_MSG_NEWCHAIN", nftMsgNewChain, unix.NFT_MSG_NEWCHAIN},
+		{"NFT_MSG_GETCHAIN", nftMsgGetChain, unix.NFT_MSG_GETCHAIN},
+		{"NFT_MSG_NEWRULE", nftMsgNewRule, unix.NFT_MSG_NEWRULE},
+		{"NFT_MSG_GETRULE", nftMsgGetRule, unix.NFT_MSG_GETRULE},
+		{"NFTA_TABLE_NAME", nftaTableName, unix.NFTA_TABLE_NAME},
+		{"NFTA_CHAIN_TABLE", nftaChainTable, unix.NFTA_CHAIN_TABLE},
+		{"NFTA_CHAIN_NAME", nftaChainName, unix.NFTA_CHAIN_NAME},
+		{"NFTA_CHAIN_HOOK", nftaChainHook, unix.NFTA_CHAIN_HOOK},
+		{"NFTA_CHAIN_POLICY", nftaChainPolicy, unix.NFTA_CHAIN_POLICY},
+		{"NFTA_CHAIN_TYPE", nftaChainType, unix.NFTA_CHAIN_TYPE},
+		{"NFTA_HOOK_HOOKNUM", nftaHookHooknum, unix.NFTA_HOOK_HOOKNUM},
+		{"NFTA_HOOK_PRIORITY", nftaHookPriority, unix.NFTA_HOOK_PRIORITY},
+		{"NFTA_RULE_TABLE", nftaRuleTable, unix.NFTA_RULE_TABLE},
+		{"NFTA_RULE_CHAIN", nftaRuleChain, unix.NFTA_RULE_CHAIN},
+		{"NFPROTO_INET", 1, unix.NFPROTO_INET},
+		{"NFPROTO_IPV6", 10, unix.NFPROTO_IPV6},
 		{"NL80211_CHAN_WIDTH_320", 13, unix.NL80211_CHAN_WIDTH_320},
 	} {
 		if c.ours != c.sys {
@@ -66,5 +85,18 @@ func TestNetlinkRequest(t *testing.T) {
 	}
 	if err == nil {
 		t.Error("an unknown family resolved")
+	}
+}
+
+// TestNFTLive dumps this machine's nftables ruleset: the socket and the
+// three dumps must work, whatever the ruleset holds.
+func TestNFTLive(t *testing.T) {
+	p := &securityProbe{nft: newNFT()}
+	n, err := p.nftables(t.Context())
+	if err != nil {
+		t.Fatalf("dumping nftables as root on Linux: %v", err)
+	}
+	if n.Rules < 0 || n.Truncated {
+		t.Errorf("%+v", n)
 	}
 }
