@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
@@ -37,8 +38,10 @@ func parseAptConf(b []byte) ([]aptEntry, error) {
 		case c == ' ' || c == '\t' || c == '\r':
 			i++
 		case c == '/' && i+1 < len(b) && b[i+1] == '/', c == '#' && !aptDirective(b[i:]):
-			for i < len(b) && b[i] != '\n' {
-				i++
+			if end := bytes.IndexByte(b[i:], '\n'); end >= 0 {
+				i += end
+			} else {
+				i = len(b)
 			}
 		case c == '#':
 			// #include FILE; or #clear NAME;: skipped to the semicolon.
@@ -47,18 +50,18 @@ func parseAptConf(b []byte) ([]aptEntry, error) {
 			}
 			i++
 		case c == '/' && i+1 < len(b) && b[i+1] == '*':
-			end := strings.Index(string(b[i+2:]), "*/")
+			end := bytes.Index(b[i+2:], []byte("*/"))
 			if end < 0 {
 				return out, fmt.Errorf("line %d: comment not closed", line)
 			}
-			line += strings.Count(string(b[i:i+2+end]), "\n")
+			line += bytes.Count(b[i:i+2+end], []byte{'\n'})
 			i += end + 4
 		case c == '"':
-			end := strings.IndexByte(string(b[i+1:]), '"')
+			end := bytes.IndexByte(b[i+1:], '"')
 			if end < 0 {
 				return out, fmt.Errorf("line %d: quote not closed", line)
 			}
-			line += strings.Count(string(b[i+1:i+1+end]), "\n")
+			line += bytes.Count(b[i+1:i+1+end], []byte{'\n'})
 			words = append(words, string(b[i+1:i+1+end]))
 			i += end + 2
 		case c == '{':
@@ -95,7 +98,7 @@ func parseAptConf(b []byte) ([]aptEntry, error) {
 			i++
 		default:
 			j := i
-			for j < len(b) && !strings.ContainsRune(" \t\r\n\";{}", rune(b[j])) {
+			for j < len(b) && !aptDelim[b[j]] {
 				j++
 			}
 			words = append(words, string(b[i:j]))
@@ -107,6 +110,9 @@ func parseAptConf(b []byte) ([]aptEntry, error) {
 	}
 	return out, nil
 }
+
+// aptDelim marks the bytes that end an unquoted word.
+var aptDelim = [256]bool{' ': true, '\t': true, '\r': true, '\n': true, '"': true, ';': true, '{': true, '}': true}
 
 // aptDirective says whether b starts with #include or #clear.
 func aptDirective(b []byte) bool {

@@ -24,9 +24,10 @@ type toolRunner func(ctx context.Context, limit int, name string, args ...string
 var errHealthTool = errors.New("this probe runs a platform tool here, which health snapshots never do")
 
 // readCapped reads at most limit bytes of the file at path and says
-// whether there was more.
+// whether there was more. On Linux it reads with bare system calls (see
+// openProcFile).
 func readCapped(path string, limit int) ([]byte, bool, error) {
-	f, err := os.Open(path)
+	f, err := openProcFile(path)
 	if err != nil {
 		return nil, false, err
 	}

@@ -2,6 +2,7 @@ package probe_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,4 +45,20 @@ func recorded(t *testing.T, files map[string]string) *probe.Tools {
 		tools.Outputs[cmd] = b
 	}
 	return tools
+}
+
+// interfacesJSON fakes the kernel's interface list with a JSON file, for
+// tests and benchmarks.
+func interfacesJSON(tb testing.TB, path string) func() ([]probe.NetworkInterface, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func() ([]probe.NetworkInterface, error) {
+		var ifs []probe.NetworkInterface
+		if err := json.Unmarshal(b, &ifs); err != nil {
+			return nil, err
+		}
+		return ifs, nil
+	}
 }

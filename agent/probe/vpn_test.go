@@ -30,7 +30,7 @@ func TestVPN(t *testing.T) {
 	for name, goos := range map[string]string{"laptop": "linux", "server": "linux", "windows": "windows", "macos": "darwin"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("testdata", "vpn", name)
-			p := probe.NewTestVPN(goos, interfacesFrom(t, filepath.Join(dir, "interfaces.json")), exportOf(t, filepath.Join(dir, "network.reg")))
+			p := probe.NewTestVPN(goos, interfacesJSON(t, filepath.Join(dir, "interfaces.json")), exportOf(t, filepath.Join(dir, "network.reg")))
 			goldenOrError(t, p, &probe.Env{}, dir)
 		})
 	}
