@@ -42,9 +42,9 @@ func readCapped(path string, limit int) ([]byte, bool, error) {
 	return b, false, nil
 }
 
-// listDir returns the sorted names of the entries of dir that end in
+// listNames returns the sorted names of the entries of dir that end in
 // suffix ("" for all), at most max of them, and how many it left off.
-func listDir(dir, suffix string, max int) ([]string, int, error) {
+func listNames(dir, suffix string, max int) ([]string, int, error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, 0, err
@@ -69,9 +69,9 @@ func listDir(dir, suffix string, max int) ([]string, int, error) {
 	return names, 0, nil
 }
 
-// clean makes s valid UTF-8 without control characters and at most max
+// wireText makes s valid UTF-8 without control characters and at most max
 // bytes long, cut at a character boundary: host text bound for the wire.
-func clean(s string, max int) string {
+func wireText(s string, max int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 && r != '\t' || r == 0x7f {

@@ -28,10 +28,10 @@ func checkProxySettings(t *testing.T, settings []ProxySetting) {
 }
 
 func FuzzProxyLines(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "environment"))
-	seedFiles(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "profile.d", "*"))
-	seedFiles(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "apt", "apt.conf.d", "*"))
-	seedFiles(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "systemd", "system.conf.d", "*"))
+	fuzzSeeds(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "environment"))
+	fuzzSeeds(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "profile.d", "*"))
+	fuzzSeeds(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "apt", "apt.conf.d", "*"))
+	fuzzSeeds(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "systemd", "system.conf.d", "*"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, parse := range []func(string, []byte) ([]ProxySetting, error){shellProxies, aptProxies, systemdProxies} {
 			s, _ := parse("fuzz", b)
@@ -41,7 +41,7 @@ func FuzzProxyLines(f *testing.F) {
 }
 
 func FuzzAptConf(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "apt", "apt.conf.d", "*"))
+	fuzzSeeds(f, filepath.Join("testdata", "proxy", "*", "root", "etc", "apt", "apt.conf.d", "*"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if entries, _ := parseAptConf(b); len(entries) > maxAptEntries {
 			t.Fatalf("%d entries", len(entries))
@@ -50,7 +50,7 @@ func FuzzAptConf(f *testing.F) {
 }
 
 func FuzzScutil(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "proxy", "macos", "scutil.txt"))
+	fuzzSeeds(f, filepath.Join("testdata", "proxy", "macos", "scutil.txt"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, _ := parseScutil(b)
 		if len(d.Scalars)+len(d.Arrays) > maxScutilEntries {

@@ -200,4 +200,6 @@ func (p *securityProbe) nftables(ctx context.Context) (*NFTables, error) {
 	return n, nil
 }
 
-func ptr[T any](v T) *T { return &v }
+// pointerTo returns a pointer to a copy of v: the verdicts are pointers,
+// null when the evidence cannot decide.
+func pointerTo[T any](v T) *T { return &v }

@@ -7,7 +7,7 @@ import (
 )
 
 func FuzzEFIVar(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "security", "*", "root", "sys", "firmware", "efi", "efivars", "*"))
+	fuzzSeeds(f, filepath.Join("testdata", "security", "*", "root", "sys", "firmware", "efi", "efivars", "*"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := parseEFIBool(b)
 		if err == nil && (len(b) != 5 || b[4] > 1 || v != (b[4] == 1)) {
@@ -17,7 +17,7 @@ func FuzzEFIVar(f *testing.F) {
 }
 
 func FuzzNFT(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "security", "*", "nftables", "*.hex"))
+	fuzzSeeds(f, filepath.Join("testdata", "security", "*", "nftables", "*.hex"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// One input plays the three dumps: each parse takes the messages
 		// of its own type.
@@ -42,13 +42,13 @@ func FuzzNFT(f *testing.F) {
 }
 
 func FuzzMountinfo(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "security", "*", "root", "proc", "self", "mountinfo"))
+	fuzzSeeds(f, filepath.Join("testdata", "security", "*", "root", "proc", "self", "mountinfo"))
 	f.Fuzz(func(t *testing.T, b []byte) { rootMount(b) })
 }
 
 func FuzzSecurityTools(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "security", "windows", "manage-bde.txt"))
-	seedFiles(f, filepath.Join("testdata", "security", "macos", "*.txt"))
+	fuzzSeeds(f, filepath.Join("testdata", "security", "windows", "manage-bde.txt"))
+	fuzzSeeds(f, filepath.Join("testdata", "security", "macos", "*.txt"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, d := range []*DiskEncryption{parseManageBDE(b, "C:"), parseFDESetup(b)} {
 			if !utf8.ValidString(d.Status) || len(d.Status) > 128 {

@@ -27,14 +27,14 @@ func TestFirewallVerdicts(t *testing.T) {
 		files  map[string]string
 		active *bool
 	}{
-		{"nothing", empty, nil, ptr(false)},
-		{"ufw enabled, nothing loaded", empty, map[string]string{"etc/ufw/ufw.conf": "ENABLED=yes\n"}, ptr(false)},
-		{"ufw enabled, ruleset unreadable", unreadable, map[string]string{"etc/ufw/ufw.conf": "ENABLED=yes\n"}, ptr(true)},
+		{"nothing", empty, nil, pointerTo(false)},
+		{"ufw enabled, nothing loaded", empty, map[string]string{"etc/ufw/ufw.conf": "ENABLED=yes\n"}, pointerTo(false)},
+		{"ufw enabled, ruleset unreadable", unreadable, map[string]string{"etc/ufw/ufw.conf": "ENABLED=yes\n"}, pointerTo(true)},
 		{"ufw disabled, ruleset unreadable", unreadable, map[string]string{"etc/ufw/ufw.conf": "ENABLED=no\n"}, nil},
 		{"legacy filter table", empty, map[string]string{"proc/net/ip_tables_names": "nat\nfilter\n"}, nil},
-		{"legacy nat table only", empty, map[string]string{"proc/net/ip_tables_names": "nat\n"}, ptr(false)},
-		{"firewalld running", empty, map[string]string{"run/firewalld.pid": "812\n", "proc/812/comm": "firewalld\n"}, ptr(true)},
-		{"firewalld pid file left behind", empty, map[string]string{"run/firewalld.pid": "812\n", "proc/812/comm": "bash\n"}, ptr(false)},
+		{"legacy nat table only", empty, map[string]string{"proc/net/ip_tables_names": "nat\n"}, pointerTo(false)},
+		{"firewalld running", empty, map[string]string{"run/firewalld.pid": "812\n", "proc/812/comm": "firewalld\n"}, pointerTo(true)},
+		{"firewalld pid file left behind", empty, map[string]string{"run/firewalld.pid": "812\n", "proc/812/comm": "bash\n"}, pointerTo(false)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -50,13 +50,13 @@ func TestFirewallVerdicts(t *testing.T) {
 			p := &securityProbe{nft: tc.nft}
 			f, _ := p.linuxFirewall(WithRoot(context.Background(), root))
 			if (f.Active == nil) != (tc.active == nil) || f.Active != nil && *f.Active != *tc.active || f.Why == "" {
-				t.Errorf("active %v (%s), want %v", deref(f.Active), f.Why, deref(tc.active))
+				t.Errorf("active %v (%s), want %v", boolOrNil(f.Active), f.Why, boolOrNil(tc.active))
 			}
 		})
 	}
 }
 
-func deref(b *bool) any {
+func boolOrNil(b *bool) any {
 	if b == nil {
 		return nil
 	}
@@ -86,7 +86,7 @@ func TestSecureBootVariants(t *testing.T) {
 				}
 			}
 			s, _ := linuxSecureBoot(WithRoot(context.Background(), root))
-			if s.Boot != "uefi" || deref(s.Enabled) != tc.enabled || s.Enabled == nil && s.Why == "" {
+			if s.Boot != "uefi" || boolOrNil(s.Enabled) != tc.enabled || s.Enabled == nil && s.Why == "" {
 				t.Errorf("%+v, want enabled %v", s, tc.enabled)
 			}
 		})

@@ -38,11 +38,11 @@ func parseSocketFilterFW(b []byte) *Firewall {
 	f := &Firewall{}
 	switch {
 	case strings.Contains(s, "State = 2"):
-		f.State, f.Active, f.Why = "block-all", ptr(true), "the application firewall blocks all incoming connections"
+		f.State, f.Active, f.Why = "block-all", pointerTo(true), "the application firewall blocks all incoming connections"
 	case strings.Contains(s, "enabled"):
-		f.State, f.Active, f.Why = "on", ptr(true), "the application firewall is on"
+		f.State, f.Active, f.Why = "on", pointerTo(true), "the application firewall is on"
 	case strings.Contains(s, "disabled"):
-		f.State, f.Active, f.Why = "off", ptr(false), "the application firewall is off (pf rules are not read)"
+		f.State, f.Active, f.Why = "off", pointerTo(false), "the application firewall is off (pf rules are not read)"
 	default:
 		f.Why = "socketfilterfw's answer was not understood"
 	}
@@ -54,14 +54,14 @@ func parseSocketFilterFW(b []byte) *Firewall {
 func parseFDESetup(b []byte) *DiskEncryption {
 	d := &DiskEncryption{Volume: "/"}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-	d.Status = clean(line, 128)
+	d.Status = wireText(line, 128)
 	switch {
 	case strings.HasPrefix(line, "FileVault is On"):
-		d.Encrypted, d.Scheme = ptr(true), "FileVault"
+		d.Encrypted, d.Scheme = pointerTo(true), "FileVault"
 	case strings.HasPrefix(line, "FileVault is Off"):
-		d.Encrypted = ptr(false)
+		d.Encrypted = pointerTo(false)
 	case strings.Contains(line, "in progress"):
-		d.Encrypted, d.Scheme, d.Why = ptr(false), "FileVault", "encryption is in progress"
+		d.Encrypted, d.Scheme, d.Why = pointerTo(false), "FileVault", "encryption is in progress"
 		if _, pct, ok := strings.Cut(line, "= "); ok {
 			if v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64); err == nil {
 				d.Percent = &v
@@ -80,7 +80,7 @@ func parseCSRUtil(b []byte) string {
 		return ""
 	}
 	v, _, _ = strings.Cut(strings.TrimSpace(v), "\n")
-	return clean(strings.TrimSuffix(strings.TrimSpace(v), "."), 32)
+	return wireText(strings.TrimSuffix(strings.TrimSpace(v), "."), 32)
 }
 
 // parseSoftwareUpdate parses `defaults read` of the SoftwareUpdate
@@ -99,17 +99,17 @@ func parseSoftwareUpdate(b []byte) *AutoUpdates {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		k = strings.TrimSpace(k)
 		if ok && keys[k] {
-			u.Settings[k] = clean(strings.Trim(strings.TrimSpace(v), `;"`), 16)
+			u.Settings[k] = wireText(strings.Trim(strings.TrimSpace(v), `;"`), 16)
 		}
 	}
 	on := func(k string) bool { v, ok := u.Settings[k]; return !ok || v == "1" }
 	switch {
 	case !on("AutomaticCheckEnabled"):
-		u.Enabled, u.Why = ptr(false), "automatic checking for updates is off"
+		u.Enabled, u.Why = pointerTo(false), "automatic checking for updates is off"
 	case !on("CriticalUpdateInstall"):
-		u.Enabled, u.Why = ptr(false), "security responses and system files are not installed automatically"
+		u.Enabled, u.Why = pointerTo(false), "security responses and system files are not installed automatically"
 	default:
-		u.Enabled = ptr(true)
+		u.Enabled = pointerTo(true)
 		if !on("AutomaticallyInstallMacOSUpdates") {
 			u.Why = "security responses install automatically; macOS updates wait for the user"
 		}

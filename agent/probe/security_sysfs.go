@@ -27,7 +27,7 @@ func (p *securityProbe) linuxFirewall(ctx context.Context) (*Firewall, error) {
 	for _, v := range []struct{ file, prefix string }{{"ip_tables_names", ""}, {"ip6_tables_names", "ip6:"}} {
 		if b, _, err := readCapped(procNetPath(ctx, v.file), 4096); err == nil {
 			for _, t := range strings.Fields(string(b)) {
-				f.IPTablesLegacy = append(f.IPTablesLegacy, v.prefix+clean(t, 32))
+				f.IPTablesLegacy = append(f.IPTablesLegacy, v.prefix+wireText(t, 32))
 			}
 		}
 	}
@@ -44,17 +44,17 @@ func (p *securityProbe) linuxFirewall(ctx context.Context) (*Firewall, error) {
 	var active *bool
 	switch {
 	case f.NFTables != nil && f.NFTables.filtersInput():
-		active, f.Why = ptr(true), "nftables filters incoming packets (an input filter chain with rules or a drop policy)"
+		active, f.Why = pointerTo(true), "nftables filters incoming packets (an input filter chain with rules or a drop policy)"
 	case f.FirewalldRunning != nil && *f.FirewalldRunning:
-		active, f.Why = ptr(true), "firewalld is running"
+		active, f.Why = pointerTo(true), "firewalld is running"
 	case f.NFTables == nil && f.UFWEnabled != nil && *f.UFWEnabled:
-		active, f.Why = ptr(true), "ufw is enabled in its configuration (the ruleset could not be read to confirm it)"
+		active, f.Why = pointerTo(true), "ufw is enabled in its configuration (the ruleset could not be read to confirm it)"
 	case slices.Contains(f.IPTablesLegacy, "filter") || slices.Contains(f.IPTablesLegacy, "ip6:filter"):
 		f.Why = "legacy iptables filter tables are loaded, whose rules the probe does not read"
 	case f.NFTables != nil && f.UFWEnabled != nil && *f.UFWEnabled:
-		active, f.Why = ptr(false), "ufw is enabled in its configuration, but no input filter rules are loaded"
+		active, f.Why = pointerTo(false), "ufw is enabled in its configuration, but no input filter rules are loaded"
 	case f.NFTables != nil:
-		active, f.Why = ptr(false), "no input filter in nftables, no legacy iptables tables, ufw not enabled, firewalld not running"
+		active, f.Why = pointerTo(false), "no input filter in nftables, no legacy iptables tables, ufw not enabled, firewalld not running"
 	default:
 		f.Why = "the nftables ruleset could not be read, and neither ufw nor firewalld is on"
 	}
@@ -70,10 +70,10 @@ func firewalldRunning(ctx context.Context) *bool {
 		return nil
 	}
 	if _, err := strconv.Atoi(pid); err != nil {
-		return ptr(false)
+		return pointerTo(false)
 	}
 	comm, err := readTrimmed(Path(ctx, common.HostProcEnvKey, pid, "comm"))
-	return ptr(err == nil && comm == "firewalld")
+	return pointerTo(err == nil && comm == "firewalld")
 }
 
 // linuxDiskEncryption follows the device mounted on / down through device
@@ -91,13 +91,13 @@ func linuxDiskEncryption(ctx context.Context) (*DiskEncryption, error) {
 		d.Why = "nothing is mounted on /"
 		return d, nil
 	}
-	d.Device = clean(source, 128)
+	d.Device = wireText(source, 128)
 	sysBlock := Path(ctx, common.HostSysEnvKey, "dev", "block", devno)
 	if strings.HasPrefix(devno, "0:") {
 		// btrfs and the like have anonymous device numbers: go by name.
 		sysBlock = blockByName(ctx, source)
 		if sysBlock == "" {
-			d.Why = fmt.Sprintf("/ is %s on %s, not a block device", clean(fstype, 16), d.Device)
+			d.Why = fmt.Sprintf("/ is %s on %s, not a block device", wireText(fstype, 16), d.Device)
 			return d, nil
 		}
 	}
@@ -135,7 +135,7 @@ func rootMount(b []byte) (devno, source, fstype string, ok bool) {
 func blockByName(ctx context.Context, source string) string {
 	class := Path(ctx, common.HostSysEnvKey, "class", "block")
 	if name, ok := strings.CutPrefix(source, "/dev/mapper/"); ok {
-		names, _, _ := listDir(class, "", 4096)
+		names, _, _ := listNames(class, "", 4096)
 		for _, n := range names {
 			if dm, err := readTrimmed(class + "/" + n + "/dm/name"); err == nil && strings.HasPrefix(n, "dm-") && dm == name {
 				return class + "/" + n
@@ -158,7 +158,7 @@ const maxChain = 16
 // dm-crypt device, or one whose slaves all are. It records the devices it
 // walks in chain; ok is false when it could not follow one.
 func cryptChain(dir string, depth int, chain *[]string) (enc bool, scheme string, ok bool) {
-	name := clean(filepath.Base(dir), 64)
+	name := wireText(filepath.Base(dir), 64)
 	if depth > 8 || len(*chain) >= maxChain {
 		return false, "", false
 	}
@@ -172,16 +172,16 @@ func cryptChain(dir string, depth int, chain *[]string) (enc bool, scheme string
 			} else if scheme == "BITLK" {
 				scheme = "BitLocker"
 			}
-			*chain = append(*chain, fmt.Sprintf("%s (dm-crypt %s)", name, clean(scheme, 16)))
-			return true, clean(scheme, 16), true
+			*chain = append(*chain, fmt.Sprintf("%s (dm-crypt %s)", name, wireText(scheme, 16)))
+			return true, wireText(scheme, 16), true
 		}
-		*chain = append(*chain, fmt.Sprintf("%s (%s)", name, clean(kind, 16)))
+		*chain = append(*chain, fmt.Sprintf("%s (%s)", name, wireText(kind, 16)))
 	} else if _, err := os.Stat(dir + "/md"); err == nil {
 		*chain = append(*chain, name+" (RAID)")
 	} else {
 		*chain = append(*chain, name)
 	}
-	slaves, _, err := listDir(dir+"/slaves", "", maxChain)
+	slaves, _, err := listNames(dir+"/slaves", "", maxChain)
 	if err != nil || len(slaves) == 0 {
 		return false, "", true // a disk or partition
 	}
@@ -215,17 +215,17 @@ const efiGlobal = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 func linuxSecureBoot(ctx context.Context) (*SecureBoot, error) {
 	efi := Path(ctx, common.HostSysEnvKey, "firmware", "efi")
 	if _, err := os.Stat(efi); errors.Is(err, fs.ErrNotExist) {
-		return &SecureBoot{Boot: "legacy-bios", Enabled: ptr(false), Why: "no /sys/firmware/efi: booted through a legacy BIOS"}, nil
+		return &SecureBoot{Boot: "legacy-bios", Enabled: pointerTo(false), Why: "no /sys/firmware/efi: booted through a legacy BIOS"}, nil
 	}
 	s := &SecureBoot{Boot: "uefi"}
 	on, err := readEFIVar(efi, "SecureBoot")
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if names, _, _ := listDir(efi+"/efivars", "", 1); len(names) == 0 {
+		if names, _, _ := listNames(efi+"/efivars", "", 1); len(names) == 0 {
 			s.Why = "efivarfs is not mounted: the firmware's variables cannot be read"
 			return s, nil
 		}
-		s.Enabled, s.Why = ptr(false), "the firmware has no SecureBoot variable: it does not support Secure Boot"
+		s.Enabled, s.Why = pointerTo(false), "the firmware has no SecureBoot variable: it does not support Secure Boot"
 		return s, nil
 	case err != nil:
 		s.Why = "the SecureBoot variable could not be read"
@@ -283,20 +283,20 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 		for _, e := range entries {
 			switch e.Key {
 			case "APT::Periodic::Unattended-Upgrade", "APT::Periodic::Update-Package-Lists":
-				u.Settings[e.Key] = clean(e.Value, 32)
+				u.Settings[e.Key] = wireText(e.Value, 32)
 			}
 		}
 		_, ierr := os.Stat(Path(ctx, common.HostVarEnvKey, "lib", "dpkg", "info", "unattended-upgrades.list"))
 		days, _ := strconv.Atoi(u.Settings["APT::Periodic::Unattended-Upgrade"])
 		switch {
 		case ierr != nil:
-			u.Enabled, u.Why = ptr(false), "unattended-upgrades is not installed"
+			u.Enabled, u.Why = pointerTo(false), "unattended-upgrades is not installed"
 		case days <= 0:
-			u.Enabled, u.Why = ptr(false), "APT::Periodic::Unattended-Upgrade is not set to a number of days"
+			u.Enabled, u.Why = pointerTo(false), "APT::Periodic::Unattended-Upgrade is not set to a number of days"
 		case noWants == nil && !timer("apt-daily-upgrade.timer"):
-			u.Enabled, u.Why = ptr(false), "apt-daily-upgrade.timer, which runs it, is not enabled"
+			u.Enabled, u.Why = pointerTo(false), "apt-daily-upgrade.timer, which runs it, is not enabled"
 		default:
-			u.Enabled = ptr(true)
+			u.Enabled = pointerTo(true)
 		}
 		return u, err
 	}
@@ -308,7 +308,7 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 				k, v, ok := strings.Cut(string(line), "=")
 				if ok && strings.TrimSpace(k) == "apply_updates" {
 					apply = strings.TrimSpace(v)
-					u.Settings["apply_updates"] = clean(apply, 16)
+					u.Settings["apply_updates"] = wireText(apply, 16)
 				}
 			}
 		}
@@ -319,13 +319,13 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 		}
 		switch {
 		case timer("dnf-automatic-install.timer"):
-			u.Enabled = ptr(true)
+			u.Enabled = pointerTo(true)
 		case (timer("dnf-automatic.timer") || timer("dnf5-automatic.timer")) && (apply == "yes" || apply == "true" || apply == "1"):
-			u.Enabled = ptr(true)
+			u.Enabled = pointerTo(true)
 		case timer("dnf-automatic.timer") || timer("dnf5-automatic.timer"):
-			u.Enabled, u.Why = ptr(false), "dnf-automatic runs but apply_updates is not yes: it only downloads or notifies"
+			u.Enabled, u.Why = pointerTo(false), "dnf-automatic runs but apply_updates is not yes: it only downloads or notifies"
 		default:
-			u.Enabled, u.Why = ptr(false), "no dnf-automatic timer is enabled"
+			u.Enabled, u.Why = pointerTo(false), "no dnf-automatic timer is enabled"
 		}
 		return u, nil
 	}
@@ -338,7 +338,7 @@ func aptConfig(ctx context.Context) ([]aptEntry, error) {
 	var out []aptEntry
 	var errs []error
 	dir := Path(ctx, common.HostEtcEnvKey, "apt", "apt.conf.d")
-	names, _, err := listDir(dir, "", maxProxyDirFiles)
+	names, _, err := listNames(dir, "", maxProxyDirFiles)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}

@@ -60,12 +60,12 @@ func windowsFirewall(reg winreg.Reader) *Firewall {
 		fp := FirewallProfile{Name: pr.name}
 		if v, err := reg.Values(firewallPolicyKey + `\` + pr.local); err == nil {
 			if e, ok := v["EnableFirewall"]; ok {
-				fp.Enabled = ptr(e.Int != 0)
+				fp.Enabled = pointerTo(e.Int != 0)
 			}
 		}
 		if v, err := reg.Values(firewallGPOKey + `\` + pr.gpo); err == nil {
 			if e, ok := v["EnableFirewall"]; ok {
-				fp.Enabled, fp.Policy = ptr(e.Int != 0), true
+				fp.Enabled, fp.Policy = pointerTo(e.Int != 0), true
 			}
 		}
 		switch {
@@ -78,11 +78,11 @@ func windowsFirewall(reg winreg.Reader) *Firewall {
 	}
 	switch {
 	case len(off) > 0:
-		f.Active, f.Why = ptr(false), "off in the "+strings.Join(off, ", ")+" profile"
+		f.Active, f.Why = pointerTo(false), "off in the "+strings.Join(off, ", ")+" profile"
 	case unknown:
 		f.Why = "some profiles' settings could not be read"
 	default:
-		f.Active, f.Why = ptr(true), "on in every profile"
+		f.Active, f.Why = pointerTo(true), "on in every profile"
 	}
 	return f
 }
@@ -92,13 +92,13 @@ func windowsFirewall(reg winreg.Reader) *Firewall {
 func windowsSecureBoot(reg winreg.Reader) *SecureBoot {
 	v, err := reg.Values(secureBootKey)
 	if err != nil {
-		return &SecureBoot{Boot: "legacy-bios", Enabled: ptr(false), Why: "no SecureBoot\\State key: booted through a legacy BIOS"}
+		return &SecureBoot{Boot: "legacy-bios", Enabled: pointerTo(false), Why: "no SecureBoot\\State key: booted through a legacy BIOS"}
 	}
 	e, ok := v["UEFISecureBootEnabled"]
 	if !ok {
 		return &SecureBoot{Boot: "uefi", Why: "UEFISecureBootEnabled is not set"}
 	}
-	return &SecureBoot{Boot: "uefi", Enabled: ptr(e.Int != 0)}
+	return &SecureBoot{Boot: "uefi", Enabled: pointerTo(e.Int != 0)}
 }
 
 // auOptions explains the AUOptions policy values.
@@ -115,32 +115,32 @@ func windowsUpdates(reg winreg.Reader) *AutoUpdates {
 	if v, err := reg.Values(windowsUpdateKey); err == nil {
 		for _, k := range []string{"WUServer", "DisableWindowsUpdateAccess"} {
 			if x, ok := v[k]; ok {
-				u.Settings[k] = clean(x.Text(), 256)
+				u.Settings[k] = wireText(x.Text(), 256)
 			}
 		}
 	}
 	v, err := reg.Values(windowsUpdateKey + `\AU`)
 	if err != nil {
-		u.Enabled, u.Why = ptr(true), "no update policy: Windows installs updates automatically"
+		u.Enabled, u.Why = pointerTo(true), "no update policy: Windows installs updates automatically"
 		return u
 	}
 	for _, k := range []string{"NoAutoUpdate", "AUOptions", "UseWUServer"} {
 		if x, ok := v[k]; ok {
-			u.Settings[k] = clean(x.Text(), 32)
+			u.Settings[k] = wireText(x.Text(), 32)
 		}
 	}
 	opt, hasOpt := v["AUOptions"]
 	switch {
 	case v["NoAutoUpdate"].Int == 1:
-		u.Enabled, u.Why = ptr(false), "NoAutoUpdate is set: automatic updates are off"
+		u.Enabled, u.Why = pointerTo(false), "NoAutoUpdate is set: automatic updates are off"
 	case !hasOpt:
-		u.Enabled, u.Why = ptr(true), "the policy leaves automatic updates on"
+		u.Enabled, u.Why = pointerTo(true), "the policy leaves automatic updates on"
 	case opt.Int == 2:
-		u.Enabled, u.Why = ptr(false), "AUOptions 2: "+auOptions[2]
+		u.Enabled, u.Why = pointerTo(false), "AUOptions 2: "+auOptions[2]
 	case opt.Int == 5:
 		u.Why = "AUOptions 5: " + auOptions[5]
 	default:
-		u.Enabled = ptr(true)
+		u.Enabled = pointerTo(true)
 		if w, ok := auOptions[opt.Int]; ok {
 			u.Why = "AUOptions " + strconv.FormatUint(opt.Int, 10) + ": " + w
 		}
@@ -155,7 +155,7 @@ func windowsScreenLock(reg winreg.Reader) *ScreenLock {
 	s := &ScreenLock{Readable: true}
 	if v, err := reg.Values(systemPolicyKey); err == nil {
 		if x, ok := v["InactivityTimeoutSecs"]; ok {
-			s.MachineInactivityLimitS = ptr(int(min(x.Int, 1<<31)))
+			s.MachineInactivityLimitS = pointerTo(int(min(x.Int, 1<<31)))
 		}
 	}
 	for _, u := range windowsUsers(reg) {
@@ -167,7 +167,7 @@ func windowsScreenLock(reg winreg.Reader) *ScreenLock {
 			}
 			for name, dst := range map[string]**bool{"ScreenSaveActive": &su.Active, "ScreenSaverIsSecure": &su.Secure} {
 				if x, ok := v[name]; ok {
-					*dst = ptr(strings.TrimSpace(x.Text()) == "1")
+					*dst = pointerTo(strings.TrimSpace(x.Text()) == "1")
 					su.Policy = su.Policy || policy
 				}
 			}
@@ -199,7 +199,7 @@ func parseManageBDE(b []byte, drive string) *DiskEncryption {
 	for sc.Scan() && len(fields) < 64 {
 		k, v, ok := strings.Cut(sc.Text(), ":")
 		if ok && strings.HasPrefix(k, "    ") {
-			fields[strings.TrimSpace(k)] = clean(strings.TrimSpace(v), 64)
+			fields[strings.TrimSpace(k)] = wireText(strings.TrimSpace(v), 64)
 		}
 	}
 	conv, prot := fields["Conversion Status"], fields["Protection Status"]
@@ -219,14 +219,14 @@ func parseManageBDE(b []byte, drive string) *DiskEncryption {
 	}
 	switch conv {
 	case "Fully Encrypted", "Used Space Only Encrypted":
-		d.Encrypted, d.Scheme = ptr(true), "BitLocker"
+		d.Encrypted, d.Scheme = pointerTo(true), "BitLocker"
 		if d.Protection == "off" {
 			d.Why = "encrypted, but protection is suspended: the key is stored in the clear"
 		}
 	case "Fully Decrypted":
-		d.Encrypted = ptr(false)
+		d.Encrypted = pointerTo(false)
 	default: // Encryption in Progress, Decryption in Progress, paused
-		d.Encrypted, d.Scheme = ptr(false), "BitLocker"
+		d.Encrypted, d.Scheme = pointerTo(false), "BitLocker"
 		d.Why = conv
 	}
 	return d

@@ -128,20 +128,20 @@ func wifiResult(ifs []WifiInterface, source string) (*WifiResult, error) {
 // nl80211 for the network, frequency, signal and rates.
 func (p *wifiProbe) linux(ctx context.Context) (*WifiResult, error) {
 	sysNet := Path(ctx, common.HostSysEnvKey, "class", "net")
-	names, _, err := listDir(sysNet, "", 1024)
+	names, _, err := listNames(sysNet, "", 1024)
 	if err != nil {
 		return nil, fmt.Errorf("listing interfaces: %w", err)
 	}
 	r := &WifiResult{Interfaces: []WifiInterface{}, Source: "nl80211"}
 	for _, n := range names {
-		if !exists(sysNet, n, "wireless") && !exists(sysNet, n, "phy80211") {
+		if !sysPathExists(sysNet, n, "wireless") && !sysPathExists(sysNet, n, "phy80211") {
 			continue
 		}
 		if len(r.Interfaces) == maxWifi {
 			break
 		}
 		state, _ := readTrimmed(sysNet + "/" + n + "/operstate")
-		r.Interfaces = append(r.Interfaces, WifiInterface{Name: clean(n, 64), State: clean(state, 32)})
+		r.Interfaces = append(r.Interfaces, WifiInterface{Name: wireText(n, 64), State: wireText(state, 32)})
 	}
 	if len(r.Interfaces) == 0 {
 		return nil, notAvailable("no Wi-Fi interface (none in /sys/class/net has wireless/ or phy80211)")
@@ -195,7 +195,7 @@ func (p *wifiProbe) nlInterfaces(ctx context.Context) (map[string]nlIface, error
 // addNL80211 fills w from nl80211: the network and frequency, and for a
 // client, the signal and rates of its access point.
 func (p *wifiProbe) addNL80211(ctx context.Context, w *WifiInterface, ifc nlIface) error {
-	w.SSID = clean(string(ifc.SSID), 64)
+	w.SSID = wireText(string(ifc.SSID), 64)
 	w.Connected = len(ifc.SSID) > 0
 	if ifc.FreqMHz != 0 {
 		w.FrequencyMHz = int(ifc.FreqMHz)
@@ -270,7 +270,7 @@ func parseProcWireless(b []byte) map[string]procWireless {
 		}
 		pw.Level = procLevel(f[2])
 		pw.Noise = procLevel(f[3])
-		out[clean(string(bytes.TrimSpace(name)), 64)] = pw
+		out[wireText(string(bytes.TrimSpace(name)), 64)] = pw
 	}
 	return out
 }
@@ -287,8 +287,8 @@ func procLevel(f []byte) *int {
 	return &v
 }
 
-// exists says whether the path made of parts exists.
-func exists(parts ...string) bool {
+// sysPathExists says whether the path made of parts exists.
+func sysPathExists(parts ...string) bool {
 	p := parts[0]
 	for _, s := range parts[1:] {
 		p += "/" + s

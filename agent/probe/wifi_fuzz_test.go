@@ -7,9 +7,9 @@ import (
 	"unicode/utf8"
 )
 
-// seedFiles adds the files matching pattern to f's corpus, decoding .hex
+// fuzzSeeds adds the files matching pattern to f's corpus, decoding .hex
 // ones.
-func seedFiles(f *testing.F, pattern string) {
+func fuzzSeeds(f *testing.F, pattern string) {
 	paths, _ := filepath.Glob(pattern)
 	if len(paths) == 0 {
 		f.Fatalf("no seeds match %s", pattern)
@@ -44,7 +44,7 @@ func checkWifi(t *testing.T, ifs []WifiInterface) {
 }
 
 func FuzzNL80211(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "wifi", "*", "nl80211", "*.hex"))
+	fuzzSeeds(f, filepath.Join("testdata", "wifi", "*", "nl80211", "*.hex"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ifs, _ := parseNL80211Interfaces(b)
 		if len(ifs) > 256 {
@@ -64,7 +64,7 @@ func FuzzNL80211(f *testing.F) {
 }
 
 func FuzzProcWireless(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "wifi", "*", "root", "proc", "net", "wireless"))
+	fuzzSeeds(f, filepath.Join("testdata", "wifi", "*", "root", "proc", "net", "wireless"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m := parseProcWireless(b)
 		if len(m) > maxWifi {
@@ -79,12 +79,12 @@ func FuzzProcWireless(f *testing.F) {
 }
 
 func FuzzNetshWlan(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "wifi", "windows", "netsh.txt"))
+	fuzzSeeds(f, filepath.Join("testdata", "wifi", "windows", "netsh.txt"))
 	f.Fuzz(func(t *testing.T, b []byte) { checkWifi(t, parseNetshWlan(b)) })
 }
 
 func FuzzAirPort(f *testing.F) {
-	seedFiles(f, filepath.Join("testdata", "wifi", "macos", "system_profiler.json"))
+	fuzzSeeds(f, filepath.Join("testdata", "wifi", "macos", "system_profiler.json"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ifs, _ := parseAirPort(b)
 		checkWifi(t, ifs)
