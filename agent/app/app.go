@@ -166,7 +166,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
-		return err
+		return fmt.Errorf("starting the agent: %w", err)
 	}
 	id, err := state.Load(f.dir)
 	if err != nil {
@@ -226,7 +226,7 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("taking a snapshot: %w", err)
 	}
 	set := probe.NewSet()
 	for _, p := range probes {

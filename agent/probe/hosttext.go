@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -34,7 +35,7 @@ func readCapped(path string, limit int) ([]byte, bool, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if len(b) > limit {
 		return b[:limit], true, nil
@@ -47,14 +48,14 @@ func readCapped(path string, limit int) ([]byte, bool, error) {
 func listNames(dir, suffix string, max int) ([]string, int, error) {
 	f, err := os.Open(dir)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("listing a folder: %w", err)
 	}
 	defer f.Close()
 	// A directory this code reads holds tens of entries; more than a few
 	// thousand is not worth reading to the end.
 	all, err := f.Readdirnames(4096)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("listing %s: %w", dir, err)
 	}
 	var names []string
 	for _, n := range all {

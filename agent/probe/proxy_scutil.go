@@ -85,7 +85,10 @@ func parseScutil(b []byte) (scutilDict, error) {
 	if depth != 0 {
 		return d, fmt.Errorf("scutil: %d dictionaries not closed", depth)
 	}
-	return d, sc.Err()
+	if err := sc.Err(); err != nil {
+		return d, fmt.Errorf("scutil: reading its output: %w", err)
+	}
+	return d, nil
 }
 
 // scutilProxies turns scutil's proxy dictionary into settings: a proxy per

@@ -276,7 +276,7 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 	etc := func(parts ...string) string { return Path(ctx, common.HostEtcEnvKey, parts...) }
 	wants := etc("systemd", "system", "timers.target.wants")
 	timer := func(name string) bool { _, err := os.Lstat(wants + "/" + name); return err == nil }
-	_, noWants := os.Stat(wants)
+	_, wantsErr := os.Stat(wants)
 	if _, err := os.Stat(etc("apt")); err == nil {
 		u := &AutoUpdates{Mechanism: "unattended-upgrades", Settings: map[string]string{}}
 		entries, err := aptConfig(ctx)
@@ -293,7 +293,7 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 			u.Enabled, u.Why = pointerTo(false), "unattended-upgrades is not installed"
 		case days <= 0:
 			u.Enabled, u.Why = pointerTo(false), "APT::Periodic::Unattended-Upgrade is not set to a number of days"
-		case noWants == nil && !timer("apt-daily-upgrade.timer"):
+		case wantsErr == nil && !timer("apt-daily-upgrade.timer"):
 			u.Enabled, u.Why = pointerTo(false), "apt-daily-upgrade.timer, which runs it, is not enabled"
 		default:
 			u.Enabled = pointerTo(true)
