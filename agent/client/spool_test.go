@@ -42,7 +42,7 @@ func TestFaultSnapshotSpooled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Trigger != TriggerUnreachable || snap.Kind != protocol.KindFull || len(snap.Probes) != len(c.Probes.Names()) {
+	if snap.Trigger != TriggerUnreachable || snap.Kind != protocol.KindFull || len(snap.Probes) != len(c.Probes.Default()) {
 		t.Fatalf("spooled snapshot: trigger %q, kind %s, %d probes", snap.Trigger, snap.Kind, len(snap.Probes))
 	}
 	if err := snap.Validate(); err != nil {
