@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/agent/client"
+	"github.com/sondehq/sonde/agent/config"
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/spool"
@@ -34,8 +35,8 @@ const usage = `sonde-agent: the Sonde diagnostics agent
 
 commands:
   enroll --collector HOST:PORT --token T --ca-pin sha256:...   join a collector
-  run                                 run in the foreground (the service runs the same)
-  snapshot [--probes a,b|all] [--format json|text] [-o FILE]  take a snapshot locally
+  run [--config FILE]                 run in the foreground (the service runs the same)
+  snapshot [--probes a,b|all] [--format json|text] [-o FILE] [--config FILE]   take a snapshot locally
   check                               look for problems and explain them in plain words
   probes                              list the compiled-in probes: when each runs, where it has data
   receipts [--limit 50] [--json]      what this agent collected and sent, when, for which ticket (any user)
@@ -44,6 +45,7 @@ commands:
   version | --version                 print the version, Go version and platform
 
 Every command takes --state DIR (default: ` + "%s" + `).
+--config FILE names the agent's configuration (default: ` + "%s" + `; optional).
 Run "sonde-agent COMMAND -h" for a command's flags.
 `
 
@@ -54,7 +56,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &es) {
 		return int(es)
 	}
-	return cliflag.ExitCode(err, "sonde-agent", fmt.Sprintf(usage, state.DefaultDir()), stderr)
+	return cliflag.ExitCode(err, "sonde-agent", fmt.Sprintf(usage, state.DefaultDir(), config.DefaultPath()), stderr)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprintf(stdout, usage, state.DefaultDir())
+		fmt.Fprintf(stdout, usage, state.DefaultDir(), config.DefaultPath())
 		return nil
 	}
 	fmt.Fprintf(stderr, "unknown command %q\n\n", cmd)
@@ -127,6 +129,7 @@ type runFlags struct {
 	health    time.Duration
 	logFormat string
 	spoolMax  int64
+	config    string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -134,11 +137,12 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.health, "health-interval", client.DefaultHealthInterval, "period of health snapshots (the collector may set another)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.Int64Var(&f.spoolMax, "spool-max", spool.DefaultCap, "size cap in `bytes` of the spool of undelivered snapshots")
+	fs.StringVar(&f.config, "config", "", "the agent's configuration `file` (default "+config.DefaultPath()+", optional)")
 }
 
 func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
 	var f runFlags
-	fs := cliflag.New("run", "sonde-agent run [--state DIR] [--health-interval 60s]", stderr)
+	fs := cliflag.New("run", "sonde-agent run [--state DIR] [--health-interval 60s] [--config FILE]", stderr)
 	f.register(fs)
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
@@ -159,6 +163,10 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		h = slog.NewJSONHandler(stderr, nil)
 	default:
 		return fmt.Errorf("--log-format must be text or json, not %q", f.logFormat)
+	}
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
 	}
 	id, err := state.Load(f.dir)
 	if err != nil {
@@ -194,6 +202,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		Receipts:       &receipt.Log{Dir: receipts},
 		StateDir:       f.dir,
 		StatusDir:      pub,
+		Reachability:   cfg.Reachability,
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	if err := c.Run(ctx); err != nil {
@@ -203,7 +212,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 }
 
 func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("snapshot", "sonde-agent snapshot [--probes a,b] [--format json|text] [-o FILE] [--health]", stderr)
+	fs := cliflag.New("snapshot", "sonde-agent snapshot [--probes a,b|all] [--format json|text] [-o FILE] [--health] [--config FILE]", stderr)
 	dir := fs.String("state", state.DefaultDir(), "state `dir` (for the collector reachability check, if enrolled)")
 	var probes cliflag.List
 	fs.Var(&probes, "probes", "probes to run, comma-separated, or all (default: all but the heavy ones; list them with: sonde-agent probes)")
@@ -211,8 +220,13 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("o", "", "write to `FILE` instead of standard output")
 	health := fs.Bool("health", false, "take the light health variant")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-probe timeout")
+	cfgPath := fs.String("config", "", "the agent's configuration `file`, for the reachability targets (default "+config.DefaultPath()+", optional)")
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return fmt.Errorf("taking a snapshot: %w", err)
 	}
 	set := probe.NewSet()
 	if len(probes) == 1 && probes[0] == "all" {
@@ -223,7 +237,7 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("unknown probe %q; available: %s", p, strings.Join(set.Names(), ", "))
 		}
 	}
-	doc := localDocument(ctx, set, *dir, *health, probes, *timeout)
+	doc := localDocument(ctx, set, *dir, *health, probes, *timeout, cfg)
 
 	w := stdout
 	if *out != "" {
@@ -264,14 +278,16 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // localDocument runs probes on this machine, checking the collector too
-// when the state dir holds an identity.
-func localDocument(ctx context.Context, set *probe.Set, dir string, health bool, probes []string, timeout time.Duration) protocol.Document {
+// when the state dir holds an identity, and the reachability targets of
+// cfg.
+func localDocument(ctx context.Context, set *probe.Set, dir string, health bool, probes []string, timeout time.Duration, cfg *config.Config) protocol.Document {
 	env := &probe.Env{Health: health}
 	agentID := ""
 	if id, err := state.Load(dir); err == nil {
 		env = (&client.Client{ID: id}).Env(health)
 		agentID = id.AgentID
 	}
+	env.Reachability = cfg.Reachability
 	kind := protocol.KindFull
 	if health {
 		kind = protocol.KindHealth
@@ -291,10 +307,17 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
+	// The configuration's reachability targets, if it has any; a broken
+	// file must not stop the person at the keyboard from a check.
+	cfg, err := config.Load("")
+	if err != nil {
+		fmt.Fprintf(stderr, "sonde-agent: %v (checking without its reachability targets)\n", err)
+		cfg = &config.Config{}
+	}
 	// Every probe, the heavy ones too: the person at the keyboard asked,
 	// and crashes, a failing disk or a worn battery are what they ask about.
 	set := probe.NewSet()
-	doc := localDocument(ctx, set, *dir, false, set.Names(), 30*time.Second)
+	doc := localDocument(ctx, set, *dir, false, set.Names(), 30*time.Second, cfg)
 	if err := findings.Check(stdout, &doc, nil); err != nil {
 		return fmt.Errorf("writing the findings: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -57,13 +58,28 @@ func newService(f runFlags, stderr io.Writer) (service.Service, *program, error)
 		Name:        "sonde-agent",
 		DisplayName: "Sonde diagnostics agent",
 		Description: "Collects read-only diagnostics snapshots for IT support and sends them to the Sonde collector.",
-		Arguments: []string{"run", "--state", f.dir, "--log-format", "json", "--health-interval", f.health.String(),
-			"--spool-max", strconv.FormatInt(f.spoolMax, 10)},
+		Arguments:   f.serviceArgs(),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("setting up the sonde-agent service: %w", err)
 	}
 	return s, p, nil
+}
+
+// serviceArgs are the arguments the service manager starts the agent
+// with: the flags given to install.
+func (f runFlags) serviceArgs() []string {
+	args := []string{"run", "--state", f.dir, "--log-format", "json", "--health-interval", f.health.String(),
+		"--spool-max", strconv.FormatInt(f.spoolMax, 10)}
+	if f.config != "" {
+		// The service starts in another folder than install ran in.
+		path, err := filepath.Abs(f.config)
+		if err != nil {
+			path = f.config
+		}
+		args = append(args, "--config", path)
+	}
+	return args
 }
 
 func isInteractive() bool { return service.Interactive() }

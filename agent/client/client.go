@@ -50,6 +50,9 @@ type Client struct {
 	// its connection state for `sonde-agent status` (see package status),
 	// rewritten when the state changes.
 	StatusDir string
+	// Reachability lists the host:port targets IT set in the agent's
+	// configuration, for the reachability probe.
+	Reachability []string
 	// Spool, when set, keeps snapshots that could not be delivered until
 	// the collector acknowledges them, and lets health snapshots go on
 	// while disconnected; nil sends only while connected.
@@ -84,7 +87,7 @@ func (c *Client) Env(health bool) *probe.Env {
 		Addr:      c.ID.Collector,
 		Handshake: c.handshake,
 		Offset:    c.clockOffset,
-	}, Delivery: c.Delivery}
+	}, Delivery: c.Delivery, Reachability: c.Reachability}
 }
 
 // Delivery reports how this client's snapshots fared since it started; the

@@ -47,6 +47,10 @@ type Env struct {
 	// the processes probe lists those running, beside its top lists. A
 	// filter over what the probe reads anyway, never an argument.
 	Processes []string
+	// Reachability lists the host:port targets IT set in the agent's
+	// configuration file (package agent/config), checked by the
+	// reachability probe. Never taken from a request.
+	Reachability []string
 
 	// scrub is this probe run's redactor (see Scrub); Set.Run gives each
 	// probe its own.

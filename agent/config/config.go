@@ -1,0 +1,230 @@
+// Package config reads the agent's configuration file: the few settings IT
+// sets on a machine at install time, such as the targets the reachability
+// probe checks. The collector never changes them: a request can choose
+// which probes run, never what they connect to.
+//
+// The file is YAML, decoded strictly (an unknown key is an error, so a typo
+// is found at start, not silently ignored) and bounded in size:
+//
+//	reachability:
+//	  - intranet.example.com:443
+//	  - 10.0.0.5:3389
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Bounds of the file.
+const (
+	// MaxSize bounds the file: a list of targets fits in far less.
+	MaxSize = 64 << 10
+	// MaxTargets bounds the reachability targets, all checked at once.
+	MaxTargets = 32
+)
+
+// Config is the agent's configuration. The zero Config is valid: no
+// targets.
+type Config struct {
+	// Reachability lists host:port targets the reachability probe
+	// resolves and opens a TCP connection to.
+	Reachability []string `yaml:"reachability"`
+}
+
+// DefaultPath returns where the agent looks for its configuration when
+// --config is not given: /etc/sonde-agent/agent.yaml on Linux,
+// %ProgramData%\Sonde\agent.yaml on Windows, /Library/Application
+// Support/Sonde/agent.yaml on macOS.
+func DefaultPath() string {
+	switch runtime.GOOS {
+	case "windows":
+		if p := os.Getenv("ProgramData"); p != "" {
+			return filepath.Join(p, "Sonde", "agent.yaml")
+		}
+		return `C:\ProgramData\Sonde\agent.yaml`
+	case "darwin":
+		return "/Library/Application Support/Sonde/agent.yaml"
+	}
+	return "/etc/sonde-agent/agent.yaml"
+}
+
+// Load reads the file at path, or DefaultPath when path is empty. A missing
+// default file gives the zero Config; a missing file that was named, or a
+// broken one, is an error that names the file.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return load(DefaultPath(), false)
+	}
+	return load(path, true)
+}
+
+// load reads the file at path; named says whether the user named it.
+func load(path string, named bool) (*Config, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) && !named {
+		return &Config{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the agent configuration: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the agent configuration: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("agent configuration %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes and checks a configuration file's content.
+func Parse(b []byte) (*Config, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("larger than %d bytes", MaxSize)
+	}
+	if err := checkShape(b); err != nil {
+		return nil, err
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decoding YAML: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("only one YAML document is allowed")
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// maxKeys bounds the top-level keys checkShape lets through.
+const maxKeys = 8
+
+// checkShape refuses, with its line, a top-level key given twice, and more
+// than maxKeys keys, before the strict decoder sees them: it reports
+// duplicates in time and text that grow with the square of their number.
+func checkShape(b []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("decoding YAML: %w", err)
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil // empty, or a shape the decoder refuses with its own words
+	}
+	m := doc.Content[0]
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if len(seen) == maxKeys {
+			return fmt.Errorf("line %d: more than %d settings", k.Line, maxKeys)
+		}
+		if first, dup := seen[k.Value]; dup {
+			return fmt.Errorf("line %d: %.40q is already set at line %d", k.Line, k.Value, first)
+		}
+		seen[k.Value] = k.Line
+	}
+	return nil
+}
+
+// validate checks the targets: at most MaxTargets, each host:port with a
+// host name or address and a port from 1 to 65535, none twice.
+func (c *Config) validate() error {
+	if len(c.Reachability) > MaxTargets {
+		return fmt.Errorf("reachability: %d targets, at most %d", len(c.Reachability), MaxTargets)
+	}
+	seen := make(map[string]bool, len(c.Reachability))
+	for i, t := range c.Reachability {
+		if err := CheckTarget(t); err != nil {
+			return fmt.Errorf("reachability[%d]: %w", i, err)
+		}
+		key := strings.ToLower(t)
+		if seen[key] {
+			return fmt.Errorf("reachability[%d]: %q is listed twice", i, t)
+		}
+		seen[key] = true
+	}
+	return nil
+}
+
+// CheckTarget checks one host:port target: a DNS name (letters, digits,
+// hyphens and underscores in dot-separated labels of at most 63 bytes, 253
+// in all) or an IP address (IPv6 in brackets), and a decimal port from 1
+// to 65535.
+func CheckTarget(t string) error {
+	if len(t) > 260 {
+		return fmt.Errorf("%.40q...: longer than 260 bytes", t)
+	}
+	host, port, err := net.SplitHostPort(t)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", t, err)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 || port[0] == '0' {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", t, port)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if a.Zone() != "" {
+			return fmt.Errorf("%q: an address with a zone is not allowed", t)
+		}
+		if a.Is4() && strings.Contains(t, "[") {
+			return fmt.Errorf("%q: brackets are for IPv6 addresses", t)
+		}
+		return nil
+	}
+	if strings.Contains(host, ":") {
+		return fmt.Errorf("%q: %q is not an IPv6 address", t, host)
+	}
+	if err := checkHostname(host); err != nil {
+		return fmt.Errorf("%q: %w", t, err)
+	}
+	return nil
+}
+
+// checkHostname checks a DNS name as resolvers accept it.
+func checkHostname(h string) error {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" {
+		return errors.New("no host")
+	}
+	if len(h) > 253 {
+		return errors.New("host name longer than 253 bytes")
+	}
+	labels := strings.Split(h, ".")
+	if last := labels[len(labels)-1]; strings.Trim(last, "0123456789") == "" {
+		return fmt.Errorf("%q is neither an IP address nor a host name", h)
+	}
+	for _, label := range labels {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("host name %q has an empty label or one longer than 63 bytes", h)
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("host name %q has a label that starts or ends with a hyphen", h)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("host name %q holds %q", h, c)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package probe
+
+// newNFT returns nil: nftables is Linux's.
+func newNFT() nftSource { return nil }
