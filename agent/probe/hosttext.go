@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"unicode/utf8"
 )
 
 // This file holds what the wifi, proxy, vpn and security probes share to
@@ -68,24 +67,4 @@ func listNames(dir, suffix string, max int) ([]string, int, error) {
 		return names[:max], len(names) - max, nil
 	}
 	return names, 0, nil
-}
-
-// wireText makes s valid UTF-8 without control characters and at most max
-// bytes long, cut at a character boundary: host text bound for the wire.
-func wireText(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\t' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if len(s) <= max {
-		return s
-	}
-	i := max
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i]
 }

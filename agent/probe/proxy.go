@@ -125,11 +125,11 @@ func finishProxy(s ProxySetting, env *Env) ProxySetting {
 		// the value does not leave the machine.
 		v = withheldValue
 	}
-	s.Value = wireText(v, maxProxyValue)
-	s.Source = wireText(s.Source, 256)
-	s.User = wireText(s.User, 64)
-	s.Name = wireText(s.Name, 128)
-	s.Host = wireText(s.Host, 255)
+	s.Value = cleanText(v, maxProxyValue)
+	s.Source = cleanText(s.Source, 256)
+	s.User = cleanText(s.User, 64)
+	s.Name = cleanText(s.Name, 128)
+	s.Host = cleanText(s.Host, 255)
 	return s
 }
 
@@ -156,7 +156,7 @@ func checkProxy(s *ProxySetting) (password string) {
 		case err != nil:
 			s.Problem = "not a URL"
 		case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file":
-			s.Problem = fmt.Sprintf("scheme %q: a PAC file is fetched over http, https or file", wireText(u.Scheme, 16))
+			s.Problem = fmt.Sprintf("scheme %q: a PAC file is fetched over http, https or file", cleanText(u.Scheme, 16))
 		}
 		return ""
 	}
@@ -186,7 +186,7 @@ func checkProxy(s *ProxySetting) (password string) {
 			password, _ = u.User.Password()
 		}
 		if !proxySchemes[strings.ToLower(u.Scheme)] {
-			s.Problem = fmt.Sprintf("scheme %q is not a proxy scheme", wireText(u.Scheme, 16))
+			s.Problem = fmt.Sprintf("scheme %q is not a proxy scheme", cleanText(u.Scheme, 16))
 		}
 		hostport = u.Host
 	} else if at := strings.LastIndex(v, "@"); at >= 0 {
@@ -206,7 +206,7 @@ func checkProxy(s *ProxySetting) (password string) {
 		n, err := strconv.ParseUint(port, 10, 16)
 		if err != nil || n == 0 {
 			if s.Problem == "" {
-				s.Problem = fmt.Sprintf("port %q is not a number from 1 to 65535", wireText(port, 16))
+				s.Problem = fmt.Sprintf("port %q is not a number from 1 to 65535", cleanText(port, 16))
 			}
 		} else {
 			s.Port = int(n)

@@ -143,7 +143,7 @@ func parseConnectionSettings(b []byte) (connectionSettings, error) {
 		if uint64(n) > uint64(len(b)) {
 			return c, fmt.Errorf("a string of %d bytes in %d", n, len(b))
 		}
-		*dst = wireText(latin1(b[:n]), maxProxyValue)
+		*dst = cleanText(latin1(b[:n]), maxProxyValue)
 		b = b[n:]
 	}
 	return c, nil

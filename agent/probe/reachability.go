@@ -117,9 +117,9 @@ func (p *reachProbe) Collect(ctx context.Context, env *Env) (any, error) {
 // check resolves one target, unless it is an address, and connects to its
 // addresses in turn until one answers.
 func (p *reachProbe) check(ctx context.Context, target string) ReachTarget {
-	t := ReachTarget{Target: wireText(target, 260)}
+	t := ReachTarget{Target: cleanText(target, 260)}
 	if err := config.CheckTarget(target); err != nil {
-		t.Connect = ReachStep{Error: wireText(err.Error(), 300), Kind: "invalid"}
+		t.Connect = ReachStep{Error: cleanText(err.Error(), 300), Kind: "invalid"}
 		return t
 	}
 	host, port, _ := net.SplitHostPort(target)
@@ -133,7 +133,7 @@ func (p *reachProbe) check(ctx context.Context, target string) ReachTarget {
 		cancel()
 		t.Resolve = &ReachStep{DurationMS: millis(p.now().Sub(start))}
 		if err != nil {
-			t.Resolve.Error, t.Resolve.Kind = wireText(err.Error(), 300), resolveKind(err)
+			t.Resolve.Error, t.Resolve.Kind = cleanText(err.Error(), 300), resolveKind(err)
 			t.Connect = ReachStep{Error: "skipped: the name did not resolve", Kind: "skipped"}
 			return t
 		}
@@ -160,7 +160,7 @@ func (p *reachProbe) check(ctx context.Context, target string) ReachTarget {
 		if err == nil {
 			conn.Close()
 		} else {
-			step.Error, step.Kind = wireText(err.Error(), 300), connectKind(err)
+			step.Error, step.Kind = cleanText(err.Error(), 300), connectKind(err)
 		}
 		t.Attempts = append(t.Attempts, ReachAttempt{addr, step})
 		if err == nil || i == 0 {

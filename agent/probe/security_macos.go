@@ -54,7 +54,7 @@ func parseSocketFilterFW(b []byte) *Firewall {
 func parseFDESetup(b []byte) *DiskEncryption {
 	d := &DiskEncryption{Volume: "/"}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-	d.Status = wireText(line, 128)
+	d.Status = cleanText(line, 128)
 	switch {
 	case strings.HasPrefix(line, "FileVault is On"):
 		d.Encrypted, d.Scheme = pointerTo(true), "FileVault"
@@ -80,7 +80,7 @@ func parseCSRUtil(b []byte) string {
 		return ""
 	}
 	v, _, _ = strings.Cut(strings.TrimSpace(v), "\n")
-	return wireText(strings.TrimSuffix(strings.TrimSpace(v), "."), 32)
+	return cleanText(strings.TrimSuffix(strings.TrimSpace(v), "."), 32)
 }
 
 // parseSoftwareUpdate parses `defaults read` of the SoftwareUpdate
@@ -99,7 +99,7 @@ func parseSoftwareUpdate(b []byte) *AutoUpdates {
 		k, v, ok := strings.Cut(sc.Text(), "=")
 		k = strings.TrimSpace(k)
 		if ok && keys[k] {
-			u.Settings[k] = wireText(strings.Trim(strings.TrimSpace(v), `;"`), 16)
+			u.Settings[k] = cleanText(strings.Trim(strings.TrimSpace(v), `;"`), 16)
 		}
 	}
 	on := func(k string) bool { v, ok := u.Settings[k]; return !ok || v == "1" }

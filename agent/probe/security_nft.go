@@ -141,7 +141,7 @@ func parseNFT(tables, chains, rules []byte) (*NFTables, error) {
 		for _, a := range m.attrs {
 			if a.Type == nftaTableName && len(r.Tables) < maxNFTTables {
 				byTable[key{m.family, attrString(a)}] = len(r.Tables)
-				r.Tables = append(r.Tables, NFTable{Family: m.family, Name: wireText(attrString(a), 64)})
+				r.Tables = append(r.Tables, NFTable{Family: m.family, Name: cleanText(attrString(a), 64)})
 			}
 		}
 	}
@@ -183,7 +183,7 @@ func parseNFT(tables, chains, rules []byte) (*NFTables, error) {
 		t := &r.Tables[i]
 		t.Chains++
 		if hook != nil && len(t.BaseChains) < 16 {
-			hook.Name, hook.Type = wireText(name, 64), wireText(typ, 16)
+			hook.Name, hook.Type = cleanText(name, 64), cleanText(typ, 16)
 			base[chainKey{key{m.family, table}, name}] = len(t.BaseChains)
 			t.BaseChains = append(t.BaseChains, *hook)
 		}

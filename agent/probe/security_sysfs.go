@@ -27,7 +27,7 @@ func (p *securityProbe) linuxFirewall(ctx context.Context) (*Firewall, error) {
 	for _, v := range []struct{ file, prefix string }{{"ip_tables_names", ""}, {"ip6_tables_names", "ip6:"}} {
 		if b, _, err := readCapped(procNetPath(ctx, v.file), 4096); err == nil {
 			for _, t := range strings.Fields(string(b)) {
-				f.IPTablesLegacy = append(f.IPTablesLegacy, v.prefix+wireText(t, 32))
+				f.IPTablesLegacy = append(f.IPTablesLegacy, v.prefix+cleanText(t, 32))
 			}
 		}
 	}
@@ -91,13 +91,13 @@ func linuxDiskEncryption(ctx context.Context) (*DiskEncryption, error) {
 		d.Why = "nothing is mounted on /"
 		return d, nil
 	}
-	d.Device = wireText(source, 128)
+	d.Device = cleanText(source, 128)
 	sysBlock := Path(ctx, common.HostSysEnvKey, "dev", "block", devno)
 	if strings.HasPrefix(devno, "0:") {
 		// btrfs and the like have anonymous device numbers: go by name.
 		sysBlock = blockByName(ctx, source)
 		if sysBlock == "" {
-			d.Why = fmt.Sprintf("/ is %s on %s, not a block device", wireText(fstype, 16), d.Device)
+			d.Why = fmt.Sprintf("/ is %s on %s, not a block device", cleanText(fstype, 16), d.Device)
 			return d, nil
 		}
 	}
@@ -158,7 +158,7 @@ const maxChain = 16
 // dm-crypt device, or one whose slaves all are. It records the devices it
 // walks in chain; ok is false when it could not follow one.
 func cryptChain(dir string, depth int, chain *[]string) (enc bool, scheme string, ok bool) {
-	name := wireText(filepath.Base(dir), 64)
+	name := cleanText(filepath.Base(dir), 64)
 	if depth > 8 || len(*chain) >= maxChain {
 		return false, "", false
 	}
@@ -172,10 +172,10 @@ func cryptChain(dir string, depth int, chain *[]string) (enc bool, scheme string
 			} else if scheme == "BITLK" {
 				scheme = "BitLocker"
 			}
-			*chain = append(*chain, fmt.Sprintf("%s (dm-crypt %s)", name, wireText(scheme, 16)))
-			return true, wireText(scheme, 16), true
+			*chain = append(*chain, fmt.Sprintf("%s (dm-crypt %s)", name, cleanText(scheme, 16)))
+			return true, cleanText(scheme, 16), true
 		}
-		*chain = append(*chain, fmt.Sprintf("%s (%s)", name, wireText(kind, 16)))
+		*chain = append(*chain, fmt.Sprintf("%s (%s)", name, cleanText(kind, 16)))
 	} else if _, err := os.Stat(dir + "/md"); err == nil {
 		*chain = append(*chain, name+" (RAID)")
 	} else {
@@ -283,7 +283,7 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 		for _, e := range entries {
 			switch e.Key {
 			case "APT::Periodic::Unattended-Upgrade", "APT::Periodic::Update-Package-Lists":
-				u.Settings[e.Key] = wireText(e.Value, 32)
+				u.Settings[e.Key] = cleanText(e.Value, 32)
 			}
 		}
 		_, ierr := os.Stat(Path(ctx, common.HostVarEnvKey, "lib", "dpkg", "info", "unattended-upgrades.list"))
@@ -308,7 +308,7 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 				k, v, ok := strings.Cut(string(line), "=")
 				if ok && strings.TrimSpace(k) == "apply_updates" {
 					apply = strings.TrimSpace(v)
-					u.Settings["apply_updates"] = wireText(apply, 16)
+					u.Settings["apply_updates"] = cleanText(apply, 16)
 				}
 			}
 		}

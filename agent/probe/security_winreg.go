@@ -115,7 +115,7 @@ func windowsUpdates(reg winreg.Reader) *AutoUpdates {
 	if v, err := reg.Values(windowsUpdateKey); err == nil {
 		for _, k := range []string{"WUServer", "DisableWindowsUpdateAccess"} {
 			if x, ok := v[k]; ok {
-				u.Settings[k] = wireText(x.Text(), 256)
+				u.Settings[k] = cleanText(x.Text(), 256)
 			}
 		}
 	}
@@ -126,7 +126,7 @@ func windowsUpdates(reg winreg.Reader) *AutoUpdates {
 	}
 	for _, k := range []string{"NoAutoUpdate", "AUOptions", "UseWUServer"} {
 		if x, ok := v[k]; ok {
-			u.Settings[k] = wireText(x.Text(), 32)
+			u.Settings[k] = cleanText(x.Text(), 32)
 		}
 	}
 	opt, hasOpt := v["AUOptions"]
@@ -199,7 +199,7 @@ func parseManageBDE(b []byte, drive string) *DiskEncryption {
 	for sc.Scan() && len(fields) < 64 {
 		k, v, ok := strings.Cut(sc.Text(), ":")
 		if ok && strings.HasPrefix(k, "    ") {
-			fields[strings.TrimSpace(k)] = wireText(strings.TrimSpace(v), 64)
+			fields[strings.TrimSpace(k)] = cleanText(strings.TrimSpace(v), 64)
 		}
 	}
 	conv, prot := fields["Conversion Status"], fields["Protection Status"]

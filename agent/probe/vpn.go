@@ -148,15 +148,15 @@ func linuxTunnels(ctx context.Context) ([]VPNTunnel, error) {
 			continue
 		}
 		typ, _ := readTrimmed(dir + "/type")
-		t := VPNTunnel{Name: wireText(n, 64)}
+		t := VPNTunnel{Name: cleanText(n, 64)}
 		if devtype != "" {
-			t.Evidence = append(t.Evidence, "DEVTYPE="+wireText(devtype, 32))
+			t.Evidence = append(t.Evidence, "DEVTYPE="+cleanText(devtype, 32))
 		}
 		if devtype == "wireguard" {
 			t.Kind = "wireguard"
 		}
 		if flags, err := readTrimmed(dir + "/tun_flags"); err == nil {
-			t.Evidence = append(t.Evidence, "tun_flags "+wireText(flags, 16))
+			t.Evidence = append(t.Evidence, "tun_flags "+cleanText(flags, 16))
 			if f, err := strconv.ParseUint(strings.TrimPrefix(flags, "0x"), 16, 32); err == nil && t.Kind == "" {
 				t.Kind = map[bool]string{true: "tap", false: "tun"}[f&0x2 != 0] // IFF_TAP, else IFF_TUN
 			}
@@ -177,7 +177,7 @@ func linuxTunnels(ctx context.Context) ([]VPNTunnel, error) {
 			t.Evidence = append(t.Evidence, "name")
 		}
 		st, _ := readTrimmed(dir + "/operstate")
-		t.OperState = wireText(st, 32)
+		t.OperState = cleanText(st, 32)
 		out = append(out, t)
 	}
 	return out, nil
@@ -201,7 +201,7 @@ func namedTunnels(ifs []NetworkInterface) []VPNTunnel {
 		if !hasTunnelName(ni.Name) {
 			continue
 		}
-		t := VPNTunnel{Name: wireText(ni.Name, 64), Kind: strings.TrimRight(ni.Name, "0123456789"), Evidence: []string{"name"}}
+		t := VPNTunnel{Name: cleanText(ni.Name, 64), Kind: strings.TrimRight(ni.Name, "0123456789"), Evidence: []string{"name"}}
 		if linkLocalOnly(ni.Addrs) {
 			t.Evidence = append(t.Evidence, "only link-local addresses (macOS keeps such utun interfaces for itself)")
 		}
@@ -280,12 +280,12 @@ func windowsTunnels(reg winreg.Reader) ([]VPNTunnel, error) {
 			continue
 		}
 		id := v["NetCfgInstanceId"].Text()
-		t := VPNTunnel{Kind: kind, Driver: wireText(desc, 128), Evidence: []string{"driver " + wireText(comp, 64)}}
+		t := VPNTunnel{Kind: kind, Driver: cleanText(desc, 128), Evidence: []string{"driver " + cleanText(comp, 64)}}
 		if c, err := reg.Values(netConnection + `\` + id + `\Connection`); err == nil {
-			t.Name = wireText(c["Name"].Text(), 128)
+			t.Name = cleanText(c["Name"].Text(), 128)
 		}
 		if t.Name == "" {
-			t.Name = wireText(id, 64)
+			t.Name = cleanText(id, 64)
 		}
 		out = append(out, t)
 	}

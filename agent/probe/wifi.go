@@ -141,7 +141,7 @@ func (p *wifiProbe) linux(ctx context.Context) (*WifiResult, error) {
 			break
 		}
 		state, _ := readTrimmed(sysNet + "/" + n + "/operstate")
-		r.Interfaces = append(r.Interfaces, WifiInterface{Name: wireText(n, 64), State: wireText(state, 32)})
+		r.Interfaces = append(r.Interfaces, WifiInterface{Name: cleanText(n, 64), State: cleanText(state, 32)})
 	}
 	if len(r.Interfaces) == 0 {
 		return nil, notAvailable("no Wi-Fi interface (none in /sys/class/net has wireless/ or phy80211)")
@@ -195,7 +195,7 @@ func (p *wifiProbe) nlInterfaces(ctx context.Context) (map[string]nlIface, error
 // addNL80211 fills w from nl80211: the network and frequency, and for a
 // client, the signal and rates of its access point.
 func (p *wifiProbe) addNL80211(ctx context.Context, w *WifiInterface, ifc nlIface) error {
-	w.SSID = wireText(string(ifc.SSID), 64)
+	w.SSID = cleanText(string(ifc.SSID), 64)
 	w.Connected = len(ifc.SSID) > 0
 	if ifc.FreqMHz != 0 {
 		w.FrequencyMHz = int(ifc.FreqMHz)
@@ -270,7 +270,7 @@ func parseProcWireless(b []byte) map[string]procWireless {
 		}
 		pw.Level = procLevel(f[2])
 		pw.Noise = procLevel(f[3])
-		out[wireText(string(bytes.TrimSpace(name)), 64)] = pw
+		out[cleanText(string(bytes.TrimSpace(name)), 64)] = pw
 	}
 	return out
 }

@@ -133,7 +133,7 @@ func parseNL80211Interfaces(b []byte) ([]nlIface, error) {
 			case nl80211AttrIfindex:
 				ifc.Index, _ = attrU32(a)
 			case nl80211AttrIfname:
-				ifc.Name = wireText(attrString(a), 64)
+				ifc.Name = cleanText(attrString(a), 64)
 			case nl80211AttrIftype:
 				ifc.Type, _ = attrU32(a)
 			case nl80211AttrSSID:

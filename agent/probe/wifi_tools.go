@@ -26,7 +26,7 @@ func parseNetshWlan(b []byte) []WifiInterface {
 		if !ok {
 			continue
 		}
-		k, v = strings.TrimSpace(k), wireText(strings.TrimSpace(v), 128)
+		k, v = strings.TrimSpace(k), cleanText(strings.TrimSpace(v), 128)
 		if k == "Name" {
 			out = append(out, WifiInterface{Name: v})
 			w = &out[len(out)-1]
@@ -105,12 +105,12 @@ func parseAirPort(b []byte) ([]WifiInterface, error) {
 			if ifc.Status == "" && ifc.Current == nil {
 				continue // awdl0, llw0: Apple's peer-to-peer links
 			}
-			w := WifiInterface{Name: wireText(ifc.Name, 64), State: wireText(strings.TrimPrefix(ifc.Status, "spairport_status_"), 32)}
+			w := WifiInterface{Name: cleanText(ifc.Name, 64), State: cleanText(strings.TrimPrefix(ifc.Status, "spairport_status_"), 32)}
 			w.Connected = w.State == "connected"
 			if c := ifc.Current; c != nil {
-				w.SSID = wireText(c.SSID, 64)
-				w.PHYMode = wireText(c.PHYMode, 32)
-				w.Security = wireText(strings.TrimPrefix(c.Security, "spairport_security_mode_"), 64)
+				w.SSID = cleanText(c.SSID, 64)
+				w.PHYMode = cleanText(c.PHYMode, 32)
+				w.Security = cleanText(strings.TrimPrefix(c.Security, "spairport_security_mode_"), 64)
 				w.TxRateMbps, _ = c.Rate.Float64()
 				w.Channel, w.Band, w.ChannelWidth = airPortChannel(c.Channel)
 				w.SignalDBM, w.NoiseDBM = airPortSignal(c.Signal)
@@ -138,7 +138,7 @@ func airPortChannel(raw json.RawMessage) (channel int, band string, width int) {
 	for _, f := range strings.FieldsFunc(rest, func(r rune) bool { return r == '(' || r == ')' || r == ',' || r == ' ' }) {
 		switch {
 		case strings.HasSuffix(f, "GHz"):
-			band = wireText(f, 8)
+			band = cleanText(f, 8)
 		case strings.HasSuffix(f, "MHz"):
 			width, _ = strconv.Atoi(strings.TrimSuffix(f, "MHz"))
 		}

@@ -35,10 +35,10 @@ func windowsUsers(reg winreg.Reader) []winUser {
 		if len(out) == maxWinUsers {
 			break
 		}
-		u := winUser{SID: wireText(sid, 184), Name: wireText(sid, 184)}
+		u := winUser{SID: cleanText(sid, 184), Name: cleanText(sid, 184)}
 		if v, err := reg.Values(`HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList\` + sid); err == nil {
 			if p := v["ProfileImagePath"].Text(); p != "" {
-				u.Name = wireText(p[strings.LastIndexAny(p, `\/`)+1:], 64)
+				u.Name = cleanText(p[strings.LastIndexAny(p, `\/`)+1:], 64)
 			}
 		}
 		out = append(out, u)
