@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -670,5 +671,64 @@ func TestLogsFindings(t *testing.T) {
 	}
 	if len(once) != 1 || once[0].Subject != "python3" || once[0].Severity != Info || once[0].Title != "python3 crashed 2 times in the last day" {
 		t.Errorf("crashed: %v", once)
+	}
+}
+
+func TestSecurityFindings(t *testing.T) {
+	fs := run(probes{"security": map[string]any{
+		"firewall":        map[string]any{"active": false, "why": "no input filter"},
+		"disk_encryption": map[string]any{"volume": "/", "encrypted": false, "device": "/dev/vda1"},
+		"secure_boot":     map[string]any{"boot": "uefi", "enabled": false},
+		"auto_updates":    map[string]any{"enabled": false, "why": "unattended-upgrades is not installed"},
+	}})
+	if got := ids(fs); !slices.Equal(got, []string{"security.disk-unencrypted", "security.firewall-off", "security.auto-updates-off", "security.secure-boot-off"}) {
+		t.Errorf("all off: %v", got)
+	}
+	// Unknown verdicts (null), a legacy BIOS and everything on raise nothing.
+	fs = run(probes{"security": map[string]any{
+		"firewall":        map[string]any{"active": nil},
+		"disk_encryption": map[string]any{"volume": "/", "encrypted": true},
+		"secure_boot":     map[string]any{"boot": "legacy-bios", "enabled": false},
+		"auto_updates":    map[string]any{},
+	}})
+	if len(fs) != 0 {
+		t.Errorf("nothing to say: %v", fs)
+	}
+}
+
+func TestWifiWeak(t *testing.T) {
+	for _, tc := range []struct {
+		dbm       float64
+		connected bool
+		want      Severity
+	}{{-74, true, 0}, {-75, true, Warning}, {-84, true, Warning}, {-85, true, Critical}, {-90, false, 0}} {
+		fs := only(run(probes{"wifi": map[string]any{"interfaces": []any{map[string]any{"name": "wlan0", "ssid": "CorpNet", "connected": tc.connected, "signal_dbm": tc.dbm}}}}), "wifi.weak-signal")
+		switch {
+		case tc.want == 0 && len(fs) != 0:
+			t.Errorf("%v dBm: %v", tc.dbm, fs)
+		case tc.want != 0 && (len(fs) != 1 || fs[0].Severity != tc.want || fs[0].Title != fmt.Sprintf("The Wi-Fi signal is weak: %.0f dBm on CorpNet", tc.dbm)):
+			t.Errorf("%v dBm: %v, want %s", tc.dbm, fs, tc.want)
+		}
+	}
+}
+
+func TestProxyFindings(t *testing.T) {
+	set := func(source, name, kind, host string, port int, problem string) map[string]any {
+		return map[string]any{"source": source, "name": name, "kind": kind, "host": host, "port": port, "problem": problem, "enabled": true}
+	}
+	fs := run(probes{"proxy": map[string]any{"settings": []any{
+		set("/etc/environment", "https_proxy", "https", "proxy.corp", 3128, ""),
+		set("/etc/environment", "HTTPS_PROXY", "https", "proxy.corp", 3218, ""),
+		set("/etc/environment", "http_proxy", "http", "proxy.corp", 3128, ""),
+		set("/etc/environment", "no_proxy", "bypass", "", 0, ""),
+		set("/etc/profile.d/p.sh", "ftp_proxy", "ftp", "proxy.corp", 0, "no port"),
+		map[string]any{"source": "HKU", "name": "ProxyServer", "kind": "http", "host": "old.proxy", "port": 80, "enabled": false},
+	}}})
+	mis, conf := only(fs, "proxy.misconfigured"), only(fs, "proxy.conflicting")
+	if len(mis) != 1 || mis[0].Title != "Proxy setting /etc/profile.d/p.sh: ftp_proxy no port" {
+		t.Errorf("misconfigured: %v", mis)
+	}
+	if len(conf) != 1 || conf[0].Title != "Settings disagree on the https proxy: proxy.corp:3128 or proxy.corp:3218" {
+		t.Errorf("conflicting: %v", conf)
 	}
 }

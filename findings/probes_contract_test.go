@@ -24,10 +24,11 @@ func probeGolden(t *testing.T, name, fixture string) protocol.ProbeJSON {
 
 // TestCheckOnProbeFixtures is the contract between the probes and the
 // analyzers, and what `sonde-agent check` tells the person at the
-// keyboard: on the laptop fixtures, as the hardware, storage-health and
-// logs probes read them, it explains a worn battery, a failing disk and the
-// programs killed for memory, in plain words. (The server fixtures give a
-// failing SATA disk.)
+// keyboard: on the laptop fixtures, as the hardware, storage-health, logs,
+// wifi, proxy and security probes read them, it explains a worn battery, a
+// failing disk, the programs killed for memory, a weak Wi-Fi signal and a
+// broken proxy, in plain words. (The server fixtures give a failing SATA
+// disk and an unencrypted system disk.)
 func TestCheckOnProbeFixtures(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -35,11 +36,13 @@ func TestCheckOnProbeFixtures(t *testing.T) {
 		want     []string // finding IDs
 		sentence []string // from the user explanations
 	}{
-		{"laptop", []protocol.ProbeJSON{probeGolden(t, "hardware", "laptop"), probeGolden(t, "storage-health", "laptop"), probeGolden(t, "logs", "linux-laptop")},
-			[]string{"hardware.battery-worn", "storage.failing", "storage.worn-out", "logs.oom-kills", "logs.disk-io-errors"},
-			[]string{"battery has worn out", "disk is reporting faults", "ran out of memory"}},
-		{"server", []protocol.ProbeJSON{probeGolden(t, "hardware", "server"), probeGolden(t, "storage-health", "server")},
-			[]string{"storage.failing"}, []string{"disk is reporting faults"}},
+		{"laptop", []protocol.ProbeJSON{probeGolden(t, "hardware", "laptop"), probeGolden(t, "storage-health", "laptop"), probeGolden(t, "logs", "linux-laptop"),
+			probeGolden(t, "wifi", "laptop"), probeGolden(t, "proxy", "laptop"), probeGolden(t, "security", "laptop")},
+			[]string{"hardware.battery-worn", "storage.failing", "storage.worn-out", "logs.oom-kills", "logs.disk-io-errors",
+				"wifi.weak-signal", "proxy.misconfigured", "proxy.conflicting"},
+			[]string{"battery has worn out", "disk is reporting faults", "ran out of memory", "Wi-Fi signal is weak"}},
+		{"server", []protocol.ProbeJSON{probeGolden(t, "hardware", "server"), probeGolden(t, "storage-health", "server"), probeGolden(t, "security", "server")},
+			[]string{"storage.failing", "security.disk-unencrypted", "security.auto-updates-off"}, []string{"disk is reporting faults", "disk is not encrypted"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := &protocol.Document{Kind: "full", Probes: tc.probes}

@@ -96,6 +96,13 @@ const (
 	// fewer are a warning. A program that crashed CrashLoopFailures times
 	// in that window is logs.crash-loop rather than logs.crashed.
 	OOMKillsCritical = 3
+
+	// WifiWeakWarning and WifiWeakCritical are the signal strengths, in
+	// dBm, at or below which wifi.weak-signal is a warning and critical:
+	// below -75 dBm calls and video break up, below -85 little gets
+	// through.
+	WifiWeakWarning  = -75.0
+	WifiWeakCritical = -85.0
 )
 
 // Bounds on untrusted input.
