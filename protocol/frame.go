@@ -146,7 +146,7 @@ func Read(r io.Reader) (Message, error) {
 	}
 	payload := make([]byte, hd.Length)
 	if _, err := io.ReadFull(r, payload); err != nil {
-		return nil, fmt.Errorf("%w: reading %d byte payload: %v", ErrBadFrame, hd.Length, err)
+		return nil, fmt.Errorf("%w: reading %d byte payload: %w", ErrBadFrame, hd.Length, err)
 	}
 	return decodePayload(hd, payload)
 }

@@ -697,3 +697,36 @@ func TestTypeNumbers(t *testing.T) {
 		t.Error("String of an unknown type or kind")
 	}
 }
+
+// cutReader returns its bytes, then err: a stream the peer reset.
+type cutReader struct {
+	b   []byte
+	err error
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, c.err
+	}
+	n := copy(p, c.b)
+	c.b = c.b[n:]
+	return n, nil
+}
+
+// TestReadKeepsTheCause: a stream that fails mid-frame, in the header or
+// in the payload, gives an error that still is the stream's (the
+// collector tells an agent that hung up from one that sent garbage by it),
+// and a payload cut short is a bad frame too.
+func TestReadKeepsTheCause(t *testing.T) {
+	reset := errors.New("stream reset by peer")
+	raw := mustAppend(t, goldenMessage(t, "ack"))
+	for _, n := range []int{3, HeaderSize + 1, len(raw) - 1} {
+		_, err := Read(&cutReader{b: raw[:n], err: reset})
+		if !errors.Is(err, reset) {
+			t.Errorf("cut after %d bytes: %v, want it to wrap the stream's error", n, err)
+		}
+		if n > HeaderSize && !errors.Is(err, ErrBadFrame) {
+			t.Errorf("cut after %d bytes, in the payload: %v, want a bad frame", n, err)
+		}
+	}
+}
