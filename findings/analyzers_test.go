@@ -534,6 +534,7 @@ func TestBatteryWorn(t *testing.T) {
 		{"macOS replace soon", map[string]any{"name": "InternalBattery-0", "condition": "Replace Soon"}, Warning, "The battery is wearing out: Replace Soon"},
 		{"macOS service battery", map[string]any{"name": "InternalBattery-0", "condition": "Service Battery", "health_percent": 90.0}, Critical, "The battery needs replacing: Service Battery"},
 		{"macOS normal", map[string]any{"name": "InternalBattery-0", "condition": "Normal"}, 0, ""},
+		{"worn, and macOS says replace soon", map[string]any{"name": "InternalBattery-0", "condition": "Replace Soon", "health_percent": 65.0}, Warning, "The battery holds 65% of its original capacity"},
 		{"unknown health", map[string]any{"name": "BAT0"}, 0, ""},
 	} {
 		fs := only(run(probes{"hardware": map[string]any{"power": map[string]any{"batteries": []any{tc.bat}}}}), "hardware.battery-worn")
@@ -575,6 +576,8 @@ func TestStorageFailing(t *testing.T) {
 		{"nvme warning", disk("nvme", map[string]any{"warnings": []any{"reliability_degraded"}, "media_errors": 14}), Critical, "Disk sdb may be failing: it reports reliability degraded; 14 media errors"},
 		{"nvme media errors", disk("nvme", map[string]any{"media_errors": 1}), Warning, "Disk sdb may be failing: 1 media errors"},
 		{"sas defects", disk("scsi", map[string]any{"grown_defects": 12}), Warning, "Disk sdb may be failing: 12 grown defects"},
+		{"sas without defects", disk("scsi", map[string]any{"grown_defects": 0}), 0, ""},
+		{"nvme warning, no media errors", disk("nvme", map[string]any{"warnings": []any{"spare_below_threshold"}, "media_errors": 0}), Critical, "Disk sdb may be failing: it reports spare below threshold"},
 		{"windows unhealthy", disk("status", "Unhealthy"), Critical, "Disk sdb may be failing: Windows reports it unhealthy"},
 	} {
 		fs := only(run(probes{"storage-health": map[string]any{"disks": []any{tc.disk}}}), "storage.failing")
@@ -623,6 +626,9 @@ func TestRebootPendingForDays(t *testing.T) {
 			t.Errorf("%s: %v, want %s %q", tc.name, fs, tc.want, tc.title)
 		}
 	}
+	if f := one(t, run(probes{"software": map[string]any{"reboot": map[string]any{"required": true}}}), "system.reboot-pending"); f.Evidence["pending_seconds"] != nil {
+		t.Errorf("no time known, yet evidence %v", f.Evidence)
+	}
 	f := one(t, run(probes{"software": map[string]any{"reboot": map[string]any{"required": true, "pending_seconds": days(4), "packages": []string{"libc6"}}}}), "system.reboot-pending")
 	if f.Evidence["packages"] == nil || f.Evidence["pending_seconds"] != days(4) {
 		t.Errorf("evidence %v", f.Evidence)
@@ -646,6 +652,10 @@ func TestLogsFindings(t *testing.T) {
 	f = one(t, run(kernel(map[string]any{"oom_kills": oom("code", "code"), "counts": map[string]any{"oom_kills": OOMKillsCritical}})), "logs.oom-kills")
 	if f.Severity != Critical || f.Title != "The computer ran out of memory and killed 3 programs in the last day (code)" {
 		t.Errorf("three OOM kills: %v", f)
+	}
+	f = one(t, run(kernel(map[string]any{"oom_kills": oom("a", "b", "c", "d", "e", "f", "g")})), "logs.oom-kills")
+	if v := f.Evidence["victims"].([]string); len(v) != maxNamed || v[maxNamed-1] != "e" || f.Severity != Critical {
+		t.Errorf("seven OOM kills: %v", f)
 	}
 	f = one(t, run(kernel(map[string]any{"io_errors": []any{map[string]any{"device": "sdb"}, map[string]any{"device": "sdb1"}, map[string]any{"device": "sdb"}}, "counts": map[string]any{"io_errors": 3}})), "logs.disk-io-errors")
 	if f.Severity != Critical || f.Subject != "sdb, sdb1" || f.Title != "The kernel logged 3 I/O errors reading or writing a disk in the last day (sdb, sdb1)" {
@@ -708,7 +718,13 @@ func TestWifiWeak(t *testing.T) {
 			t.Errorf("%v dBm: %v", tc.dbm, fs)
 		case tc.want != 0 && (len(fs) != 1 || fs[0].Severity != tc.want || fs[0].Title != fmt.Sprintf("The Wi-Fi signal is weak: %.0f dBm on CorpNet", tc.dbm)):
 			t.Errorf("%v dBm: %v, want %s", tc.dbm, fs, tc.want)
+		case tc.want != 0 && fs[0].Evidence["band"] != nil:
+			t.Errorf("%v dBm: band in the evidence though the probe gave none: %v", tc.dbm, fs[0].Evidence)
 		}
+	}
+	f := one(t, run(probes{"wifi": map[string]any{"interfaces": []any{map[string]any{"name": "wlan0", "connected": true, "signal_dbm": -80, "band": "2.4GHz"}}}}), "wifi.weak-signal")
+	if f.Evidence["band"] != "2.4GHz" || f.Title != "The Wi-Fi signal is weak: -80 dBm on wlan0" {
+		t.Errorf("without an SSID, with a band: %v", f)
 	}
 }
 

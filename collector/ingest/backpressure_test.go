@@ -95,8 +95,10 @@ func TestNoisyAgentWaitsBehindItself(t *testing.T) {
 
 	_, err := exchange[*protocol.Ack](t, nc, frame(t, h.snapshot(noisy.AgentID)))
 	expectRefusal(t, "the noisy agent's second snapshot", err, protocol.CodeUnavailable, "busy")
-	if pe := err.(*protocol.Error); pe.RetryAfter <= 0 {
-		t.Errorf("busy answer without a retry-after: %+v", pe)
+	// One to three seconds, spread so that busy agents do not come back
+	// together.
+	if pe := err.(*protocol.Error); pe.RetryAfter < 1000 || pe.RetryAfter >= 3000 {
+		t.Errorf("busy answer's retry-after is %d ms, want 1,000 to 3,000: %+v", pe.RetryAfter, pe)
 	}
 	// Had the quiet agent waited behind the noisy one, whose snapshot the
 	// store still holds, it would have been told to retry.
