@@ -1,0 +1,3 @@
+// Package archtest holds tests that guard the project's own rules across
+// packages; it has no code.
+package archtest
