@@ -22,10 +22,12 @@ run: build ## start a collector and an enrolled local agent; prints the UI addre
 stop: ## stop what `make run` started
 	@scripts/run.sh stop
 
-test: ## run every test (unit, fixture, end-to-end with the real binaries)
+test: ## run every test (unit, fixture, end-to-end with the real binaries); as root, installs what they need (scripts/deps.sh)
+	@scripts/deps.sh test
 	$(GO) test -count=1 ./...
 
 test-faults: ## the long fault tests: kill -9, full disks, lossy and partitioned networks (root, nftables)
+	@scripts/deps.sh faults
 	$(GO) test -tags faults -count=1 -timeout 5m ./e2e/netns/
 	$(GO) test -tags faults -count=1 -v -timeout 30m ./e2e/faults/
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Makes sure this machine has what a suite of tests runs, before it starts:
+# the end-to-end tests run Debian's Prometheus, Alertmanager and Chromium,
+# install a package with dpkg and write to the kernel log (so they need
+# root); the fault tests need nftables and iproute2. When something is
+# missing it installs it if it can (root and apt-get), else it stops at
+# once with the one command to run. `make test`, `make test-faults` and
+# .ci/run all come through here.
+#
+#   scripts/deps.sh test|faults|all
+set -euo pipefail
+
+suite=${1:-test}
+
+# command package
+test_needs="chromium chromium
+prometheus prometheus
+promtool prometheus
+prometheus-alertmanager prometheus-alertmanager
+dpkg-deb dpkg"
+faults_needs="nft nftables
+ip iproute2"
+
+case $suite in
+test) needs=$test_needs target="make test" ;;
+faults) needs=$faults_needs target="make test-faults" ;;
+all) needs="$test_needs
+$faults_needs" target="make test test-faults" ;;
+*)
+	echo "usage: scripts/deps.sh test|faults|all" >&2
+	exit 2
+	;;
+esac
+
+if ((EUID != 0)); then
+	echo "$target needs root (its tests install a package, write to the kernel log, make network namespaces): run sudo $target" >&2
+	exit 1
+fi
+
+missing=()
+while read -r cmd pkg; do
+	if ! command -v "$cmd" >/dev/null && [[ ! -x /usr/bin/$cmd ]]; then
+		[[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+	fi
+done <<<"$needs"
+((${#missing[@]} == 0)) && exit 0
+
+if ! command -v apt-get >/dev/null; then
+	echo "$target needs Debian's ${missing[*]}: install them with your package manager, then run $target again" >&2
+	exit 1
+fi
+echo "installing what $target needs: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
