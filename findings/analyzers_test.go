@@ -748,3 +748,26 @@ func TestProxyFindings(t *testing.T) {
 		t.Errorf("conflicting: %v", conf)
 	}
 }
+
+// TestCPUHogNamesTheCommandLine: a runaway shell script is named by its
+// command line, not "bash", with its executable and start time as
+// evidence; a long command line is cut in the title, whole in the evidence.
+func TestCPUHogNamesTheCommandLine(t *testing.T) {
+	hog := func(cmdline string) probes {
+		return probes{
+			"cpu": map[string]any{"logical_cores": 8, "usage_percent": map[string]any{"total": 12.6}},
+			"processes": map[string]any{"top_cpu": []any{map[string]any{"pid": 4242, "name": "bash", "cpu_percent": 99.8,
+				"cmdline": cmdline, "exe": "/usr/bin/bash", "started": 1796587184}}},
+		}
+	}
+	f := one(t, run(hog("bash /opt/reports/reportgen --job nightly")), "process.cpu-hog")
+	if f.Title != "The program bash (process 4242, bash /opt/reports/reportgen --job nightly) is using most of the processor's time" ||
+		f.Evidence["cmdline"] != "bash /opt/reports/reportgen --job nightly" || f.Evidence["exe"] != "/usr/bin/bash" || f.Evidence["started"] != int64(1796587184) {
+		t.Errorf("single-core runaway on 8 cores: %v", f)
+	}
+	long := "bash -c " + strings.Repeat("é", 60)
+	f = one(t, run(hog(long)), "process.cpu-hog")
+	if !strings.Contains(f.Title, "bash -c "+strings.Repeat("é", 36)+"...)") || f.Evidence["cmdline"] != long {
+		t.Errorf("long command line: %q, evidence %q", f.Title, f.Evidence["cmdline"])
+	}
+}

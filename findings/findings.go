@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/sondehq/sonde/protocol"
 )
@@ -224,11 +225,17 @@ func (in *input) os() string {
 
 // clip bounds an untrusted string carried into a finding, without
 // leaving half a rune at the cut.
-func clip(s string) string {
-	if len(s) <= maxTextLen {
+func clip(s string) string { return clipTo(s, maxTextLen) }
+
+// clipTo cuts s to at most n bytes on a rune boundary, marking the cut.
+func clipTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	return strings.ToValidUTF8(s[:maxTextLen], "") + "..."
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // percent formats a ratio as a whole percentage for titles.

@@ -17,6 +17,10 @@ type processesData struct {
 		Name       string  `json:"name"`
 		User       string  `json:"user"`
 		CPUPercent float64 `json:"cpu_percent"`
+		// Cmdline is scrubbed on the agent; Started is Unix seconds.
+		Cmdline string `json:"cmdline"`
+		Exe     string `json:"exe"`
+		Started int64  `json:"started"`
 	} `json:"top_cpu"`
 }
 
@@ -82,8 +86,22 @@ func analyzeProcesses(in *input) []Finding {
 		ev["user"] = clip(top.User)
 	}
 	name := clip(top.Name)
-	return []Finding{{
-		ID: "process.cpu-hog", Severity: Warning, Subject: name, Evidence: ev,
-		Title: fmt.Sprintf("The program %s (process %d) is using most of the processor's time", name, top.PID),
-	}}
+	title := fmt.Sprintf("The program %s (process %d) is using most of the processor's time", name, top.PID)
+	if top.Cmdline != "" {
+		// The command line names the culprit where the program's name
+		// does not: every shell script is "bash".
+		ev["cmdline"] = clip(top.Cmdline)
+		title = fmt.Sprintf("The program %s (process %d, %s) is using most of the processor's time", name, top.PID, clipTo(top.Cmdline, maxTitleCmdline))
+	}
+	if top.Exe != "" {
+		ev["exe"] = clip(top.Exe)
+	}
+	if top.Started > 0 {
+		ev["started"] = top.Started
+	}
+	return []Finding{{ID: "process.cpu-hog", Severity: Warning, Subject: name, Evidence: ev, Title: title}}
 }
+
+// maxTitleCmdline bounds the command line quoted in a title; the evidence
+// holds it whole (to maxTextLen).
+const maxTitleCmdline = 80
