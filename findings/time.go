@@ -34,11 +34,10 @@ func analyzeTime(in *input) []Finding {
 		return nil
 	}
 	var out []Finding
-	// skew is the offset less what the measurement cannot tell apart:
-	// half the round trip.
-	skew, skewKnown := 0.0, false
 	if c := d.Collector; c != nil && c.Known {
-		skew, skewKnown = math.Max(0, math.Abs(c.OffsetMS)-math.Abs(c.RTTMS)/2), true
+		// The offset less what the measurement cannot tell apart: half
+		// the round trip.
+		skew := math.Max(0, math.Abs(c.OffsetMS)-math.Abs(c.RTTMS)/2)
 		sev := level(skew, ms(ClockSkewWarning), ms(ClockSkewCritical))
 		if sev != 0 {
 			way := "behind"
@@ -60,13 +59,11 @@ func analyzeTime(in *input) []Finding {
 		known, synced = *d.SyncKnown, *d.Synced
 	}
 	if known && !synced {
-		// A clock not disciplined but still right matters less.
-		sev := Warning
-		if skewKnown && skew < ms(ClockSkewWarning) {
-			sev = Info
-		}
+		// Info whatever else the snapshot holds, so that every path
+		// (live, imported, local check) rates it alike: a clock that
+		// drifted far enough to matter is time.clock-skew, measured.
 		out = append(out, Finding{
-			ID: "time.not-synced", Severity: sev,
+			ID: "time.not-synced", Severity: Info,
 			Title:    "This machine's clock is not kept in sync with a time server",
 			Evidence: map[string]any{"synced": false},
 		})
