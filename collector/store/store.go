@@ -166,7 +166,9 @@ type SnapshotFilter struct {
 	Faults bool      // only snapshots the agent took at a fault (with a trigger)
 	// Delivered keeps only snapshots the agent delivered: no imports.
 	Delivered bool
-	Limit     int // 0 means 100
+	// Oldest lists the oldest first (the default is newest first).
+	Oldest bool
+	Limit  int // 0 means 100
 }
 
 // Store is what the collector keeps. Implementations are safe for

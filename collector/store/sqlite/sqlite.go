@@ -425,7 +425,8 @@ func scanSnapshot(sc interface{ Scan(...any) error }, probes *[]byte) (*store.Sn
 	return &s, nil
 }
 
-// Snapshots lists an agent's snapshots, newest first, without probe data.
+// Snapshots lists an agent's snapshots, newest first (oldest first with
+// f.Oldest), without probe data.
 func (s *Store) Snapshots(ctx context.Context, agentID string, f store.SnapshotFilter) ([]store.Snapshot, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
@@ -451,7 +452,11 @@ func (s *Store) Snapshots(ctx context.Context, agentID string, f store.SnapshotF
 		q += ` AND boot_epoch != ?`
 		args = append(args, protocol.ImportedEpoch)
 	}
-	q += ` ORDER BY captured_at DESC, id DESC LIMIT ?`
+	if f.Oldest {
+		q += ` ORDER BY captured_at, id LIMIT ?`
+	} else {
+		q += ` ORDER BY captured_at DESC, id DESC LIMIT ?`
+	}
 	args = append(args, f.Limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
