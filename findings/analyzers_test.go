@@ -776,3 +776,17 @@ func TestCPUHogNamesTheCommandLine(t *testing.T) {
 		t.Errorf("long command line: %q, evidence %q", f.Title, f.Evidence["cmdline"])
 	}
 }
+
+// TestTmpfsFull: a memory-backed file system filling up is judged like a
+// disk, and said to be one, from the full and the health variants alike.
+func TestTmpfsFull(t *testing.T) {
+	for name, mount := range map[string]map[string]any{
+		"full":   {"device": "tmpfs", "mountpoint": "/dev/shm", "fstype": "tmpfs", "used_ratio": 0.98, "total_bytes": 8 << 30, "free_bytes": 160 << 20},
+		"health": {"mountpoint": "/dev/shm", "fstype": "tmpfs", "used_ratio": 0.98},
+	} {
+		f := one(t, run(probes{"disk": map[string]any{"mounts": []any{mount}}}), "disk.almost-full")
+		if f.Severity != Critical || f.Subject != "/dev/shm" || f.Title != "The memory-backed file system at /dev/shm is 98% full" {
+			t.Errorf("%s variant: %v", name, f)
+		}
+	}
+}

@@ -65,10 +65,13 @@ func analyzeDisk(in *input) []Finding {
 			if m.TotalBytes > 0 {
 				ev["free_bytes"] = m.FreeBytes
 			}
-			out = append(out, Finding{
-				ID: "disk.almost-full", Severity: sev, Subject: point, Evidence: ev,
-				Title: fmt.Sprintf("The disk at %s is %s full", point, percent(m.UsedRatio)),
-			})
+			title := fmt.Sprintf("The disk at %s is %s full", point, percent(m.UsedRatio))
+			if m.Fstype == "tmpfs" {
+				// It holds its files in RAM: full, it fails writes and
+				// squeezes the memory programs have.
+				title = fmt.Sprintf("The memory-backed file system at %s is %s full", point, percent(m.UsedRatio))
+			}
+			out = append(out, Finding{ID: "disk.almost-full", Severity: sev, Subject: point, Evidence: ev, Title: title})
 		}
 		if sev := level(m.InodesUsedRatio, InodesFullWarning, InodesFullCritical); sev != 0 {
 			ev := diskEvidence(m)

@@ -36,11 +36,12 @@ func TestCheckOnProbeFixtures(t *testing.T) {
 		want     []string // finding IDs
 		sentence []string // from the user explanations
 	}{
-		{"laptop", []protocol.ProbeJSON{probeGolden(t, "hardware", "laptop"), probeGolden(t, "storage-health", "laptop"), probeGolden(t, "logs", "linux-laptop"),
+		{"laptop", []protocol.ProbeJSON{probeGolden(t, "disk", "laptop"), probeGolden(t, "hardware", "laptop"), probeGolden(t, "storage-health", "laptop"), probeGolden(t, "logs", "linux-laptop"),
 			probeGolden(t, "wifi", "laptop"), probeGolden(t, "proxy", "laptop"), probeGolden(t, "security", "laptop")},
 			[]string{"hardware.battery-worn", "storage.failing", "storage.worn-out", "logs.oom-kills", "logs.disk-io-errors",
-				"wifi.weak-signal", "proxy.misconfigured", "proxy.conflicting"},
-			[]string{"battery has worn out", "disk is reporting faults", "ran out of memory", "Wi-Fi signal is weak"}},
+				"wifi.weak-signal", "proxy.misconfigured", "proxy.conflicting", "disk.almost-full"},
+			[]string{"battery has worn out", "disk is reporting faults", "ran out of memory", "Wi-Fi signal is weak",
+				"The memory-backed file system at /dev/shm is 98% full"}},
 		{"server", []protocol.ProbeJSON{probeGolden(t, "hardware", "server"), probeGolden(t, "storage-health", "server"), probeGolden(t, "security", "server")},
 			[]string{"storage.failing", "security.disk-unencrypted", "security.auto-updates-off"}, []string{"disk is reporting faults", "disk is not encrypted"}},
 	} {

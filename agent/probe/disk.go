@@ -18,8 +18,9 @@ func init() {
 	Register("disk", Spec{Platforms: Everywhere}, func() Probe { return &diskProbe{usage: disk.UsageWithContext} })
 }
 
-// diskProbe reports the usage of each mounted block file system, blocks and
-// inodes, and the I/O counters of each disk.
+// diskProbe reports the usage of each mounted block file system and of the
+// memory-backed ones programs write to (tmpfs at /tmp, /run, /dev/shm),
+// blocks and inodes, and the I/O counters of each disk.
 type diskProbe struct {
 	// usage statfs(2)s the file system mounted at path; tests fake it.
 	usage func(ctx context.Context, path string) (*disk.UsageStat, error)
@@ -85,6 +86,9 @@ type DiskMountHealth struct {
 	Mountpoint      string  `json:"mountpoint"`
 	UsedRatio       float64 `json:"used_ratio"`
 	InodesUsedRatio float64 `json:"inodes_used_ratio"`
+	// Fstype is set for a memory-backed file system only (tmpfs), whose
+	// filling is told apart from a disk's.
+	Fstype string `json:"fstype,omitempty"`
 }
 
 func (p *diskProbe) Name() string { return "disk" }
@@ -98,7 +102,11 @@ func (p *diskProbe) Collect(ctx context.Context, env *Env) (any, error) {
 		h := &DiskHealth{Mounts: make([]DiskMountHealth, 0, len(mounts))}
 		for _, m := range mounts {
 			if m.Error == "" {
-				h.Mounts = append(h.Mounts, DiskMountHealth{Mountpoint: m.Mountpoint, UsedRatio: m.UsedRatio, InodesUsedRatio: m.InodesUsedRatio})
+				mh := DiskMountHealth{Mountpoint: m.Mountpoint, UsedRatio: m.UsedRatio, InodesUsedRatio: m.InodesUsedRatio}
+				if m.Fstype == "tmpfs" {
+					mh.Fstype = m.Fstype
+				}
+				h.Mounts = append(h.Mounts, mh)
 			}
 		}
 		return h, nil
@@ -171,6 +179,7 @@ func (p *diskProbe) partitions(ctx context.Context) ([]disk.PartitionStat, error
 	if err != nil {
 		return nil, fmt.Errorf("listing partitions: %w", err)
 	}
+	parts = append(parts, memoryMounts(table)...)
 	// Without a table of its own (gopsutil fell back to /proc/self), the
 	// next call parses again.
 	p.mountinfo, p.parts = table, nil
@@ -178,6 +187,35 @@ func (p *diskProbe) partitions(ctx context.Context) ([]disk.PartitionStat, error
 		p.parts = parts
 	}
 	return parts, nil
+}
+
+// memoryMountpoints are where a memory-backed file system (tmpfs) that
+// programs write to is mounted: one that fills up eats RAM and breaks the
+// programs that keep their files there, as a full disk does. (gopsutil
+// lists block devices only.)
+var memoryMountpoints = []string{"/tmp", "/run", "/run/lock", "/dev/shm", "/run/shm", "/var/tmp"}
+
+// memoryMounts returns the tmpfs mounts of a mountinfo table at
+// memoryMountpoints and under /run/user (each user's runtime folder).
+func memoryMounts(mountinfo []byte) []disk.PartitionStat {
+	var out []disk.PartitionStat
+	for line := range bytes.Lines(mountinfo) {
+		// ID parent major:minor root mountpoint options [optional...] - fstype source superoptions
+		pre, post, ok := bytes.Cut(line, []byte(" - "))
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(string(pre)), strings.Fields(string(post))
+		if len(f) < 6 || len(g) < 1 || g[0] != "tmpfs" {
+			continue
+		}
+		mp := f[4]
+		if !slices.Contains(memoryMountpoints, mp) && !strings.HasPrefix(mp, "/run/user/") {
+			continue
+		}
+		out = append(out, disk.PartitionStat{Device: "tmpfs", Mountpoint: mp, Fstype: "tmpfs", Opts: strings.Split(f[5], ",")})
+	}
+	return out
 }
 
 // uniqueDevices keeps one mount per device, in the order devices first
@@ -191,9 +229,13 @@ func uniqueDevices(parts []disk.PartitionStat) []disk.PartitionStat {
 		if skippedFstypes[part.Fstype] || strings.HasPrefix(part.Device, "/dev/loop") {
 			continue
 		}
-		i, dup := at[part.Device]
+		key := part.Device
+		if part.Fstype == "tmpfs" {
+			key += ":" + part.Mountpoint // each tmpfs is its own
+		}
+		i, dup := at[key]
 		if !dup {
-			at[part.Device] = len(out)
+			at[key] = len(out)
 			out = append(out, part)
 			continue
 		}
