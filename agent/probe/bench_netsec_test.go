@@ -2,7 +2,6 @@ package probe_test
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,28 +22,8 @@ func BenchmarkProbeSecurity(b *testing.B) { benchProbe(b, "security") }
 // BenchmarkProbeReachability checks three targets on this machine: a
 // listener, a closed port, and localhost resolved from /etc/hosts.
 func BenchmarkProbeReachability(b *testing.B) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	closed, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	closedAddr := closed.Addr().String()
-	closed.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	env := &probe.Env{Reachability: []string{ln.Addr().String(), closedAddr, "localhost:" + port}}
+	open, closed := localTargets(b)
+	env := &probe.Env{Reachability: []string{"127.0.0.1:" + open, "127.0.0.1:" + closed, "localhost:" + open}}
 	benchCollect(b, probe.NewTestReachability(probe.ReachFakes{}), context.Background(), env)
 }
 

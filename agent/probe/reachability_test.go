@@ -21,22 +21,7 @@ import (
 // on 127.0.0.1, a closed port, and localhost, which resolves from
 // /etc/hosts.
 func TestReachabilityLocal(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	closed := closedPort(t)
+	open, closed := localTargets(t)
 	p, _ := probe.New("reachability")
 	env := &probe.Env{Reachability: []string{"127.0.0.1:" + open, "127.0.0.1:" + closed, "localhost:" + open}}
 	v, err := p.Collect(context.Background(), env)
@@ -64,8 +49,29 @@ func TestReachabilityLocal(t *testing.T) {
 	}
 }
 
+// localTargets returns the port of a listener on 127.0.0.1 that accepts
+// and closes every connection until the test ends, and a port nothing
+// listens on.
+func localTargets(tb testing.TB) (open, closed string) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), closedPort(tb)
+}
+
 // closedPort returns a local port nothing listens on.
-func closedPort(t *testing.T) string {
+func closedPort(t testing.TB) string {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -21,18 +21,28 @@ import (
 // metainfo, from the start: the fields read come first.
 const maxAppMeta = 64 << 10
 
+// listApps lists the folder where an application store keeps what it
+// installed; a machine without the folder has no such store here.
+func listApps(dir, what string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, notAvailable("no %s (%s)", what, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", what, err)
+	}
+	return entries, nil
+}
+
 // readSnaps lists the snaps mounted under /snap: each /snap/<name>/current
 // links to the revision in use, whose meta/snap.yaml has the version; the
 // revision's .snap file in /var/lib/snapd/snaps was written when it was
 // installed.
 func readSnaps(ctx context.Context, p *softwareProbe) ([]SoftwarePackage, int, bool, error) {
 	dir := Path(ctx, common.HostRootEnvKey, "snap")
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, false, notAvailable("no snaps (%s)", dir)
-	}
+	entries, err := listApps(dir, "snaps")
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("listing snaps: %w", err)
+		return nil, 0, false, err
 	}
 	var pkgs []SoftwarePackage
 	more := 0
@@ -80,12 +90,9 @@ func snapVersion(b []byte) string {
 // folder's.
 func readFlatpak(ctx context.Context, p *softwareProbe) ([]SoftwarePackage, int, bool, error) {
 	dir := Path(ctx, common.HostVarEnvKey, "lib/flatpak/app")
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, false, notAvailable("no system-wide flatpaks (%s)", dir)
-	}
+	entries, err := listApps(dir, "system-wide flatpaks")
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("listing flatpaks: %w", err)
+		return nil, 0, false, err
 	}
 	var pkgs []SoftwarePackage
 	more := 0

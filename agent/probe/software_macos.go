@@ -2,10 +2,7 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,12 +25,9 @@ const maxPlistFile = 1 << 20
 // name.
 func readMacApps(ctx context.Context, p *softwareProbe) ([]SoftwarePackage, int, bool, error) {
 	dir := Path(ctx, common.HostRootEnvKey, "Applications")
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, false, notAvailable("no %s folder", dir)
-	}
+	entries, err := listApps(dir, "applications")
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("listing applications: %w", err)
+		return nil, 0, false, err
 	}
 	var pkgs []SoftwarePackage
 	more := 0
@@ -66,12 +60,9 @@ func readMacApps(ctx context.Context, p *softwareProbe) ([]SoftwarePackage, int,
 // date.
 func readMacReceipts(ctx context.Context, p *softwareProbe) ([]SoftwarePackage, int, bool, error) {
 	dir := Path(ctx, common.HostVarEnvKey, "db/receipts")
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, false, notAvailable("no package receipts (%s)", dir)
-	}
+	entries, err := listApps(dir, "package receipts")
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("listing package receipts: %w", err)
+		return nil, 0, false, err
 	}
 	var pkgs []SoftwarePackage
 	more := 0
