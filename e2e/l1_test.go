@@ -53,7 +53,7 @@ func TestL1FirstLine(t *testing.T) {
 	if m == nil {
 		t.Fatalf("L1's escalation with a handover: %s", out)
 	}
-	if text, _ := os.ReadFile(handover); !strings.Contains(string(text), "the fan is loud") || !strings.Contains(string(text), "escalate l1 → l2") {
+	if text, _ := os.ReadFile(handover); !strings.Contains(string(text), "the fan is loud") || !strings.Contains(string(text), "escalated it L1 → L2") {
 		t.Errorf("L1's handover file:\n%s", text)
 	}
 

@@ -137,7 +137,7 @@ func TestL2Workflow(t *testing.T) {
 	sonde("ticket", "escalate", "INC-4711", "--to", "l3", "--note", "needs a kernel person", "-o", pkg)
 	sonde("bundle", "verify", pkg)
 	timeline := zipFile(t, pkg, "timeline.txt")
-	for _, want := range []string{"restarted the VPN client", "escalate", "l2 -> l3"} {
+	for _, want := range []string{"restarted the VPN client", "escalated it L2 → L3"} {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("handover timeline lacks %q:\n%s", want, timeline)
 		}

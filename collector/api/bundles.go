@@ -172,7 +172,15 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 		if err != nil {
 			return store.Bundle{}, err
 		}
-		in.Handover = &bundle.Handover{Ticket: t, Events: events}
+		bundles, err := a.Store.Bundles(ctx, t.Ref)
+		if err != nil {
+			return store.Bundle{}, err
+		}
+		evidence, err := a.pinned(ctx, bundles, events)
+		if err != nil {
+			return store.Bundle{}, err
+		}
+		in.Handover = &bundle.Handover{Ticket: t, Events: events, Evidence: evidence}
 	}
 	var buf bytes.Buffer
 	m, mapping, err := bundle.Build(&buf, in, a.Bundles.Key)
@@ -189,7 +197,7 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	}
 	b, err := a.Store.AddBundle(ctx, store.Bundle{
 		Kind: kind, Ticket: t.Ref, AgentID: ag.ID, SnapshotID: snap.ID, Fresh: in.Fresh, Note: in.Note,
-		SHA256: sha256hex(buf.Bytes()), Size: int64(buf.Len()), Findings: m.Findings,
+		SHA256: sha256hex(buf.Bytes()), Size: int64(buf.Len()), Findings: m.Findings, Evidence: m.Evidence,
 		CreatedAt: in.Created.UTC(), CreatedBy: k.Name, Path: name, Pseudonyms: mapping,
 	}, ticket.Event{At: in.Created.UTC(), Actor: k.Name, Kind: kind})
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sondehq/sonde/collector/store"
@@ -65,26 +67,40 @@ func (a *API) importSnapshot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	k, _ := KeyFrom(ctx)
-	_, err = a.Store.UpdateTicket(ctx, t.Ref, func(t *ticket.Ticket) (ticket.Event, error) {
-		if !slices.Contains(t.Agents, ag.ID) {
-			t.Agents = append(t.Agents, ag.ID)
-		}
-		t.UpdatedAt = time.Now().UTC()
-		return ticket.Event{At: t.UpdatedAt, Actor: k.Name, Kind: "import",
-			Text: fmt.Sprintf("imported snapshot %d of %s, captured %s", id, ag.ID, time.UnixMilli(snap.CapturedAt).UTC().Format(time.RFC3339))}, nil
-	})
-	if err != nil {
+	if err := a.fileImport(ctx, t.Ref, ag, id, time.UnixMilli(snap.CapturedAt)); err != nil {
 		a.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, ImportResult{SnapshotID: id, AgentID: ag.ID, Duplicate: dup})
 }
 
+// fileImport puts an imported snapshot on a ticket: its machine among the
+// ticket's, and one timeline entry, however often the same file comes.
+func (a *API) fileImport(ctx context.Context, ref string, ag store.Agent, id int64, captured time.Time) error {
+	events, err := a.Store.TicketEvents(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(events, func(ev ticket.Event) bool { return ev.Kind == "import" && ev.Snapshot == id }) {
+		return nil
+	}
+	k, _ := KeyFrom(ctx)
+	_, err = a.Store.UpdateTicket(ctx, ref, func(t *ticket.Ticket) (ticket.Event, error) {
+		if !slices.Contains(t.Agents, ag.ID) {
+			t.Agents = append(t.Agents, ag.ID)
+		}
+		t.UpdatedAt = time.Now().UTC()
+		return ticket.Event{At: t.UpdatedAt, Actor: k.Name, Kind: "import", Snapshot: id,
+			Text: fmt.Sprintf("of %s (%s), captured %s", ag.ID, ag.Facts.Hostname, captured.UTC().Format(time.RFC3339))}, nil
+	})
+	return err
+}
+
 // importAgent finds the agent an imported file belongs to: the one named
-// by ?agent=, else the file's own agent ID, else a machine known only from
-// files, identified by its host ID. It writes nothing: a new machine is
-// recorded with its snapshot (Store.ImportSnapshot), once the file passed.
+// by ?agent=, else the file's own agent ID, else the enrolled agent of the
+// same machine (its host ID and hostname), else a machine known only from files,
+// identified by its host ID. It writes nothing: a new machine is recorded
+// with its snapshot (Store.ImportSnapshot), once the file passed.
 func (a *API) importAgent(r *http.Request, fileAgent string, facts *protocol.Facts) (store.Agent, error) {
 	ctx := r.Context()
 	if name := r.URL.Query().Get("agent"); name != "" {
@@ -102,10 +118,38 @@ func (a *API) importAgent(r *http.Request, fileAgent string, facts *protocol.Fac
 	if err := facts.Validate(); err != nil {
 		return store.Agent{}, errorf(http.StatusBadRequest, "%v", err)
 	}
+	if ag, ok, err := a.enrolledHost(ctx, facts); ok || err != nil {
+		return ag, err
+	}
 	sum := sha256.Sum256([]byte(facts.HostID + "\x00" + facts.Hostname))
 	ag := store.Agent{ID: store.ImportedAgentPrefix + hex.EncodeToString(sum[:8]), Facts: *facts, EnrolledAt: time.Now().UTC()}
 	if known, err := a.Store.Agent(ctx, ag.ID); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return known, err
 	}
 	return ag, nil
+}
+
+// enrolledHost finds the enrolled, unrevoked agent of the machine the
+// facts describe: the same host ID and hostname (cloned virtual machines
+// share a host ID, not a name); of several (a machine enrolled again), the
+// one seen last.
+func (a *API) enrolledHost(ctx context.Context, facts *protocol.Facts) (store.Agent, bool, error) {
+	if facts.HostID == "" {
+		return store.Agent{}, false, nil
+	}
+	agents, err := a.Store.Agents(ctx)
+	if err != nil {
+		return store.Agent{}, false, err
+	}
+	var best store.Agent
+	found := false
+	for _, ag := range agents {
+		if ag.Facts.HostID != facts.HostID || !strings.EqualFold(ag.Facts.Hostname, facts.Hostname) || !store.Delivers(ag.ID) || !ag.RevokedAt.IsZero() {
+			continue
+		}
+		if !found || ag.LastSeen.After(best.LastSeen) {
+			best, found = ag, true
+		}
+	}
+	return best, found, nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/access"
-	"github.com/sondehq/sonde/collector/bundle"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/ticket"
 	"github.com/sondehq/sonde/protocol"
@@ -25,17 +24,21 @@ type TicketOpen struct {
 	Tier   string   `json:"tier,omitempty"`   // default: l1 for an l1 key, else l2
 }
 
-// TicketView is a ticket with its timeline and bundles, the machines it
+// TicketView is a ticket with its timeline and bundles; the machines it
 // concerns (configuration items, kept current from each agent's latest
-// hello), the findings of their latest snapshots with the knowledge base's
-// fixes, and resolved tickets that had the same findings.
+// hello); its evidence, the findings of the snapshots in its bundles and
+// imported for it, which stay as they were; the machines' findings now,
+// apart; and resolved tickets that shared its leading findings.
 type TicketView struct {
 	ticket.Ticket
-	Events   []ticket.Event  `json:"events"`
-	Bundles  []BundleView    `json:"bundles"`
-	Assets   []Asset         `json:"assets"`
-	Findings []AgentFinding  `json:"findings"`
-	Similar  []ticket.Ticket `json:"similar"`
+	Events   []ticket.Event `json:"events"`
+	Bundles  []BundleView   `json:"bundles"`
+	Assets   []Asset        `json:"assets"`
+	Findings []AgentFinding `json:"findings"`
+	// Now is what the machines' latest snapshots show, marked "new" where
+	// the evidence lacks it.
+	Now     []AgentFinding  `json:"now"`
+	Similar []SimilarTicket `json:"similar"`
 	// Allowed is what the caller may do with the ticket now, so that
 	// clients offer those moves and no others.
 	Allowed Allowed `json:"allowed"`
@@ -70,13 +73,6 @@ type Asset struct {
 	Facts    protocol.Facts `json:"facts"`
 	LastSeen time.Time      `json:"last_seen,omitzero"`
 	Machine  Machine        `json:"machine"`
-}
-
-// AgentFinding is a finding on one of a ticket's machines.
-type AgentFinding struct {
-	AgentID    string `json:"agent_id"`
-	SnapshotID int64  `json:"snapshot_id"`
-	bundle.Ranked
 }
 
 func (a *API) ticketRoutes(mux *http.ServeMux) {
@@ -179,7 +175,7 @@ func (a *API) TicketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, 
 
 func (a *API) ticketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, err error) {
 	k, _ := KeyFrom(ctx)
-	v = TicketView{Ticket: t, Bundles: []BundleView{}, Assets: []Asset{}, Findings: []AgentFinding{}, Allowed: allowed(k, t)}
+	v = TicketView{Ticket: t, Bundles: []BundleView{}, Assets: []Asset{}, Now: []AgentFinding{}, Allowed: allowed(k, t)}
 	if v.Events, err = a.Store.TicketEvents(ctx, t.Ref); err != nil {
 		return v, err
 	}
@@ -190,7 +186,13 @@ func (a *API) ticketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, 
 	for _, b := range bundles {
 		v.Bundles = append(v.Bundles, viewBundle(k, b))
 	}
-	var ids []string
+	if v.Findings, err = a.pinned(ctx, bundles, v.Events); err != nil {
+		return v, err
+	}
+	for i := range v.Findings {
+		v.Findings[i].Ranked = View(k, v.Findings[i].Ranked)
+	}
+	machines := map[string]Machine{}
 	for _, id := range t.Agents {
 		ag, err := a.Store.Agent(ctx, id)
 		if err != nil {
@@ -200,13 +202,14 @@ func (a *API) ticketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, 
 		if err != nil {
 			return v, err
 		}
+		machines[id] = m
 		v.Assets = append(v.Assets, Asset{AgentID: id, Facts: ag.Facts, LastSeen: ag.LastSeen, Machine: m})
 		for _, f := range m.Findings {
-			v.Findings = append(v.Findings, AgentFinding{AgentID: id, SnapshotID: m.SnapshotID, Ranked: f})
-			ids = append(ids, f.ID)
+			v.Now = append(v.Now, AgentFinding{AgentID: id, SnapshotID: m.SnapshotID, CapturedAt: m.CapturedAt, Ranked: f})
 		}
 	}
-	if v.Similar, err = a.Store.SimilarTickets(ctx, ids, t.Ref, 10); err != nil {
+	markChanges(v.Findings, v.Now, machines)
+	if v.Similar, err = a.similar(ctx, t.Ref, leading(v.Findings, v.Now)); err != nil {
 		return v, err
 	}
 	return v, nil

@@ -64,17 +64,9 @@ func (a *API) Latest(ctx context.Context, ag store.Agent) (Machine, error) {
 		return m, err
 	}
 	m.SnapshotID, m.Kind, m.CapturedAt, m.Imported = snap.ID, snap.Kind, snap.CapturedAt, snap.Imported
-	doc := snap.Document
-	if doc.Facts == nil {
-		doc.Facts = &ag.Facts // stored snapshots keep no facts; the agent's are current
-	}
 	k, _ := KeyFrom(ctx)
-	for _, f := range findings.Analyze(&doc, nil) {
-		rk := bundle.Ranked{Finding: f}
-		if e, ok := a.kb().Entry(f.ID); ok {
-			rk.KB = &e
-		}
-		m.Findings = append(m.Findings, View(k, rk))
+	for _, f := range a.rank(snap, &ag.Facts) { // stored snapshots keep no facts; the agent's are current
+		m.Findings = append(m.Findings, View(k, f))
 	}
 	return m, nil
 }

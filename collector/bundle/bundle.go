@@ -72,10 +72,28 @@ type Input struct {
 	Created  time.Time
 }
 
-// Handover is the ticket side of a handover package.
+// Handover is the ticket side of a handover package: the ticket, its
+// timeline, and the evidence its earlier bundles and imports pinned.
 type Handover struct {
-	Ticket ticket.Ticket  `json:"ticket"`
-	Events []ticket.Event `json:"events"`
+	Ticket   ticket.Ticket  `json:"ticket"`
+	Events   []ticket.Event `json:"events"`
+	Evidence []Pinned       `json:"evidence"`
+}
+
+// Pinned is a finding of a ticket's evidence, or of a machine's state now,
+// with the snapshot it rests on.
+type Pinned struct {
+	AgentID    string    `json:"agent_id"`
+	SnapshotID int64     `json:"snapshot_id"`
+	CapturedAt time.Time `json:"captured_at,omitzero"`
+	// BundleID is the bundle that pinned the finding; 0 for an imported
+	// snapshot and for the state now.
+	BundleID int64 `json:"bundle_id,omitempty"`
+	// Change marks where evidence and the state now differ: evidence is
+	// "gone" when the machine's latest full snapshot no longer shows it; a
+	// finding now is "new" when the machine's evidence lacks it.
+	Change string `json:"change,omitempty"`
+	Ranked
 }
 
 // Kinds of bundle.
@@ -109,6 +127,9 @@ type Manifest struct {
 	Files      []File         `json:"files"`
 	Redaction  redact.Report  `json:"redaction"`
 	Signer     string         `json:"signer"` // KeyID of the signing key
+	// Evidence is findings.json as written into the bundle, for the
+	// collector to pin to the ticket; it is not part of the manifest.
+	Evidence []byte `json:"-"`
 }
 
 // KeyID names a signing key: the first 16 hex digits of its SHA-256.
@@ -186,6 +207,11 @@ func Build(w io.Writer, in *Input, key ed25519.PrivateKey) (*Manifest, map[strin
 	if snap.Facts != nil {
 		m.Facts = *snap.Facts
 	}
+	for _, f := range files {
+		if f.name == "findings.json" {
+			m.Evidence = f.data
+		}
+	}
 	var handover *Handover
 	if in.Handover != nil {
 		m.Kind = KindHandover
@@ -196,6 +222,14 @@ func Build(w io.Writer, in *Input, key ed25519.PrivateKey) (*Manifest, map[strin
 		for i, ev := range in.Handover.Events {
 			ev.Text = r.TextAt(ev.Text, "ticket.timeline")
 			h.Events[i] = ev
+		}
+		// Evidence from imported snapshots was never redacted; what does
+		// not survive redaction stays out.
+		h.Evidence = nil
+		if b, err := json.Marshal(in.Handover.Evidence); err == nil {
+			if json.Unmarshal(r.JSON(b), &h.Evidence) != nil {
+				h.Evidence = nil
+			}
 		}
 		handover = &h
 		if err := add("ticket.json", handover); err != nil {

@@ -101,15 +101,22 @@ func timelineText(h *Handover) []byte {
 	fmt.Fprintf(&b, "ticket %s: %s\nstatus %s, tier %s, assignee %s, opened by %s on %s\n\n", render.Clean(t.Ref), render.Clean(t.Title),
 		t.Status, strings.ToUpper(t.Tier), render.Clean(t.Assignee), render.Clean(t.CreatedBy), t.CreatedAt.UTC().Format(time.RFC3339))
 	for _, ev := range h.Events {
-		text := ev.Text
-		line := fmt.Sprintf("%s  %-12s %-9s", ev.At.UTC().Format("2006-01-02 15:04"), render.Clean(ev.Actor), ev.Kind)
-		if ev.From != "" || ev.To != "" {
-			line += fmt.Sprintf(" %s -> %s", render.Clean(ev.From), render.Clean(ev.To))
-		}
-		if text != "" {
-			line += "  " + render.Clean(text)
+		line := fmt.Sprintf("%s  %-12s %s", ev.At.UTC().Format("2006-01-02 15:04"), render.Clean(ev.Actor), render.Clean(ev.What()))
+		if ev.Text != "" && ev.Kind != "opened" {
+			line += ": " + render.Clean(ev.Text)
 		}
 		b.WriteString(line + "\n")
+	}
+	if len(h.Evidence) > 0 {
+		b.WriteString("\nevidence pinned to the ticket:\n")
+	}
+	for _, f := range h.Evidence {
+		from := fmt.Sprintf("snapshot %d", f.SnapshotID)
+		if f.BundleID != 0 {
+			from = fmt.Sprintf("bundle %d, %s", f.BundleID, from)
+		}
+		fmt.Fprintf(&b, "  [%s] %s  (%s; %s, captured %s)\n", strings.ToUpper(f.Severity.String()), render.Clean(f.Title), f.ID,
+			from, f.CapturedAt.UTC().Format("2006-01-02 15:04"))
 	}
 	return b.Bytes()
 }

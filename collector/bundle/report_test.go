@@ -141,8 +141,9 @@ func TestZipOrder(t *testing.T) {
 	}
 }
 
-// TestTimeline: a handover's timeline shows each event with its moves and
-// text, in ticket.json and as text, on its own and in report.txt.
+// TestTimeline: a handover's timeline shows each event with its actor,
+// action and object, in ticket.json and as text, on its own and in
+// report.txt, followed by the evidence the ticket pinned, redacted.
 func TestTimeline(t *testing.T) {
 	snap := fixture(t)
 	at := time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
@@ -153,20 +154,25 @@ func TestTimeline(t *testing.T) {
 		{ID: 2, At: at.Add(time.Minute), Actor: "amy", Kind: "assign", To: "bob"},
 		{ID: 3, At: at.Add(2 * time.Minute), Actor: "bob", Kind: "note", Text: "restarted cups, no change"},
 		{ID: 4, At: at.Add(3 * time.Minute), Actor: "bob", Kind: "escalate", From: "l2", To: "l3", Text: "driver issue"},
-		{ID: 5, At: at.Add(4 * time.Minute), Actor: "bob", Kind: "bundle"},
+		{ID: 5, At: at.Add(4 * time.Minute), Actor: "bob", Kind: "bundle", Bundle: 4, Snapshot: 9},
 	}
+	evidence := []bundle.Pinned{{AgentID: snap.AgentID, SnapshotID: 9, BundleID: 4, CapturedAt: at.Add(4 * time.Minute),
+		Ranked: bundle.Ranked{Finding: findings.Finding{ID: "service.failed", Severity: findings.Warning,
+			Title: "cups failed: exec cupsd --password=hunter2"}}}}
 	b, m, _ := build(t, &bundle.Input{Ticket: "INC-7", AgentID: snap.AgentID, Snapshot: snap, Created: time.Now(),
-		Handover: &bundle.Handover{Ticket: tk, Events: events}})
+		Handover: &bundle.Handover{Ticket: tk, Events: events, Evidence: evidence}})
 	if m.Kind != bundle.KindHandover {
 		t.Errorf("kind %q", m.Kind)
 	}
 	want := "ticket INC-7: printer offline\n" +
 		"status escalated, tier L3, assignee bob, opened by amy on 2026-11-24T09:30:00Z\n\n" +
-		"2026-11-24 09:30  amy          opened     printer offline\n" +
-		"2026-11-24 09:31  amy          assign     -> bob\n" +
-		"2026-11-24 09:32  bob          note       restarted cups, no change\n" +
-		"2026-11-24 09:33  bob          escalate  l2 -> l3  driver issue\n" +
-		"2026-11-24 09:34  bob          bundle   \n"
+		"2026-11-24 09:30  amy          opened the ticket\n" +
+		"2026-11-24 09:31  amy          assigned it to bob\n" +
+		"2026-11-24 09:32  bob          added a note: restarted cups, no change\n" +
+		"2026-11-24 09:33  bob          escalated it L2 → L3: driver issue\n" +
+		"2026-11-24 09:34  bob          attached bundle 4 (snapshot 9)\n" +
+		"\nevidence pinned to the ticket:\n" +
+		"  [WARNING] cups failed: exec cupsd --password=[REDACTED:cli-flag-secret]  (service.failed; bundle 4, snapshot 9, captured 2026-11-24 09:34)\n"
 	if got := open(t, b, "timeline.txt"); got != want {
 		t.Errorf("timeline.txt\n got %q\nwant %q", got, want)
 	}

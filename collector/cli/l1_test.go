@@ -112,7 +112,7 @@ func TestEveryCommandAsL1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"user says it is slow", "disk.almost-full", "handover", "escalate l1 → l2"} {
+	for _, want := range []string{"user says it is slow", "disk.almost-full", "handover", "escalated it L1 → L2"} {
 		if !strings.Contains(string(h), want) {
 			t.Errorf("L1's handover file lacks %q:\n%s", want, h)
 		}

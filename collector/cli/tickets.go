@@ -148,50 +148,6 @@ func ticketShow(ctx context.Context, c *Client, args []string, stdout, stderr io
 	return nil
 }
 
-func printTicket(w io.Writer, t *api.TicketView) {
-	fmt.Fprintf(w, "%s  %s\n", t.Ref, render.Clean(t.Title))
-	fmt.Fprintf(w, "status %s, tier %s, assignee %s, opened by %s %s\n", t.Status, strings.ToUpper(t.Tier),
-		dash(t.Assignee), render.Clean(t.CreatedBy), t.CreatedAt.Local().Format(time.DateTime))
-	if len(t.Agents) > 0 {
-		fmt.Fprintf(w, "machines: %s\n", strings.Join(t.Agents, ", "))
-	}
-	for _, a := range t.Assets {
-		if !a.Machine.FullSnapshot {
-			fmt.Fprintf(w, "  %s (%s): no full snapshot yet — take one (sonde bundle %s --ticket %s)\n",
-				render.Clean(a.Facts.Hostname), a.AgentID, a.AgentID, t.Ref)
-		}
-	}
-	if len(t.Findings) > 0 {
-		fmt.Fprintln(w, "\nfindings:")
-	}
-	for _, f := range t.Findings {
-		fmt.Fprintf(w, "  %-8s %s  %s (%s)\n", f.Severity, f.ID, render.Clean(f.Title), f.AgentID)
-		if f.KB != nil {
-			for i, step := range f.KB.Steps {
-				fmt.Fprintf(w, "           %d. %s\n", i+1, render.Clean(step))
-			}
-		}
-	}
-	if len(t.Bundles) > 0 {
-		fmt.Fprintln(w, "\nbundles:")
-	}
-	for _, b := range t.Bundles {
-		fmt.Fprintf(w, "  %d  %-8s %s by %s, agent %s, snapshot %d, sha256 %s\n", b.ID, b.Kind,
-			b.CreatedAt.Local().Format(time.DateTime), render.Clean(b.CreatedBy), b.AgentID, b.SnapshotID, b.SHA256)
-	}
-	fmt.Fprintln(w, "\ntimeline:")
-	for _, ev := range t.Events {
-		line := ev.Kind
-		if ev.From != "" || ev.To != "" {
-			line += fmt.Sprintf(" %s → %s", dash(ev.From), dash(ev.To))
-		}
-		if ev.Text != "" && ev.Kind != "opened" {
-			line += ": " + render.Clean(ev.Text)
-		}
-		fmt.Fprintf(w, "  %s  %-10s %s\n", ev.At.Local().Format(time.DateTime), render.Clean(ev.Actor), line)
-	}
-}
-
 func ticketAct(ctx context.Context, c *Client, action string, args []string, stdout, stderr io.Writer) error {
 	fs := cliflag.New("ticket "+action, "sonde ticket "+action+" REF ...", stderr)
 	req := ticket.Request{Action: action}

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -135,6 +136,11 @@ type Bundle struct {
 	CreatedBy  string            `json:"created_by"`
 	Path       string            `json:"-"`
 	Pseudonyms map[string]string `json:"-"`
+	// Evidence is the bundle's findings.json as built: the findings the
+	// ticket pins, with their figures and knowledge-base entries, which
+	// stay as they were when the machine changes. Empty for bundles
+	// recorded before the collector kept it.
+	Evidence json.RawMessage `json:"-"`
 }
 
 // AuditEntry records who did what to what. Hash chains each entry to the

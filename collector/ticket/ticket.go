@@ -59,8 +59,60 @@ type Event struct {
 	Actor string    `json:"actor"`
 	Kind  string    `json:"kind"` // opened, note, assign, start, escalate, resolve, close, reopen, bundle, snapshot
 	Text  string    `json:"text,omitempty"`
-	From  string    `json:"from,omitempty"`
-	To    string    `json:"to,omitempty"`
+	// From and To are the value the action changed: the assignee of an
+	// assign, the tier of an escalate, else the status.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Bundle and Snapshot name what a bundle, handover or import attached.
+	Bundle   int64 `json:"bundle,omitempty"`
+	Snapshot int64 `json:"snapshot,omitempty"`
+}
+
+// What says what the event did and to what, for a timeline row that
+// names its actor beside it: "assigned to alice", "escalated L2 → L3",
+// "attached bundle 4 (snapshot 12)". Every client renders rows with it.
+func (e Event) What() string {
+	change := func(verb, from, to string) string {
+		switch {
+		case from == "" && to == "":
+			return verb
+		case from == "":
+			return verb + " (" + human(to) + ")"
+		}
+		return verb + " (" + human(from) + " → " + human(to) + ")"
+	}
+	switch e.Kind {
+	case "opened":
+		return "opened the ticket"
+	case ActNote:
+		return "added a note"
+	case ActAssign:
+		if e.From == "" {
+			return "assigned it to " + e.To
+		}
+		return "reassigned it from " + e.From + " to " + e.To
+	case ActEscalate:
+		return "escalated it " + strings.ToUpper(e.From) + " → " + strings.ToUpper(e.To)
+	case ActStart:
+		return change("started work", e.From, e.To)
+	case ActResolve:
+		return change("resolved it", e.From, e.To)
+	case ActClose:
+		return change("closed it", e.From, e.To)
+	case ActReopen:
+		return change("reopened it", e.From, e.To)
+	case "bundle", "handover":
+		if e.Bundle == 0 {
+			return "attached a " + e.Kind // recorded before events named it
+		}
+		return fmt.Sprintf("attached %s %d (snapshot %d)", e.Kind, e.Bundle, e.Snapshot)
+	case "import":
+		if e.Snapshot == 0 {
+			return "imported a snapshot"
+		}
+		return fmt.Sprintf("imported snapshot %d from a file", e.Snapshot)
+	}
+	return change(e.Kind, e.From, e.To)
 }
 
 // Request is an action asked of a ticket.

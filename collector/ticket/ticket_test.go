@@ -361,3 +361,42 @@ func TestValidTier(t *testing.T) {
 		}
 	}
 }
+
+// TestWhat: each timeline row says what was done to what: the assignee,
+// the tier, the bundle or snapshot, the status.
+func TestWhat(t *testing.T) {
+	for _, c := range []struct {
+		ev   ticket.Event
+		want string
+	}{
+		{ticket.Event{Kind: "opened", Text: "slow", To: ticket.New}, "opened the ticket"},
+		{ticket.Event{Kind: ticket.ActNote, Text: "x"}, "added a note"},
+		{ticket.Event{Kind: ticket.ActAssign, To: "alice"}, "assigned it to alice"},
+		{ticket.Event{Kind: ticket.ActAssign, From: "alice", To: "bob"}, "reassigned it from alice to bob"},
+		{ticket.Event{Kind: ticket.ActEscalate, From: ticket.L1, To: ticket.L2}, "escalated it L1 → L2"},
+		{ticket.Event{Kind: ticket.ActStart, From: ticket.New, To: ticket.InProgress}, "started work (new → in progress)"},
+		{ticket.Event{Kind: ticket.ActResolve, From: ticket.InProgress, To: ticket.Resolved}, "resolved it (in progress → resolved)"},
+		{ticket.Event{Kind: ticket.ActClose, From: ticket.Resolved, To: ticket.Closed}, "closed it (resolved → closed)"},
+		{ticket.Event{Kind: ticket.ActReopen, From: ticket.Closed, To: ticket.InProgress}, "reopened it (closed → in progress)"},
+		{ticket.Event{Kind: "bundle", Bundle: 4, Snapshot: 12}, "attached bundle 4 (snapshot 12)"},
+		{ticket.Event{Kind: "handover", Bundle: 5, Snapshot: 13}, "attached handover 5 (snapshot 13)"},
+		{ticket.Event{Kind: "bundle"}, "attached a bundle"},
+		{ticket.Event{Kind: "import", Snapshot: 9}, "imported snapshot 9 from a file"},
+		{ticket.Event{Kind: "import"}, "imported a snapshot"},
+		{ticket.Event{Kind: "alert", To: "firing"}, "alert (firing)"},
+	} {
+		if got := c.ev.What(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.ev, got, c.want)
+		}
+	}
+}
+
+// TestAssignEventNamesAssignee: an assignment records the assignee, also
+// when it moves a new ticket to in progress.
+func TestAssignEventNamesAssignee(t *testing.T) {
+	tk := ticket.Ticket{Ref: "T", Status: ticket.New, Tier: ticket.L2}
+	ev, err := ticket.Apply(&tk, ticket.Request{Action: ticket.ActAssign, Assignee: "alice"}, "bob", time.Now())
+	if err != nil || ev.What() != "assigned it to alice" || tk.Status != ticket.InProgress {
+		t.Errorf("assign: %q, status %s, %v", ev.What(), tk.Status, err)
+	}
+}

@@ -91,7 +91,10 @@ func (u *UI) openTicket(w http.ResponseWriter, r *http.Request) {
 
 type ticketData struct {
 	api.TicketView
-	Hostnames map[string]string // agent ID → hostname, for findings
+	Hostnames map[string]string // agent ID → hostname, for bundles
+	// Evidence and Current are the ticket's evidence and the machines'
+	// findings now, each with its machine's hostname.
+	Evidence, Current []hostFinding
 	// Actions are the actions the caller may take (see Allowed): the page
 	// offers nothing else.
 	Actions map[string]bool
@@ -104,6 +107,12 @@ type ticketData struct {
 	AssignOthers bool
 	// Draft is what the caller typed before an action was refused.
 	Draft string
+}
+
+// hostFinding is a finding of a ticket's page with its machine's name.
+type hostFinding struct {
+	api.AgentFinding
+	Host string
 }
 
 // draftForm names the ticket page's form in the session's drafts.
@@ -131,6 +140,12 @@ func (u *UI) ticket(w http.ResponseWriter, r *http.Request) {
 		if slices.Contains(v.Allowed.Attach, a.AgentID) {
 			d.Attach = append(d.Attach, a)
 		}
+	}
+	for _, f := range v.Findings {
+		d.Evidence = append(d.Evidence, hostFinding{f, d.Hostnames[f.AgentID]})
+	}
+	for _, f := range v.Now {
+		d.Current = append(d.Current, hostFinding{f, d.Hostnames[f.AgentID]})
 	}
 	if s := sessionFrom(ctx); s != nil {
 		d.Draft = u.sessions.takeDraft(s.id, draftForm(t.Ref))

@@ -25,6 +25,7 @@ import (
 
 type env struct {
 	srv *httptest.Server
+	api *httptest.Server // the JSON API on the same collector, for the CLI
 	st  *sqlite.Store
 }
 
@@ -46,7 +47,9 @@ func newEnv(t *testing.T) *env {
 	}}
 	srv := httptest.NewServer(ui.New(a, log))
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, st: st}
+	apiSrv := httptest.NewServer(a.Handler())
+	t.Cleanup(apiSrv.Close)
+	return &env{srv: srv, api: apiSrv, st: st}
 }
 
 // key makes an API key with the given role, named after it.

@@ -138,4 +138,16 @@ func Clean(s string) string {
 	return b.String()
 }
 
+// Lines splits untrusted multi-line text, a note say, into lines made safe
+// for a terminal (see Clean): line breaks break lines rather than showing
+// as \x0a, and nothing else can act.
+func Lines(s string) []string {
+	s = strings.ReplaceAll(strings.TrimRight(s, "\r\n"), "\r\n", "\n")
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Clean(strings.ReplaceAll(l, "\t", "    "))
+	}
+	return lines
+}
+
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

@@ -33,8 +33,16 @@ func (Offline) RequestSnapshot(context.Context, string, []string) (int64, error)
 // package findings' full-disk-failed-service case.
 func PutFixture(t testing.TB, st store.Store, id string) {
 	t.Helper()
+	PutCase(t, st, id, "full-disk-failed-service", time.Time{})
+}
+
+// PutCase stores a full snapshot of agent id from package findings' case
+// name, captured at at (the case's own time when zero), and returns its
+// ID. The agent is recorded with the case's facts unless it exists.
+func PutCase(t testing.TB, st store.Store, id, name string, at time.Time) int64 {
+	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../../findings/testdata/full-disk-failed-service/snapshot.json"))
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../../findings/testdata", name, "snapshot.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +55,12 @@ func PutFixture(t testing.TB, st store.Store, id string) {
 		t.Fatal(err)
 	}
 	doc.AgentID, doc.Facts = id, nil
-	if _, _, err := st.PutSnapshot(ctx, &store.Snapshot{Document: doc, ReceivedAt: time.Now()}); err != nil {
+	if !at.IsZero() {
+		doc.CapturedAt, doc.Seq = at, uint64(at.UnixNano())
+	}
+	snap, _, err := st.PutSnapshot(ctx, &store.Snapshot{Document: doc, ReceivedAt: time.Now()})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return snap
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/sondehq/sonde/collector/ticket"
 )
 
-const bundleColumns = `id, ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms, kind`
+const bundleColumns = `id, ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms, kind, evidence`
 
 // AddBundle records a bundle and its ticket event.
 func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) (store.Bundle, error) {
@@ -41,15 +41,13 @@ func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) 
 	if b.Kind == "" {
 		b.Kind = "bundle"
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO bundles(ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms, kind)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
-		b.Ticket, b.AgentID, b.SnapshotID, b.Fresh, b.Note, b.SHA256, b.Size, fs, unixNano(b.CreatedAt), b.CreatedBy, b.Path, ps, b.Kind).Scan(&b.ID)
+	err = tx.QueryRowContext(ctx, `INSERT INTO bundles(ticket_ref, agent_id, snapshot_id, fresh, note, sha256, size, findings, created_at, created_by, path, pseudonyms, kind, evidence)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		b.Ticket, b.AgentID, b.SnapshotID, b.Fresh, b.Note, b.SHA256, b.Size, fs, unixNano(b.CreatedAt), b.CreatedBy, b.Path, ps, b.Kind, string(b.Evidence)).Scan(&b.ID)
 	if err != nil {
 		return b, fmt.Errorf("recording a %s of ticket %s: %w", b.Kind, b.Ticket, err)
 	}
-	if ev.Text == "" {
-		ev.Text = fmt.Sprintf("%s %d attached (snapshot %d)", b.Kind, b.ID, b.SnapshotID)
-	}
+	ev.Bundle, ev.Snapshot = b.ID, b.SnapshotID
 	if err := addEvent(ctx, tx, b.Ticket, &ev); err != nil {
 		return b, fmt.Errorf("recording %s %d of ticket %s: %w", b.Kind, b.ID, b.Ticket, err)
 	}
@@ -61,13 +59,16 @@ func (s *Store) AddBundle(ctx context.Context, b store.Bundle, ev ticket.Event) 
 
 func scanBundle(sc interface{ Scan(...any) error }) (store.Bundle, error) {
 	var b store.Bundle
-	var fs, ps string
+	var fs, ps, evidence string
 	var created int64
-	err := sc.Scan(&b.ID, &b.Ticket, &b.AgentID, &b.SnapshotID, &b.Fresh, &b.Note, &b.SHA256, &b.Size, &fs, &created, &b.CreatedBy, &b.Path, &ps, &b.Kind)
+	err := sc.Scan(&b.ID, &b.Ticket, &b.AgentID, &b.SnapshotID, &b.Fresh, &b.Note, &b.SHA256, &b.Size, &fs, &created, &b.CreatedBy, &b.Path, &ps, &b.Kind, &evidence)
 	if err != nil {
 		return b, err // the caller names the operation
 	}
 	b.CreatedAt = fromNano(created)
+	if evidence != "" {
+		b.Evidence = json.RawMessage(evidence)
+	}
 	if err := json.Unmarshal([]byte(fs), &b.Findings); err != nil {
 		return b, fmt.Errorf("bundle %d findings: %w", b.ID, err)
 	}

@@ -181,6 +181,10 @@ ALTER TABLE agents ADD COLUMN cert_serial TEXT NOT NULL DEFAULT '';
 ALTER TABLE agents ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
 `, `
 ALTER TABLE snapshots ADD COLUMN agent_captured_at INTEGER NOT NULL DEFAULT 0;
+`, `
+ALTER TABLE bundles ADD COLUMN evidence TEXT NOT NULL DEFAULT '';
+ALTER TABLE ticket_events ADD COLUMN bundle_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ticket_events ADD COLUMN snapshot_id INTEGER NOT NULL DEFAULT 0;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

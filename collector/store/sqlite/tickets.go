@@ -102,8 +102,8 @@ func putTicket(ctx context.Context, tx *sql.Tx, t *ticket.Ticket, insert bool) e
 // addEvent appends ev to ticket ref's timeline in tx; the caller names
 // the operation.
 func addEvent(ctx context.Context, tx *sql.Tx, ref string, ev *ticket.Event) error {
-	err := tx.QueryRowContext(ctx, `INSERT INTO ticket_events(ref, at, actor, kind, text, from_value, to_value) VALUES (?,?,?,?,?,?,?) RETURNING id`,
-		ref, unixNano(ev.At), ev.Actor, ev.Kind, ev.Text, ev.From, ev.To).Scan(&ev.ID)
+	err := tx.QueryRowContext(ctx, `INSERT INTO ticket_events(ref, at, actor, kind, text, from_value, to_value, bundle_id, snapshot_id) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id`,
+		ref, unixNano(ev.At), ev.Actor, ev.Kind, ev.Text, ev.From, ev.To, ev.Bundle, ev.Snapshot).Scan(&ev.ID)
 	if err != nil {
 		return fmt.Errorf("adding a %s event: %w", ev.Kind, err)
 	}
@@ -162,7 +162,7 @@ func (s *Store) Tickets(ctx context.Context, f store.TicketFilter) ([]ticket.Tic
 
 // TicketEvents returns a ticket's timeline, oldest first.
 func (s *Store) TicketEvents(ctx context.Context, ref string) ([]ticket.Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, kind, text, from_value, to_value FROM ticket_events WHERE ref = ? ORDER BY id`, ref)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, kind, text, from_value, to_value, bundle_id, snapshot_id FROM ticket_events WHERE ref = ? ORDER BY id`, ref)
 	if err != nil {
 		return nil, fmt.Errorf("reading the timeline of ticket %s: %w", ref, err)
 	}
@@ -171,7 +171,7 @@ func (s *Store) TicketEvents(ctx context.Context, ref string) ([]ticket.Event, e
 	for rows.Next() {
 		var ev ticket.Event
 		var at int64
-		if err := rows.Scan(&ev.ID, &at, &ev.Actor, &ev.Kind, &ev.Text, &ev.From, &ev.To); err != nil {
+		if err := rows.Scan(&ev.ID, &at, &ev.Actor, &ev.Kind, &ev.Text, &ev.From, &ev.To, &ev.Bundle, &ev.Snapshot); err != nil {
 			return nil, fmt.Errorf("reading the timeline of ticket %s: %w", ref, err)
 		}
 		ev.At = fromNano(at)
