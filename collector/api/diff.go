@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sondehq/sonde/collector/bundle"
+	"github.com/sondehq/sonde/findings"
+
 	"github.com/sondehq/sonde/collector/access"
 	"github.com/sondehq/sonde/collector/diff"
 	"github.com/sondehq/sonde/collector/store"
@@ -113,6 +116,15 @@ func (a *API) Compare(ctx context.Context, agentID, from, to string) (_ *DiffVie
 		return nil, err
 	}
 	d := diff.Compare(&fromSnap.Document, &toSnap.Document)
+	ag, err := a.Store.Agent(ctx, agentID)
+	if err != nil {
+		return nil, err
+	}
+	var fs []findings.Finding
+	for _, r := range a.rank(toSnap, &ag.Facts) {
+		fs = append(fs, r.Finding)
+	}
+	d.Lead(bundle.Causes(fs))
 	for _, n := range []string{fromNote, toNote} {
 		if n != "" {
 			d.Notes = append(d.Notes, n)

@@ -138,6 +138,18 @@ func KeyID(pub ed25519.PublicKey) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// Causes are the findings of warning or worse that a diff's changes may
+// explain, most severe first (see diff.Lead).
+func Causes(fs []findings.Finding) []diff.Cause {
+	var out []diff.Cause
+	for _, f := range fs {
+		if f.Severity >= findings.Warning {
+			out = append(out, diff.Cause{ID: f.ID, Subject: f.Subject})
+		}
+	}
+	return out
+}
+
 // Ranked is a finding with its knowledge-base entry, as findings.json holds.
 type Ranked struct {
 	findings.Finding
@@ -178,9 +190,11 @@ func Build(w io.Writer, in *Input, key ed25519.PrivateKey) (*Manifest, map[strin
 	var diffPrev, diffHealthy *diff.Diff
 	if in.Previous != nil {
 		diffPrev = diff.Compare(r.Document(in.Previous), snap)
+		diffPrev.Lead(Causes(fs))
 	}
 	if in.Healthy != nil {
 		diffHealthy = diff.Compare(r.Document(in.Healthy), snap)
+		diffHealthy.Lead(Causes(fs))
 	}
 	for _, f := range []struct {
 		name string

@@ -39,6 +39,7 @@ const (
 	SectionServices  = "services"
 	SectionNetwork   = "network"
 	SectionDisk      = "disk"
+	SectionCPU       = "cpu"
 	SectionMemory    = "memory"
 	SectionProcesses = "processes"
 )
@@ -57,6 +58,8 @@ type Change struct {
 	Delta *float64 `json:"delta_pp,omitempty"`
 	// Trend is "up" or "down" for a quantity that moved.
 	Trend string `json:"trend,omitempty"`
+	// Explains is the current finding this change may explain (see Lead).
+	Explains string `json:"explains,omitempty"`
 }
 
 // Section is the changes in one area, and notes on what could not be
@@ -121,6 +124,7 @@ var sections = []struct {
 	{SectionServices, compareServices},
 	{SectionNetwork, compareNetwork},
 	{SectionDisk, compareDisk},
+	{SectionCPU, compareCPU},
 	{SectionMemory, compareMemory},
 	{SectionProcesses, compareProcesses},
 }

@@ -99,9 +99,10 @@ func (m *mount) describe() string {
 // memoryData is what the diff reads of the memory probe's data: the full
 // result has the swap in an object, the health result its use alone.
 type memoryData struct {
-	UsedRatio     *float64 `json:"used_ratio"`
-	Swap          *swap    `json:"swap"`
-	SwapUsedBytes *uint64  `json:"swap_used_bytes"`
+	UsedRatio     *float64  `json:"used_ratio"`
+	Swap          *swap     `json:"swap"`
+	SwapUsedBytes *uint64   `json:"swap_used_bytes"`
+	Pressure      *pressure `json:"pressure"`
 }
 
 type swap struct {
@@ -127,6 +128,7 @@ func compareMemory(s *Section, p pair) {
 	if a.Swap != nil && b.Swap != nil && a.Swap.TotalBytes != b.Swap.TotalBytes {
 		s.value("swap size", bytesText(a.Swap.TotalBytes), bytesText(b.Swap.TotalBytes))
 	}
+	comparePressure(s, "memory pressure", a.Pressure, b.Pressure)
 	ua, oka := a.swapUsed()
 	ub, okb := b.swapUsed()
 	if !oka || !okb {

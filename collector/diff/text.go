@@ -32,7 +32,12 @@ func (d *Diff) Text(w io.Writer) error {
 		s := &d.Sections[i]
 		fmt.Fprintf(&b, "\n%s\n", clean(s.Name))
 		for j := range s.Changes {
-			b.WriteString(changeText(&s.Changes[j]))
+			c := &s.Changes[j]
+			line := changeText(c)
+			if c.Explains != "" {
+				line = strings.TrimSuffix(line, "\n") + "   ← may explain " + clean(c.Explains) + "\n"
+			}
+			b.WriteString(line)
 		}
 		if s.LeftOff > 0 {
 			fmt.Fprintf(&b, "  ... and %d more changes\n", s.LeftOff)
