@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -178,7 +179,14 @@ func Build(w io.Writer, in *Input, key ed25519.PrivateKey) (*Manifest, map[strin
 		files = append(files, namedFile{name, append(b, '\n')})
 		return nil
 	}
-	fs := findings.Analyze(snap, history)
+	var prev, healthy *protocol.Document
+	if in.Previous != nil {
+		prev = r.Document(in.Previous)
+	}
+	if in.Healthy != nil {
+		healthy = r.Document(in.Healthy)
+	}
+	fs := findings.Analyze(snap, analysisHistory(history, prev, healthy))
 	ranked := make([]Ranked, len(fs))
 	ids := make([]string, len(fs))
 	for i, f := range fs {
@@ -188,12 +196,12 @@ func Build(w io.Writer, in *Input, key ed25519.PrivateKey) (*Manifest, map[strin
 		}
 	}
 	var diffPrev, diffHealthy *diff.Diff
-	if in.Previous != nil {
-		diffPrev = diff.Compare(r.Document(in.Previous), snap)
+	if prev != nil {
+		diffPrev = diff.Compare(prev, snap)
 		diffPrev.Lead(Causes(fs))
 	}
-	if in.Healthy != nil {
-		diffHealthy = diff.Compare(r.Document(in.Healthy), snap)
+	if healthy != nil {
+		diffHealthy = diff.Compare(healthy, snap)
 		diffHealthy.Lead(Causes(fs))
 	}
 	for _, f := range []struct {
@@ -268,6 +276,21 @@ func Build(w io.Writer, in *Input, key ed25519.PrivateKey) (*Manifest, map[strin
 		return nil, nil, err
 	}
 	return m, r.Mapping(), nil
+}
+
+// analysisHistory is what the findings of a bundle rest on besides its
+// snapshot: the health samples, and the previous and last healthy full
+// snapshots, which alone hold what a health sample lacks (the ports
+// listened on, a walk of a full disk), newest first.
+func analysisHistory(health []*protocol.Document, fulls ...*protocol.Document) []*protocol.Document {
+	out := slices.Clone(health)
+	for _, f := range fulls {
+		if f != nil && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *protocol.Document) int { return b.CapturedAt.Compare(a.CapturedAt) })
+	return out
 }
 
 type namedFile struct {
