@@ -28,27 +28,9 @@ import (
 // collector answered; the read on the audit record; bad IDs refused.
 func TestShow(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sonde.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateAPIKey(ctx, store.APIKey{ID: "l2", Name: "l2-user", Role: store.RoleL2, CreatedAt: time.Now()}, api.HashKey("sonde_test_l2")); err != nil {
-		t.Fatal(err)
-	}
-	apitest.PutFixture(t, st, "a1") // snapshot 1, captured 2026-11-24 22:14 UTC
+	st, runAs := collector(t)
+	run := func(args ...string) (string, int) { return runAs(store.RoleL2, args...) }
 	captured := time.Date(2026, 11, 24, 22, 14, 21, 41e6, time.UTC)
-	_, key, _ := ed25519.GenerateKey(nil)
-	a := &api.API{Store: st, Agents: apitest.Offline{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}
-	srv := httptest.NewServer(a.Handler())
-	defer srv.Close()
-	t.Setenv("SONDE_URL", srv.URL)
-	t.Setenv("SONDE_TOKEN", "sonde_test_l2")
-	run := func(args ...string) (string, int) {
-		var out bytes.Buffer
-		code := cli.Main(ctx, args, &out, &out)
-		return out.String(), code
-	}
 
 	out, code := run("show", "1")
 	if code != 0 {
@@ -120,5 +102,55 @@ func TestShow(t *testing.T) {
 	}
 	if reads != 3 {
 		t.Errorf("%d audited reads of snapshot 1, want 3: %+v", reads, entries)
+	}
+}
+
+// collector is a real API and store with an L1 and an L2 key and agent a1
+// (apitest.PutFixture: snapshot 1, captured 2026-11-24 22:14 UTC), and a
+// function that runs the CLI against it with a role's key.
+func collector(t *testing.T) (*sqlite.Store, func(role string, args ...string) (string, int)) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sonde.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, role := range []string{store.RoleL1, store.RoleL2} {
+		if err := st.CreateAPIKey(ctx, store.APIKey{ID: role, Name: role + "-user", Role: role, CreatedAt: time.Now()}, api.HashKey("sonde_test_"+role)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apitest.PutFixture(t, st, "a1")
+	_, key, _ := ed25519.GenerateKey(nil)
+	a := &api.API{Store: st, Agents: apitest.Offline{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Bundles: api.Bundler{Dir: t.TempDir(), Key: key}}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	t.Setenv("SONDE_URL", srv.URL)
+	return st, func(role string, args ...string) (string, int) {
+		t.Setenv("SONDE_TOKEN", "sonde_test_"+role)
+		var out bytes.Buffer
+		code := cli.Main(ctx, args, &out, &out)
+		return out.String(), code
+	}
+}
+
+// TestTicketShowL2Steps: sonde ticket show gives L2 the knowledge base's
+// steps for L2 under each finding, headed "For L2:"; L1 gets the user's
+// steps alone.
+func TestTicketShowL2Steps(t *testing.T) {
+	_, run := collector(t)
+	if out, code := run(store.RoleL1, "ticket", "open", "--ref", "INC-1", "--title", "disk full", "--agent", "a1"); code != 0 {
+		t.Fatalf("ticket open: %s", out)
+	}
+	l2, _ := run(store.RoleL2, "ticket", "show", "INC-1")
+	l1, _ := run(store.RoleL1, "ticket", "show", "INC-1")
+	want := "           1. Empty the trash or recycle bin.\n"
+	l2Step := "           For L2:\n           1. Confirm and see the trend: `sonde snapshot AGENT --probes disk`"
+	if !strings.Contains(l2, want) || !strings.Contains(l2, l2Step) {
+		t.Errorf("L2's ticket show lacks the user's steps or the steps for L2:\n%s", l2)
+	}
+	if !strings.Contains(l1, want) || strings.Contains(l1, "For L2:") {
+		t.Errorf("L1's ticket show lacks the user's steps or shows the steps for L2:\n%s", l1)
 	}
 }

@@ -170,6 +170,7 @@ func printTicket(w io.Writer, t *api.TicketView) {
 			for i, step := range f.KB.Steps {
 				fmt.Fprintf(w, "           %d. %s\n", i+1, render.Clean(step))
 			}
+			printL2Steps(w, f.KB.L2Steps)
 		}
 	}
 	if len(t.Bundles) > 0 {
@@ -306,4 +307,16 @@ func (p *handoverPlan) run(ctx context.Context, c *Client, t *api.TicketView, st
 	fmt.Fprintf(stdout, "handover package for %s: bundle %d on %s (sha256 %s, %d findings); the ticket as you see it: %s\n",
 		strings.ToUpper(t.Tier), b.ID, t.Ref, b.SHA256, len(b.Findings), p.out)
 	return nil
+}
+
+// printL2Steps prints the knowledge base's steps for L2 under a finding;
+// the API sends them to L2 and above only.
+func printL2Steps(w io.Writer, steps []string) {
+	if len(steps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "           For L2:")
+	for i, step := range steps {
+		fmt.Fprintf(w, "           %d. %s\n", i+1, render.Clean(step))
+	}
 }

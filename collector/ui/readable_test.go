@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,28 @@ func TestAgentPageReadable(t *testing.T) {
 	}
 	if n := strings.Count(page, "may be stale</span>"); n != 1 {
 		t.Errorf("%d probes marked stale, want the process list alone", n)
+	}
+}
+
+// TestL2StepsOnPages: the agent page and the ticket page show L2 the
+// knowledge base's steps for L2 under each finding, headed "For L2:", with
+// their commands as code; L1 sees the user's steps alone.
+func TestL2StepsOnPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	apitest.PutFixture(t, e.st, "a-disk")
+	l1, l2 := e.login(t, "l1"), e.login(t, "l2")
+	e.submit(t, l1, "/tickets", url.Values{"ref": {"INC-9"}, "title": {"disk full"}, "agents": {"a-disk"}})
+	step := "<li>Confirm and see the trend: <code>sonde snapshot AGENT --probes disk</code> for the mount"
+	for _, path := range []string{"/agents/a-disk", "/tickets/INC-9"} {
+		_, page := e.get(t, l2, path)
+		if !strings.Contains(page, "<strong>For L2:</strong>") || !strings.Contains(page, step) ||
+			!strings.Contains(page, "<code>journalctl -u UNIT -b --no-pager | tail -50</code>") {
+			t.Errorf("L2's %s lacks the steps for L2:\n%s", path, page)
+		}
+		_, page = e.get(t, l1, path)
+		if !strings.Contains(page, "<li>Empty the trash or recycle bin.</li>") || strings.Contains(page, "For L2:") {
+			t.Errorf("L1's %s lacks the user's steps or shows L2's:\n%s", path, page)
+		}
 	}
 }

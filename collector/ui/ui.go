@@ -203,6 +203,7 @@ var funcs = template.FuncMap{
 		return render.Ago(t, time.Now())
 	},
 	"bytes": size,
+	"code":  code,
 	"upper": strings.ToUpper,
 	"human": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"join":  strings.Join,
@@ -219,4 +220,18 @@ func size(n any) string {
 		return render.Bytes(float64(n))
 	}
 	return fmt.Sprint(n)
+}
+
+// code writes text with `backquoted` parts, such as the commands in the
+// knowledge base's steps for L2, as code; everything escaped.
+func code(s string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(s, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(part))
+		}
+	}
+	return template.HTML(b.String())
 }
