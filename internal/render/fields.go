@@ -1,6 +1,7 @@
 package render
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -43,10 +44,16 @@ var (
 		if v == 0 {
 			return "unknown"
 		}
+		if math.Abs(v) > maxEpoch {
+			return strconv.FormatFloat(v, 'f', -1, 64) // not a time a machine keeps
+		}
 		return Time(time.Unix(int64(v), 0), now)
 	}}
 	percent = plain(func(v float64) string { return number(v) + " %" })
 )
+
+// maxEpoch bounds the Unix times shown as times: year 5138 and back.
+const maxEpoch = 1e11
 
 // plain is a unit that needs no clock.
 func plain(f func(float64) string) *unit {

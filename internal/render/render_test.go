@@ -37,6 +37,7 @@ func TestUnits(t *testing.T) {
 		{Duration(-3 * time.Hour), "-3 h"},
 		{Seconds(-0.000182345), "-182 µs"},
 		{Seconds(3e-10), "0.3 ns"},
+		{Seconds(1e300), "1e+300 s"}, // not a real span: shown as sent
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

@@ -62,6 +62,11 @@ func signOf(v float64) (string, float64) {
 	return "", v
 }
 
+// maxSeconds bounds the spans Seconds writes in days and hours, far
+// beyond any real one (some 30 million years), so that the day count fits
+// an int64 whatever an agent sends.
+const maxSeconds = 1e15
+
 // Duration formats a span of time in its two largest units ("3 days 4 h",
 // "4 min 12 s", "1.5 s", "250 ms", "40 µs"): precise enough to act on,
 // short enough to read.
@@ -73,8 +78,8 @@ func Duration(d time.Duration) string {
 // of a millisecond that a time.Duration would keep too.
 func Seconds(s float64) string {
 	sign, v := signOf(s)
-	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return strconv.FormatFloat(s, 'g', -1, 64) + " s"
+	if math.IsNaN(v) || v > maxSeconds {
+		return strconv.FormatFloat(s, 'g', 4, 64) + " s" // nothing a machine measures: show what was sent
 	}
 	switch ms := v * 1000; {
 	case v == 0:
