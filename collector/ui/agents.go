@@ -231,7 +231,7 @@ func (u *UI) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 	snap, err := u.api.TakeSnapshot(ctx, ag, nil, nil, u.wait())
 	msg := ""
 	if err == nil {
-		msg = fmt.Sprintf("Snapshot %d taken: %d probes, captured %s.", snap.ID, len(snap.Probes), snap.CapturedAt.UTC().Format(time.RFC3339))
+		msg = fmt.Sprintf("Snapshot %d taken: %d probes, captured %s.", snap.ID, len(snap.Probes), render.Stamp(snap.CapturedAt))
 	}
 	u.done(w, r, back, err, msg)
 }
