@@ -40,6 +40,10 @@ func TestCheckOrderAndSteps(t *testing.T) {
 	if !strings.Contains(out, "Empty the trash or recycle bin.") {
 		t.Errorf("steps missing:\n%s", out)
 	}
+	// The steps for L2 are not for the person at the keyboard.
+	if e, _ := kb.Entry("disk.almost-full"); strings.Contains(out, e.L2Steps[0][:40]) || strings.Contains(out, "sonde ") {
+		t.Errorf("sonde-agent check shows L2's steps:\n%s", out)
+	}
 	for _, line := range strings.Split(out, "\n") {
 		if len(line) > checkWidth {
 			t.Errorf("line longer than %d: %q", checkWidth, line)

@@ -35,9 +35,17 @@ type Entry struct {
 	// to confirm it.
 	Explanation string `yaml:"explanation" json:"explanation,omitempty"`
 	// UserExplanation is for the person at the keyboard, in plain words.
-	UserExplanation string   `yaml:"user_explanation" json:"user_explanation"`
-	Steps           []string `yaml:"steps" json:"steps,omitempty"`
-	References      []string `yaml:"references,omitempty" json:"references,omitempty"`
+	UserExplanation string `yaml:"user_explanation" json:"user_explanation"`
+	// Steps are for the person at the keyboard too (sonde-agent check,
+	// and L1 reads them out).
+	Steps []string `yaml:"steps" json:"steps,omitempty"`
+	// L2Steps are for the L2 engineer: what to run or look at to confirm
+	// the finding (sonde snapshot/diff, journalctl, Get-WinEvent, log
+	// show) and how to fix it remotely. Every shipped entry has them; a
+	// team's own entries may leave them out. Below L2 they are not shown,
+	// like evidence.
+	L2Steps    []string `yaml:"l2_steps,omitempty" json:"l2_steps,omitempty"`
+	References []string `yaml:"references,omitempty" json:"references,omitempty"`
 }
 
 // KB is a knowledge base: entries by finding ID.
@@ -47,15 +55,17 @@ type KB struct {
 
 // LoadKB returns the default knowledge base, with the entries of the YAML
 // files (*.yaml, *.yml) in dir added, each replacing a default of the same
-// ID whole. An empty dir means the defaults alone. An error names the file
-// and, when known, the line.
+// ID whole. An empty dir means the defaults alone. Every default entry must
+// have l2_steps; a team's entries may leave them out (then L2 sees none
+// for that ID), and give none empty. An error names the file and, when
+// known, the line.
 func LoadKB(dir string) (*KB, error) {
 	kb := &KB{entries: map[string]Entry{}}
 	names, err := fs.Glob(defaults, "kb/*.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("listing the default knowledge base: %w", err)
 	}
-	if err := kb.addFiles(names, func(name string) ([]byte, error) { return defaults.ReadFile(name) }); err != nil {
+	if err := kb.addFiles(names, func(name string) ([]byte, error) { return defaults.ReadFile(name) }, true); err != nil {
 		return nil, err
 	}
 	if dir == "" {
@@ -72,7 +82,7 @@ func LoadKB(dir string) (*KB, error) {
 		}
 	}
 	over := &KB{entries: map[string]Entry{}}
-	if err := over.addFiles(files, func(name string) ([]byte, error) { return limitfile.Read(name, maxKBFile) }); err != nil {
+	if err := over.addFiles(files, func(name string) ([]byte, error) { return limitfile.Read(name, maxKBFile) }, false); err != nil {
 		return nil, err
 	}
 	for id, e := range over.entries {
@@ -82,8 +92,9 @@ func LoadKB(dir string) (*KB, error) {
 }
 
 // addFiles adds the entries of the files, in name order; an ID given twice
-// among them is an error.
-func (kb *KB) addFiles(names []string, read func(string) ([]byte, error)) error {
+// among them is an error, and so is an entry without l2_steps among the
+// shipped ones.
+func (kb *KB) addFiles(names []string, read func(string) ([]byte, error), shipped bool) error {
 	slices.Sort(names)
 	from := map[string]string{}
 	for _, name := range names {
@@ -98,6 +109,9 @@ func (kb *KB) addFiles(names []string, read func(string) ([]byte, error)) error 
 		for _, e := range entries {
 			if prev, dup := from[e.ID]; dup {
 				return fmt.Errorf("findings: knowledge base %s:%d: entry %q already given in %s", name, e.line, e.ID, prev)
+			}
+			if shipped && len(e.L2Steps) == 0 {
+				return fmt.Errorf("findings: knowledge base %s:%d: entry %q has no l2_steps: every shipped entry tells L2 how to confirm and fix it", name, e.line, e.ID)
 			}
 			from[e.ID] = name
 			kb.entries[e.ID] = e.Entry
@@ -163,6 +177,11 @@ func (e *Entry) validate() error {
 	for i, s := range e.Steps {
 		if strings.TrimSpace(s) == "" {
 			return fmt.Errorf("entry %q: step %d is empty", e.ID, i+1)
+		}
+	}
+	for i, s := range e.L2Steps {
+		if strings.TrimSpace(s) == "" {
+			return fmt.Errorf("entry %q: l2_steps item %d is empty", e.ID, i+1)
 		}
 	}
 	return nil

@@ -54,7 +54,7 @@ func FuzzParseKB(f *testing.F) {
 			}
 		}
 		kb := &KB{entries: map[string]Entry{}}
-		err = kb.addFiles([]string{"team.yaml"}, func(string) ([]byte, error) { return b, nil })
+		err = kb.addFiles([]string{"team.yaml"}, func(string) ([]byte, error) { return b, nil }, false)
 		unique := map[string]bool{}
 		for _, e := range entries {
 			unique[e.ID] = true

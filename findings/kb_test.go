@@ -26,8 +26,8 @@ func TestKBCoversEveryFinding(t *testing.T) {
 			t.Errorf("no knowledge-base entry for %s: add one to findings/kb/", id)
 			continue
 		}
-		if e.Explanation == "" || e.UserExplanation == "" || len(e.Steps) == 0 {
-			t.Errorf("%s: the default entry needs explanation, user_explanation and steps", id)
+		if e.Explanation == "" || e.UserExplanation == "" || len(e.Steps) == 0 || len(e.L2Steps) == 0 {
+			t.Errorf("%s: the default entry needs explanation, user_explanation, steps and l2_steps", id)
 		}
 	}
 	for _, id := range kb.IDs() {
@@ -169,5 +169,45 @@ func TestKBIDs(t *testing.T) {
 	got := kb.IDs()
 	if len(got) != len(IDs())+1 || got[len(got)-1] != "zz.last" || !slices.IsSorted(got) {
 		t.Errorf("IDs %v", got)
+	}
+}
+
+// TestKBL2Steps: a shipped entry without l2_steps fails to load, naming
+// its file and line; a team's entry may leave them out, or give its own,
+// but none empty.
+func TestKBL2Steps(t *testing.T) {
+	kb := &KB{entries: map[string]Entry{}}
+	shipped := "- id: a.b\n  title: T\n  user_explanation: U\n  l2_steps: [check it]\n- id: c.d\n  title: T\n  user_explanation: U\n  steps: [S]\n"
+	err := kb.addFiles([]string{"kb/x.yaml"}, func(string) ([]byte, error) { return []byte(shipped), nil }, true)
+	if err == nil || !strings.Contains(err.Error(), `kb/x.yaml:5: entry "c.d" has no l2_steps`) {
+		t.Errorf("shipped entry without l2_steps: %v", err)
+	}
+
+	dir := t.TempDir()
+	writeFile(t, dir, "team.yaml", `
+- id: acme.vpn-missing
+  title: ACME VPN missing
+  user_explanation: Install the VPN.
+- id: disk.almost-full
+  title: Disk almost full (ACME)
+  user_explanation: Call 1234.
+  l2_steps: ["Run the ACME clean-up job: acme-clean HOST."]
+`)
+	got, err := LoadKB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := got.Entry("acme.vpn-missing"); e.L2Steps != nil {
+		t.Errorf("team entry without l2_steps: %+v", e)
+	}
+	if e, _ := got.Entry("disk.almost-full"); !slices.Equal(e.L2Steps, []string{"Run the ACME clean-up job: acme-clean HOST."}) {
+		t.Errorf("team override's l2_steps: %q", e.L2Steps)
+	}
+	if e, _ := got.Entry("service.failed"); len(e.L2Steps) < 2 || !strings.Contains(strings.Join(e.L2Steps, " "), "journalctl -u UNIT") {
+		t.Errorf("default l2_steps: %q", e.L2Steps)
+	}
+	writeFile(t, dir, "team.yaml", "- id: a.b\n  title: T\n  user_explanation: U\n  l2_steps: [one, ' ']\n")
+	if _, err := LoadKB(dir); err == nil || !strings.Contains(err.Error(), `line 1: entry "a.b": l2_steps item 2 is empty`) {
+		t.Errorf("empty l2 step: %v", err)
 	}
 }

@@ -462,5 +462,10 @@ func (a *API) getSnapshot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, snap)
+	v := SnapshotView{Snapshot: *snap}
+	if v.LatestHealthAt, err = a.LatestHealth(r.Context(), snap.AgentID); err != nil {
+		a.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }

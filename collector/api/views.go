@@ -73,7 +73,8 @@ func (a *API) Latest(ctx context.Context, ag store.Agent) (Machine, error) {
 
 // View returns a finding as k may see it: whole from L2 up; below, what
 // the person at the machine could see — title, severity, subject and the
-// plain-language explanation and steps, no evidence values.
+// plain-language explanation and steps, no evidence values and no steps
+// for L2 (the knowledge base's l2_steps).
 func View(k store.APIKey, f bundle.Ranked) bundle.Ranked {
 	if access.ViewOf(k) == access.Evidence {
 		return f

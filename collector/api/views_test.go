@@ -61,8 +61,9 @@ func TestL1OpensAtL1(t *testing.T) {
 }
 
 // TestL1SeesNoEvidence: the ticket view and the agent view show L1 the
-// findings' titles and plain steps, never the evidence values or the
-// bundles' download; L2 sees everything.
+// findings' titles and plain steps, never the evidence values, the
+// knowledge base's steps for L2 or the bundles' download; L2 sees
+// everything.
 func TestL1SeesNoEvidence(t *testing.T) {
 	h := fleet(t)
 	if code, body := do(t, h, "l1", "POST", "/api/v1/tickets", `{"ref":"INC-1","title":"disk","agents":["a1"]}`); code != 201 {
@@ -79,13 +80,13 @@ func TestL1SeesNoEvidence(t *testing.T) {
 				t.Errorf("L1's %s lacks %s:\n%s", path, want, l1)
 			}
 		}
-		for _, l2only := range []string{`"evidence"`, `"explanation"`, `/download"`} {
+		for _, l2only := range []string{`"evidence"`, `"explanation"`, `"l2_steps"`, `/download"`} {
 			if strings.Contains(l1, l2only) {
 				t.Errorf("L1's %s shows %s:\n%s", path, l2only, l1)
 			}
 		}
-		if !strings.Contains(l2, `"evidence"`) {
-			t.Errorf("L2's %s lacks the evidence:\n%s", path, l2)
+		if !strings.Contains(l2, `"evidence"`) || !strings.Contains(l2, `"l2_steps"`) {
+			t.Errorf("L2's %s lacks the evidence or the knowledge base's steps for L2:\n%s", path, l2)
 		}
 	}
 	if _, l2 := do(t, h, "l2", "GET", "/api/v1/tickets/INC-1", ""); !strings.Contains(l2, `/download"`) {

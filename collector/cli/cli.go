@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -193,23 +194,26 @@ func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	var snap store.Snapshot
+	var snap api.SnapshotView
 	if len(processes) > 0 && len(probes) > 0 && !slices.Contains(probes, "processes") {
 		probes = append(probes, "processes") // the probe that finds them
 	}
 	req := api.SnapshotRequest{Probes: probes, Processes: processes, Timeout: timeout.String()}
-	if err := c.Do(ctx, "POST", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots", req, &snap); err != nil {
+	if err := c.Do(ctx, "POST", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots", req, &snap.Snapshot); err != nil {
 		return err
 	}
-	return printSnapshot(stdout, &snap, *asJSON)
+	return printSnapshot(stdout, &snap, *asJSON, time.Now())
 }
 
-func printSnapshot(w io.Writer, snap *store.Snapshot, asJSON bool) error {
+// printSnapshot prints a stored snapshot for people at time now, in
+// units, with its process list's age (render.Snapshot); as JSON, the
+// collector's answer as it came.
+func printSnapshot(w io.Writer, snap *api.SnapshotView, asJSON bool, now time.Time) error {
 	if asJSON {
 		return printJSON(w, snap)
 	}
-	fmt.Fprintf(w, "stored as snapshot %d%s\n", snap.ID, marks(snap))
-	if err := render.Document(w, &snap.Document); err != nil {
+	fmt.Fprintf(w, "stored as snapshot %d%s\n", snap.ID, marks(&snap.Snapshot))
+	if err := render.Snapshot(w, &snap.Document, snap.Age(), now); err != nil {
 		return fmt.Errorf("snapshot %d: %w", snap.ID, err)
 	}
 	return nil
@@ -223,7 +227,7 @@ func marks(s *store.Snapshot) string {
 		m += " (imported from a file, not delivered by the agent)"
 	}
 	if !s.AgentCapturedAt.IsZero() {
-		m += fmt.Sprintf(" (clock adjusted: the agent's clock said %s)", s.AgentCapturedAt.Local().Format(time.DateTime))
+		m += fmt.Sprintf(" (clock adjusted: the agent's clock said %s)", render.Stamp(s.AgentCapturedAt))
 	}
 	return m
 }
@@ -250,6 +254,7 @@ func snapshots(ctx context.Context, c *Client, args []string, stdout, stderr io.
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tCAPTURED\tRECEIVED\tSEQ\tSOURCE")
+	now := time.Now()
 	for _, s := range list {
 		source := "agent"
 		if s.Imported {
@@ -258,8 +263,8 @@ func snapshots(ctx context.Context, c *Client, args []string, stdout, stderr io.
 		if !s.AgentCapturedAt.IsZero() {
 			source += ", clock adjusted"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.Kind, s.CapturedAt.Local().Format(time.DateTime),
-			s.ReceivedAt.Local().Format(time.DateTime), s.Seq, source)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.Kind, render.Time(s.CapturedAt, now),
+			render.Stamp(s.ReceivedAt), s.Seq, source)
 	}
 	return flush(tw)
 }
@@ -267,15 +272,23 @@ func snapshots(ctx context.Context, c *Client, args []string, stdout, stderr io.
 func show(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
 	fs := cliflag.New("show", "sonde show SNAPSHOT-ID [--json]", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	id, err := oneAgent(fs, args)
+	pos, err := cliflag.Parse(fs, args)
 	if err != nil {
 		return err
 	}
-	var snap store.Snapshot
+	if len(pos) != 1 {
+		fs.Usage()
+		return errors.New("name one SNAPSHOT-ID (sonde snapshots AGENT lists them)")
+	}
+	id := pos[0]
+	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+		return fmt.Errorf("snapshot ID %q is not a number (sonde snapshots AGENT lists them)", render.Clean(id))
+	}
+	var snap api.SnapshotView
 	if err := c.Do(ctx, "GET", "/api/v1/snapshots/"+url.PathEscape(id), nil, &snap); err != nil {
 		return err
 	}
-	return printSnapshot(stdout, &snap, *asJSON)
+	return printSnapshot(stdout, &snap, *asJSON, time.Now())
 }
 
 func diffCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {

@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/sondehq/sonde/internal/render"
 )
 
 // DefaultURL is the collector's default API address.
@@ -122,21 +124,12 @@ func (c *Client) unreachable(err error) error {
 	return fmt.Errorf("cannot reach the collector at %s: %w", c.Base, err)
 }
 
-// ago formats the time since t for listings.
+// ago formats the time since t for listings (render.Ago).
 func ago(t time.Time, now time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	d := now.Sub(t)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	return render.Ago(t, now)
 }
 
 func sha256hex(b []byte) string {

@@ -88,6 +88,7 @@ func printFinding(w io.Writer, f api.AgentFinding, hosts map[string]string) {
 		for i, step := range f.KB.Steps {
 			fmt.Fprintf(w, "           %d. %s\n", i+1, render.Clean(step))
 		}
+		printL2Steps(w, f.KB.L2Steps)
 	}
 }
 
@@ -105,4 +106,16 @@ func freshness(fresh bool) string {
 		return "fresh"
 	}
 	return "from a stored snapshot"
+}
+
+// printL2Steps prints the knowledge base's steps for L2 under a finding;
+// the API sends them to L2 and above only.
+func printL2Steps(w io.Writer, steps []string) {
+	if len(steps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "           For L2:")
+	for i, step := range steps {
+		fmt.Fprintf(w, "           %d. %s\n", i+1, render.Clean(step))
+	}
 }

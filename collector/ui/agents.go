@@ -85,10 +85,36 @@ func matches(ag store.Agent, q string) bool {
 }
 
 type probeView struct {
-	Name       string
-	DurationMS float64
-	Error      string
-	Text       string
+	Name     string
+	Duration string
+	Error    string
+	Text     string
+	// AsOf and Stale are set on a fleeting list (render.Fleeting): how old
+	// it is, and why it may be out of date when the agent has reported
+	// since.
+	AsOf, Stale string
+}
+
+// probeViews shows a stored snapshot's probes at time now, in units
+// (render.Data), its fleeting lists marked with age.
+func probeViews(snap *store.Snapshot, age render.Age, now time.Time) []probeView {
+	var out []probeView
+	for _, p := range snap.Probes {
+		v := probeView{Name: p.Name, Duration: render.Seconds(p.DurationMS / 1000), Error: render.Clean(p.Error)}
+		if len(p.Data) > 0 {
+			var b strings.Builder
+			render.Data(&b, p.Data, now)
+			v.Text = b.String()
+		}
+		if render.Fleeting(p.Name) {
+			v.AsOf = age.AsOf(now)
+			if age.Stale() {
+				v.Stale = age.StaleNote("This list")
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 type agentData struct {
@@ -105,6 +131,11 @@ type agentData struct {
 	// Mine are the tickets that name this machine, with their state.
 	Mine   []ticket.Ticket
 	Alerts []alert.Alert // the agent's firing alerts
+	// AsOf says how old the findings are, Stale why they may be out of
+	// date; both empty when the agent has sent no snapshot.
+	AsOf, Stale string
+	// LatestHealth is when the agent last reported health.
+	LatestHealth time.Time
 }
 
 func (u *UI) agent(w http.ResponseWriter, r *http.Request) {
@@ -121,6 +152,17 @@ func (u *UI) agent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := agentData{AgentDetail: detail, CanDiagnose: access.Can(k, access.ReadSnapshot)}
+	if d.LatestHealth, err = u.api.LatestHealth(ctx, ag.ID); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	if m := d.Machine; m.SnapshotID != 0 {
+		age := render.Age{SnapshotID: m.SnapshotID, CapturedAt: m.CapturedAt, LatestHealth: d.LatestHealth}
+		d.AsOf = age.AsOf(time.Now())
+		if age.Stale() {
+			d.Stale = age.StaleNote("These findings")
+		}
+	}
 	if d.Alerts, err = u.firing(ctx, ag.ID); err != nil {
 		u.fail(w, r, err)
 		return
@@ -171,13 +213,8 @@ func (u *UI) diagnostics(ctx context.Context, d *agentData) error {
 		if d.Latest, err = st.Snapshot(ctx, full[0].ID); err != nil {
 			return err
 		}
-		for _, p := range d.Latest.Probes {
-			var b strings.Builder
-			if len(p.Data) > 0 {
-				render.Data(&b, p.Data)
-			}
-			d.Probes = append(d.Probes, probeView{Name: p.Name, DurationMS: p.DurationMS, Error: render.Clean(p.Error), Text: b.String()})
-		}
+		age := render.Age{SnapshotID: d.Latest.ID, CapturedAt: d.Latest.CapturedAt, LatestHealth: d.LatestHealth}
+		d.Probes = probeViews(d.Latest, age, time.Now())
 	}
 	d.History, err = st.Snapshots(ctx, d.ID, store.SnapshotFilter{Limit: 20})
 	return err
@@ -194,7 +231,7 @@ func (u *UI) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 	snap, err := u.api.TakeSnapshot(ctx, ag, nil, nil, u.wait())
 	msg := ""
 	if err == nil {
-		msg = fmt.Sprintf("Snapshot %d taken: %d probes, captured %s.", snap.ID, len(snap.Probes), snap.CapturedAt.UTC().Format(time.RFC3339))
+		msg = fmt.Sprintf("Snapshot %d taken: %d probes, captured %s.", snap.ID, len(snap.Probes), render.Stamp(snap.CapturedAt))
 	}
 	u.done(w, r, back, err, msg)
 }

@@ -44,7 +44,7 @@ func TestImportedMarked(t *testing.T) {
 	if want := fmt.Sprintf("Snapshot %d <span class=\"badge adjusted\"", did); !strings.Contains(page, want) {
 		t.Errorf("the latest full snapshot is not the delivered one, marked clock adjusted (%q):\n%s", want, page)
 	}
-	if !strings.Contains(page, fmt.Sprintf("From snapshot %d (full), captured", did)) {
+	if !strings.Contains(page, fmt.Sprintf("Findings as of 1 h ago (snapshot %d), a full snapshot captured", did)) {
 		t.Errorf("the findings do not come from the delivered snapshot:\n%s", page)
 	}
 	if !regexp.MustCompile(fmt.Sprintf(`<td>%d <span class="badge imported"[^>]*>imported</span></td>`, iid)).MatchString(page) {
@@ -59,7 +59,7 @@ func TestImportedMarked(t *testing.T) {
 	_, page = e.get(t, c, "/agents/"+store.ImportedAgentPrefix+"00ff")
 	for _, want := range []string{
 		fmt.Sprintf("Snapshot %d <span class=\"badge imported\"", oid),
-		fmt.Sprintf("From snapshot %d (full) <span class=\"badge imported\"", oid),
+		fmt.Sprintf("Findings as of 1 min ago (snapshot %d), a full snapshot <span class=\"badge imported\"", oid),
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("a machine known from imports only: the page lacks %q:\n%s", want, page)

@@ -121,7 +121,12 @@ func cliTimeline(s string) []string {
 }
 
 func uiIDs(s string) []string   { return uiAll(s, `<p class="muted mono">([^<·]+?)(?: · [^<]*)?</p>`) }
-func uiSteps(s string) []string { return uiAll(s, `<li>([^<]*)</li>`) }
+// uiSteps are the steps' texts, with the UI's code spans written as the
+// CLI writes them, in backticks.
+func uiSteps(s string) []string {
+	s = strings.NewReplacer("<code>", "`", "</code>", "`").Replace(s)
+	return uiAll(s, `<li>([^<]*)</li>`)
+}
 
 // uiAll returns the unescaped submatches of re in page, joined by a space
 // where re has several.

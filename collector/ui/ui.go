@@ -8,12 +8,12 @@ package ui
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/findings"
+	"github.com/sondehq/sonde/internal/render"
 )
 
 //go:embed templates/*.html static/*
@@ -193,53 +194,44 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
+	// at is a time in snapshot views: "3 days ago, 2026-12-03 14:02 UTC".
+	"at": func(t time.Time) string { return render.Time(t, time.Now()) },
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
-		d := time.Since(t)
-		switch {
-		case d < time.Minute:
-			return "just now"
-		case d < time.Hour:
-			return plural(int(d/time.Minute), "minute") + " ago"
-		case d < 48*time.Hour:
-			return plural(int(d/time.Hour), "hour") + " ago"
-		}
-		return plural(int(d/(24*time.Hour)), "day") + " ago"
+		return render.Ago(t, time.Now())
 	},
 	"bytes": size,
+	"code":  code,
 	"upper": strings.ToUpper,
 	"human": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"join":  strings.Join,
 }
 
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
-}
-
-// size formats a byte count in binary units.
+// size formats a byte count in binary units (render.Bytes).
 func size(n any) string {
-	var v float64
 	switch n := n.(type) {
 	case int64:
-		v = float64(n)
+		return render.Bytes(float64(n))
 	case uint64:
-		v = float64(n)
+		return render.Bytes(float64(n))
 	case int:
-		v = float64(n)
+		return render.Bytes(float64(n))
 	}
-	if v < 1024 {
-		return strconv.FormatFloat(v, 'f', 0, 64) + " B"
+	return fmt.Sprint(n)
+}
+
+// code writes text with `backquoted` parts, such as the commands in the
+// knowledge base's steps for L2, as code; everything escaped.
+func code(s string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(s, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+		} else {
+			b.WriteString(template.HTMLEscapeString(part))
+		}
 	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := -1
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+	return template.HTML(b.String())
 }
