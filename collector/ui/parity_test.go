@@ -120,7 +120,8 @@ func cliTimeline(s string) []string {
 	return out
 }
 
-func uiIDs(s string) []string   { return uiAll(s, `<p class="muted mono">([^<·]+?)(?: · [^<]*)?</p>`) }
+func uiIDs(s string) []string { return uiAll(s, `<p class="muted mono">([^<·]+?)(?: · [^<]*)?</p>`) }
+
 // uiSteps are the steps' texts, with the UI's code spans written as the
 // CLI writes them, in backticks.
 func uiSteps(s string) []string {
