@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -112,7 +113,7 @@ var errNotFolder = errors.New("not a folder")
 func (w *usageWalk) run(ctx context.Context, root string) (walkOutcome, error) {
 	fi, err := os.Lstat(root)
 	if err != nil {
-		return walkOutcome{}, err
+		return walkOutcome{}, fmt.Errorf("reading the folder to walk: %w", err)
 	}
 	if !fi.IsDir() {
 		return walkOutcome{}, errNotFolder

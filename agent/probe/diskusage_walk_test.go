@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/shirou/gopsutil/v3/disk"
 )
 
 // lengthOf sizes a regular file by its length, so that sparse test files
@@ -300,4 +302,58 @@ func BenchmarkDiskUsageWalk20kEntries(b *testing.B) {
 		b.Fatalf("visited %d, cut %v", out.visited, out.cut)
 	}
 	b.ReportMetric(float64(out.visited), "entries/op")
+}
+
+// TestDiskUsageShares: the file systems walked share the entries (each
+// gets an even share of what is left, so one that needs little leaves the
+// rest to the next); past maxUsageMounts they are counted, not walked.
+func TestDiskUsageShares(t *testing.T) {
+	host := t.TempDir()
+	info := "28 1 254:1 / / rw - ext4 /dev/vda1 rw\n"
+	usage := map[string]*disk.UsageStat{"/": {Total: 100, Used: 50, Free: 50}}
+	for i := range maxUsageMounts + 2 {
+		mp := fmt.Sprintf("/m%d", i)
+		info += fmt.Sprintf("%d 28 254:%d / %s rw - ext4 /dev/vd%c rw\n", 30+i, 16+i, mp, 'b'+i)
+		usage[mp] = &disk.UsageStat{Total: 100, Used: 90, Free: 10}
+	}
+	files(t, host, map[string]int64{"proc/1/mountinfo": 0, "proc/filesystems": 0, "m0/a": 1, "m0/b": 1})
+	if err := os.WriteFile(filepath.Join(host, "proc/1/mountinfo"), []byte(info), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(host, "proc/filesystems"), []byte("\text4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	many := map[string]int64{}
+	for i := range 30 {
+		many[fmt.Sprintf("m1/f%d", i)] = 1
+	}
+	files(t, host, many)
+	for i := 2; i < maxUsageMounts+2; i++ {
+		if err := os.Mkdir(filepath.Join(host, fmt.Sprintf("m%d", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &diskUsageProbe{
+		disk: &diskProbe{usage: func(_ context.Context, path string) (*disk.UsageStat, error) {
+			return usage["/"+strings.TrimPrefix(strings.TrimPrefix(path, host), "/")], nil
+		}},
+		walk: *testWalk(), remote: func(string) bool { return false }, now: time.Now,
+	}
+	p.walk.maxEntries, p.walk.maxTime = 10*maxUsageMounts, time.Minute
+	v, err := p.Collect(WithRoot(context.Background(), host), &Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := v.(*DiskUsageResult)
+	if len(r.Mounts) != maxUsageMounts || r.MountsLeftOff != 2 || r.Note != "" {
+		t.Fatalf("walked %d, left off %d, note %q", len(r.Mounts), r.MountsLeftOff, r.Note)
+	}
+	// m0 needs 2 of its 10; m1 gets a seventh of the 78 left: 11 of its 30.
+	m0, m1 := r.Mounts[0], r.Mounts[1]
+	if m0.Mountpoint != "/m0" || m0.EntriesVisited != 2 || m0.Truncated || m0.WalkedBytes != 2 {
+		t.Errorf("m0 %+v", m0)
+	}
+	if m1.Mountpoint != "/m1" || m1.EntriesVisited != 11 || !slices.Equal(m1.TruncatedBy, []string{cutEntries}) {
+		t.Errorf("m1 %+v", m1)
+	}
 }
