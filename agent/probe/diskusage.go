@@ -135,7 +135,7 @@ func (p *diskUsageProbe) Collect(ctx context.Context, env *Env) (any, error) {
 		full = append(full, m)
 	}
 	if len(full) == 0 {
-		r.Note = fmt.Sprintf("no file system is %.0f%% full or more; nothing was walked", DiskUsageThreshold*100)
+		r.Note = fmt.Sprintf("no local, writable file system is %.0f%% full or more; nothing was walked", DiskUsageThreshold*100)
 		return r, nil
 	}
 	root := Path(ctx, common.HostRootEnvKey)
