@@ -56,6 +56,7 @@ func diskMounts(doc *protocol.Document) ([]diskMount, map[string]diskMount) {
 
 func analyzeDisk(in *input) []Finding {
 	mounts, _ := diskMounts(in.doc)
+	walks := diskUsage(in.doc)
 	var out []Finding
 	for _, m := range mounts {
 		point := clip(m.Mountpoint)
@@ -71,7 +72,9 @@ func analyzeDisk(in *input) []Finding {
 				// squeezes the memory programs have.
 				title = fmt.Sprintf("The memory-backed file system at %s is %s full", point, percent(m.UsedRatio))
 			}
-			out = append(out, Finding{ID: "disk.almost-full", Severity: sev, Subject: point, Evidence: ev, Title: title})
+			f := Finding{ID: "disk.almost-full", Severity: sev, Subject: point, Evidence: ev, Title: title}
+			explainUsage(in, &f, m.Mountpoint, walks)
+			out = append(out, f)
 		}
 		if sev := level(m.InodesUsedRatio, InodesFullWarning, InodesFullCritical); sev != 0 {
 			ev := diskEvidence(m)

@@ -10,7 +10,7 @@ import (
 )
 
 // probeNames are the probes the analyzers read.
-var probeNames = []string{"cpu", "disk", "memory", "network", "processes", "services", "system", "time"}
+var probeNames = []string{"cpu", "disk", "disk-usage", "memory", "network", "processes", "services", "system", "time"}
 
 // FuzzAnalyze feeds arbitrary bytes as every probe's data, in the
 // snapshot and in its history, and demands that no analyzer panics. The
@@ -27,6 +27,9 @@ func FuzzAnalyze(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"mounts":[{"mountpoint":"/","used_ratio":-1e308}]}`), []byte(`{"mounts":[{"mountpoint":"/","used_ratio":1e308}]}`))
+	// The disk and disk-usage probes read the same mounts.
+	f.Add([]byte(`{"mounts":[{"mountpoint":"/","used_ratio":0.99,"largest_dirs":[{"path":"/var","bytes":5},{"path":"/var/log","bytes":4}],"largest_files":[{"path":"/var/log/x","bytes":4}]}]}`),
+		[]byte(`{"mounts":[{"mountpoint":"/","used_ratio":0.9,"largest_dirs":[{"path":"/var","bytes":1},{"path":"/var/log","bytes":0}]}]}`))
 	f.Add([]byte(`{"collector":{"known":true,"offset_ms":1e308,"rtt_ms":-1e308}}`), []byte(`[]`))
 	kb, err := LoadKB("")
 	if err != nil {

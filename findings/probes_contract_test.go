@@ -24,10 +24,11 @@ func probeGolden(t *testing.T, name, fixture string) protocol.ProbeJSON {
 
 // TestCheckOnProbeFixtures is the contract between the probes and the
 // analyzers, and what `sonde-agent check` tells the person at the
-// keyboard: on the laptop fixtures, as the hardware, storage-health, logs,
-// wifi, proxy and security probes read them, it explains a worn battery, a
-// failing disk, the programs killed for memory, a weak Wi-Fi signal and a
-// broken proxy, in plain words. (The server fixtures give a failing SATA
+// keyboard: on the laptop fixtures, as the disk, disk-usage, hardware,
+// storage-health, logs, wifi, proxy and security probes read them, it
+// explains full disks and what fills them, a worn battery, a failing disk,
+// the programs killed for memory, a weak Wi-Fi signal and a broken proxy,
+// in plain words. (The server fixtures give a failing SATA
 // disk and an unencrypted system disk.)
 func TestCheckOnProbeFixtures(t *testing.T) {
 	for _, tc := range []struct {
@@ -36,12 +37,13 @@ func TestCheckOnProbeFixtures(t *testing.T) {
 		want     []string // finding IDs
 		sentence []string // from the user explanations
 	}{
-		{"laptop", []protocol.ProbeJSON{probeGolden(t, "disk", "laptop"), probeGolden(t, "hardware", "laptop"), probeGolden(t, "storage-health", "laptop"), probeGolden(t, "logs", "linux-laptop"),
+		{"laptop", []protocol.ProbeJSON{probeGolden(t, "disk", "laptop"), probeGolden(t, "disk-usage", "laptop"), probeGolden(t, "hardware", "laptop"), probeGolden(t, "storage-health", "laptop"), probeGolden(t, "logs", "linux-laptop"),
 			probeGolden(t, "wifi", "laptop"), probeGolden(t, "proxy", "laptop"), probeGolden(t, "security", "laptop")},
 			[]string{"hardware.battery-worn", "storage.failing", "storage.worn-out", "logs.oom-kills", "logs.disk-io-errors",
 				"wifi.weak-signal", "proxy.misconfigured", "proxy.conflicting", "disk.almost-full"},
 			[]string{"battery has worn out", "disk is reporting faults", "ran out of memory", "Wi-Fi signal is weak",
-				"The memory-backed file system at /dev/shm is 98% full"}},
+				"The memory-backed file system at /dev/shm is 98% full; largest:", "/dev/shm/.org.chromium.Chromium.x1Yz2 6.0 GiB",
+				"The disk at /data is 95% full; largest: /data/vm 58.0 GiB"}},
 		{"server", []protocol.ProbeJSON{probeGolden(t, "hardware", "server"), probeGolden(t, "storage-health", "server"), probeGolden(t, "security", "server")},
 			[]string{"storage.failing", "security.disk-unencrypted", "security.auto-updates-off"}, []string{"disk is reporting faults", "disk is not encrypted"}},
 	} {

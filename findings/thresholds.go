@@ -26,6 +26,13 @@ const (
 	DiskGrowthMinSpan  = 30 * time.Minute
 	DiskGrowthMinRatio = 0.01
 
+	// DiskUsageGrowthMin and DiskUsageGrowthShare: disk.almost-full names
+	// a folder that grew since an earlier walk of the disk (the disk-usage
+	// probe) when it grew by this many bytes and this share of its earlier
+	// size; smaller changes are churn. sonde diff uses the same rule.
+	DiskUsageGrowthMin   = 100 << 20
+	DiskUsageGrowthShare = 0.10
+
 	// MemoryUsedWarning and MemoryUsedCritical are the shares of memory
 	// in use (total minus available) at which memory.pressure fires.
 	MemoryUsedWarning  = 0.95

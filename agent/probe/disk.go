@@ -137,11 +137,7 @@ func (p *diskProbe) mounts(ctx context.Context) ([]DiskMount, error) {
 			Fstype:     part.Fstype,
 			ReadOnly:   slices.Contains(part.Opts, "ro"),
 		}
-		path := part.Mountpoint
-		if root != "/" && root != "" {
-			path = filepath.Join(root, path)
-		}
-		u, err := p.usage(ctx, path)
+		u, err := p.usage(ctx, underRoot(root, part.Mountpoint))
 		if err != nil {
 			m.Error = fmt.Sprintf("statfs %s: %v", part.Mountpoint, err)
 			mounts = append(mounts, m)
@@ -246,6 +242,15 @@ func uniqueDevices(parts []disk.PartitionStat) []disk.PartitionStat {
 		}
 	}
 	return out
+}
+
+// underRoot is where a mount point of the host is seen from here: under
+// HOST_ROOT when that is not "/" (a container, a test's fixture tree).
+func underRoot(root, mountpoint string) string {
+	if root != "/" && root != "" {
+		return filepath.Join(root, mountpoint)
+	}
+	return mountpoint
 }
 
 // hostDevice names a device as the host does: gopsutil resolves

@@ -19,27 +19,8 @@ import (
 func TestDisk(t *testing.T) {
 	for _, dir := range cases(t, "disk") {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			// usage.json stands for statfs(2), by mount point; a mount point
-			// missing from it fails as an unreadable one would.
-			b, err := os.ReadFile(filepath.Join(dir, "usage.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var usage map[string]*disk.UsageStat
-			if err := json.Unmarshal(b, &usage); err != nil {
-				t.Fatal(err)
-			}
 			root := filepath.Join(dir, "root")
-			statfs := func(_ context.Context, path string) (*disk.UsageStat, error) {
-				if path != root && !strings.HasPrefix(path, root+"/") {
-					return nil, fmt.Errorf("statfs outside the host root: %s", path)
-				}
-				mp := "/" + strings.TrimPrefix(path[len(root):], "/")
-				if u, ok := usage[mp]; ok {
-					return u, nil
-				}
-				return nil, os.ErrPermission
-			}
+			statfs, _ := fixtureStatfs(t, filepath.Join(dir, "usage.json"), root)
 			goldenSequence(t, func() probe.Probe { return probe.NewTestDisk(statfs) }, dir)
 
 			// The second call reuses the parsed mount table: same result.
@@ -58,4 +39,30 @@ func TestDisk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fixtureStatfs reads a case's usage.json, which stands for statfs(2) by
+// mount point, and returns a statfs over the host root at root, with the
+// usage by mount point. A mount point missing from the file fails as an
+// unreadable one would.
+func fixtureStatfs(t testing.TB, usageFile, root string) (func(context.Context, string) (*disk.UsageStat, error), map[string]*disk.UsageStat) {
+	t.Helper()
+	b, err := os.ReadFile(usageFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage map[string]*disk.UsageStat
+	if err := json.Unmarshal(b, &usage); err != nil {
+		t.Fatal(err)
+	}
+	return func(_ context.Context, path string) (*disk.UsageStat, error) {
+		if path != root && !strings.HasPrefix(path, root+"/") {
+			return nil, fmt.Errorf("statfs outside the host root: %s", path)
+		}
+		mp := "/" + strings.TrimPrefix(path[len(root):], "/")
+		if u, ok := usage[mp]; ok {
+			return u, nil
+		}
+		return nil, os.ErrPermission
+	}, usage
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // probeNames are the probes the diff reads, and one it does not.
-var probeNames = []string{"system", "services", "network", "disk", "memory", "processes", "software", "cpu"}
+var probeNames = []string{"system", "services", "network", "disk", "disk-usage", "memory", "processes", "software", "cpu"}
 
 // FuzzCompare gives every probe of both documents arbitrary bytes as data:
 // Compare never panics, its diff always encodes as JSON, and its text

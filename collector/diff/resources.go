@@ -21,9 +21,16 @@ type mount struct {
 	Error           string   `json:"error"`
 }
 
-// compareDisk compares the mounts, and the used share of the space and of
-// the inodes of each mount on both sides.
+// compareDisk compares the mounts, and the folders that grew or shrank
+// where both snapshots walked a disk (compareFolders).
 func compareDisk(s *Section, p pair) {
+	compareMounts(s, p)
+	compareFolders(s, p)
+}
+
+// compareMounts compares the mounts, and the used share of the space and
+// of the inodes of each mount on both sides.
+func compareMounts(s *Section, p pair) {
 	var a, b diskData
 	if !load(s, p, "disk", &a, &b) {
 		return
