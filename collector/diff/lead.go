@@ -92,13 +92,16 @@ func explains(section string, c *Change, causes []Cause) string {
 	return ""
 }
 
-// mentions reports whether text names subject as a whole word or path:
-// "/ used" names "/", "/home used" does not.
+// mentions reports whether text names subject as a whole word or path, or
+// a path under it: "/ used" names "/", "/home used" does not; "folder
+// /srv/data" names "/srv". Paths under "/" are on other mounts as often
+// as not: they do not count for it.
 func mentions(text, subject string) bool {
 	for i := strings.Index(text, subject); i >= 0; {
 		end := i + len(subject)
 		before := i == 0 || strings.ContainsRune(" (,:", rune(text[i-1]))
-		after := end == len(text) || strings.ContainsRune(" ),:", rune(text[end]))
+		after := end == len(text) || strings.ContainsRune(" ),:", rune(text[end])) ||
+			(subject != "/" && strings.HasPrefix(subject, "/") && text[end] == '/')
 		if before && after {
 			return true
 		}

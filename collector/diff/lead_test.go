@@ -86,6 +86,9 @@ func TestMentions(t *testing.T) {
 	}{
 		{"/ used", "/", true},
 		{"/home used", "/", false},
+		{"/home used", "/ho", false},
+		{"folder /srv/data", "/srv", true},
+		{"folder /srvx/data", "/srv", false},
 		{"mount /", "/", true},
 		{"nginx.service", "nginx.service", true},
 		{"xnginx.service", "nginx.service", false},
