@@ -29,7 +29,7 @@ func runaway(in *input, top procEntry, cores int) (Finding, bool) {
 	history := slices.Clone(in.history)
 	slices.SortStableFunc(history, func(a, b *protocol.Document) int { return b.CapturedAt.Compare(a.CapturedAt) })
 	oldest, last := newest, top
-	samples, low, sum := 1, top.CPUPercent, top.CPUPercent
+	samples, low, mean := 1, top.CPUPercent, top.CPUPercent
 	for _, h := range history {
 		if !h.CapturedAt.Before(oldest) {
 			continue // not older: a duplicate, or out of order
@@ -46,7 +46,8 @@ func runaway(in *input, top procEntry, cores int) (Finding, bool) {
 			break
 		}
 		oldest, last = h.CapturedAt, e
-		samples, low, sum = samples+1, min(low, e.CPUPercent), sum+e.CPUPercent
+		samples, low = samples+1, min(low, e.CPUPercent)
+		mean += (e.CPUPercent - mean) / float64(samples) // no sum to overflow
 	}
 	since := oldest.Add(-window(last))
 	if top.Started > 0 && since.Unix() < top.Started {
@@ -56,9 +57,8 @@ func runaway(in *input, top procEntry, cores int) (Finding, bool) {
 	if held < RunawayMinSpan {
 		return Finding{}, false
 	}
-	avg := math.Round(sum/float64(samples)*100) / 100
 	ev := map[string]any{"pid": top.PID, "name": clip(top.Name), "cpu_percent": top.CPUPercent, "cpu_percent_min": low,
-		"cpu_percent_avg": avg, "held_seconds": int64(held / time.Second), "since": since.Unix(), "samples": samples, "cpus": cores}
+		"cpu_percent_avg": hundredths(mean), "held_seconds": int64(held / time.Second), "since": since.Unix(), "samples": samples, "cpus": cores}
 	busy := "one of the"
 	if n := math.Round(low / 100); n >= 2 {
 		busy = fmt.Sprintf("%.0f of the", n)
@@ -78,4 +78,12 @@ func window(e procEntry) time.Duration {
 		return maxWindow
 	}
 	return time.Duration(w * float64(time.Second))
+}
+
+// hundredths rounds x to two decimals, where that stays finite.
+func hundredths(x float64) float64 {
+	if r := math.Round(x*100) / 100; !math.IsInf(r, 0) {
+		return r
+	}
+	return x
 }
