@@ -105,7 +105,7 @@ func TestAlertJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, absent := range []string{"starts_at", "ends_at", "false_since", "last_sent_at"} {
+	for _, absent := range []string{"starts_at", "ends_at", "false_since", "last_sent_at", "resolves_at", "keep_firing", "keep_firing_for"} {
 		if _, ok := m[absent]; ok {
 			t.Errorf("%s present in %s", absent, b)
 		}
@@ -197,7 +197,11 @@ func TestDefaultPackSingleCoreRunaway(t *testing.T) {
 
 	// One core: the loop is the whole machine.
 	e = NewEngine(rs, Options{ResendInterval: time.Hour})
-	equal(t, only(timeline(e, 0, 40, inputs(1, 99)), "firing"), []string{"firing HighCPU{} @15m"})
+	equal(t, only(timeline(e, 0, 15, inputs(1, 99)), "firing"), []string{"firing HighCPU{} @15m"})
+	if st := e.State(); len(st) != 1 || st[0].Annotations["summary"] != "CPU use on ws-0042 has been above 90% for 15m (99%)" {
+		t.Errorf("one core: %+v", st)
+	}
+	equal(t, only(timeline(e, 16, 40, inputs(1, 99)), "firing"), nil)
 	// Cores unknown (an agent whose facts do not say): nothing.
 	e = NewEngine(rs, Options{ResendInterval: time.Hour})
 	equal(t, timeline(e, 0, 40, inputs(0, 13)), nil)
