@@ -31,6 +31,8 @@ func FuzzAnalyze(f *testing.F) {
 	f.Add([]byte(`{"mounts":[{"mountpoint":"/","used_ratio":0.99,"largest_dirs":[{"path":"/var","bytes":5},{"path":"/var/log","bytes":4}],"largest_files":[{"path":"/var/log/x","bytes":4}]}]}`),
 		[]byte(`{"mounts":[{"mountpoint":"/","used_ratio":0.9,"largest_dirs":[{"path":"/var","bytes":1},{"path":"/var/log","bytes":0}]}]}`))
 	f.Add([]byte(`{"collector":{"known":true,"offset_ms":1e308,"rtt_ms":-1e308}}`), []byte(`[]`))
+	f.Add([]byte(`{"top":{"pid":1,"name":"x","cpu_percent":1e308,"window_seconds":1e308,"started":-5},"logical_cores":8}`),
+		[]byte(`{"top_cpu":[{"pid":1,"cpu_percent":100,"started":9e18}],"top":{"pid":1,"cpu_percent":100,"window_seconds":-1}}`))
 	kb, err := LoadKB("")
 	if err != nil {
 		f.Fatal(err)

@@ -81,6 +81,17 @@ const (
 	CPUHogPercent = 90.0
 	CPUHogShare   = 0.5
 
+	// RunawayPercent is the CPU use of one process, in percent of one CPU,
+	// that process.runaway looks for in every sample of a run, on a machine
+	// of two cores or more: a loop holds its core whatever the rest of the
+	// machine does, so the machine's own use does not count. The run must
+	// last RunawayMinSpan (the SingleCoreRunaway alert's "for"), its samples
+	// at most RunawayMaxGap apart (or as far as a sample's window reaches
+	// back).
+	RunawayPercent = 90.0
+	RunawayMinSpan = 10 * time.Minute
+	RunawayMaxGap  = 5 * time.Minute
+
 	// BatteryWornWarning and BatteryWornCritical are the shares of its
 	// design capacity a battery still holds (full charge over design) at
 	// or below which hardware.battery-worn is a warning and critical.

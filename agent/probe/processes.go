@@ -42,8 +42,10 @@ type processesProbe struct {
 	// uidNames maps user IDs to names; read once per call, when needed.
 	uidNames map[string]string
 	// details is what was read of the processes shown at the last call,
-	// by PID, so that the next call reads again only what can change.
-	details map[int32]procDetail
+	// by PID, so that the next call reads again only what can change;
+	// topDetail the same of the busiest process at the last health call.
+	details   map[int32]procDetail
+	topDetail procDetail
 	// bootTime is the Unix time of the clock's zero where that clock is the
 	// uptime (Linux), read once: 0 until then, or where the clock is the
 	// Unix clock itself.
@@ -66,8 +68,10 @@ type procSample struct {
 	started float64 // start time on the snapshot's clock
 	rss     uint64
 	threads int
-	// cpuPercent is filled by the probe, from the previous call.
+	// cpuPercent and window (seconds) are filled by rates: the CPU use,
+	// in percent of one CPU, over the window.
 	cpuPercent float64
+	window     float64
 }
 
 // procSnapshot is every process at one instant.
@@ -78,6 +82,9 @@ type procSnapshot struct {
 	// epoch is the Unix time, in seconds, at which clock was 0, to turn
 	// start times into dates; negative when unknown.
 	epoch float64
+	// listed counts the processes listed, those whose figures could not
+	// be read (exited since, or not ours to read) included.
+	listed int
 }
 
 // ProcessesResult is the processes probe's full result.
@@ -104,14 +111,18 @@ type ProcessCounts struct {
 	Threads   int `json:"threads"`
 }
 
-// ProcessHealth is the processes probe's light result. It comes from
-// system-wide counters, without visiting each process, so its running and
-// blocked figures count runnable and I/O-blocked threads, as vmstat does.
+// ProcessHealth is the processes probe's light result. Its running and
+// blocked figures come from system-wide counters, so they count runnable
+// and I/O-blocked threads, as vmstat does; Top reads each process's CPU
+// time, once (see processes_health.go).
 type ProcessHealth struct {
 	Total   int `json:"total"`
 	Threads int `json:"threads,omitempty"`
 	Running int `json:"running,omitempty"`
 	Blocked int `json:"blocked,omitempty"`
+	// Top is the busiest process (see ProcessTop); absent where the
+	// platform gives no per-process figures (macOS) or lists none.
+	Top *ProcessTop `json:"top,omitempty"`
 }
 
 // ProcessInfo is one process in a top list. CPUPercent is of one CPU, as
@@ -151,32 +162,18 @@ func (p *processesProbe) Name() string { return "processes" }
 
 func (p *processesProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	if env.Health {
-		return p.health(ctx)
+		return p.health(ctx, env)
 	}
 	p.uidNames = nil
 	snap, err := p.sample(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if p.next == nil {
-		p.next = make(map[int32]procPrev, len(p.samples))
-	}
-	clear(p.next)
+	p.rates(snap)
 	r := &ProcessesResult{}
 	for i := range p.samples {
-		s := &p.samples[i]
-		r.Counts.add(s)
-		base, since := 0.0, s.started
-		if prev, ok := p.prev[s.pid]; ok && prev.started == s.started && p.prevClock > 0 {
-			base, since = prev.cpu, p.prevClock
-		}
-		if span := snap.clock - since; span > 0 && s.cpu >= base {
-			s.cpuPercent = hundredths((s.cpu - base) / span * 100)
-		}
-		p.next[s.pid] = procPrev{cpu: s.cpu, started: s.started}
+		r.Counts.add(&p.samples[i])
 	}
-	p.prev, p.next = p.next, p.prev
-	p.prevClock = snap.clock
 
 	// Only the processes shown are read further, each once per call.
 	shown := make(map[int32]procDetail, 2*p.topN)
@@ -204,6 +201,32 @@ func (p *processesProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	}
 	p.details = shown
 	return r, nil
+}
+
+// rates sets each sample's CPU use over its window: since the previous
+// call, or since the process started where it is newer than that call (and
+// at the first call). It keeps the CPU times for the next call, which the
+// full and the health variant share: the window is since whichever ran
+// last, as the cpu probe's usage is.
+func (p *processesProbe) rates(snap procSnapshot) {
+	if p.next == nil {
+		p.next = make(map[int32]procPrev, len(p.samples))
+	}
+	clear(p.next)
+	for i := range p.samples {
+		s := &p.samples[i]
+		base, since := 0.0, s.started
+		if prev, ok := p.prev[s.pid]; ok && prev.started == s.started && p.prevClock > 0 {
+			base, since = prev.cpu, p.prevClock
+		}
+		if span := snap.clock - since; span > 0 && s.cpu >= base {
+			s.cpuPercent = hundredths((s.cpu - base) / span * 100)
+			s.window = span
+		}
+		p.next[s.pid] = procPrev{cpu: s.cpu, started: s.started}
+	}
+	p.prev, p.next = p.next, p.prev
+	p.prevClock = snap.clock
 }
 
 // byCPU orders processes by CPU use.

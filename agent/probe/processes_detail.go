@@ -55,11 +55,19 @@ type procDetail struct {
 // previous call's reading where it still holds.
 func (p *processesProbe) detail(ctx context.Context, env *Env, s *procSample) procDetail {
 	d, known := p.details[s.pid]
+	return p.refresh(ctx, env, s, d, known, true)
+}
+
+// refresh returns d, what was read of process s before (if known), with
+// its command line read again: the whole of it where d is of another
+// process (an exec, or a PID reused), its user and executable too when
+// static is set.
+func (p *processesProbe) refresh(ctx context.Context, env *Env, s *procSample, d procDetail, known, static bool) procDetail {
 	known = known && d.started == s.started && d.name == s.name
 	if !known {
 		d = procDetail{started: s.started, name: s.name}
 	}
-	raw, cut := p.readDetail(ctx, s, &d, !known)
+	raw, cut := p.readDetail(ctx, s, &d, !known && static)
 	h := maphash.String(cmdlineSeed, raw)
 	if known && d.clean && h == d.rawHash && cut == d.cut {
 		return d

@@ -58,13 +58,12 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 		snap.memTotal = kb << 10
 	}
 	p.samples = p.samples[:0]
-	seen := 0
 	err = eachDirent(dir, p.dirBuf, func(name []byte) bool {
 		pid := atou(name)
 		if pid == 0 || pid > math.MaxInt32 {
 			return true
 		}
-		if seen++; seen%256 == 0 && ctx.Err() != nil {
+		if snap.listed++; snap.listed%256 == 0 && ctx.Err() != nil {
 			return false // a machine with a very great many processes
 		}
 		b, err := readRecordAt(dir, string(name)+"/stat", p.buf)
@@ -273,25 +272,23 @@ func readPasswd(ctx context.Context) map[string]string {
 	return m
 }
 
-// health counts processes from the /proc listing and system-wide counters,
-// without opening any process's files.
-func (p *processesProbe) health(ctx context.Context) (*ProcessHealth, error) {
-	p.grow()
+// health lists the processes as the full variant does, one stat read
+// each, to find the busiest (see processes_health.go), and reads the
+// running, blocked and thread counts from system-wide counters.
+func (p *processesProbe) health(ctx context.Context, env *Env) (*ProcessHealth, error) {
+	snap, err := p.sample(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h := &ProcessHealth{Total: snap.listed}
+	if s := p.busiest(snap); s != nil {
+		h.Top = p.topOf(ctx, env, snap, s)
+	}
 	dir, err := openProcDir(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(dir)
-	h := &ProcessHealth{}
-	err = eachDirent(dir, p.dirBuf, func(name []byte) bool {
-		if atou(name) > 0 {
-			h.Total++
-		}
-		return true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing processes: %w", err)
-	}
 	if b, err := readFileAt(dir, "stat", p.buf); err == nil {
 		running, _ := lineUint(b, "procs_running")
 		blocked, _ := lineUint(b, "procs_blocked")

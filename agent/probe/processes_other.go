@@ -27,6 +27,14 @@ var errForks = errors.New("per-process figures are not read on macOS: gopsutil w
 // sample reads every process through gopsutil. The clock is the wall
 // clock, in seconds, which process creation times are counted on.
 func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
+	return p.sampleWith(ctx, false)
+}
+
+// sampleWith is sample; light reads only each process's start and CPU
+// times, what the health variant ranks by: the rest costs a system call or
+// more each (on Windows, the thread count takes a snapshot of every
+// process, for each process).
+func (p *processesProbe) sampleWith(ctx context.Context, light bool) (procSnapshot, error) {
 	var snap procSnapshot
 	if runtime.GOOS == "darwin" {
 		return snap, errForks
@@ -40,20 +48,25 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 		snap.memTotal = vm.Total
 	}
 	p.samples = p.samples[:0]
+	snap.listed = len(procs)
 	for _, pr := range procs {
 		created, err := pr.CreateTimeWithContext(ctx)
 		if err != nil {
 			continue // exited since the listing, or not ours to read
 		}
 		s := procSample{pid: pr.Pid, started: float64(created) / 1e3, state: "other"}
+		if t, err := pr.TimesWithContext(ctx); err == nil {
+			s.cpu = t.User + t.System
+		}
+		if light {
+			p.samples = append(p.samples, s)
+			continue
+		}
 		s.name, _ = pr.NameWithContext(ctx)
 		if st, err := pr.StatusWithContext(ctx); err == nil && len(st) > 0 {
 			if name, ok := otherStates[st[0]]; ok {
 				s.state = name
 			}
-		}
-		if t, err := pr.TimesWithContext(ctx); err == nil {
-			s.cpu = t.User + t.System
 		}
 		if m, err := pr.MemoryInfoWithContext(ctx); err == nil {
 			s.rss = m.RSS
@@ -97,11 +110,27 @@ func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procD
 // name would cost much and find nothing more.
 func (p *processesProbe) exeForMatch(context.Context, int32) string { return "" }
 
-// health counts the processes.
-func (p *processesProbe) health(ctx context.Context) (*ProcessHealth, error) {
-	pids, err := process.PidsWithContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing processes: %w", err)
+// health lists the processes with their CPU times, lightly, to find the
+// busiest (see processes_health.go), and reads its name alone; on macOS,
+// where per-process figures would fork, it counts the processes.
+func (p *processesProbe) health(ctx context.Context, env *Env) (*ProcessHealth, error) {
+	if runtime.GOOS == "darwin" {
+		pids, err := process.PidsWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing processes: %w", err)
+		}
+		return &ProcessHealth{Total: len(pids)}, nil
 	}
-	return &ProcessHealth{Total: len(pids)}, nil
+	snap, err := p.sampleWith(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	h := &ProcessHealth{Total: snap.listed}
+	if s := p.busiest(snap); s != nil {
+		if pr, err := process.NewProcessWithContext(ctx, s.pid); err == nil {
+			s.name, _ = pr.NameWithContext(ctx)
+		}
+		h.Top = p.topOf(ctx, env, snap, s)
+	}
+	return h, nil
 }

@@ -13,7 +13,7 @@ import (
 
 // HealthProbes are the probes of a periodic health snapshot, each run in
 // its light variant.
-var HealthProbes = []string{"agent", "cpu", "memory", "disk", "hardware", "network", "services", "time"}
+var HealthProbes = []string{"agent", "cpu", "memory", "disk", "hardware", "network", "processes", "services", "time"}
 
 // Set is the probes one agent runs, each instance kept across snapshots so
 // it can compute rates.

@@ -420,11 +420,27 @@ func TestAbsentFieldsGiveNoSeries(t *testing.T) {
 			"network.errors >= 0 or network.resolvers >= 0", []string{":3"}},
 		{probes{"disk": map[string]any{"mounts": []map[string]any{{"mountpoint": "", "used_ratio": 1}, {"mountpoint": "/", "inodes_used_ratio": 0.5}}}},
 			"disk.used_ratio >= 0 or disk.inodes_used_ratio >= 0", []string{"mountpoint=/:0.5"}},
+		// The busiest process needs a PID and its CPU use; a start time
+		// beyond any date is left out, and so is an empty command line.
+		{probes{"processes": map[string]any{"total": 5}}, "process.top_core_percent >= 0", nil},
+		{probes{"processes": map[string]any{"top": map[string]any{"pid": 0, "name": "idle", "cpu_percent": 100}}}, "process.top_core_percent >= 0", nil},
+		{probes{"processes": map[string]any{"top": map[string]any{"pid": 7, "name": "x"}}}, "process.top_core_percent >= 0", nil},
+		{probes{"processes": map[string]any{"top": map[string]any{"pid": 7, "name": "x", "cpu_percent": 95, "started": 1e12, "cmdline": ""}}},
+			"process.top_core_percent >= 0", []string{"pid=7,process=x:95"}},
+		{probes{"processes": map[string]any{"top": "busy"}}, "process.top_core_percent >= 0", nil},
+		// No cores in the input nor in the snapshot's facts.
+		{probes{"cpu": map[string]any{"usage_percent": 5}}, "cpu.cores >= 0", nil},
 	} {
 		in := Input{Health: healthDoc(t0, tc.probes)}
 		if got := evalString(t, tc.expr, in, t0); !slices.Equal(got, tc.want) {
 			t.Errorf("%v, %s: %q, want %q", tc.probes, tc.expr, got, tc.want)
 		}
+	}
+	// The input's cores win over the facts'.
+	in := Input{CPUs: 8, Health: healthDoc(t0, nil)}
+	in.Health.Facts.CPUs = 2
+	if got := evalString(t, "cpu.cores > 1", in, t0); !slices.Equal(got, []string{":8"}) {
+		t.Errorf("cores: %q", got)
 	}
 	// Without a health snapshot, only the agent's own fields have series.
 	if got := evalString(t, "disk.used_ratio >= 0 or agent.online == 0", Input{}, t0); !slices.Equal(got, []string{":0"}) {
@@ -445,5 +461,17 @@ func TestExpressionSeriesBound(t *testing.T) {
 	got := evalString(t, "disk.used_ratio > 0.9 or services.failed > 0", in, t0)
 	if len(got) != maxSeries || !slices.Contains(got, "mountpoint=/m0:0.99") || slices.Contains(got, "unit=u0.service:1") {
 		t.Fatalf("%d series, want the %d of the left side", len(got), maxSeries)
+	}
+}
+
+// TestTopProcessLabelsBounded: the busiest process's name and command
+// line, from the agent, are cut to maxLabelLen as labels.
+func TestTopProcessLabelsBounded(t *testing.T) {
+	long := strings.Repeat("é", maxLabelLen)
+	in := Input{Health: healthDoc(t0, probes{"processes": map[string]any{"top": map[string]any{"pid": 9, "name": long, "cpu_percent": 99, "cmdline": long}}})}
+	c := newEvalCtx(&in, t0)
+	got := catalogue["process.top_core_percent"].samples(c, c.cur)
+	if len(got) != 1 || len(got[0].labels["process"]) != maxLabelLen || len(got[0].labels["cmdline"]) != maxLabelLen || got[0].labels["pid"] != "9" {
+		t.Fatalf("series %+v", got)
 	}
 }

@@ -15,6 +15,10 @@ func init() {
 		{name: "cpu.load1", help: "load average over 1 minute", doc: scalar("cpu", func(d *cpuData) *float64 { return d.Load1 })},
 		{name: "cpu.load5", help: "load average over 5 minutes", doc: scalar("cpu", func(d *cpuData) *float64 { return d.Load5 })},
 		{name: "cpu.load15", help: "load average over 15 minutes", doc: scalar("cpu", func(d *cpuData) *float64 { return d.Load15 })},
+		{name: "cpu.cores", help: "logical CPUs of the machine (cores, hyperthreads counted), from the agent's facts", agent: cpuCores},
+
+		{name: "process.top_core_percent", help: "CPU use of the busiest process over the last health interval, percent of one core (100 is one core held throughout)",
+			labels: []string{"pid", "process", "cmdline", "started"}, doc: topProcess},
 
 		{name: "memory.used_ratio", help: "share of memory in use (total minus available), 0 to 1", doc: scalar("memory", func(d *memoryData) *float64 { return d.UsedRatio })},
 		{name: "memory.available_bytes", help: "memory available to new work, bytes", doc: scalar("memory", func(d *memoryData) *float64 { return d.AvailableBytes })},

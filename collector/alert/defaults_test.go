@@ -2,6 +2,7 @@ package alert
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,7 +105,7 @@ func TestAlertJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, absent := range []string{"starts_at", "ends_at", "false_since", "last_sent_at"} {
+	for _, absent := range []string{"starts_at", "ends_at", "false_since", "last_sent_at", "resolves_at", "keep_firing", "keep_firing_for"} {
 		if _, ok := m[absent]; ok {
 			t.Errorf("%s present in %s", absent, b)
 		}
@@ -133,4 +134,75 @@ func TestDefaultPackFault(t *testing.T) {
 		"firing FaultReported{trigger=collector-unreachable} @3m",
 		"resolved FaultReported{trigger=collector-unreachable} @18m",
 	})
+}
+
+// runawayDoc is a health snapshot at minute n of a machine whose CPU use
+// is machine percent of all its CPUs and whose busiest process is name
+// (PID pid) at core percent of one core, started an hour before t0.
+func runawayDoc(n, pid int, name string, core, machine float64) *protocol.Document {
+	return healthDoc(minute(n), probes{
+		"cpu": map[string]any{"usage_percent": machine},
+		"processes": map[string]any{"total": 210, "top": map[string]any{"pid": pid, "name": name, "cpu_percent": core,
+			"window_seconds": 60, "started": t0.Add(-time.Hour).Unix(), "cmdline": name + " --job nightly"}},
+	})
+}
+
+// TestDefaultPackSingleCoreRunaway: reportgen loops on one core of eight
+// from minute 0 to minute 29, 12.5% of the machine, which HighCPU never
+// sees. SingleCoreRunaway is pending at once, saying so, fires after 10
+// minutes naming the process, PID, command line and how long, and
+// resolves 5 minutes (keep_firing_for) after the loop stopped, saying in
+// the meantime why it still fires. The same loop on a machine of one core
+// is HighCPU's; on a machine of unknown cores it raises nothing.
+func TestDefaultPackSingleCoreRunaway(t *testing.T) {
+	rs, err := Load(DefaultRules, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := func(cpus int, machine float64) func(n int) []Input {
+		return func(n int) []Input {
+			d := runawayDoc(n, 4242, "reportgen", 99.4, machine)
+			if n >= 30 {
+				d = runawayDoc(n, 880, "firefox", 6, 2)
+			}
+			in := agentInput(d)
+			in.CPUs = cpus
+			return []Input{in}
+		}
+	}
+	e := NewEngine(rs, Options{ResendInterval: time.Hour})
+	const series = "SingleCoreRunaway{cmdline=reportgen --job nightly,pid=4242,process=reportgen,started=2026-11-24T21:00:00Z}"
+	equal(t, timeline(e, 0, 3, inputs(8, 13)), nil)
+	st := e.State()
+	if len(st) != 1 || st[0].State != Pending || st[0].Annotations["summary"] != "reportgen (PID 4242) on ws-0042 has used 99% of one core for 3m: reportgen --job nightly" {
+		t.Fatalf("pending at minute 3: %+v", st)
+	}
+	trs := e.Evaluate(minute(10), inputs(8, 13)(10))
+	if len(trs) != 1 || trs[0].Kind != KindFiring || describeAlert(trs[0].Alert) != series {
+		t.Fatalf("at minute 10: %+v", trs)
+	}
+	a := trs[0].Alert
+	if want := "reportgen (PID 4242) on ws-0042 has used 99% of one core for 10m: reportgen --job nightly"; a.Annotations["summary"] != want {
+		t.Errorf("summary %q, want %q", a.Annotations["summary"], want)
+	}
+	if d := a.Annotations["description"]; !strings.Contains(d, "(it started 2026-11-24T21:00:00Z)") || !strings.Contains(d, "HighCPU does not fire") {
+		t.Errorf("description %q", d)
+	}
+	equal(t, timeline(e, 11, 32, inputs(8, 13)), nil)
+	st = e.State()
+	if len(st) != 1 || st[0].KeptFiring(minute(32)) != "condition cleared 2 min ago; clears in 3 min (keep_firing_for 5m)" {
+		t.Fatalf("at minute 32: %+v", st)
+	}
+	equal(t, timeline(e, 33, 40, inputs(8, 13)), []string{"resolved " + series + " @35m"})
+
+	// One core: the loop is the whole machine.
+	e = NewEngine(rs, Options{ResendInterval: time.Hour})
+	equal(t, only(timeline(e, 0, 15, inputs(1, 99)), "firing"), []string{"firing HighCPU{} @15m"})
+	if st := e.State(); len(st) != 1 || st[0].Annotations["summary"] != "CPU use on ws-0042 has been above 90% for 15m (99%)" {
+		t.Errorf("one core: %+v", st)
+	}
+	equal(t, only(timeline(e, 16, 40, inputs(1, 99)), "firing"), nil)
+	// Cores unknown (an agent whose facts do not say): nothing.
+	e = NewEngine(rs, Options{ResendInterval: time.Hour})
+	equal(t, timeline(e, 0, 40, inputs(0, 13)), nil)
 }

@@ -19,6 +19,9 @@ type Input struct {
 	// OS is the agent's operating system (facts' os); when empty, the
 	// health snapshot's facts are read. dns.failing needs it.
 	OS string
+	// CPUs is the machine's logical CPU count (facts' cpus); when 0, the
+	// health snapshot's facts are read. cpu.cores is it.
+	CPUs int
 	// Health is the latest health snapshot; nil when there is none.
 	Health *protocol.Document
 	// Previous is the health snapshot before it, for rate(); may be nil.
@@ -76,12 +79,21 @@ type Alert struct {
 	// FalseSince the first at which it no longer did (zero while it does).
 	LastTrueAt time.Time `json:"last_true_at"`
 	FalseSince time.Time `json:"false_since,omitzero"`
+	// KeepFiringFor is the rule's keep_firing_for: how long a firing
+	// alert's condition must stay false before it resolves. ResolvesAt is
+	// when that will be, set while a firing alert's condition is false.
+	KeepFiringFor time.Duration `json:"keep_firing_for,omitempty"`
+	ResolvesAt    time.Time     `json:"resolves_at,omitzero"`
 	// Notified says a firing transition went out and no resolved one yet;
 	// LastSentAt is when the last one went out.
 	Notified   bool      `json:"notified,omitempty"`
 	LastSentAt time.Time `json:"last_sent_at,omitzero"`
 	// Silenced lists the IDs of the silences muting the alert.
 	Silenced []string `json:"silenced,omitempty"`
+	// KeepFiring says, in a listing, why a firing alert whose condition
+	// has cleared still fires (see Alert.KeptFiring); like Silenced, the
+	// lister sets it, the engine's state never holds it.
+	KeepFiring string `json:"keep_firing,omitempty"`
 }
 
 // Kind is what a transition notifies.
@@ -215,11 +227,13 @@ func (e *Engine) observe(now time.Time, r *Rule, in *Input, s sample, seen map[s
 	}
 	labels["alertname"], labels["severity"] = r.Name, string(r.Severity)
 	a.Labels, a.Severity, a.Ticket, a.Value = labels, r.Severity, r.Ticket, s.value
-	a.LastTrueAt, a.FalseSince = now, time.Time{}
+	a.LastTrueAt, a.FalseSince, a.ResolvesAt, a.KeepFiringFor = now, time.Time{}, time.Time{}, r.KeepFiringFor
 	if a.State == Pending && now.Sub(a.ActiveAt) >= r.For {
 		a.State, a.StartsAt = Firing, now
-		render(r, a)
 	}
+	// Pending alerts too: a listing shows what is about to fire, and the
+	// figures stay those of this evaluation.
+	render(r, a)
 }
 
 // holdDownOver records that a's condition does not hold and reports
@@ -231,6 +245,7 @@ func (e *Engine) holdDownOver(now time.Time, a *Alert, r *Rule) bool {
 	if a.FalseSince.IsZero() {
 		a.FalseSince = now
 	}
+	a.KeepFiringFor, a.ResolvesAt = r.KeepFiringFor, a.FalseSince.Add(r.KeepFiringFor)
 	return now.Sub(a.FalseSince) >= r.KeepFiringFor
 }
 
@@ -246,7 +261,7 @@ func render(r *Rule, a *Alert) {
 	if r == nil {
 		return
 	}
-	data := TemplateData{Labels: a.Labels, Value: a.Value, Rule: r.Name, Severity: r.Severity}
+	data := TemplateData{Labels: a.Labels, Value: a.Value, ActiveFor: a.LastTrueAt.Sub(a.ActiveAt).Seconds(), Rule: r.Name, Severity: r.Severity}
 	a.Annotations = map[string]string{}
 	if s := renderTemplate(r.summary, data); s != "" {
 		a.Annotations["summary"] = s

@@ -72,6 +72,11 @@ func TestExprOverHealthSample(t *testing.T) {
 		{"memory.available_bytes > 0", []string{":1.4912625868e+10"}},
 		{"cpu.usage_percent > 5", []string{":7.3"}},
 		{"cpu.load1 > 0 and cpu.load5 > 0 and cpu.load15 > 0", []string{":0.3"}},
+		// The cores come from the facts when the input does not say.
+		{"cpu.cores == 2", []string{":2"}},
+		{"process.top_core_percent > 4", []string{"cmdline=/usr/lib/xorg/Xorg vt1 -displayfd 3 -auth /run/user/1000/gdm/Xauthority -nolisten tcp,pid=3114,process=Xorg,started=2026-11-24T21:38:51Z:4.12"}},
+		{"process.top_core_percent > 90 and cpu.cores > 1", nil},
+		{`process.top_core_percent{process="Xorg"} > 1 and cpu.cores > 1`, []string{"cmdline=/usr/lib/xorg/Xorg vt1 -displayfd 3 -auth /run/user/1000/gdm/Xauthority -nolisten tcp,pid=3114,process=Xorg,started=2026-11-24T21:38:51Z:4.12"}},
 		{"network.errors >= 0", []string{"interface=eth0:0", "interface=lo:0"}},
 		{"network.drops > 0", []string{"interface=eth0:12"}},
 		{"network.rx_bytes > 1e7 and network.tx_bytes > 0", []string{"interface=eth0:9.4212666e+07"}},

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // maxLabelLen bounds a label value taken from a snapshot.
@@ -164,6 +166,16 @@ type (
 	servicesData struct {
 		FailedUnits []string `json:"failed_units"`
 	}
+	processesData struct {
+		// Top is the busiest process over the health interval.
+		Top *struct {
+			PID        int64    `json:"pid"`
+			Name       string   `json:"name"`
+			CPUPercent *float64 `json:"cpu_percent"`
+			Started    int64    `json:"started"`
+			Cmdline    string   `json:"cmdline"`
+		} `json:"top"`
+	}
 	timeData struct {
 		Synced    *bool `json:"synced"`
 		SyncKnown *bool `json:"sync_known"`
@@ -237,6 +249,40 @@ func cpuUsage(_ *evalCtx, v *docView) []sample {
 		return one(*full.Total)
 	}
 	return nil
+}
+
+// topProcess is the busiest process's CPU use in percent of one core,
+// labelled with what names it: PID, name, command line (scrubbed on the
+// agent) and start time (RFC 3339, UTC).
+func topProcess(_ *evalCtx, v *docView) []sample {
+	d := decoded[processesData](v, "processes")
+	if d == nil || d.Top == nil || d.Top.CPUPercent == nil || d.Top.PID <= 0 {
+		return nil
+	}
+	t := d.Top
+	labels := map[string]string{"pid": strconv.FormatInt(t.PID, 10), "process": clip(t.Name)}
+	if t.Cmdline != "" {
+		labels["cmdline"] = clip(t.Cmdline)
+	}
+	if t.Started > 0 && t.Started < maxUnixSeconds {
+		labels["started"] = time.Unix(t.Started, 0).UTC().Format(time.RFC3339)
+	}
+	return []sample{{labels: labels, value: *t.CPUPercent}}
+}
+
+// maxUnixSeconds bounds a start time taken for a date: the year 9999.
+const maxUnixSeconds = 253402300800
+
+// cpuCores is the machine's logical CPU count, from the agent's facts.
+func cpuCores(c *evalCtx) []sample {
+	n := c.in.CPUs
+	if n <= 0 && c.cur != nil && c.cur.doc.Facts != nil {
+		n = c.cur.doc.Facts.CPUs
+	}
+	if n <= 0 {
+		return nil
+	}
+	return one(float64(n))
 }
 
 func failedUnits(_ *evalCtx, v *docView) []sample {

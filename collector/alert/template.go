@@ -21,6 +21,9 @@ type TemplateData struct {
 	Labels map[string]string
 	// Value is the series' value when the condition last held.
 	Value float64
+	// ActiveFor is how long the condition has held, in seconds: from when
+	// it started to the last evaluation at which it held.
+	ActiveFor float64
 	// Rule is the rule's name.
 	Rule     string
 	Severity Severity
@@ -150,7 +153,7 @@ func parseTemplate(name, text string) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	sample := TemplateData{Labels: map[string]string{}, Value: 0.5, Rule: "Rule", Severity: Warning}
+	sample := TemplateData{Labels: map[string]string{}, Value: 0.5, ActiveFor: 600, Rule: "Rule", Severity: Warning}
 	w := &capWriter{}
 	if err := t.Execute(w, sample); err != nil && !w.full {
 		return nil, fmt.Errorf("template %s: %w", name, err)

@@ -127,7 +127,7 @@ func (r *Runner) Inputs(ctx context.Context, now time.Time) ([]alert.Input, erro
 			continue
 		}
 		_, on := online[ag.ID]
-		in := alert.Input{AgentID: ag.ID, Hostname: ag.Facts.Hostname, OS: ag.Facts.OS, LastSeen: ag.LastSeen, Online: on}
+		in := alert.Input{AgentID: ag.ID, Hostname: ag.Facts.Hostname, OS: ag.Facts.OS, CPUs: ag.Facts.CPUs, LastSeen: ag.LastSeen, Online: on}
 		// An enrolled agent's alerts rest on what it delivered, never on
 		// a document imported under its name.
 		delivered := store.Delivers(ag.ID)

@@ -100,7 +100,8 @@ func TestRunnerFiresPersistsAndKeepsRulesOnBadReload(t *testing.T) {
 }
 
 // TestInputsCarryRecentFaults: the engine sees the snapshots an agent
-// took at a fault within alert.FaultWindow, and no older ones.
+// took at a fault within alert.FaultWindow, and no older ones; and the
+// machine's cores, from the agent's facts (stored snapshots keep none).
 func TestInputsCarryRecentFaults(t *testing.T) {
 	a := fleet(t, 1)
 	ctx := context.Background()
@@ -117,7 +118,7 @@ func TestInputsCarryRecentFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ins) != 1 || len(ins[0].Faults) != 1 || ins[0].Faults[0].Trigger != "no-dns-resolvers" {
+	if len(ins) != 1 || len(ins[0].Faults) != 1 || ins[0].Faults[0].Trigger != "no-dns-resolvers" || ins[0].CPUs != 2 {
 		t.Fatalf("inputs: %+v", ins)
 	}
 }

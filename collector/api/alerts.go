@@ -33,8 +33,9 @@ func (a *API) alertRoutes(mux *http.ServeMux) {
 }
 
 // Alerts returns the current alerts, pending and firing, with the IDs of
-// the silences in force that mute them; agentID, when set, narrows them
-// to one agent.
+// the silences in force that mute them and, for a firing alert whose
+// condition has cleared, why it still fires (keep_firing); agentID, when
+// set, narrows them to one agent.
 func (a *API) Alerts(ctx context.Context, agentID string) ([]alert.Alert, error) {
 	now := time.Now()
 	alerts, err := a.Store.AlertState(ctx)
@@ -50,7 +51,7 @@ func (a *API) Alerts(ctx context.Context, agentID string) ([]alert.Alert, error)
 		if agentID != "" && al.AgentID != agentID {
 			continue
 		}
-		al.Silenced = nil
+		al.Silenced, al.KeepFiring = nil, al.KeptFiring(now)
 		for _, s := range silences {
 			if s.Active(now) && s.Matches(al.Labels) {
 				al.Silenced = append(al.Silenced, s.ID)

@@ -1,11 +1,20 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sondehq/sonde/collector/alert"
+	"github.com/sondehq/sonde/collector/api"
+	"github.com/sondehq/sonde/collector/api/apitest"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/collector/store/sqlite"
 )
 
 // TestSilences adds, lists and expires a silence, and refuses bad ones.
@@ -50,5 +59,45 @@ func TestSilences(t *testing.T) {
 	}
 	if rec := do("GET", "/api/v1/alerts", ""); rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != "[]" {
 		t.Errorf("alerts: HTTP %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestAlertsListing: the listing shows a pending alert's summary, and says
+// of a firing alert whose condition has cleared why it still fires, since
+// when and until when.
+func TestAlertsListing(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sonde.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateAPIKey(ctx, store.APIKey{ID: "l2", Name: "l2", Role: store.RoleL2, CreatedAt: time.Now()}, api.HashKey("sonde_test_l2")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	apitest.PutAlerts(t, st, "a1", now)
+	code, body := do(t, (&api.API{Store: st, Agents: apitest.Offline{}}).Handler(), "l2", "GET", "/api/v1/alerts?agent=a1", "")
+	var list []alert.Alert
+	if err := json.Unmarshal([]byte(body), &list); code != http.StatusOK || err != nil || len(list) != 2 {
+		t.Fatalf("HTTP %d %s", code, body)
+	}
+	byRule := map[string]alert.Alert{}
+	for _, a := range list {
+		byRule[a.Rule] = a
+	}
+	disk := byRule["DiskAlmostFull"]
+	if disk.State != alert.Pending || disk.Annotations["summary"] != "Disk / on pc1 is 95% full" || disk.KeepFiring != "" {
+		t.Errorf("pending alert: %+v", disk)
+	}
+	run := byRule["SingleCoreRunaway"]
+	if run.State != alert.Firing || run.KeepFiring != "condition cleared 1 min ago; clears in 4 min (keep_firing_for 5m)" ||
+		run.Annotations["summary"] != "reportgen (PID 4242) on pc1 has used 99% of one core for 18m: reportgen --job nightly" {
+		t.Errorf("held alert: %+v", run)
+	}
+	for _, field := range []string{`"keep_firing": "condition cleared 1 min ago`, `"keep_firing_for": 300000000000`, `"resolves_at": `, `"false_since": `} {
+		if !strings.Contains(body, field) {
+			t.Errorf("the listing lacks %s: %s", field, body)
+		}
 	}
 }

@@ -42,8 +42,12 @@ func alertsCmd(ctx context.Context, c *Client, args []string, stdout, stderr io.
 		if len(a.Silenced) > 0 {
 			silenced = strings.Join(a.Silenced, ",")
 		}
+		summary := a.Annotations["summary"]
+		if a.KeepFiring != "" {
+			summary = strings.TrimPrefix(summary+" — "+a.KeepFiring, " — ")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.State, a.Severity, render.Clean(a.Rule), dash(a.Labels["hostname"]),
-			ago(a.ActiveAt, now), silenced, dash(a.Annotations["summary"]))
+			ago(a.ActiveAt, now), silenced, dash(summary))
 	}
 	return flush(tw)
 }

@@ -42,6 +42,26 @@ func TestAlertsPages(t *testing.T) {
 	}
 }
 
+// TestAlertsPageExplains: the alerts page shows a pending alert's summary,
+// and under a firing alert whose condition has cleared, why it still
+// fires; so does the agent's page, which lists its firing alerts.
+func TestAlertsPageExplains(t *testing.T) {
+	e := newEnv(t)
+	apitest.PutFixture(t, e.st, "ag1")
+	apitest.PutAlerts(t, e.st, "ag1", time.Now().UTC())
+	c := e.login(t, "l2")
+	const held = `<span class="muted keep-firing">condition cleared 1 min ago; clears in 4 min (keep_firing_for 5m)</span>`
+	_, page := e.get(t, c, "/alerts")
+	for _, want := range []string{"1 firing, 1 pending.", "Disk / on pc1 is 95% full", "reportgen (PID 4242) on pc1 has used 99% of one core for 18m: reportgen --job nightly<br>" + held} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/alerts lacks %q:\n%s", want, page)
+		}
+	}
+	if _, page = e.get(t, c, "/agents/ag1"); !strings.Contains(page, held) {
+		t.Errorf("the agent page does not say why its alert still fires:\n%s", page)
+	}
+}
+
 // TestSilenceFromUI: an L2 engineer sets a maintenance window from the
 // alerts page; an L1 key may not.
 func TestSilenceFromUI(t *testing.T) {

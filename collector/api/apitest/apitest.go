@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sondehq/sonde/collector/alert"
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/protocol"
@@ -63,4 +64,46 @@ func PutCase(t testing.TB, st store.Store, id, name string, at time.Time) int64 
 		t.Fatal(err)
 	}
 	return snap
+}
+
+// PutAlerts stores the alerts the default rules raise on agent id over the
+// 20 minutes to now, through a real engine: reportgen held one core of
+// eight until two minutes ago (SingleCoreRunaway fired, and is still firing
+// through its keep_firing_for), and / has been 95% full for three minutes
+// (DiskAlmostFull pending).
+func PutAlerts(t testing.TB, st store.Store, id string, now time.Time) {
+	t.Helper()
+	rules, err := alert.Load(alert.DefaultRules, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := alert.NewEngine(rules, alert.Options{})
+	for n := -20; n <= 0; n++ {
+		at := now.Add(time.Duration(n) * time.Minute)
+		top := map[string]any{"pid": 4242, "name": "reportgen", "cpu_percent": 99.4, "window_seconds": 60, "cmdline": "reportgen --job nightly"}
+		if n >= -1 {
+			top = map[string]any{"pid": 880, "name": "firefox", "cpu_percent": 6, "window_seconds": 60}
+		}
+		used := 0.5
+		if n >= -3 {
+			used = 0.95
+		}
+		doc := &protocol.Document{AgentID: id, Kind: "health", CapturedAt: at, Probes: []protocol.ProbeJSON{
+			probeJSON(t, "processes", map[string]any{"total": 200, "top": top}),
+			probeJSON(t, "disk", map[string]any{"mounts": []map[string]any{{"mountpoint": "/", "used_ratio": used}}}),
+		}}
+		e.Evaluate(at, []alert.Input{{AgentID: id, Hostname: "pc1", OS: "linux", CPUs: 8, Health: doc, LastSeen: at, Online: true}})
+	}
+	if err := st.SaveAlertState(context.Background(), e.State()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func probeJSON(t testing.TB, name string, data any) protocol.ProbeJSON {
+	t.Helper()
+	b, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return protocol.ProbeJSON{Name: name, Data: b}
 }
