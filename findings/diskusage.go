@@ -19,6 +19,8 @@ type usageData struct {
 
 type usageMount struct {
 	Mountpoint   string       `json:"mountpoint"`
+	UsedBytes    uint64       `json:"used_bytes"`
+	UsedRatio    float64      `json:"used_ratio"`
 	LargestDirs  []usageEntry `json:"largest_dirs"`
 	LargestFiles []usageEntry `json:"largest_files"`
 	Truncated    bool         `json:"truncated"`
@@ -166,7 +168,7 @@ func grewMost(in *input, mountpoint string, u usageMount) (growth, bool) {
 		}
 		var grew []sized
 		for _, e := range u.entries() {
-			if b, ok := before[e.Path]; ok && notableGrowth(b, e.Bytes) {
+			if b, ok := before[e.Path]; ok && notableGrowth(b, e.Bytes, u.size()) {
 				grew = append(grew, sized{e.Path, e.Bytes - b})
 			}
 		}
@@ -181,7 +183,21 @@ func grewMost(in *input, mountpoint string, u usageMount) (growth, bool) {
 }
 
 // notableGrowth says whether a folder that held before and holds after
-// grew notably.
-func notableGrowth(before, after uint64) bool {
-	return after > before && after-before >= DiskUsageGrowthMin && float64(after-before) >= DiskUsageGrowthShare*float64(before)
+// grew notably on a file system of size bytes (0 when unknown): by
+// DiskUsageGrowthMin, or DiskUsageGrowthFSShare of a smaller file system,
+// and by DiskUsageGrowthShare of its earlier size.
+func notableGrowth(before, after, size uint64) bool {
+	minGrowth := uint64(DiskUsageGrowthMin)
+	if size > 0 {
+		minGrowth = min(minGrowth, uint64(DiskUsageGrowthFSShare*float64(size)))
+	}
+	return after > before && after-before >= minGrowth && float64(after-before) >= DiskUsageGrowthShare*float64(before)
+}
+
+// size is the file system's size, from its use; 0 when unknown.
+func (u *usageMount) size() uint64 {
+	if !(u.UsedRatio > 0 && u.UsedRatio <= 1) {
+		return 0
+	}
+	return uint64(float64(u.UsedBytes) / u.UsedRatio)
 }

@@ -149,3 +149,32 @@ func TestAlmostFullGrew(t *testing.T) {
 
 // now0 is the capture time of the snapshots of the growth tests.
 var now0 = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+
+// TestNotableGrowthScalesWithSmallFileSystems: 11 MiB is churn on a big
+// disk and the culprit on a 64 MiB tmpfs; a tenth of the folder's earlier
+// size is needed either way.
+func TestNotableGrowthScalesWithSmallFileSystems(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		before, after, size uint64
+		want                bool
+	}{
+		{40 * mib, 51 * mib, 64 * mib, true},
+		{40 * mib, 51 * mib, 0, false},
+		{40 * mib, 51 * mib, 500 << 30, false},
+		{400 * mib, 520 * mib, 500 << 30, true},
+		{400 * mib, 402 * mib, 64 * mib, false},
+		{40 * mib, 42 * mib, 64 * mib, false},
+	} {
+		if got := notableGrowth(c.before, c.after, c.size); got != c.want {
+			t.Errorf("notableGrowth(%d, %d, %d) = %v", c.before, c.after, c.size, got)
+		}
+	}
+	u := usageMount{UsedBytes: 48 * mib, UsedRatio: 0.75}
+	if u.size() != 64*mib {
+		t.Errorf("size %d", u.size())
+	}
+	if (&usageMount{UsedBytes: 1, UsedRatio: 0}).size() != 0 || (&usageMount{UsedBytes: 1, UsedRatio: 2}).size() != 0 {
+		t.Error("size from an impossible ratio")
+	}
+}

@@ -32,6 +32,9 @@ const (
 	// size; smaller changes are churn. sonde diff uses the same rule.
 	DiskUsageGrowthMin   = 100 << 20
 	DiskUsageGrowthShare = 0.10
+	// DiskUsageGrowthFSShare lowers DiskUsageGrowthMin for a small file
+	// system (a 64 MiB tmpfs): growth by this share of its size counts.
+	DiskUsageGrowthFSShare = 0.05
 
 	// MemoryUsedWarning and MemoryUsedCritical are the shares of memory
 	// in use (total minus available) at which memory.pressure fires.

@@ -9,6 +9,8 @@ type usageData struct {
 
 type usageMount struct {
 	Mountpoint  string       `json:"mountpoint"`
+	UsedBytes   uint64       `json:"used_bytes"`
+	UsedRatio   float64      `json:"used_ratio"`
 	LargestDirs []usageEntry `json:"largest_dirs"`
 	Truncated   bool         `json:"truncated"`
 	Error       string       `json:"error"`
@@ -20,12 +22,14 @@ type usageEntry struct {
 }
 
 // A folder changed notably when its size moved by folderChangeMin bytes
-// and by folderChangeShare of its earlier size: less is churn (logs
+// (or folderChangeFSShare of a smaller file system's size) and by
+// folderChangeShare of its earlier size: less is churn (logs
 // rotating, caches breathing). findings' disk.almost-full names growth by
 // the same rule.
 const (
-	folderChangeMin   = 100 << 20
-	folderChangeShare = 0.10
+	folderChangeMin     = 100 << 20
+	folderChangeShare   = 0.10
+	folderChangeFSShare = 0.05
 	// maxFoldersRead bounds the folders read of one walk.
 	maxFoldersRead = 50
 )
@@ -57,7 +61,7 @@ func compareFolders(s *Section, p pair) {
 		changed := false
 		for _, e := range after.LargestDirs {
 			old, ok := sizes[e.Path]
-			if !ok || !notableChange(old, e.Bytes) {
+			if !ok || !notableChange(old, e.Bytes, after.size()) {
 				continue
 			}
 			delete(sizes, e.Path) // once
@@ -87,8 +91,20 @@ func walks(list []usageMount) map[string]*usageMount {
 }
 
 // notableChange says whether a folder that held before and holds after
-// changed notably.
-func notableChange(before, after uint64) bool {
+// changed notably on a file system of size bytes (0 when unknown).
+func notableChange(before, after, size uint64) bool {
 	d := max(before, after) - min(before, after)
-	return d >= folderChangeMin && float64(d) >= folderChangeShare*float64(before)
+	minChange := uint64(folderChangeMin)
+	if size > 0 {
+		minChange = min(minChange, uint64(folderChangeFSShare*float64(size)))
+	}
+	return d >= minChange && float64(d) >= folderChangeShare*float64(before)
+}
+
+// size is the file system's size, from its use; 0 when unknown.
+func (u *usageMount) size() uint64 {
+	if !(u.UsedRatio > 0 && u.UsedRatio <= 1) {
+		return 0
+	}
+	return uint64(float64(u.UsedBytes) / u.UsedRatio)
 }
