@@ -60,7 +60,8 @@ func (l *sockList) add(e sockEntry) {
 func (l *sockList) reset() { l.items, l.more = l.items[:0], 0 }
 
 // bounded sorts the sockets by protocol, local port and address, peer and
-// inode, keeps the first n and says how many it left off.
+// inode, keeps the first n and says how many it left off. What it keeps
+// is copied out, so that the result does not hold on to a long list.
 func (l *sockList) bounded(n int) ([]sockEntry, int) {
 	slices.SortFunc(l.items, func(a, b sockEntry) int {
 		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.local.Port(), b.local.Port()),
@@ -70,7 +71,7 @@ func (l *sockList) bounded(n int) ([]sockEntry, int) {
 	if len(l.items) <= n {
 		return l.items, l.more
 	}
-	return l.items[:n], l.more + len(l.items) - n
+	return slices.Clone(l.items[:n]), l.more + len(l.items) - n
 }
 
 // socket turns e into what the probe reports, with its owner.
