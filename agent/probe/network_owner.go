@@ -35,7 +35,7 @@ const (
 	// maxSocketCmdline bounds an owner's command line: shorter than the
 	// processes probe's, since one program may hold hundreds of sockets.
 	maxSocketCmdline = 256
-	// maxOwnerName bounds an owner's process name.
+	// maxOwnerName bounds an owner's process and user names.
 	maxOwnerName = 256
 )
 
@@ -168,8 +168,9 @@ func (p *networkProbe) nameOwners(ctx context.Context, env *Env, pids []int32, e
 		d := procs.detail(ctx, env, &s)
 		shown[pid] = d
 		name, _ := bound(s.name, maxOwnerName, false)
+		user, _ := bound(d.user, maxOwnerName, false)
 		cmdline, cut := bound(d.cmdline, maxSocketCmdline, d.cut)
-		out[pid] = SocketOwner{Process: name, Cmdline: cmdline, CmdlineTruncated: cut, User: d.user}
+		out[pid] = SocketOwner{Process: name, Cmdline: cmdline, CmdlineTruncated: cut, User: user}
 	}
 	procs.details = shown
 	return out
