@@ -1,8 +1,11 @@
 package probe
 
 import (
+	"context"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestSockListBounds: a list holds up to its bound and counts the rest;
@@ -30,5 +33,19 @@ func TestSockListBounds(t *testing.T) {
 	l.reset()
 	if kept, left := l.bounded(10); len(kept) != 0 || left != 0 {
 		t.Errorf("after reset: %d kept, %d left", len(kept), left)
+	}
+}
+
+// TestNoSocketsHere: where the system lists sockets only through a tool
+// (macOS), the probe lists none and says why, rather than an empty list.
+func TestNoSocketsHere(t *testing.T) {
+	p := &networkProbe{interfaces: func() ([]NetworkInterface, error) { return nil, nil }, now: time.Now}
+	v, err := p.Collect(WithRoot(context.Background(), t.TempDir()), &Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := v.(*NetworkResult)
+	if r.Listening != nil || r.Established != nil || !strings.Contains(r.OwnersNote, "not available here") || len(r.Errors) != 0 {
+		t.Errorf("listening %v, established %v, note %q, errors %q", r.Listening, r.Established, r.OwnersNote, r.Errors)
 	}
 }
