@@ -2,11 +2,20 @@ package findings
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/sondehq/sonde/protocol"
 )
 
 func init() {
 	register("network", []string{"network.no-default-route", "network.interface-errors", "dns.no-resolvers"}, analyzeNetwork)
+	// Apart, so that many stopped listeners never crowd the other network
+	// findings out of one analyzer's bound.
+	register("listeners", []string{"network.listener-stopped"}, analyzeListeners)
 }
 
 // networkData is what the network analyzers read of the network probe:
@@ -24,7 +33,11 @@ type networkData struct {
 		Upstream    []string `json:"upstream_nameservers"`
 	} `json:"dns"`
 	Collector *reachability `json:"collector"`
-	Errors    []string      `json:"errors"`
+	// Listening is null where sockets are not read (the health variant,
+	// macOS); ListeningLeft counts the sockets the probe left off.
+	Listening     *[]listener `json:"listening"`
+	ListeningLeft int         `json:"listening_left_off"`
+	Errors        []string    `json:"errors"`
 	// Health variant; default_route is false where it is not read.
 	DefaultRoute *bool `json:"default_route"`
 	Resolvers    *int  `json:"resolvers"`
@@ -130,4 +143,122 @@ func interfaceErrors(ifc networkInterface) (Finding, bool) {
 		ID: "network.interface-errors", Severity: Warning, Subject: name, Evidence: ev,
 		Title: fmt.Sprintf("The network interface %s is losing packets: %s", name, strings.Join(bad, ", ")),
 	}, true
+}
+
+// listener is a listening socket as the network probe reports it, with
+// the process that holds it where the probe could name it.
+type listener struct {
+	Proto   string `json:"proto"`
+	Address string `json:"address"`
+	Port    uint16 `json:"port"`
+	PID     int32  `json:"pid"`
+	Process string `json:"process"`
+	Cmdline string `json:"cmdline"`
+	User    string `json:"user"`
+}
+
+// known says whether the probe named the listener's program.
+func (l *listener) known() bool { return l.PID > 0 && l.Process != "" }
+
+// tcpPort is what a snapshot says of one listening TCP port: the program
+// that held it (of several, the named one of lowest PID) and its
+// addresses.
+type tcpPort struct {
+	owner listener
+	addrs []string
+}
+
+// maxListenerAddrs bounds the addresses a finding lists for one port.
+const maxListenerAddrs = 8
+
+// tcpPorts returns the listening TCP ports of doc's network result, and
+// whether its list was cut short; ok is false when the sockets were not
+// read (a health snapshot, macOS, a failure to read them).
+func tcpPorts(doc *protocol.Document) (ports map[uint16]*tcpPort, cut, ok bool) {
+	var d networkData
+	if !probe(doc, "network", &d) || d.Listening == nil || d.failedTo("reading sockets") {
+		return nil, false, false
+	}
+	ports = map[uint16]*tcpPort{}
+	for _, l := range *d.Listening {
+		if (l.Proto != "tcp" && l.Proto != "tcp6") || l.Port == 0 {
+			continue
+		}
+		p := ports[l.Port]
+		if p == nil {
+			p = &tcpPort{}
+			ports[l.Port] = p
+		}
+		if l.known() && (!p.owner.known() || l.PID < p.owner.PID) {
+			p.owner = l
+		}
+		if len(p.addrs) < maxListenerAddrs && !slices.Contains(p.addrs, clip(l.Address)) {
+			p.addrs = append(p.addrs, clip(l.Address))
+		}
+	}
+	return ports, d.ListeningLeft > 0, true
+}
+
+// analyzeListeners finds the TCP ports that a named program listened on
+// in the newest older snapshot that listed the listening sockets, and
+// that nobody listens on now. It judges only what it can name: a listener
+// whose program the probe could not see (a kernel socket; a process in
+// another PID namespace, such as a container's, that comes and goes with
+// it; any listener of a snapshot from before the probe named owners)
+// raises nothing here, and the diff still shows it. A port from
+// EphemeralPortStart up is often a tool's passing one (an editor's
+// debugger, a test server): it counts only when the same program had it in
+// the network snapshot before that one too.
+func analyzeListeners(in *input) []Finding {
+	now, cut, ok := tcpPorts(in.doc)
+	if !ok || cut {
+		return nil // not read, or cut short: a port missing may be one left off
+	}
+	var prev, older map[uint16]*tcpPort
+	var since time.Time
+	for _, h := range in.history {
+		ports, _, ok := tcpPorts(h)
+		if !ok {
+			continue
+		}
+		if prev != nil {
+			older = ports
+			break
+		}
+		prev, since = ports, h.CapturedAt
+	}
+	var out []Finding
+	for _, port := range slices.Sorted(maps.Keys(prev)) {
+		p := prev[port]
+		if now[port] != nil || !p.owner.known() {
+			continue
+		}
+		if o := older[port]; port >= EphemeralPortStart && (o == nil || o.owner.Process != p.owner.Process) {
+			continue
+		}
+		out = append(out, listenerStopped(port, p, since))
+	}
+	return out
+}
+
+// listenerStopped is the finding on port, which p's program stopped
+// listening on after the snapshot taken at since.
+func listenerStopped(port uint16, p *tcpPort, since time.Time) Finding {
+	o := p.owner
+	name := clipTo(o.Process, maxProgramName)
+	ev := map[string]any{"port": port, "addresses": p.addrs, "process": name, "pid": o.PID}
+	if o.Cmdline != "" {
+		ev["cmdline"] = clip(o.Cmdline)
+	}
+	if o.User != "" {
+		ev["user"] = clip(o.User)
+	}
+	if !since.IsZero() {
+		ev["last_seen"] = since.UTC().Format(time.RFC3339)
+	}
+	subject := ":" + strconv.Itoa(int(port))
+	return Finding{
+		ID: "network.listener-stopped", Severity: Warning, Subject: subject, Evidence: ev,
+		Title: fmt.Sprintf("The service on %s (%s, PID %d) stopped listening since the last snapshot", subject, name, o.PID),
+	}
 }

@@ -67,3 +67,36 @@ func TestCheckOnProbeFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestListenerStoppedOnProbeFixture: on the network probe's server whose
+// /proc names the sockets' owners, a later snapshot in which nothing
+// listens on 8080 any more names nginx, as the probe read it.
+func TestListenerStoppedOnProbeFixture(t *testing.T) {
+	before := probeGolden(t, "network", "owners")
+	var data map[string]any
+	if err := json.Unmarshal(before.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	var kept []any
+	for _, s := range data["listening"].([]any) {
+		if s.(map[string]any)["port"] != 8080.0 {
+			kept = append(kept, s)
+		}
+	}
+	data["listening"] = kept
+	after, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := []*protocol.Document{{Kind: "full", Probes: []protocol.ProbeJSON{before}}}
+	doc := &protocol.Document{Kind: "full", Probes: []protocol.ProbeJSON{{Name: "network", Data: after}}}
+	fs := Analyze(doc, history)
+	if len(fs) != 1 || fs[0].ID != "network.listener-stopped" ||
+		fs[0].Title != "The service on :8080 (nginx, PID 1200) stopped listening since the last snapshot" ||
+		fs[0].Evidence["cmdline"] != "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;" || fs[0].Evidence["user"] != "root" {
+		t.Errorf("findings %+v", fs)
+	}
+	if fs := Analyze(&protocol.Document{Kind: "full", Probes: []protocol.ProbeJSON{before}}, history); len(fs) != 0 {
+		t.Errorf("the same snapshot again: %+v", fs)
+	}
+}

@@ -124,6 +124,12 @@ const (
 	// through.
 	WifiWeakWarning  = -75.0
 	WifiWeakCritical = -85.0
+
+	// EphemeralPortStart is where Linux's default range of ports handed
+	// out on demand begins (Windows's begins higher, at 49152): a program
+	// listening from there up is judged by network.listener-stopped only
+	// once it had the port in two network snapshots in a row.
+	EphemeralPortStart = 32768
 )
 
 // Bounds on untrusted input.
@@ -135,4 +141,6 @@ const (
 	maxHistory = 200
 	// maxTextLen bounds a string from the snapshot carried into a finding.
 	maxTextLen = 256
+	// maxProgramName bounds a program's name in a title.
+	maxProgramName = 64
 )

@@ -2,14 +2,30 @@ package probe
 
 import "context"
 
-// HostInterfaces, DiagSockets and ProcSockets are the network probe's
-// readers of the real host, for tests that compare them with each other.
-var (
-	HostInterfaces = hostInterfaces
-	DiagSockets    = diagSockets
-)
+// HostInterfaces is the network probe's reader of the real host's
+// interfaces, for tests that compare it with Go's.
+var HostInterfaces = hostInterfaces
 
-// ProcSockets parses the sockets in /proc/net, under ctx's host root.
-func ProcSockets(ctx context.Context) ([]NetworkSocket, error) {
-	return (&networkProbe{}).procSockets(ctx)
+// DiagSockets and ProcSockets read the listening sockets and the
+// established connections through sock_diag and from /proc/net (under
+// ctx's host root), for tests that compare the two.
+func DiagSockets() (listen, estab []NetworkSocket, err error) {
+	l, e := newSockList(), newSockList()
+	err = diagSockets(l, e)
+	return sockets(l), sockets(e), err
+}
+
+// ProcSockets: see DiagSockets.
+func ProcSockets(ctx context.Context) (listen, estab []NetworkSocket, err error) {
+	l, e := newSockList(), newSockList()
+	err = (&networkProbe{}).procSockets(ctx, l, e)
+	return sockets(l), sockets(e), err
+}
+
+func sockets(l *sockList) []NetworkSocket {
+	out := make([]NetworkSocket, len(l.items))
+	for i := range l.items {
+		out[i] = l.items[i].socket(nil)
+	}
+	return out
 }

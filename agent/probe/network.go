@@ -24,6 +24,8 @@ func init() {
 			lookupHost: net.DefaultResolver.LookupHost,
 			now:        time.Now,
 			diag:       diagSockets,
+			tables:     hostSocketTables,
+			findOwners: hostOwnerSearch,
 			procNet:    runtime.GOOS == "linux",
 			resolvConf: runtime.GOOS != "windows",
 		}
@@ -39,9 +41,25 @@ type networkProbe struct {
 	lookupHost func(ctx context.Context, host string) ([]string, error)
 	// now times the reachability steps.
 	now func() time.Time
-	// diag lists listening sockets through the kernel's sock_diag; nil
-	// or failing, the probe parses /proc/net instead.
-	diag func() ([]NetworkSocket, error)
+	// diag lists sockets through the kernel's sock_diag; nil or failing,
+	// the probe parses /proc/net instead.
+	diag func(listen, estab *sockList) error
+	// tables reads the socket tables that name each socket's owner
+	// (Windows); nil where there are none.
+	tables func() ([]socketTable, error)
+	// findOwners finds the processes that hold the sockets of the given
+	// inodes (Linux); nil where sockets have no inodes to look up.
+	findOwners ownerSearch
+	// ownerLimits bound the search for owners; zero means the defaults.
+	ownerLimits ownerLimits
+	// owned maps the socket inodes of the last call to the PIDs that held
+	// them; unowned holds those that the last searches found no process
+	// holding, and since when (see findInodeOwners).
+	owned   map[uint64]int32
+	unowned map[uint64]time.Time
+	// procs names the sockets' owners, keeping what it read between calls
+	// as the processes probe does.
+	procs *processesProbe
 	// procNet says whether routes and sockets can be read from /proc/net.
 	procNet bool
 	// resolvConf says whether the host has an /etc/resolv.conf.
@@ -52,18 +70,23 @@ type networkProbe struct {
 	br *bufio.Reader
 }
 
-// maxSockets bounds the listening sockets reported.
-const maxSockets = 500
-
 // NetworkResult is the network probe's full result.
 type NetworkResult struct {
-	Interfaces    []NetworkInterface   `json:"interfaces"`
-	DefaultRoutes []NetworkRoute       `json:"default_routes"`
-	DNS           *NetworkDNS          `json:"dns,omitempty"`
-	Listening     []NetworkSocket      `json:"listening"`
-	ListeningLeft int                  `json:"listening_left_off,omitempty"`
-	Collector     *NetworkReachability `json:"collector,omitempty"`
-	Errors        []string             `json:"errors,omitempty"`
+	Interfaces    []NetworkInterface `json:"interfaces"`
+	DefaultRoutes []NetworkRoute     `json:"default_routes"`
+	DNS           *NetworkDNS        `json:"dns,omitempty"`
+	Listening     []NetworkSocket    `json:"listening"`
+	ListeningLeft int                `json:"listening_left_off,omitempty"`
+	// Established lists established TCP connections, at most
+	// maxEstablished; EstablishedLeft counts the rest.
+	Established     []NetworkSocket `json:"established"`
+	EstablishedLeft int             `json:"established_left_off,omitempty"`
+	// OwnersTruncated says the sockets' owners were looked for in part;
+	// OwnersNote says why, or why they are not available here.
+	OwnersTruncated bool                 `json:"owners_truncated,omitempty"`
+	OwnersNote      string               `json:"owners_note,omitempty"`
+	Collector       *NetworkReachability `json:"collector,omitempty"`
+	Errors          []string             `json:"errors,omitempty"`
 }
 
 // NetworkInterface is one network interface and its counters.
@@ -145,9 +168,14 @@ func (p *networkProbe) Collect(ctx context.Context, env *Env) (any, error) {
 		if r.DefaultRoutes, err = p.defaultRoutes(ctx, false); err != nil {
 			fail("reading routes", err)
 		}
-		if r.Listening, r.ListeningLeft, err = p.listening(ctx); err != nil {
+	}
+	switch {
+	case p.procNet || p.tables != nil:
+		if err := p.sockets(ctx, env, r); err != nil {
 			fail("reading sockets", err)
 		}
+	default:
+		r.OwnersNote = "listening sockets and their owners are not available here: this system lists them only through a tool (lsof, netstat), which the network probe does not run"
 	}
 	if p.resolvConf {
 		if r.DNS, err = p.dns(ctx, true); err != nil {

@@ -3,6 +3,7 @@ package probe_test
 import (
 	"context"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -42,7 +43,8 @@ func TestHostInterfaces(t *testing.T) {
 }
 
 // TestDiagSockets checks that sock_diag and /proc/net see the same
-// sockets, on sockets the test opens itself.
+// sockets, on sockets the test opens itself: a listening TCP socket, a
+// bound UDP one and an established connection, seen from both ends.
 func TestDiagSockets(t *testing.T) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -54,27 +56,52 @@ func TestDiagSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	diag, err := probe.DiagSockets()
-	if err != nil {
-		t.Fatalf("sock_diag failed on Linux: %v", err)
-	}
-	proc, err := probe.ProcSockets(context.Background())
+	conn, err := net.Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []struct{ proto, addr string }{{"tcp", ln.Addr().String()}, {"udp", pc.LocalAddr().String()}} {
+	defer conn.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	dl, de, err := probe.DiagSockets()
+	if err != nil {
+		t.Fatalf("sock_diag failed on Linux: %v", err)
+	}
+	pl, pe, err := probe.ProcSockets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		proto, addr, peer string
+	}{
+		{"tcp", ln.Addr().String(), ""},
+		{"udp", pc.LocalAddr().String(), ""},
+		{"tcp", conn.LocalAddr().String(), conn.RemoteAddr().String()},
+		{"tcp", server.LocalAddr().String(), server.RemoteAddr().String()},
+	} {
 		host, port, _ := net.SplitHostPort(s.addr)
 		find := func(socks []probe.NetworkSocket) *probe.NetworkSocket {
 			for i := range socks {
-				if socks[i].Proto == s.proto && socks[i].Address == host && strconv.Itoa(int(socks[i].Port)) == port {
-					return &socks[i]
+				k := &socks[i]
+				peer := ""
+				if k.RemotePort != 0 {
+					peer = net.JoinHostPort(k.RemoteAddress, strconv.Itoa(int(k.RemotePort)))
+				}
+				if k.Proto == s.proto && k.Address == host && strconv.Itoa(int(k.Port)) == port && peer == s.peer {
+					return k
 				}
 			}
 			return nil
 		}
-		d, p := find(diag), find(proc)
-		if d == nil || p == nil || *d != *p {
-			t.Errorf("%s %s: sock_diag has %+v, /proc/net has %+v", s.proto, s.addr, d, p)
+		d, p := find(dl), find(pl)
+		if s.peer != "" {
+			d, p = find(de), find(pe)
+		}
+		if d == nil || p == nil || !reflect.DeepEqual(*d, *p) {
+			t.Errorf("%s %s-%s: sock_diag has %+v, /proc/net has %+v", s.proto, s.addr, s.peer, d, p)
 		}
 	}
 }

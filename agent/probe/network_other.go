@@ -12,9 +12,14 @@ import (
 )
 
 // diagSockets needs Linux's NETLINK_SOCK_DIAG.
-func diagSockets() ([]NetworkSocket, error) {
-	return nil, errors.ErrUnsupported
+func diagSockets(listen, estab *sockList) error {
+	return errors.ErrUnsupported
 }
+
+// hostOwnerSearch is nil: sockets have inodes to look up among the
+// processes' descriptors only on Linux (Windows's socket tables name their
+// owners).
+var hostOwnerSearch ownerSearch
 
 // openProcFile opens a file of the host's /etc for reading.
 func openProcFile(path string) (io.ReadCloser, error) { return os.Open(path) }

@@ -31,13 +31,21 @@ type NetworkDNS struct {
 	Upstream []string `json:"upstream_nameservers,omitempty"`
 }
 
-// NetworkSocket is a listening TCP socket or a bound, unconnected UDP one.
+// NetworkSocket is a listening TCP socket, a bound UDP one, or an
+// established TCP connection, and the process that holds it.
 type NetworkSocket struct {
 	Proto   string `json:"proto"`
 	Address string `json:"address"`
 	Port    uint16 `json:"port"`
-	UID     uint32 `json:"uid"`
-	Inode   uint64 `json:"inode"`
+	// RemoteAddress and RemotePort are an established connection's peer.
+	RemoteAddress string `json:"remote_address,omitempty"`
+	RemotePort    uint16 `json:"remote_port,omitempty"`
+	// UID (the socket's owner) and Inode are the kernel's on Linux, where
+	// kernel sockets have inode 0; Windows has neither, and names the
+	// owner's user in User instead.
+	UID   *uint32 `json:"uid,omitempty"`
+	Inode uint64  `json:"inode,omitempty"`
+	SocketOwner
 }
 
 // Route flags from linux/route.h and linux/ipv6_route.h.
@@ -151,68 +159,61 @@ func (p *networkProbe) readResolvConf(path string, d *NetworkDNS) error {
 	})
 }
 
-// listening returns the listening TCP and bound UDP sockets, through
-// sock_diag when the probe has it and else from /proc/net, sorted by
-// protocol, port and address, and says how many it left off.
-func (p *networkProbe) listening(ctx context.Context) ([]NetworkSocket, int, error) {
-	var socks []NetworkSocket
-	err := errors.ErrUnsupported
-	if p.diag != nil {
-		socks, err = p.diag()
-	}
-	if err != nil {
-		// No sock_diag (an old kernel, udp_diag not loaded): parse /proc.
-		if socks, err = p.procSockets(ctx); err != nil {
-			return socks, 0, err
-		}
-	}
-	slices.SortFunc(socks, func(a, b NetworkSocket) int {
-		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Port, b.Port),
-			cmp.Compare(a.Address, b.Address), cmp.Compare(a.Inode, b.Inode))
-	})
-	left := 0
-	if len(socks) > maxSockets {
-		left = len(socks) - maxSockets
-		socks = socks[:maxSockets]
-	}
-	return socks, left, nil
-}
-
-// procSockets parses /proc/net/{tcp,tcp6,udp,udp6}.
-func (p *networkProbe) procSockets(ctx context.Context) ([]NetworkSocket, error) {
-	socks := []NetworkSocket{}
+// procSockets parses /proc/net/{tcp,tcp6,udp,udp6} into the listening
+// TCP and bound UDP sockets, and the established TCP connections.
+func (p *networkProbe) procSockets(ctx context.Context, listen, estab *sockList) error {
 	var fields [][]byte
 	for _, t := range [...]struct {
-		proto, state string
-		v6           bool
-	}{{"tcp", "0A", false}, {"tcp6", "0A", true}, {"udp", "07", false}, {"udp6", "07", true}} {
+		proto string
+		v6    bool
+	}{{"tcp", false}, {"tcp6", true}, {"udp", false}, {"udp6", true}} {
+		tcp := t.proto[0] == 't'
 		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
 		err := p.eachLine(procNetPath(ctx, t.proto), func(line []byte) {
 			fields = splitFields(line, fields, 10)
-			if len(fields) < 10 || string(fields[3]) != t.state {
+			if len(fields) < 10 {
 				return
 			}
-			i := bytes.IndexByte(fields[1], ':')
-			if i < 0 {
+			var into *sockList
+			switch st := string(fields[3]); {
+			case tcp && st == "0A", !tcp && st == "07":
+				into = listen
+			case tcp && st == "01":
+				into = estab
+			default:
 				return
 			}
-			addr, ok1 := parseIPv6(fields[1][:i], true)
-			if !t.v6 {
-				addr, ok1 = parseIPv4(fields[1][:i])
-			}
-			port, ok2 := parseHex(fields[1][i+1:])
+			local, ok1 := parseProcAddr(fields[1], t.v6)
+			remote, ok2 := parseProcAddr(fields[2], t.v6)
 			uid, ok3 := parseDec(fields[7])
 			inode, ok4 := parseDec(fields[9])
 			if ok1 && ok2 && ok3 && ok4 {
-				socks = append(socks, NetworkSocket{Proto: t.proto, Address: addr.String(),
-					Port: uint16(port), UID: uint32(uid), Inode: inode})
+				e := sockEntry{proto: t.proto, local: local, uid: uint32(uid), hasUID: true, inode: inode}
+				if into == estab {
+					e.remote = remote
+				}
+				into.add(e)
 			}
 		})
 		if err != nil && !(t.v6 && errors.Is(err, fs.ErrNotExist)) {
-			return socks, err
+			return err
 		}
 	}
-	return socks, nil
+	return nil
+}
+
+// parseProcAddr decodes a /proc/net socket address, "0100007F:0016".
+func parseProcAddr(b []byte, v6 bool) (netip.AddrPort, bool) {
+	i := bytes.IndexByte(b, ':')
+	if i < 0 {
+		return netip.AddrPort{}, false
+	}
+	addr, ok1 := parseIPv6(b[:i], true)
+	if !v6 {
+		addr, ok1 = parseIPv4(b[:i])
+	}
+	port, ok2 := parseHex(b[i+1:])
+	return netip.AddrPortFrom(addr, uint16(port)), ok1 && ok2 && port <= 0xffff
 }
 
 // splitFields splits line at runs of blanks into at most max fields,

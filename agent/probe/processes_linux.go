@@ -86,6 +86,19 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 	return snap, nil
 }
 
+// sampleOne reads process pid's /proc/<pid>/stat, for callers that know
+// the processes they want by PID; false when it is gone.
+func (p *processesProbe) sampleOne(ctx context.Context, pid int32) (procSample, bool) {
+	p.grow()
+	b, err := readRecordAt(unix.AT_FDCWD, Path(ctx, common.HostProcEnvKey, strconv.Itoa(int(pid)), "stat"), p.buf)
+	if err != nil {
+		return procSample{}, false
+	}
+	s, ok := parseProcStat(b)
+	s.pid = pid
+	return s, ok
+}
+
 // grow allocates the probe's buffers on first use.
 func (p *processesProbe) grow() {
 	if p.buf == nil {

@@ -79,6 +79,22 @@ func (p *processesProbe) sampleWith(ctx context.Context, light bool) (procSnapsh
 	return snap, nil
 }
 
+// sampleOne reads process pid's name and start time, for callers that know
+// the processes they want by PID; false when it is gone. A start time
+// that is not ours to read (a protected Windows process) stays 0.
+func (p *processesProbe) sampleOne(ctx context.Context, pid int32) (procSample, bool) {
+	pr, err := process.NewProcessWithContext(ctx, pid)
+	if err != nil {
+		return procSample{}, false
+	}
+	s := procSample{pid: pid}
+	if created, err := pr.CreateTimeWithContext(ctx); err == nil {
+		s.started = float64(created) / 1e3
+	}
+	s.name, _ = pr.NameWithContext(ctx)
+	return s, true
+}
+
 // commLen is 0: gopsutil's names are whole here (Windows names a process
 // by its executable's file name; the BSDs' cut names are completed).
 const commLen = 0

@@ -103,7 +103,7 @@ func TestOneServiceDNSPackagePort(t *testing.T) {
 		{SectionSoftware, Change{Kind: Changed, Subject: "openssl", Before: "3.0.14-1~deb12u2", After: "3.0.15-1~deb12u1"}},
 		{SectionServices, Change{Kind: Changed, Subject: "nginx.service", Before: "active (running)", After: "failed"}},
 		{SectionNetwork, Change{Kind: Removed, Subject: "DNS server", Before: "203.0.113.54"}},
-		{SectionNetwork, Change{Kind: Added, Subject: "listening port", After: "tcp 0.0.0.0:8080"}},
+		{SectionNetwork, Change{Kind: Added, Subject: "listening port", After: "tcp 0.0.0.0:8080 (python3, PID 48211, `python3 -m http.server 8080`)"}},
 	}
 	if got := allChanges(d); !slices.Equal(got, want) {
 		t.Errorf("changes:\n got %+v\nwant %+v", got, want)

@@ -30,6 +30,8 @@ func FuzzCompare(f *testing.F) {
 	}
 	f.Add([]byte(`{"mounts":[{"mountpoint":"/","used_ratio":2}]}`), []byte(`null`))
 	f.Add([]byte(`{"services":[{"name":"a"}],"services_left_off":1,"failed":3}`), []byte(`{"failed":[{}]}`))
+	f.Add([]byte(`{"default_routes":[],"listening":[{"proto":"tcp","address":"::","port":80,"pid":7,"process":"a\u001b","cmdline":"\u0000`+"`"+`"}]}`),
+		[]byte(`{"default_routes":[],"listening":[{"proto":"tcp","address":"::","port":80,"pid":-1,"process":"b"}]}`))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		d := Compare(fuzzDoc(a), fuzzDoc(b))
 		if _, err := json.Marshal(d); err != nil {

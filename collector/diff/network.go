@@ -37,11 +37,19 @@ type dnsSettings struct {
 	Upstream    []string `json:"upstream_nameservers"`
 }
 
+// socket is a listening socket and, in snapshots since the probe names
+// them, the process that holds it.
 type socket struct {
 	Proto   string `json:"proto"`
 	Address string `json:"address"`
 	Port    uint16 `json:"port"`
+	PID     int32  `json:"pid"`
+	Process string `json:"process"`
+	Cmdline string `json:"cmdline"`
 }
+
+// maxOwnerCmdline bounds an owner's command line quoted in a change.
+const maxOwnerCmdline = 120
 
 // full says whether the data is the probe's full result: only that one
 // has the default routes and listening sockets (possibly empty or null).
@@ -157,7 +165,10 @@ func compareDNS(s *Section, a, b *dnsSettings) {
 	s.members("DNS search domain", a.Search, b.Search, true, true)
 }
 
-// compareListening compares the listening sockets. A list cut short says
+// compareListening compares the listening sockets, naming the program
+// that held a socket gone away, or holds a new one, where the snapshot
+// says; and the socket whose program changed, where both say (a program
+// that restarted, with a new PID, is no change). A list cut short says
 // nothing of the sockets it left off: when the earlier one was, no socket
 // is said to be added; when the later one was, none is said to be removed.
 func compareListening(s *Section, a, b *networkData) {
@@ -170,22 +181,67 @@ func compareListening(s *Section, a, b *networkData) {
 	if a.ListeningLeft > 0 || b.ListeningLeft > 0 {
 		s.note("listening ports compared in part: a snapshot left some off")
 	}
-	s.members("listening port", la, lb, b.ListeningLeft <= 0, a.ListeningLeft <= 0)
+	const subject = "listening port"
+	for _, k := range sortedKeys(la) {
+		if _, ok := lb[k]; !ok && b.ListeningLeft <= 0 {
+			s.add(Change{Kind: Removed, Subject: subject, Before: k + ownerText(la[k], true)})
+		}
+	}
+	for _, k := range sortedKeys(lb) {
+		if _, ok := la[k]; !ok && a.ListeningLeft <= 0 {
+			s.add(Change{Kind: Added, Subject: subject, After: k + ownerText(lb[k], true)})
+		}
+	}
+	for _, k := range sortedKeys(la) {
+		before, after := la[k], lb[k]
+		if before.Process != "" && after.Process != "" && before.Process != after.Process {
+			s.add(Change{Kind: Changed, Subject: subject + " " + k, Before: ownerText(before, false), After: ownerText(after, false)})
+		}
+	}
 }
 
-// listening describes each socket as "tcp 0.0.0.0:22"; false when the
-// sockets are not a readable list.
-func listening(raw json.RawMessage) ([]string, bool) {
+// listening maps each socket, described as "tcp 0.0.0.0:22", to the
+// socket as read; of several on one address (a server's workers sharing
+// it), the one whose owner is known and has the lowest PID. False when
+// the sockets are not a readable list.
+func listening(raw json.RawMessage) (map[string]socket, bool) {
 	var list []socket
 	if !present(raw) {
-		return nil, true
+		return map[string]socket{}, true
 	}
 	if !decodeList(raw, &list) {
 		return nil, false
 	}
-	out := make([]string, 0, len(list))
+	out := make(map[string]socket, len(list))
 	for _, k := range list {
-		out = append(out, k.Proto+" "+net.JoinHostPort(k.Address, strconv.Itoa(int(k.Port))))
+		key := k.Proto + " " + net.JoinHostPort(k.Address, strconv.Itoa(int(k.Port)))
+		if have, ok := out[key]; ok && (k.PID <= 0 || have.PID > 0 && have.PID <= k.PID) {
+			continue
+		}
+		if k.PID <= 0 {
+			k.Process, k.Cmdline = "", ""
+		}
+		out[key] = k
 	}
 	return out, true
+}
+
+// ownerText describes a socket's owner, "nginx, PID 1234, `nginx -g
+// daemon off;`", in parentheses after a socket with paren; "" when the
+// snapshot does not name it.
+func ownerText(k socket, paren bool) string {
+	if k.PID <= 0 {
+		return ""
+	}
+	t := "PID " + strconv.Itoa(int(k.PID))
+	if k.Process != "" {
+		t = clip(k.Process, maxNoteText) + ", " + t
+	}
+	if k.Cmdline != "" {
+		t += ", `" + clip(k.Cmdline, maxOwnerCmdline) + "`"
+	}
+	if paren {
+		return " (" + t + ")"
+	}
+	return t
 }
