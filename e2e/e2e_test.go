@@ -26,6 +26,7 @@ import (
 var bin string // folder with the three binaries, built once
 
 func TestMain(m *testing.M) {
+	runHelper()
 	dir, err := os.MkdirTemp("", "sonde-e2e-bin")
 	if err != nil {
 		panic(err)

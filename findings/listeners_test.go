@@ -69,6 +69,9 @@ func TestListenerStopped(t *testing.T) {
 		{"unread now", probes{"network": map[string]any{"listening": nil, "errors": []string{"reading sockets: x"}}}, []probes{listening(nginx)}, nil},
 		{"failed now", probes{"network": map[string]any{"listening": []any{}, "errors": []string{"reading sockets: x"}}}, []probes{listening(nginx)}, nil},
 		{"cut short now", probes{"network": map[string]any{"listening": []any{sshd}, "listening_left_off": 3}}, []probes{listening(nginx)}, nil},
+		// TCP comes first: a list cut short in its UDP part has every TCP port.
+		{"cut short in udp", probes{"network": map[string]any{"listening": []any{sshd, lsock("udp", 53, 7, "dnsmasq")}, "listening_left_off": 900}},
+			[]probes{listening(sshd, nginx)}, []string{title}},
 		{"unread before", listening(), []probes{{"network": map[string]any{"listening": []any{nginx}, "errors": []string{"reading sockets: x"}}}}, nil},
 		// Of workers sharing the port, the named one of lowest PID.
 		{"workers", listening(), []probes{listening(lsock("tcp", 8080, 1300, "nginx"), lsock("tcp6", 8080, 0, ""), nginx)}, []string{title}},

@@ -180,8 +180,10 @@ func tcpPorts(doc *protocol.Document) (ports map[uint16]*tcpPort, cut, ok bool) 
 		return nil, false, false
 	}
 	ports = map[uint16]*tcpPort{}
+	udp := false
 	for _, l := range *d.Listening {
 		if (l.Proto != "tcp" && l.Proto != "tcp6") || l.Port == 0 {
+			udp = udp || l.Proto == "udp" || l.Proto == "udp6"
 			continue
 		}
 		p := ports[l.Port]
@@ -196,7 +198,9 @@ func tcpPorts(doc *protocol.Document) (ports map[uint16]*tcpPort, cut, ok bool) 
 			p.addrs = append(p.addrs, clip(l.Address))
 		}
 	}
-	return ports, d.ListeningLeft > 0, true
+	// The probe lists TCP before UDP: a list cut short that reached UDP
+	// holds every TCP listener.
+	return ports, d.ListeningLeft > 0 && !udp, true
 }
 
 // analyzeListeners finds the TCP ports that a named program listened on
