@@ -130,6 +130,7 @@ type runFlags struct {
 	logFormat string
 	spoolMax  int64
 	config    string
+	enroll    string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -138,6 +139,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.Int64Var(&f.spoolMax, "spool-max", spool.DefaultCap, "size cap in `bytes` of the spool of undelivered snapshots")
 	fs.StringVar(&f.config, "config", "", "the agent's configuration `file` (default "+config.DefaultPath()+", optional)")
+	fs.StringVar(&f.enroll, "enroll-file", "", "when not enrolled, enroll with the "+config.EnvCollector+", "+config.EnvToken+" and "+config.EnvCAPin+
+		" settings of this `file` or the environment, retrying until it works (default "+config.EnrollPath()+")")
 }
 
 func runAgent(ctx context.Context, args []string, stderr io.Writer) error {
@@ -168,14 +171,19 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
+	log := slog.New(h)
 	id, err := state.Load(f.dir)
+	if errors.Is(err, state.ErrNotEnrolled) {
+		if err = autoEnroll(ctx, f.dir, f.enroll, log); err == nil {
+			id, err = state.Load(f.dir)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("state dir %s: %w", f.dir, err)
 	}
 	if len(id.RequestKey) == 0 {
 		return fmt.Errorf("the identity in %s predates signed requests: enroll again with --force", f.dir)
 	}
-	log := slog.New(h)
 	sp, err := spool.Open(filepath.Join(f.dir, "spool"), f.spoolMax, log)
 	if err != nil {
 		return err

@@ -71,13 +71,16 @@ func newService(f runFlags, stderr io.Writer) (service.Service, *program, error)
 func (f runFlags) serviceArgs() []string {
 	args := []string{"run", "--state", f.dir, "--log-format", "json", "--health-interval", f.health.String(),
 		"--spool-max", strconv.FormatInt(f.spoolMax, 10)}
-	if f.config != "" {
-		// The service starts in another folder than install ran in.
-		path, err := filepath.Abs(f.config)
-		if err != nil {
-			path = f.config
+	// The service starts in another folder than install ran in.
+	for _, p := range []struct{ flag, path string }{{"--config", f.config}, {"--enroll-file", f.enroll}} {
+		if p.path == "" {
+			continue
 		}
-		args = append(args, "--config", path)
+		path, err := filepath.Abs(p.path)
+		if err != nil {
+			path = p.path
+		}
+		args = append(args, p.flag, path)
 	}
 	return args
 }

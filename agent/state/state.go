@@ -40,8 +40,16 @@ func DefaultDir() string {
 	return ".sonde-agent"
 }
 
+// Format is the version of the state's layout this agent writes and
+// reads. An agent refuses state of a later format, which a newer version
+// left: a downgrade must not misread it nor overwrite it.
+const Format = 1
+
 // Config is the non-secret part of the identity.
 type Config struct {
+	// Format is the layout version (see Format); 0 in state written
+	// before it was recorded, which is format 1.
+	Format     int       `json:"format,omitempty"`
 	AgentID    string    `json:"agent_id"`
 	Collector  string    `json:"collector"` // host:port
 	EnrolledAt time.Time `json:"enrolled_at"`
@@ -77,6 +85,7 @@ func Save(dir string, cfg Config, keyPEM, certDER, caDER []byte) error {
 	if err := restrict(dir); err != nil {
 		return fmt.Errorf("saving the identity: %w", err)
 	}
+	cfg.Format = Format
 	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return fmt.Errorf("saving the identity: encoding its config: %w", err)
@@ -111,6 +120,10 @@ func Load(dir string) (*Identity, error) {
 	var id Identity
 	if err := json.Unmarshal(raw, &id.Config); err != nil {
 		return nil, fmt.Errorf("loading the identity: %s: %w", configFile, err)
+	}
+	if id.Format > Format {
+		return nil, fmt.Errorf("the state in %s was written by a newer sonde-agent (state format %d; this one reads up to %d): "+
+			"install that version again; this older one will not read or change it", dir, id.Format, Format)
 	}
 	id.Cert, err = tls.LoadX509KeyPair(filepath.Join(dir, certFile), filepath.Join(dir, keyFile))
 	if err != nil {

@@ -1,0 +1,71 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/sondehq/sonde/agent/client"
+	"github.com/sondehq/sonde/agent/config"
+	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/state"
+)
+
+// Retry pacing of an enrollment left by an installer.
+const (
+	enrollRetryFirst = 5 * time.Second
+	enrollRetryMax   = 5 * time.Minute
+)
+
+// autoEnroll enrolls an agent that is not enrolled yet with what an
+// installer left (config.LoadEnrollment: SONDE_ENROLL_* variables or the
+// enrollment file), trying again until it works or ctx ends, so that a
+// collector out of reach at install time never fails the install nor
+// leaves a service that gave up. Each try reads the settings again, so an
+// administrator may correct them in place. Once enrolled, the file, whose
+// token is spent, is removed. It returns state.ErrNotEnrolled when there
+// is nothing to enroll with.
+func autoEnroll(ctx context.Context, dir, path string, log *slog.Logger) error {
+	wait := enrollRetryFirst
+	for attempt := 1; ; attempt++ {
+		e, ok, err := config.LoadEnrollment(path, nil)
+		switch {
+		case err == nil && !ok:
+			return state.ErrNotEnrolled
+		case err == nil && !e.Complete():
+			err = fmt.Errorf("the enrollment settings lack one of %s, %s and %s", config.EnvCollector, config.EnvToken, config.EnvCAPin)
+		case err == nil:
+			err = enrollOnce(ctx, dir, e, log)
+			if err == nil {
+				if path == "" {
+					path = config.EnrollPath()
+				}
+				if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+					log.Warn("the enrollment file could not be removed; its token is spent", "file", path, "err", rerr)
+				}
+				return nil
+			}
+		}
+		log.Error("enrolling with the installer's settings failed; trying again", "attempt", attempt, "in", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("enrolling with the installer's settings: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, enrollRetryMax)
+	}
+}
+
+func enrollOnce(ctx context.Context, dir string, e config.Enrollment, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cfg, err := client.Enroll(ctx, dir, e.Collector, e.Token, e.CAPin, probe.ReadFacts(ctx))
+	if err != nil {
+		return fmt.Errorf("enrolling with %s: %w", e.Collector, err)
+	}
+	log.Info("enrolled with the installer's settings", "agent", cfg.AgentID, "collector", cfg.Collector)
+	return nil
+}
