@@ -8,7 +8,7 @@ WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test test-faults soak lint bench fuzz mutants clean
+.PHONY: help build run stop test test-faults test-packages packages soak lint bench fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,13 @@ test-faults: ## the long fault tests: kill -9, full disks, lossy and partitioned
 	@scripts/deps.sh faults
 	$(GO) test -tags faults -count=1 -timeout 5m ./e2e/netns/
 	$(GO) test -tags faults -count=1 -v -timeout 30m ./e2e/faults/
+
+packages: ## every release artifact in dist/: binaries, .deb and .rpm, MSI, macOS pkg, collector OCI image, SHA256SUMS (reproducible)
+	$(GO) run ./installers/build -out dist
+
+test-packages: ## build the packages and check them with the platforms' own tools (dpkg, rpm, msiinfo, osslsigncode); install the .deb here (root)
+	@scripts/deps.sh packages
+	$(GO) test -tags packages -count=1 -timeout 20m ./installers/...
 
 soak: ## 1,000 simulated agents with reconnect churn against one collector (minutes)
 	$(GO) test -tags soak -count=1 -v -timeout 60m ./e2e/soak/

@@ -7,7 +7,7 @@
 # once with the one command to run. `make test`, `make test-faults` and
 # .ci/run all come through here.
 #
-#   scripts/deps.sh test|faults|all
+#   scripts/deps.sh test|faults|packages|all
 set -euo pipefail
 
 suite=${1:-test}
@@ -20,14 +20,21 @@ prometheus-alertmanager prometheus-alertmanager
 dpkg-deb dpkg"
 faults_needs="nft nftables
 ip iproute2"
+packages_needs="rpm rpm
+wixl wixl
+msiinfo msitools
+osslsigncode osslsigncode
+systemd-analyze systemd"
 
 case $suite in
 test) needs=$test_needs target="make test" ;;
 faults) needs=$faults_needs target="make test-faults" ;;
+packages) needs=$packages_needs target="make test-packages" ;;
 all) needs="$test_needs
-$faults_needs" target="make test test-faults" ;;
+$faults_needs
+$packages_needs" target="make test test-faults test-packages" ;;
 *)
-	echo "usage: scripts/deps.sh test|faults|all" >&2
+	echo "usage: scripts/deps.sh test|faults|packages|all" >&2
 	exit 2
 	;;
 esac
