@@ -26,15 +26,17 @@ import (
 //     heard nothing for min(KeepAlivePeriod, idle timeout / 2), and the
 //     PING is acknowledged. Agents ask for 5 s; older ones (10 s) get 6 s
 //     from the 12 s idle timeout. A live agent is never silent much longer.
-//     The collector sends no PINGs of its own: the agents' keep the
-//     connection, and the NAT binding, alive from both sides.
+//     The collector sends no PINGs of its own: the agents' PINGs and its
+//     ACKs keep the connection, and the NAT binding, alive both ways.
 //   - Last heard. The collector notes when each connection's count of
-//     authenticated packets received last moved (listen, every heardTick).
-//     A request to an agent silent for more than silentAfter fails then
-//     (at once, or while it waits); a request the agent leaves
+//     authenticated packets received last moved (trackHeard, every
+//     heardTick). A request to an agent silent for more than silentAfter
+//     fails then (at once, or while it waits); a request the agent leaves
 //     unacknowledged, which a live agent's QUIC stack does within a round
 //     trip, fails after answerWait instead of at its deadline. Both fail
-//     with a NotAnsweringError.
+//     with a NotAnsweringError. (A packet the agent sent just before it
+//     died, arriving after the request left, counts as an answer: that
+//     request then fails at silentAfter.)
 const (
 	// silentAfter is two keep-alive periods of current agents and more
 	// than one of older ones: a live agent's PING, and its retransmission,
@@ -99,10 +101,10 @@ func (ac *agentConn) lastHeard() time.Time {
 	return ac.heard.update(ac.conn.ConnectionStats().PacketsReceived, time.Now())
 }
 
-// listen brings every connection's last-heard time up to date every
+// trackHeard brings every connection's last-heard time up to date every
 // heardTick until ctx ends. It costs one look at a few atomic counters per
 // connection and tick (see BENCHMARKS.md, Liveness).
-func (s *Server) listen(ctx context.Context) {
+func (s *Server) trackHeard(ctx context.Context) {
 	t := time.NewTicker(heardTick)
 	defer t.Stop()
 	var conns []*agentConn

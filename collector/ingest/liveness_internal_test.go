@@ -1,10 +1,16 @@
 package ingest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/collector/pki"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // TestHeard keeps the time the packet count last moved, not the time it
@@ -37,5 +43,33 @@ func TestNotAnsweringError(t *testing.T) {
 	}
 	if want := "asking: agent a1 is not answering (last heard 7 s ago)"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
+	}
+}
+
+// BenchmarkLastHeard is what trackHeard spends on one connection each
+// heardTick: a look at its counters and the update.
+func BenchmarkLastHeard(b *testing.B) {
+	ca, _, err := pki.LoadOrCreate(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := ca.ServerCertificate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{protocol.ALPN}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := quic.DialAddr(b.Context(), ln.Addr().String(),
+		&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", NextProtos: []string{protocol.ALPN}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	ac := &agentConn{id: "bench", conn: conn}
+	for b.Loop() {
+		ac.lastHeard()
 	}
 }

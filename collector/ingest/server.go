@@ -277,7 +277,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	var side sync.WaitGroup
 	side.Go(func() { s.serveDiscovery(accept) })
 	side.Go(func() { s.watchRevoked(accept) })
-	side.Go(func() { s.listen(accept) })
+	side.Go(func() { s.trackHeard(accept) })
 	defer func() {
 		side.Wait()
 		s.close()
