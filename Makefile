@@ -16,10 +16,10 @@ help: ## list the targets
 build: ## build bin/sonde-agent, bin/sonde-collector, bin/sonde
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/sonde-agent ./cmd/sonde-collector ./cmd/sonde
 
-run: build ## start a collector and an enrolled local agent; prints the UI address and an API key
+run: build ## start a collector and an enrolled local agent; prints the UI address and an API key. Ports: SONDE_HTTP=127.0.0.1:7080 SONDE_QUIC=127.0.0.1:7443 make run
 	@scripts/run.sh start
 
-stop: ## stop what `make run` started
+stop: ## stop what `make run` started (state stays in .run/; `make clean` removes it)
 	@scripts/run.sh stop
 
 test: ## run every test (unit, fixture, end-to-end with the real binaries); as root, installs what they need (scripts/deps.sh)

@@ -323,6 +323,7 @@ func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processe
 	ctx2, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	id, err := a.Agents.RequestSnapshot(ctx2, ag.ID, probes)
+	var quiet *ingest.NotAnsweringError
 	switch {
 	case errors.Is(err, ingest.ErrOffline):
 		seen := "never"
@@ -330,6 +331,10 @@ func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processe
 			seen = ag.LastSeen.Format(time.RFC3339)
 		}
 		return nil, errorf(http.StatusServiceUnavailable, "agent %s (%s) is offline; last seen %s", ag.ID, ag.Facts.Hostname, seen)
+	case errors.As(err, &quiet):
+		// At once, not at the deadline: the agent has most likely died
+		// without closing its connection, which is dropped within seconds.
+		return nil, errorf(http.StatusGatewayTimeout, "agent %s (%s) is not answering (last heard %s ago)", ag.ID, ag.Facts.Hostname, ingest.Ago(quiet.Silent))
 	case errors.Is(err, context.DeadlineExceeded):
 		return nil, errorf(http.StatusGatewayTimeout, "agent %s did not deliver a snapshot within %s", ag.ID, timeout)
 	case err != nil:

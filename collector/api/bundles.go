@@ -140,7 +140,7 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	switch {
 	case err == nil:
 		in.Fresh = true
-	case errors.Is(err, ingest.ErrOffline), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ingest.ErrOffline), errors.Is(err, ingest.ErrNotAnswering), errors.Is(err, context.DeadlineExceeded):
 		latest, lerr := a.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "full", Delivered: store.Delivers(ag.ID), Limit: 1})
 		if lerr != nil {
 			return store.Bundle{}, lerr

@@ -16,16 +16,20 @@ import (
 )
 
 // askedAgents records what a snapshot request asked of the agent, which
-// is offline.
+// is offline, or fails with err when set.
 type askedAgents struct {
 	probes, processes []string
 	calls             int
+	err               error
 }
 
 func (a *askedAgents) Connected() map[string]time.Time { return map[string]time.Time{} }
 func (a *askedAgents) RequestSnapshot(ctx context.Context, _ string, probes []string) (int64, error) {
 	a.calls++
 	a.probes, a.processes = probes, ingest.ProcessesFrom(ctx)
+	if a.err != nil {
+		return 0, a.err
+	}
 	return 0, ingest.ErrOffline
 }
 

@@ -247,12 +247,17 @@ func hungUp(err error) bool {
 
 // RequestSnapshot asks a connected agent for a snapshot of the named probes
 // (all when empty), stores it and returns its stored ID. It gives up at the
-// context's deadline. The context says which ticket the snapshot is for
-// (WithTicket) and which processes L2 asks about (WithProcesses).
+// context's deadline, and sooner, with a NotAnsweringError, when the agent
+// has gone silent (see liveness.go). The context says which ticket the
+// snapshot is for (WithTicket) and which processes L2 asks about
+// (WithProcesses).
 func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []string) (id int64, err error) {
 	ac := s.lookup(agentID)
 	if ac == nil {
 		return 0, ErrOffline
+	}
+	if err := silent(ac); err != nil {
+		return 0, err
 	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
@@ -263,9 +268,21 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	}
 	start := time.Now()
 	defer func() { s.obs.RoundTrip(time.Since(start), err) }()
+	ctx, give := context.WithCancelCause(ctx)
+	defer give(nil)
+	w := watchAnswer(ctx, ac, give)
+	defer w.Stop()
+	// failed says why an exchange with the agent failed: not answering
+	// when that is what it was, else what.
+	failed := func(what error) error {
+		if na := notAnswering(ctx, ac, what); na != nil {
+			return na
+		}
+		return what
+	}
 	str, err := ac.conn.OpenStreamSync(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("opening a stream to the agent: %w", err)
+		return 0, failed(fmt.Errorf("opening a stream to the agent: %w", err))
 	}
 	defer str.Close()
 	defer str.CancelRead(0) // see hello
@@ -284,11 +301,15 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	if err := req.Sign(s.cfg.RequestKey, agentID, randomBytes(16)); err != nil {
 		return 0, fmt.Errorf("signing the request: %w", err)
 	}
+	w.sending()
 	if err := protocol.Write(str, req); err != nil {
-		return 0, fmt.Errorf("sending the request: %w", err)
+		return 0, failed(fmt.Errorf("sending the request: %w", err))
 	}
 	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
 	if err != nil {
+		if na := notAnswering(ctx, ac, err); na != nil {
+			return 0, na
+		}
 		// The stream's deadline is the context's, and may fire first.
 		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, fmt.Errorf("agent did not answer in time: %w", context.DeadlineExceeded)
@@ -299,6 +320,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		}
 		return 0, fmt.Errorf("reading the agent's answer: %w", err)
 	}
+	w.Stop() // answered: storing it is the collector's business
 	if snap.RequestID != req.RequestID {
 		s.refuse(str, protocol.CodeBadRequest, "answer is for another request")
 		return 0, fmt.Errorf("agent answered request %q, asked %q", snap.RequestID, req.RequestID)

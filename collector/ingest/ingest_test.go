@@ -258,16 +258,7 @@ func certFrom(t *testing.T, ca *pki.CA, agentID string) *tls.Certificate {
 // presenting cert when given.
 func (h *harness) dial(t *testing.T, cert *tls.Certificate) (*quic.Conn, error) {
 	t.Helper()
-	tc := &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		RootCAs:    h.ca.Pool(),
-		ServerName: "127.0.0.1",
-		NextProtos: []string{protocol.ALPN},
-	}
-	if cert != nil {
-		tc.Certificates = []tls.Certificate{*cert}
-	}
-	conn, err := quic.DialAddr(timeout(t), h.addr, tc, &quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second})
+	conn, err := quic.DialAddr(timeout(t), h.addr, h.clientTLS(cert), &quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +322,20 @@ func helloFor(agentID string) *protocol.Hello {
 	}
 }
 
+// clientTLS trusts the collector's CA and presents cert when given.
+func (h *harness) clientTLS(cert *tls.Certificate) *tls.Config {
+	tc := &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		RootCAs:    h.ca.Pool(),
+		ServerName: "127.0.0.1",
+		NextProtos: []string{protocol.ALPN},
+	}
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{*cert}
+	}
+	return tc
+}
+
 // connect dials with the identity's certificate and says hello.
 func (h *harness) connect(t *testing.T, id *state.Identity) *quic.Conn {
 	t.Helper()
@@ -338,6 +343,13 @@ func (h *harness) connect(t *testing.T, id *state.Identity) *quic.Conn {
 	if err != nil {
 		t.Fatalf("dialing as %s: %v", id.AgentID, err)
 	}
+	h.hello(t, conn, id)
+	return conn
+}
+
+// hello says hello as the identity on conn and checks the welcome.
+func (h *harness) hello(t *testing.T, conn *quic.Conn, id *state.Identity) {
+	t.Helper()
 	w, err := exchange[*protocol.Welcome](t, conn, frame(t, helloFor(id.AgentID)))
 	if err != nil {
 		t.Fatalf("hello as %s: %v", id.AgentID, err)
@@ -345,7 +357,6 @@ func (h *harness) connect(t *testing.T, id *state.Identity) *quic.Conn {
 	if w.CollectorTime <= 0 {
 		t.Errorf("welcome carries no collector time: %+v", w)
 	}
-	return conn
 }
 
 func (h *harness) snapshot(agentID string) *protocol.Snapshot {

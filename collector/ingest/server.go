@@ -78,13 +78,15 @@ func (nopObserver) RoundTrip(time.Duration, error)       {}
 // sends one snapshot at a time.
 const (
 	handshakeTimeout = 10 * time.Second
-	idleTimeout      = 60 * time.Second // agents ask for 30 s and keep alive every 10 s
-	streamTimeout    = 30 * time.Second // to read one message once a stream is open
-	maxStreams       = 8
-	discoveryRate    = 50  // CA answers per second, fleet-wide, sustained
-	discoveryBurst   = 200 // and at once
-	handshakeRate    = 200 // new connections a second before clients must prove their address
-	handshakeBurst   = 1000
+	// idleTimeout is the collector's offer; see liveness.go for what it
+	// means to agents old and new.
+	idleTimeout    = 12 * time.Second
+	streamTimeout  = 30 * time.Second // to read one message once a stream is open
+	maxStreams     = 8
+	discoveryRate  = 50  // CA answers per second, fleet-wide, sustained
+	discoveryBurst = 200 // and at once
+	handshakeRate  = 200 // new connections a second before clients must prove their address
+	handshakeBurst = 1000
 )
 
 // errStore marks a refusal that is the store's failure, not the agent's.
@@ -124,6 +126,7 @@ type agentConn struct {
 	since time.Time
 	turn  chan struct{} // held while one of the agent's streams is served
 	clock skew          // the agent's clock against the collector's, at hello
+	heard heard         // when a packet from the agent was last seen (liveness.go)
 }
 
 // Listen opens the UDP socket and the QUIC listener.
@@ -274,6 +277,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	var side sync.WaitGroup
 	side.Go(func() { s.serveDiscovery(accept) })
 	side.Go(func() { s.watchRevoked(accept) })
+	side.Go(func() { s.trackHeard(accept) })
 	defer func() {
 		side.Wait()
 		s.close()
@@ -383,6 +387,7 @@ func (s *Server) handleConn(accept, work context.Context, conn *quic.Conn) {
 		return
 	}
 	ac := &agentConn{id: id, conn: conn, since: time.Now(), turn: make(chan struct{}, 1), clock: clock}
+	ac.lastHeard() // the baseline: the hello just arrived
 	s.register(ac)
 	log.Info("agent connected")
 	var (

@@ -76,7 +76,7 @@ func TestNetworkFaults(t *testing.T) {
 	checkSlowLink(t, c, time.Second)
 	w.flowing("c. after the delay")
 
-	// d. Partition for longer than the agent's 30 s idle timeout.
+	// d. Partition for longer than the connection's 12 s idle timeout.
 	before := w.newest()
 	mark = time.Now()
 	if err := nsA.Partition(); err != nil {

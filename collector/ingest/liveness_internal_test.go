@@ -1,0 +1,75 @@
+package ingest
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/sondehq/sonde/collector/pki"
+	"github.com/sondehq/sonde/protocol"
+)
+
+// TestHeard keeps the time the packet count last moved, not the time it
+// was last looked at.
+func TestHeard(t *testing.T) {
+	var h heard
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		packets uint64
+		at      time.Time
+		want    time.Time
+	}{
+		{5, t0, t0}, // the baseline
+		{5, t0.Add(time.Second), t0},
+		{5, t0.Add(9 * time.Second), t0},
+		{6, t0.Add(10 * time.Second), t0.Add(10 * time.Second)},
+		{6, t0.Add(20 * time.Second), t0.Add(10 * time.Second)},
+	}
+	for i, s := range steps {
+		if got := h.update(s.packets, s.at); !got.Equal(s.want) {
+			t.Errorf("step %d: update(%d, %s) = %s, want %s", i, s.packets, s.at, got, s.want)
+		}
+	}
+}
+
+func TestNotAnsweringError(t *testing.T) {
+	err := fmt.Errorf("asking: %w", &NotAnsweringError{Agent: "a1", Silent: 7400 * time.Millisecond})
+	if !errors.Is(err, ErrNotAnswering) || errors.Is(err, ErrOffline) {
+		t.Errorf("%v: Is(ErrNotAnswering) %v, Is(ErrOffline) %v", err, errors.Is(err, ErrNotAnswering), errors.Is(err, ErrOffline))
+	}
+	if want := "asking: agent a1 is not answering (last heard 7 s ago)"; err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
+}
+
+// BenchmarkLastHeard is what trackHeard spends on one connection each
+// heardTick: a look at its counters and the update.
+func BenchmarkLastHeard(b *testing.B) {
+	ca, _, err := pki.LoadOrCreate(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := ca.ServerCertificate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{protocol.ALPN}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := quic.DialAddr(b.Context(), ln.Addr().String(),
+		&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", NextProtos: []string{protocol.ALPN}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	ac := &agentConn{id: "bench", conn: conn}
+	for b.Loop() {
+		ac.lastHeard()
+	}
+}
