@@ -39,20 +39,20 @@ func main() {
 func run(ctx context.Context, out string) error {
 	root, err := os.Getwd()
 	if err != nil {
-		return err
+		return fmt.Errorf("the module's folder: %w", err)
 	}
 	b := &release.Build{Root: root}
 	if b.Out, err = filepath.Abs(out); err != nil {
-		return err
+		return fmt.Errorf("the output folder: %w", err)
 	}
 	if b.Version, err = release.Version(ctx, root); err != nil {
-		return err
+		return fmt.Errorf("naming the release: %w", err)
 	}
 	if b.Epoch, err = release.Epoch(ctx, root); err != nil {
-		return err
+		return fmt.Errorf("dating the release: %w", err)
 	}
 	if err := os.RemoveAll(b.Out); err != nil {
-		return err
+		return fmt.Errorf("emptying the output folder: %w", err)
 	}
 	fmt.Printf("Sonde %s (timestamps %s) into %s\n", b.Version, b.Epoch.Format("2006-01-02T15:04:05Z"), b.Out)
 	var artifacts []string
@@ -61,7 +61,7 @@ func run(ctx context.Context, out string) error {
 		targets []release.Target
 	}{{release.Agent, release.AgentTargets}, {release.CLI, release.AgentTargets}, {release.Collector, release.LinuxTargets}} {
 		if err := b.Binaries(ctx, p.program, p.targets); err != nil {
-			return err
+			return fmt.Errorf("the binaries: %w", err)
 		}
 		for _, t := range p.targets {
 			artifacts = append(artifacts, b.Bin(p.program, t))
@@ -77,5 +77,8 @@ func run(ctx context.Context, out string) error {
 		}
 		artifacts = append(artifacts, got...)
 	}
-	return release.WriteSums(b.Out, artifacts)
+	if err := release.WriteSums(b.Out, artifacts); err != nil {
+		return fmt.Errorf("the release: %w", err)
+	}
+	return nil
 }
