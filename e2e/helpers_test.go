@@ -22,9 +22,10 @@ func runHelper() {
 	case "":
 		return
 	case "spin":
-		//lint:ignore SA5002 the helper is a runaway loop on purpose
-		for {
-		}
+		// Two threads, so that it stays the machine's main consumer while
+		// the agent and the collector work beside it.
+		go spin()
+		spin()
 	case "listen":
 		ln, err := net.Listen("tcp", os.Getenv("SONDE_E2E_ADDR"))
 		if err != nil {
@@ -40,6 +41,13 @@ func runHelper() {
 		}
 	}
 	os.Exit(2)
+}
+
+// spin is a runaway loop.
+func spin() {
+	//lint:ignore SA5002 the helper is a runaway loop on purpose
+	for {
+	}
 }
 
 // startHelper runs a copy of the test binary named name, in role, with
