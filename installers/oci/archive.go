@@ -15,8 +15,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
-// RefName is the annotation of index.json's entry that holds its tag.
-const RefName = "org.opencontainers.image.ref.name"
+// The annotations of index.json's entry that name it: the OCI one holds
+// the tag (skopeo's oci-archive:FILE:TAG); containerd's, which podman and
+// Docker's containerd store prefer on load, holds a whole reference, local
+// like the images podman builds.
+const (
+	RefName   = "org.opencontainers.image.ref.name"
+	ImageName = "io.containerd.image.name"
+)
 
 // entry is one member of a tar file: a directory when name ends in "/".
 type entry struct {
@@ -139,7 +145,7 @@ func (bs *blobs) addImage(img v1.Image, withManifest bool) (config string, layer
 // index.json names idx alone, tagged tag.
 func writeLayout(path string, idx v1.ImageIndex, tag string, mtime time.Time) error {
 	top := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: idx,
-		Descriptor: v1.Descriptor{Annotations: map[string]string{RefName: tag}}})
+		Descriptor: v1.Descriptor{Annotations: map[string]string{RefName: tag, ImageName: "localhost/" + Name + ":" + tag}}})
 	index, err := top.RawManifest()
 	if err != nil {
 		return fmt.Errorf("the OCI layout: %w", err)

@@ -162,7 +162,7 @@ func gzipLayer(files []entry, mtime time.Time) (v1.Layer, error) {
 func multiArch(imgs []v1.Image, annotations map[string]string) (v1.ImageIndex, error) {
 	var adds []mutate.IndexAddendum
 	for i, t := range release.LinuxTargets {
-		adds = append(adds, mutate.IndexAddendum{Add: imgs[i], Descriptor: v1.Descriptor{
+		adds = append(adds, mutate.IndexAddendum{Add: plainImage{imgs[i]}, Descriptor: v1.Descriptor{
 			Platform: &v1.Platform{OS: t.OS, Architecture: t.Arch},
 		}})
 	}
@@ -173,3 +173,10 @@ func multiArch(imgs []v1.Image, annotations map[string]string) (v1.ImageIndex, e
 	}
 	return idx, nil
 }
+
+// plainImage keeps ggcr from giving an image's index entry the
+// artifactType the OCI spec reserves for artifacts (it would repeat the
+// config's media type).
+type plainImage struct{ v1.Image }
+
+func (plainImage) ArtifactType() (string, error) { return "", nil }

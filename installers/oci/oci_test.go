@@ -115,7 +115,8 @@ func TestLayoutHoldsTheMultiArchIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tm.Manifests) != 1 || tm.Manifests[0].MediaType != types.OCIImageIndex || tm.Manifests[0].Annotations[RefName] != testTag {
+	if len(tm.Manifests) != 1 || tm.Manifests[0].MediaType != types.OCIImageIndex || tm.Manifests[0].Annotations[RefName] != testTag ||
+		tm.Manifests[0].Annotations[ImageName] != "localhost/sonde-collector:"+testTag {
 		t.Fatalf("index.json holds %+v, want one OCI index tagged %s", tm.Manifests, testTag)
 	}
 	idx, err := top.ImageIndex(tm.Manifests[0].Digest)
@@ -134,8 +135,9 @@ func TestLayoutHoldsTheMultiArchIndex(t *testing.T) {
 	}
 	for i, tg := range release.LinuxTargets {
 		desc := im.Manifests[i]
-		if desc.Platform == nil || desc.Platform.OS != tg.OS || desc.Platform.Architecture != tg.Arch {
-			t.Errorf("image %d's platform is %+v, want %s", i, desc.Platform, tg)
+		if desc.Platform == nil || desc.Platform.OS != tg.OS || desc.Platform.Architecture != tg.Arch ||
+			desc.MediaType != types.OCIManifestSchema1 || desc.ArtifactType != "" {
+			t.Errorf("image %d is %+v, want an OCI image for %s", i, desc, tg)
 		}
 		img, err := idx.Image(desc.Digest)
 		if err != nil {
