@@ -27,10 +27,10 @@ const (
 )
 
 var (
-	Entrypoint = []string{"/usr/bin/" + release.Collector}
-	Cmd        = []string{"serve", "--data", DataDir, "--quic", ":7443", "--http", ":7080"}
-	// Ports: agents' QUIC, then the API, UI and /metrics.
-	Ports = []string{"7443/udp", "7080/tcp"}
+	entrypoint = []string{"/usr/bin/" + release.Collector}
+	cmd        = []string{"serve", "--data", DataDir, "--quic", ":7443", "--http", ":7080"}
+	// ports: agents' QUIC, then the API, UI and /metrics.
+	ports = []string{"7443/udp", "7080/tcp"}
 )
 
 const (
@@ -70,10 +70,10 @@ func image(b *release.Build, t release.Target, revision string) (v1.Image, error
 	cf.OS, cf.Architecture = t.OS, t.Arch
 	cf.Config = v1.Config{
 		User:         User,
-		Entrypoint:   Entrypoint,
-		Cmd:          Cmd,
+		Entrypoint:   entrypoint,
+		Cmd:          cmd,
 		Env:          []string{"PATH=/usr/bin"},
-		ExposedPorts: set(Ports...),
+		ExposedPorts: set(ports...),
 		Volumes:      set(DataDir),
 		WorkingDir:   DataDir,
 		Labels:       labels(b, revision),

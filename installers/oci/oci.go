@@ -21,8 +21,14 @@
 //	podman load -i sonde-collector-VERSION-oci.tar
 //
 // copy both architectures to a registry, or load the host's one as
-// localhost/sonde-collector:VERSION. Every timestamp is the release's Epoch
-// and every owner fixed, so two builds of a commit are byte-identical.
+// localhost/sonde-collector:VERSION (VERSION as a tag: "~" and "+" become
+// "-"). Docker's classic image store reads only docker-archives, hence
+//
+//	docker load -i sonde-collector-VERSION-docker-amd64.tar
+//
+// which names it sonde-collector:VERSION. Every timestamp is the
+// release's Epoch and every owner fixed, so two builds of a commit are
+// byte-identical.
 package oci
 
 import (
