@@ -107,7 +107,7 @@ func TestEnrollmentFromRegistry(t *testing.T) {
 		t.Errorf("a missing value: %+v %v", e, err)
 	}
 	for value, msg := range map[string]string{
-		"a\nb":                                   "control characters in value CAPin",
+		"a\nb":                                  "control characters in value CAPin",
 		strings.Repeat("x", maxRegistryValue+1): "value CAPin is over 1024 bytes",
 	} {
 		values[RegCAPin] = value
