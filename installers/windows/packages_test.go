@@ -5,7 +5,14 @@ package windows
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +47,7 @@ func buildMSI(t *testing.T) string {
 		if exeDir, exeErr = os.MkdirTemp("", "sonde-msi-test-"); exeErr != nil {
 			return
 		}
+		cleanups = append(cleanups, func() { os.RemoveAll(exeDir) })
 		b := &release.Build{Root: root, Version: testVersion, Epoch: testEpoch, Out: exeDir}
 		exeErr = b.Binaries(context.Background(), release.Agent, []release.Target{Target})
 	})
@@ -67,14 +75,6 @@ func buildMSI(t *testing.T) string {
 		t.Fatalf("artifacts %q, want %s", got, want)
 	}
 	return got[0]
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if exeDir != "" {
-		os.RemoveAll(exeDir)
-	}
-	os.Exit(code)
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -192,6 +192,49 @@ func TestMSISigned(t *testing.T) {
 	}
 	if out, err := exec.Command("osslsigncode", "verify", "-in", msi).CombinedOutput(); err == nil {
 		t.Errorf("the throwaway certificate is trusted without its CA:\n%s", out)
+	}
+}
+
+// TestMSISignedFromEnvironment: with SONDE_SIGN_CERT and SONDE_SIGN_KEY,
+// the build signs with them (an ECDSA certificate, its chain in the
+// file), not with the throwaway certificate.
+func TestMSISignedFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Signing CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test Publisher"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	write := func(name string, blocks ...*pem.Block) string {
+		var b []byte
+		for _, blk := range blocks {
+			b = append(b, pem.EncodeToMemory(blk)...)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	caFile := write("ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	t.Setenv(EnvSignCert, write("cert.pem", &pem.Block{Type: "CERTIFICATE", Bytes: leafDER}, &pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	t.Setenv(EnvSignKey, write("key.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	msi := buildMSI(t)
+	out := run(t, "osslsigncode", "verify", "-CAfile", caFile, "-in", msi)
+	if !strings.Contains(out, "Signature verification: ok") || !strings.Contains(out, "Subject: /CN=Test Publisher") {
+		t.Errorf("osslsigncode verify:\n%s", out)
 	}
 }
 
