@@ -79,7 +79,7 @@ func seededKey(seed string) (*rsa.PrivateKey, error) {
 		b := make([]byte, 128)
 		for {
 			if _, err := io.ReadFull(r, b); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("reading the seeded stream: %w", err)
 			}
 			b[0] |= 0xc0 // two top bits: the product has 2048 bits
 			b[127] |= 1
