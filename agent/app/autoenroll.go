@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/sondehq/sonde/agent/client"
@@ -25,8 +23,8 @@ const (
 // enrollment file), trying again until it works or ctx ends, so that a
 // collector out of reach at install time never fails the install nor
 // leaves a service that gave up. Each try reads the settings again, so an
-// administrator may correct them in place. Once enrolled, the file, whose
-// token is spent, is removed. It returns state.ErrNotEnrolled when there
+// administrator may correct them in place. Once enrolled, the settings,
+// whose token is spent, are removed (config.RemoveEnrollment). It returns state.ErrNotEnrolled when there
 // is nothing to enroll with.
 func autoEnroll(ctx context.Context, dir, path string, log *slog.Logger) error {
 	wait := enrollRetryFirst
@@ -40,11 +38,8 @@ func autoEnroll(ctx context.Context, dir, path string, log *slog.Logger) error {
 		case err == nil:
 			err = enrollOnce(ctx, dir, e, log)
 			if err == nil {
-				if path == "" {
-					path = config.EnrollPath()
-				}
-				if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-					log.Warn("the enrollment file could not be removed; its token is spent", "file", path, "err", rerr)
+				if rerr := config.RemoveEnrollment(path); rerr != nil {
+					log.Warn("the enrollment settings could not be removed; their token is spent", "err", rerr)
 				}
 				return nil
 			}

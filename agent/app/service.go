@@ -52,10 +52,14 @@ func (p *program) Stop(service.Service) error {
 // stopGrace bounds Stop.
 const stopGrace = 10 * time.Second
 
+// serviceName is the agent's service, also in the packages' service
+// definitions (systemd unit, MSI, launchd plist).
+const serviceName = "sonde-agent"
+
 func newService(f runFlags, stderr io.Writer) (service.Service, *program, error) {
 	p := &program{flags: f, stderr: stderr}
 	s, err := service.New(p, &service.Config{
-		Name:        "sonde-agent",
+		Name:        serviceName,
 		DisplayName: "Sonde diagnostics agent",
 		Description: "Collects read-only diagnostics snapshots for IT support and sends them to the Sonde collector.",
 		Arguments:   f.serviceArgs(),
@@ -94,6 +98,7 @@ func runService(f runFlags, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ensureServiceRecovery(s, stderr)
 	if err := s.Run(); err != nil {
 		return fmt.Errorf("running as the sonde-agent service: %w", err)
 	}

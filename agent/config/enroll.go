@@ -39,9 +39,20 @@ func (e Enrollment) Complete() bool { return e.Collector != "" && e.Token != "" 
 
 // LoadEnrollment reads the enrollment at path (EnrollPath when empty),
 // with the SONDE_ENROLL_* variables of getenv (os.Getenv when nil) taking
-// precedence over the file's. A missing file is no error; ok says whether
-// any enrollment setting was found at all.
+// precedence over the file's, and the file's over what the platform's
+// installer left in its own store (on Windows the MSI's registry values,
+// see RegistryKey). A missing file is no error; ok says whether any
+// enrollment setting was found at all.
 func LoadEnrollment(path string, getenv func(string) string) (e Enrollment, ok bool, err error) {
+	return loadEnrollment(path, getenv, systemEnrollment)
+}
+
+// loadEnrollment is LoadEnrollment with the platform's store given, so
+// that tests on any platform can stand in for it.
+func loadEnrollment(path string, getenv func(string) string, system func() (Enrollment, error)) (e Enrollment, ok bool, err error) {
+	if e, err = system(); err != nil {
+		return Enrollment{}, false, fmt.Errorf("reading the installer's enrollment settings: %w", err)
+	}
 	if path == "" {
 		path = EnrollPath()
 	}
@@ -62,16 +73,45 @@ func LoadEnrollment(path string, getenv func(string) string) (e Enrollment, ok b
 		if len(b) > maxEnrollFile {
 			return e, false, fmt.Errorf("the enrollment file %s is over %d bytes", path, maxEnrollFile)
 		}
-		if e, err = ParseEnrollment(b); err != nil {
+		fe, err := ParseEnrollment(b)
+		if err != nil {
 			return e, false, fmt.Errorf("the enrollment file %s: %w", path, err)
 		}
+		e = e.with(fe)
 	}
-	for key, v := range map[string]*string{EnvCollector: &e.Collector, EnvToken: &e.Token, EnvCAPin: &e.CAPin} {
-		if s := strings.TrimSpace(getenv(key)); s != "" {
-			*v = s
+	e = e.with(Enrollment{Collector: getenv(EnvCollector), Token: getenv(EnvToken), CAPin: getenv(EnvCAPin)})
+	return e, e != (Enrollment{}), nil
+}
+
+// with returns e with the settings that o has (not blank) taking their
+// place.
+func (e Enrollment) with(o Enrollment) Enrollment {
+	set := func(dst *string, src string) {
+		if src = strings.TrimSpace(src); src != "" {
+			*dst = src
 		}
 	}
-	return e, e != (Enrollment{}), nil
+	set(&e.Collector, o.Collector)
+	set(&e.Token, o.Token)
+	set(&e.CAPin, o.CAPin)
+	return e
+}
+
+// RemoveEnrollment removes a spent enrollment: the file at path
+// (EnrollPath when empty) and what the installer left in the platform's
+// store. What is already gone is no error.
+func RemoveEnrollment(path string) error {
+	if path == "" {
+		path = EnrollPath()
+	}
+	var errs []error
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("removing the enrollment file: %w", err))
+	}
+	if err := removeSystemEnrollment(); err != nil {
+		errs = append(errs, fmt.Errorf("removing the installer's enrollment settings: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // ParseEnrollment reads KEY=VALUE lines, as a systemd EnvironmentFile or
