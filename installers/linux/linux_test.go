@@ -572,3 +572,87 @@ func TestSysctl(t *testing.T) {
 		t.Error("scripts/collector.sh does not compare the ceilings with 7500000")
 	}
 }
+
+// TestPlaceEnrollment runs the agent package's place_enrollment with the
+// settings an installer may have in its environment, on a scratch state
+// dir and configuration folder.
+func TestPlaceEnrollment(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the enrollment file is made root's: run as root")
+	}
+	var lib []byte
+	for _, part := range []string{"common", "agent"} {
+		b, err := assets.ReadFile("scripts/" + part + ".sh")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lib = append(lib, b...)
+	}
+	full := []string{"SONDE_ENROLL_COLLECTOR=collector.example:7443", "SONDE_ENROLL_TOKEN=tok_123-ABC", "SONDE_ENROLL_CA_PIN=sha256:0a1b"}
+	for _, c := range []struct {
+		name      string
+		env       []string
+		enrolled  bool   // agent.json is there
+		placed    string // enroll.env is there with this
+		wantFile  bool
+		wantWords string
+	}{
+		{name: "nothing set", wantWords: ""},
+		{name: "all set", env: full, wantFile: true, wantWords: "enrollment settings written"},
+		{name: "one missing", env: full[:2], wantWords: "go together"},
+		{name: "a newline", env: append(full[:2:2], "SONDE_ENROLL_CA_PIN=sha256:0a\nSONDE_X=1"), wantWords: "control characters"},
+		{name: "a space", env: append(full[:1:1], "SONDE_ENROLL_TOKEN=tok 1", full[2]), wantWords: "spaces"},
+		{name: "placed by the administrator", env: full, placed: "SONDE_ENROLL_TOKEN=mine\n", wantWords: "already there"},
+		{name: "enrolled", env: full, enrolled: true, wantWords: "already enrolled"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			state, conf := filepath.Join(dir, "state"), filepath.Join(dir, "conf")
+			for _, d := range []string{state, conf} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.enrolled {
+				os.WriteFile(filepath.Join(state, "agent.json"), []byte("{}"), 0o644)
+			}
+			file := filepath.Join(conf, "enroll.env")
+			if c.placed != "" {
+				os.WriteFile(file, []byte(c.placed), 0o640)
+			}
+			script := "set -e\n" + string(lib) + "\nSTATE=" + state + " CONF=" + conf + "\nplace_enrollment\necho done\n"
+			cmd := exec.Command("sh", "-c", script)
+			cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, c.env...)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.HasSuffix(string(out), "done\n") {
+				t.Fatalf("place_enrollment failed: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), c.wantWords) || c.wantWords == "" && string(out) != "done\n" {
+				t.Errorf("said %q, want %q", out, c.wantWords)
+			}
+			raw, err := os.ReadFile(file)
+			switch {
+			case c.placed != "":
+				if string(raw) != c.placed {
+					t.Errorf("the administrator's file became %q", raw)
+				}
+			case !c.wantFile:
+				if err == nil {
+					t.Errorf("enroll.env written:\n%s", raw)
+				}
+			default:
+				fi, err := os.Stat(file)
+				if err != nil || fi.Mode().Perm() != 0o600 {
+					t.Fatalf("enroll.env: %v, mode %v", err, fi.Mode())
+				}
+				e, err := config.ParseEnrollment(raw)
+				if err != nil || e != (config.Enrollment{Collector: "collector.example:7443", Token: "tok_123-ABC", CAPin: "sha256:0a1b"}) {
+					t.Errorf("the agent reads %+v, %v from\n%s", e, err, raw)
+				}
+				if _, err := os.Stat(file + ".new"); err == nil {
+					t.Error("enroll.env.new left behind")
+				}
+			}
+		})
+	}
+}
