@@ -93,11 +93,11 @@ func write(b *release.Build, stage string, p pkg, t release.Target, f format) (s
 	}
 	out := filepath.Join(b.Out, f.artifact(p.name, b.Version, arch))
 	if err := os.MkdirAll(b.Out, 0o755); err != nil {
-		return "", err
+		return "", fmt.Errorf("making the output folder: %w", err)
 	}
 	w, err := os.Create(out)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("writing the package: %w", err)
 	}
 	err = f.packager.Package(info, w)
 	if cerr := w.Close(); err == nil {
@@ -105,7 +105,7 @@ func write(b *release.Build, stage string, p pkg, t release.Target, f format) (s
 	}
 	if err != nil {
 		os.Remove(out)
-		return "", err
+		return "", fmt.Errorf("writing %s: %w", filepath.Base(out), err)
 	}
 	return out, nil
 }
@@ -160,7 +160,7 @@ func (p pkg) stageScripts(stage string, f format) (nfpm.Scripts, error) {
 		}
 		*slot.path = filepath.Join(stage, p.name+"-"+slot.phase)
 		if err := os.WriteFile(*slot.path, text, 0o755); err != nil {
-			return s, err
+			return s, fmt.Errorf("staging maintainer script %s: %w", slot.phase, err)
 		}
 	}
 	return s, nil
