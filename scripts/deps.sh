@@ -24,7 +24,9 @@ packages_needs="rpm rpm
 wixl wixl
 msiinfo msitools
 osslsigncode osslsigncode
-systemd-analyze systemd"
+systemd-analyze systemd
+bsdtar libarchive-tools
+cpio cpio"
 
 case $suite in
 test) needs=$test_needs target="make test" ;;

@@ -20,7 +20,7 @@ type scriptEnv struct {
 func newScriptEnv(t *testing.T) *scriptEnv {
 	t.Helper()
 	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh here")
+		t.Fatal("no sh here: these tests run the package scripts with sh")
 	}
 	dir := t.TempDir()
 	e := &scriptEnv{volume: filepath.Join(dir, "volume"), pkg: filepath.Join(dir, "dl", "sonde-agent-1.2.3-arm64.pkg"),
@@ -66,7 +66,7 @@ func (e *scriptEnv) enrollFile() string {
 
 func TestPostinstallCopiesEnrollmentFile(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("postinstall gives the file to root: run as root")
+		t.Fatal("postinstall gives the file to root: run as root (make test does)")
 	}
 	e := newScriptEnv(t)
 	settings := "SONDE_ENROLL_COLLECTOR=collector.example:7443\nSONDE_ENROLL_TOKEN=tok\nSONDE_ENROLL_CA_PIN=sha256:abc\n"
@@ -99,7 +99,7 @@ func TestPostinstallCopiesEnrollmentFile(t *testing.T) {
 
 func TestPostinstallWritesEnvironment(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("postinstall gives the file to root: run as root")
+		t.Fatal("postinstall gives the file to root: run as root (make test does)")
 	}
 	e := newScriptEnv(t)
 	e.run(t, "postinstall", "SONDE_ENROLL_COLLECTOR=c.example:7443", "SONDE_ENROLL_TOKEN=t0k", "SONDE_ENROLL_CA_PIN=sha256:pin")
@@ -143,7 +143,7 @@ func TestPreinstall(t *testing.T) {
 // uninstall script, which only a Mac can run.
 func TestScriptsParse(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh here")
+		t.Fatal("no sh here: these tests run the package scripts with sh")
 	}
 	for _, name := range []string{"preinstall", "postinstall", "uninstall.sh"} {
 		b, err := assets.ReadFile("files/" + name)

@@ -21,7 +21,7 @@ import (
 func TestPackageWithTools(t *testing.T) {
 	for _, tool := range []string{"bsdtar", "cpio"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (apt-get install libarchive-tools cpio)", tool)
+			t.Fatalf("%s is not installed: run make test-packages, which installs it (or apt-get install libarchive-tools cpio)", tool)
 		}
 	}
 	root, err := filepath.Abs("../..")
