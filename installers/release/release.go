@@ -123,13 +123,21 @@ func Version(ctx context.Context, root string) (string, error) {
 		}
 		return "0.0.0~dev." + n + ".g" + hash, nil
 	}
-	// v1.2.3-4-gabcdef0
+	return fromDescribe(desc)
+}
+
+// fromDescribe turns `git describe --long` ("v1.2.3-4-gabcdef0") into a
+// version: the tag on a tagged commit, else the tag~dev.N.gHASH.
+func fromDescribe(desc string) (string, error) {
 	i := strings.LastIndex(desc, "-g")
 	j := strings.LastIndex(desc[:max(i, 0)], "-")
-	if i < 0 || j < 0 {
+	if i < 0 || j <= 0 {
 		return "", fmt.Errorf("the version: git describe said %q", desc)
 	}
 	tag, n, hash := strings.TrimPrefix(desc[:j], "v"), desc[j+1:i], desc[i+2:]
+	if _, err := strconv.Atoi(n); err != nil || tag == "" || hash == "" {
+		return "", fmt.Errorf("the version: git describe said %q", desc)
+	}
 	if n == "0" {
 		return tag, nil
 	}
