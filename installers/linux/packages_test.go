@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/sondehq/sonde/installers/release"
 )
 
@@ -46,9 +48,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	releases.dir, releases.m = dir, map[string]*release.Build{}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
 }
 
 // realRelease builds the binaries for linux/amd64 and their packages at
