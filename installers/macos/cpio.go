@@ -58,7 +58,7 @@ func gzipCpio(files []file) ([]byte, error) {
 	var out bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing the cpio archive: %w", err)
 	}
 	w := bufio.NewWriter(zw)
 	for i, f := range files {
@@ -74,10 +74,10 @@ func gzipCpio(files []file) ([]byte, error) {
 		return nil, err
 	}
 	if err := w.Flush(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing the cpio archive: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing the cpio archive: %w", err)
 	}
 	return out.Bytes(), nil
 }
@@ -95,7 +95,7 @@ func writeCpioEntry(w *bufio.Writer, name string, ino, mode, uid, gid, nlink, mt
 	w.WriteString(name)
 	w.WriteByte(0)
 	_, err := w.Write(data)
-	return err
+	return fmt.Errorf("writing a cpio entry: %w", err)
 }
 
 // errCpio is wrapped by every error about a malformed cpio archive.

@@ -159,11 +159,11 @@ func marshal(v any) ([]byte, error) {
 func payloadFiles(agent []byte, mtime int64) ([]file, error) {
 	plist, err := assets.ReadFile("files/com.sonde.agent.plist")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the embedded plist: %w", err)
 	}
 	uninstall, err := assets.ReadFile("files/uninstall.sh")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the embedded uninstall script: %w", err)
 	}
 	fs := []file{
 		{Path: "./Library/LaunchDaemons/com.sonde.agent.plist", Mode: modeFile | 0o644, Data: plist},
@@ -183,7 +183,7 @@ func scriptFiles(mtime int64) ([]file, error) {
 	for _, name := range []string{"preinstall", "postinstall"} {
 		b, err := assets.ReadFile("files/" + name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading an embedded package script: %w", err)
 		}
 		fs = append(fs, file{Path: "./" + name, Mode: modeFile | 0o755, Data: b})
 	}

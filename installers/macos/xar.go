@@ -105,13 +105,13 @@ func zlibBytes(b []byte) ([]byte, error) {
 	var out bytes.Buffer
 	zw, err := zlib.NewWriterLevel(&out, zlib.BestCompression)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing the xar table of contents: %w", err)
 	}
 	if _, err := zw.Write(b); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing the xar table of contents: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compressing the xar table of contents: %w", err)
 	}
 	return out.Bytes(), nil
 }
@@ -332,11 +332,11 @@ func inflate(b []byte, size uint64) ([]byte, error) {
 	}
 	zr, err := zlib.NewReader(bytes.NewReader(b))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the xar table of contents: %w", err)
 	}
 	out, err := io.ReadAll(io.LimitReader(zr, int64(size)+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the xar table of contents: %w", err)
 	}
 	if uint64(len(out)) != size {
 		return nil, fmt.Errorf("%d bytes, want %d", len(out), size)

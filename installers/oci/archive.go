@@ -51,14 +51,17 @@ func writeTar(w io.Writer, entries []entry, mtime time.Time) error {
 			return fmt.Errorf("%s: %w", e.name, err)
 		}
 	}
-	return tw.Close()
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("closing the tar stream: %w", err)
+	}
+	return nil
 }
 
 // writeTarFile writes entries to a new file at path.
 func writeTarFile(path string, entries []entry, mtime time.Time) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("writing the archive: %w", err)
 	}
 	err = writeTar(f, entries, mtime)
 	if cerr := f.Close(); err == nil {
@@ -101,40 +104,40 @@ func (bs *blobs) addImage(img v1.Image, withManifest bool) (config string, layer
 	if withManifest {
 		raw, err := img.RawManifest()
 		if err != nil {
-			return "", nil, err
+			return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 		}
 		d, err := img.Digest()
 		if err != nil {
-			return "", nil, err
+			return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 		}
 		bs.add(d, raw)
 	}
 	raw, err := img.RawConfigFile()
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 	}
 	d, err := img.ConfigName()
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 	}
 	config = bs.add(d, raw)
 	ls, err := img.Layers()
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 	}
 	for _, l := range ls {
 		d, err := l.Digest()
 		if err != nil {
-			return "", nil, err
+			return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 		}
 		rc, err := l.Compressed()
 		if err != nil {
-			return "", nil, err
+			return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 		}
 		data, err := io.ReadAll(rc)
 		rc.Close()
 		if err != nil {
-			return "", nil, err
+			return "", nil, fmt.Errorf("adding an image to the archive: %w", err)
 		}
 		layers = append(layers, bs.add(d, data))
 	}

@@ -59,11 +59,11 @@ func image(b *release.Build, t release.Target, revision string) (v1.Image, error
 		Comment:   "sonde-collector and sonde in /usr/bin, user sonde (65532), /data, /tmp, CA certificates",
 	}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the base image: %w", err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the image configuration: %w", err)
 	}
 	cf = cf.DeepCopy()
 	cf.Created = created
@@ -78,7 +78,11 @@ func image(b *release.Build, t release.Target, revision string) (v1.Image, error
 		WorkingDir:   DataDir,
 		Labels:       labels(b, revision),
 	}
-	return mutate.ConfigFile(img, cf)
+	out, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, fmt.Errorf("setting the image configuration: %w", err)
+	}
+	return out, nil
 }
 
 func set(keys ...string) map[string]struct{} {
@@ -95,11 +99,11 @@ func set(keys ...string) map[string]struct{} {
 func rootfs(b *release.Build, t release.Target) ([]entry, error) {
 	collector, err := os.ReadFile(b.Bin(release.Collector, t))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the collector binary: %w", err)
 	}
 	cli, err := os.ReadFile(b.Bin(release.CLI, t))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the CLI binary: %w", err)
 	}
 	certs, err := caCertificates()
 	if err != nil {
@@ -152,9 +156,13 @@ func gzipLayer(files []entry, mtime time.Time) (v1.Layer, error) {
 		return nil, fmt.Errorf("the layer: %w", err)
 	}
 	data := zipped.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		return nil, fmt.Errorf("the layer: %w", err)
+	}
+	return layer, nil
 }
 
 // multiArch is the index of imgs (one per release.LinuxTargets, in order)
