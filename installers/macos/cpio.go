@@ -94,8 +94,10 @@ func writeCpioEntry(w *bufio.Writer, name string, ino, mode, uid, gid, nlink, mt
 	}
 	w.WriteString(name)
 	w.WriteByte(0)
-	_, err := w.Write(data)
-	return fmt.Errorf("writing a cpio entry: %w", err)
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("writing a cpio entry: %w", err)
+	}
+	return nil
 }
 
 // errCpio is wrapped by every error about a malformed cpio archive.
