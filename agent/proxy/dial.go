@@ -88,8 +88,10 @@ func (dl *Dialer) Dial(ctx context.Context, proxyURL *url.URL, target string) (n
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, fail(OpTunnel, err)
 	}
-	// A deadline in the past unblocks the exchange when ctx ends early.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	// A deadline in the past unblocks the exchange when ctx ends early
+	// (on the TCP connection: conn becomes the TLS one below).
+	tcp := conn
+	stop := context.AfterFunc(ctx, func() { tcp.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if u.Scheme == "https" {
 		tc := tls.Client(conn, dl.tlsConfig(u.Hostname()))
