@@ -2,10 +2,10 @@
 # Makes sure this machine has what a suite of tests runs, before it starts:
 # the end-to-end tests run Debian's Prometheus, Alertmanager and Chromium,
 # install a package with dpkg and write to the kernel log (so they need
-# root); the fault tests need nftables and iproute2. When something is
-# missing it installs it if it can (root and apt-get), else it stops at
-# once with the one command to run. `make test`, `make test-faults` and
-# .ci/run all come through here.
+# root), and the agent's proxy tests run its tinyproxy; the fault tests
+# need nftables and iproute2. When something is missing it installs it if
+# it can (root and apt-get), else it stops at once with the one command to
+# run. `make test`, `make test-faults` and .ci/run all come through here.
 #
 #   scripts/deps.sh test|faults|packages|all
 set -euo pipefail
@@ -17,7 +17,8 @@ test_needs="chromium chromium
 prometheus prometheus
 promtool prometheus
 prometheus-alertmanager prometheus-alertmanager
-dpkg-deb dpkg"
+dpkg-deb dpkg
+tinyproxy tinyproxy"
 faults_needs="nft nftables
 ip iproute2"
 packages_needs="rpm rpm

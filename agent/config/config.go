@@ -9,6 +9,9 @@
 //	reachability:
 //	  - intranet.example.com:443
 //	  - 10.0.0.5:3389
+//	proxy: http://sonde@proxy.corp.example:3128
+//	proxy_password_file: proxy-password
+//	no_proxy: [.corp.example, 10.0.0.0/8]
 package config
 
 import (
@@ -42,6 +45,26 @@ type Config struct {
 	// Reachability lists host:port targets the reachability probe
 	// resolves and opens a TCP connection to.
 	Reachability []string `yaml:"reachability"`
+	// Proxy is the HTTP proxy the agent reaches its collector through
+	// over TLS-over-TCP (where UDP is blocked):
+	// http://[user[:password]@]host:port, or https://. It comes before
+	// the environment's and the system's proxies. Use ProxyURL, which
+	// adds the password of ProxyPasswordFile.
+	Proxy string `yaml:"proxy"`
+	// ProxyPasswordFile names a file whose first line is the proxy's
+	// password, so that agent.yaml (readable by every local user) holds
+	// none: a path relative to agent.yaml's folder, readable by the
+	// agent's account only (others may not read it). Proxy must name the
+	// user.
+	ProxyPasswordFile string `yaml:"proxy_password_file"`
+	// NoProxy lists the targets never reached through a proxy, whichever
+	// configured it, in NO_PROXY's syntax: a host name (and its
+	// subdomains), .domain (subdomains only), an IP address or CIDR
+	// block, each with an optional :port, or "*". A YAML list, or one
+	// comma-separated string as NO_PROXY writes it.
+	NoProxy HostList `yaml:"no_proxy"`
+
+	dir string // agent.yaml's folder, for ProxyPasswordFile
 }
 
 // DefaultPath returns where the agent looks for its configuration when
@@ -87,6 +110,10 @@ func load(path string, named bool) (*Config, error) {
 	}
 	c, err := Parse(b)
 	if err != nil {
+		return nil, fmt.Errorf("agent configuration %s: %w", path, err)
+	}
+	c.dir = filepath.Dir(path)
+	if _, err := c.ProxyURL(); err != nil { // a missing password file shows at start
 		return nil, fmt.Errorf("agent configuration %s: %w", path, err)
 	}
 	return c, nil
@@ -145,9 +172,13 @@ func checkShape(b []byte) error {
 	return nil
 }
 
-// validate checks the targets: at most MaxTargets, each host:port with a
-// host name or address and a port from 1 to 65535, none twice.
+// validate checks the proxy settings (see validateProxy) and the targets:
+// at most MaxTargets, each host:port with a host name or address and a
+// port from 1 to 65535, none twice.
 func (c *Config) validate() error {
+	if err := c.validateProxy(); err != nil {
+		return err
+	}
 	if len(c.Reachability) > MaxTargets {
 		return fmt.Errorf("reachability: %d targets, at most %d", len(c.Reachability), MaxTargets)
 	}

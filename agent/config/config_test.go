@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/agent/proxy"
 )
 
 func TestLoad(t *testing.T) {
@@ -121,6 +123,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("reachability: [a:1, '[::1]:2']\n"))
 	f.Add([]byte("reachability: !!binary aGVsbG8=\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("proxy: http://u@p:3128\nproxy_password_file: pw\nno_proxy: a, .b, 10.0.0.0/8\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err != nil {
@@ -132,6 +135,14 @@ func FuzzParse(f *testing.F) {
 		for _, tg := range c.Reachability {
 			if CheckTarget(tg) != nil {
 				t.Fatalf("invalid target %q accepted", tg)
+			}
+		}
+		if len(c.NoProxy) > MaxNoProxy {
+			t.Fatalf("%d no_proxy entries accepted", len(c.NoProxy))
+		}
+		if c.Proxy != "" {
+			if _, err := proxy.ParseURL(c.Proxy); err != nil {
+				t.Fatalf("invalid proxy %q accepted: %v", c.Proxy, err)
 			}
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/shirou/gopsutil/v3/common"
 
 	"github.com/sondehq/sonde/agent/probe/winreg"
+	"github.com/sondehq/sonde/agent/proxy/sysproxy"
 )
 
 func init() {
@@ -53,30 +54,26 @@ type ProxyResult struct {
 	Errors  []string `json:"errors,omitempty"`
 }
 
-// ProxySetting is one proxy setting.
+// ProxySetting is one proxy setting as written (read by package sysproxy,
+// which the agent's own connection shares), with what the probe found of
+// its value.
 type ProxySetting struct {
-	// Source is the file, registry key or tool it was read from.
-	Source string `json:"source"`
-	// User is the account whose setting it is (Windows, per user).
-	User string `json:"user,omitempty"`
-	// Name is the setting's name as written: https_proxy,
-	// Acquire::http::Proxy, ProxyServer, HTTPSProxy ...
-	Name string `json:"name"`
-	// Kind is http, https, ftp, socks or all (a proxy for those
-	// protocols), bypass (hosts that skip the proxy), pac (a proxy
-	// auto-configuration URL) or auto-detect (WPAD).
-	Kind string `json:"kind"`
-	// Value is the setting as written, scrubbed of credentials.
-	Value string `json:"value"`
-	// Enabled is false where the platform keeps a setting switched off
-	// (Windows' ProxyEnable, macOS' HTTPEnable).
-	Enabled bool   `json:"enabled"`
-	Host    string `json:"host,omitempty"`
-	Port    int    `json:"port,omitempty"`
+	sysproxy.Setting
+	Host string `json:"host,omitempty"`
+	Port int    `json:"port,omitempty"`
 	// Credentials says the value carried a user name or password.
 	Credentials bool `json:"credentials_in_value,omitempty"`
 	// Problem says why the value would not work as written.
 	Problem string `json:"problem,omitempty"`
+}
+
+// proxySettings wraps what package sysproxy read.
+func proxySettings(in []sysproxy.Setting) []ProxySetting {
+	out := make([]ProxySetting, len(in))
+	for i, s := range in {
+		out[i] = ProxySetting{Setting: s}
+	}
+	return out
 }
 
 func (p *proxyProbe) Name() string { return "proxy" }
@@ -88,7 +85,12 @@ func (p *proxyProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	case "linux":
 		raw = linuxProxies(ctx, r)
 	case "windows":
-		raw = windowsProxies(p.reg, r)
+		settings, errs := sysproxy.Windows(p.reg)
+		raw = proxySettings(settings)
+		for _, err := range errs {
+			r.Errors = append(r.Errors, err.Error())
+		}
+		r.NotRead = []string{"accounts that are not logged on (their registry hives are not loaded)", "browsers' own settings (Firefox)"}
 	case "darwin":
 		if env.Health {
 			return nil, errHealthTool
@@ -97,7 +99,8 @@ func (p *proxyProbe) Collect(ctx context.Context, env *Env) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("asking scutil: %w", err)
 		}
-		raw, err = scutilProxies(out)
+		settings, err := sysproxy.Scutil(out)
+		raw = proxySettings(settings)
 		if err != nil {
 			r.Errors = append(r.Errors, err.Error())
 		}
@@ -218,13 +221,6 @@ func checkProxy(s *ProxySetting) (password string) {
 	return password
 }
 
-// proxyVars maps the environment variables of proxies, in lower case, to
-// their kinds.
-var proxyVars = map[string]string{
-	"http_proxy": "http", "https_proxy": "https", "ftp_proxy": "ftp", "all_proxy": "all",
-	"socks_proxy": "socks", "no_proxy": "bypass",
-}
-
 // linuxProxies reads the system-wide settings: /etc/environment,
 // /etc/profile.d/*.sh, APT's configuration and systemd's default
 // environment for services.
@@ -296,64 +292,15 @@ func displayPath(ctx context.Context, path string) string {
 	return path
 }
 
-// shellProxies reads the proxy variables a shell or pam_env file sets,
-// line by line, without running it: `export http_proxy=...`,
-// `HTTPS_PROXY="..."`, several assignments on a line, quotes removed.
+// shellProxies reads the proxy variables of a shell or pam_env file.
 func shellProxies(source string, b []byte) ([]ProxySetting, error) {
-	var out []ProxySetting
-	for line := range strings.Lines(string(b)) {
-		for _, w := range shellWords(line) {
-			name, value, ok := strings.Cut(w, "=")
-			if kind, known := proxyVars[strings.ToLower(name)]; ok && known {
-				out = append(out, ProxySetting{Source: source, Name: name, Kind: kind, Value: value, Enabled: true})
-			}
-		}
-	}
-	return out, nil
+	return proxySettings(sysproxy.Shell(source, b)), nil
 }
 
-// shellWords splits a line into words as a shell would, without expanding
-// anything: quotes group and are removed, a backslash escapes the next
-// character, ';', '&' and '|' separate, and '#' at a word's start begins a
-// comment.
-func shellWords(line string) []string {
-	var words []string
-	var w strings.Builder
-	inWord := false
-	flush := func() {
-		if inWord {
-			words = append(words, w.String())
-			w.Reset()
-			inWord = false
-		}
-	}
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ';' || c == '&' || c == '|':
-			flush()
-		case c == '#' && !inWord:
-			flush()
-			return words
-		case c == '\\' && i+1 < len(line):
-			i++
-			w.WriteByte(line[i])
-			inWord = true
-		case c == '\'' || c == '"':
-			end := strings.IndexByte(line[i+1:], c)
-			if end < 0 {
-				end = len(line) - i - 1
-			}
-			w.WriteString(line[i+1 : i+1+end])
-			i += end + 1
-			inWord = true
-		default:
-			w.WriteByte(c)
-			inWord = true
-		}
-	}
-	flush()
-	return words
+// systemdProxies reads the proxy variables systemd passes to every
+// service.
+func systemdProxies(source string, b []byte) ([]ProxySetting, error) {
+	return proxySettings(sysproxy.Systemd(source, b)), nil
 }
 
 // aptProxies reads APT's proxy settings: Acquire::<protocol>::Proxy, its
@@ -374,37 +321,10 @@ func aptProxies(source string, b []byte) ([]ProxySetting, error) {
 			if _, ok := map[string]bool{"http": true, "https": true, "ftp": true}[proto]; !ok {
 				continue
 			}
-			out = append(out, ProxySetting{Source: source, Name: e.Key, Kind: kind, Value: e.Value, Enabled: true})
+			out = append(out, ProxySetting{Setting: sysproxy.Setting{Source: source, Name: e.Key, Kind: kind, Value: e.Value, Enabled: true}})
 		case opt == "proxy-auto-detect" || opt == "proxyautodetect":
-			out = append(out, ProxySetting{Source: source, Name: e.Key, Kind: "auto-detect", Value: e.Value, Enabled: true})
+			out = append(out, ProxySetting{Setting: sysproxy.Setting{Source: source, Name: e.Key, Kind: sysproxy.KindAutoDetect, Value: e.Value, Enabled: true}})
 		}
 	}
 	return out, err
-}
-
-// systemdProxies reads the proxy variables systemd passes to every
-// service: DefaultEnvironment= (and ManagerEnvironment=) in [Manager],
-// space-separated assignments with systemd's quoting.
-func systemdProxies(source string, b []byte) ([]ProxySetting, error) {
-	var out []ProxySetting
-	section := ""
-	for line := range strings.Lines(string(b)) {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") {
-			section = strings.Trim(line, "[]")
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		k = strings.TrimSpace(k)
-		if !ok || section != "Manager" || k != "DefaultEnvironment" && k != "ManagerEnvironment" {
-			continue
-		}
-		for _, w := range shellWords(v) {
-			name, value, ok := strings.Cut(w, "=")
-			if kind, known := proxyVars[strings.ToLower(name)]; ok && known {
-				out = append(out, ProxySetting{Source: source, Name: k + ": " + name, Kind: kind, Value: value, Enabled: true})
-			}
-		}
-	}
-	return out, nil
 }

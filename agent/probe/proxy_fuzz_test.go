@@ -1,11 +1,12 @@
 package probe
 
 import (
-	"encoding/binary"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sondehq/sonde/agent/proxy/sysproxy"
 )
 
 // checkProxySettings finishes each setting as the probe does and checks
@@ -49,38 +50,13 @@ func FuzzAptConf(f *testing.F) {
 	})
 }
 
+// FuzzScutil checks that what the probe makes of scutil's settings is
+// bounded and free of passwords; sysproxy's own fuzz targets check the
+// parsing.
 func FuzzScutil(f *testing.F) {
 	fuzzSeeds(f, filepath.Join("testdata", "proxy", "macos", "scutil.txt"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, _ := parseScutil(b)
-		if len(d.Scalars)+len(d.Arrays) > maxScutilEntries {
-			t.Fatalf("%d entries", len(d.Scalars)+len(d.Arrays))
-		}
-		s, _ := scutilProxies(b)
-		checkProxySettings(t, s)
-	})
-}
-
-func FuzzConnectionSettings(f *testing.F) {
-	f.Add([]byte{0x18, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
-	blob := binary.LittleEndian.AppendUint32(nil, 0x28)
-	blob = binary.LittleEndian.AppendUint32(blob, 3)
-	blob = binary.LittleEndian.AppendUint32(blob, connProxy|connDirect)
-	for _, s := range []string{"proxy.corp.example:8080", "<local>", "http://wpad/proxy.pac"} {
-		blob = binary.LittleEndian.AppendUint32(blob, uint32(len(s)))
-		blob = append(blob, s...)
-	}
-	f.Add(blob)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := parseConnectionSettings(b)
-		if err != nil {
-			return
-		}
-		for _, s := range []string{c.Proxy, c.Bypass, c.AutoURL} {
-			if !utf8.ValidString(s) || len(s) > maxProxyValue {
-				t.Fatalf("unbounded or invalid %q", s)
-			}
-		}
-		checkProxySettings(t, proxyServers("WinHTTP", "", "ProxyServer", c.Proxy, true))
+		s, _ := sysproxy.Scutil(b)
+		checkProxySettings(t, proxySettings(s))
 	})
 }

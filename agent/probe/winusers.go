@@ -1,47 +1,10 @@
 package probe
 
-import (
-	"strings"
+import "github.com/sondehq/sonde/agent/probe/winreg"
 
-	"github.com/sondehq/sonde/agent/probe/winreg"
-)
+// winUser is a Windows account whose registry hive is loaded under HKU
+// (see winreg.Users, which the proxy settings reader shares).
+type winUser = winreg.User
 
-// winUser is a Windows account whose registry hive is loaded under HKU:
-// one that is logged on (or runs a process). The hives of accounts that
-// are not are files the agent does not open.
-type winUser struct {
-	SID  string
-	Name string // the profile folder's name, else the SID
-}
-
-// maxWinUsers bounds the accounts the probes read settings of.
-const maxWinUsers = 32
-
-// windowsUsers lists the people's accounts under HKU: local and domain
-// accounts (S-1-5-21-...) and Entra ID ones (S-1-12-1-...), not their
-// _Classes hives nor the service accounts. Each is named after its
-// profile folder (ProfileList's ProfileImagePath).
-func windowsUsers(reg winreg.Reader) []winUser {
-	sids, err := reg.Subkeys(`HKU`)
-	if err != nil {
-		return nil
-	}
-	var out []winUser
-	for _, sid := range sids {
-		up := strings.ToUpper(sid)
-		if !strings.HasPrefix(up, "S-1-5-21-") && !strings.HasPrefix(up, "S-1-12-1-") || strings.HasSuffix(up, "_CLASSES") {
-			continue
-		}
-		if len(out) == maxWinUsers {
-			break
-		}
-		u := winUser{SID: cleanText(sid, 184), Name: cleanText(sid, 184)}
-		if v, err := reg.Values(`HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList\` + sid); err == nil {
-			if p := v["ProfileImagePath"].Text(); p != "" {
-				u.Name = cleanText(p[strings.LastIndexAny(p, `\/`)+1:], 64)
-			}
-		}
-		out = append(out, u)
-	}
-	return out
-}
+// windowsUsers lists the people's accounts under HKU.
+func windowsUsers(reg winreg.Reader) []winUser { return winreg.Users(reg) }

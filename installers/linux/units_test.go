@@ -170,13 +170,15 @@ func TestAgentConfigExample(t *testing.T) {
 	// Its example, uncommented, is a valid configuration.
 	var example []string
 	for line := range strings.Lines(string(raw)) {
-		if strings.HasPrefix(line, "#reachability:") || strings.HasPrefix(line, "#  - ") {
-			example = append(example, line[1:])
+		for _, key := range []string{"#reachability:", "#  - ", "#proxy:", "#proxy_password_file:", "#no_proxy:"} {
+			if strings.HasPrefix(line, key) {
+				example = append(example, line[1:])
+			}
 		}
 	}
 	c, err = config.Parse([]byte(strings.Join(example, "")))
-	if err != nil || len(c.Reachability) != 4 {
-		t.Errorf("the example uncommented: %+v, %v; want 4 targets", c, err)
+	if err != nil || len(c.Reachability) != 4 || c.Proxy == "" || len(c.NoProxy) != 2 {
+		t.Errorf("the example uncommented: %+v, %v; want 4 targets, a proxy and 2 exemptions", c, err)
 	}
 }
 

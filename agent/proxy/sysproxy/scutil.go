@@ -1,4 +1,4 @@
-package probe
+package sysproxy
 
 import (
 	"bufio"
@@ -19,6 +19,9 @@ const (
 	maxScutilEntries = 512
 	maxScutilDepth   = 8
 )
+
+// ScutilSource is the Source of the settings Scutil returns.
+const ScutilSource = "scutil --proxy"
 
 // parseScutil parses scutil's printout of a dictionary:
 //
@@ -91,14 +94,16 @@ func parseScutil(b []byte) (scutilDict, error) {
 	return d, nil
 }
 
-// scutilProxies turns scutil's proxy dictionary into settings: a proxy per
-// protocol (HTTPProxy and HTTPPort, enabled by HTTPEnable), the
-// exceptions, the PAC URL and auto-discovery (WPAD).
-func scutilProxies(b []byte) ([]ProxySetting, error) {
+// Scutil reads the proxy dictionary `scutil --proxy` prints (the
+// SystemConfiguration framework's settings of the primary network
+// service): a proxy per protocol (HTTPProxy and HTTPPort, enabled by
+// HTTPEnable), the exceptions (ExceptionsList, and ExcludeSimpleHostnames
+// as "<local>"), the PAC URL and auto-discovery (WPAD). On an error it
+// returns what it read before it.
+func Scutil(b []byte) ([]Setting, error) {
 	d, err := parseScutil(b)
-	const source = "scutil --proxy"
-	var out []ProxySetting
-	for _, p := range []struct{ key, kind string }{{"HTTP", "http"}, {"HTTPS", "https"}, {"FTP", "ftp"}, {"SOCKS", "socks"}} {
+	var out []Setting
+	for _, p := range []struct{ key, kind string }{{"HTTP", KindHTTP}, {"HTTPS", KindHTTPS}, {"FTP", KindFTP}, {"SOCKS", KindSOCKS}} {
 		host, ok := d.Scalars[p.key+"Proxy"]
 		if !ok {
 			continue
@@ -110,16 +115,19 @@ func scutilProxies(b []byte) ([]ProxySetting, error) {
 				v = "[" + host + "]:" + port
 			}
 		}
-		out = append(out, ProxySetting{Source: source, Name: p.key + "Proxy", Kind: p.kind, Value: v, Enabled: d.Scalars[p.key+"Enable"] == "1"})
+		out = append(out, Setting{Source: ScutilSource, Name: p.key + "Proxy", Kind: p.kind, Value: v, Enabled: d.Scalars[p.key+"Enable"] == "1"})
 	}
 	if ex, ok := d.Arrays["ExceptionsList"]; ok && len(ex) > 0 {
-		out = append(out, ProxySetting{Source: source, Name: "ExceptionsList", Kind: "bypass", Value: strings.Join(ex, ", "), Enabled: true})
+		out = append(out, Setting{Source: ScutilSource, Name: "ExceptionsList", Kind: KindBypass, Value: strings.Join(ex, ", "), Enabled: true})
+	}
+	if d.Scalars["ExcludeSimpleHostnames"] == "1" {
+		out = append(out, Setting{Source: ScutilSource, Name: "ExcludeSimpleHostnames", Kind: KindBypass, Value: "<local>", Enabled: true})
 	}
 	if u, ok := d.Scalars["ProxyAutoConfigURLString"]; ok {
-		out = append(out, ProxySetting{Source: source, Name: "ProxyAutoConfigURLString", Kind: "pac", Value: u, Enabled: d.Scalars["ProxyAutoConfigEnable"] == "1"})
+		out = append(out, Setting{Source: ScutilSource, Name: "ProxyAutoConfigURLString", Kind: KindPAC, Value: u, Enabled: d.Scalars["ProxyAutoConfigEnable"] == "1"})
 	}
 	if d.Scalars["ProxyAutoDiscoveryEnable"] == "1" {
-		out = append(out, ProxySetting{Source: source, Name: "ProxyAutoDiscoveryEnable", Kind: "auto-detect", Value: "on", Enabled: true})
+		out = append(out, Setting{Source: ScutilSource, Name: "ProxyAutoDiscoveryEnable", Kind: KindAutoDetect, Value: "on", Enabled: true})
 	}
 	return out, err
 }

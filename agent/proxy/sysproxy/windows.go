@@ -1,4 +1,4 @@
-package probe
+package sysproxy
 
 import (
 	"encoding/binary"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sondehq/sonde/agent/probe/winreg"
+	"github.com/sondehq/sonde/internal/safetext"
 )
 
 // Registry keys of Windows' proxy settings.
@@ -16,85 +17,98 @@ const (
 	winHTTPKey         = `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Internet Settings\Connections`
 )
 
-// windowsProxies reads each logged-on user's Internet Settings (what
-// browsers and most applications use), the machine's when a policy makes
-// them per machine, and WinHTTP's (what services and Windows Update use).
-func windowsProxies(reg winreg.Reader, r *ProxyResult) []ProxySetting {
-	var out []ProxySetting
-	for _, u := range windowsUsers(reg) {
+// The Source and User of the settings Windows returns for WinHTTP and for
+// the machine-wide Internet Settings.
+const (
+	WinHTTPSource = "WinHTTP"
+	MachineUser   = "(machine)"
+)
+
+// Windows reads each logged-on user's Internet Settings (what browsers
+// and most applications use; User names the account), the machine's when
+// a policy makes them per machine (User is MachineUser), and WinHTTP's
+// (Source WinHTTPSource: what services and Windows Update use, set with
+// `netsh winhttp set proxy`). It returns what it could read and why it
+// could not read the rest.
+func Windows(reg winreg.Reader) ([]Setting, []error) {
+	var out []Setting
+	var errs []error
+	for _, u := range winreg.Users(reg) {
 		out = append(out, inetProxies(reg, `HKU\`+u.SID+`\`+inetSettings, u.Name)...)
 	}
 	if v, err := reg.Values(inetSettingsPolicy); err == nil {
 		if pu, ok := v["ProxySettingsPerUser"]; ok && pu.Int == 0 {
-			out = append(out, inetProxies(reg, `HKLM\`+inetSettings, "(machine)")...)
+			out = append(out, inetProxies(reg, `HKLM\`+inetSettings, MachineUser)...)
 		}
 	}
 	if v, err := reg.Values(winHTTPKey); err == nil {
 		if blob, ok := v["WinHttpSettings"]; ok {
 			c, err := parseConnectionSettings(blob.Bytes)
 			if err != nil {
-				r.Errors = append(r.Errors, fmt.Sprintf("WinHttpSettings: %v", err))
+				errs = append(errs, fmt.Errorf("WinHttpSettings: %w", err))
 			} else if c.Flags&connProxy != 0 {
-				out = append(out, proxyServers("WinHTTP", "", "ProxyServer", c.Proxy, true)...)
+				out = append(out, proxyServers(WinHTTPSource, "", "ProxyServer", c.Proxy, true)...)
 				if c.Bypass != "" {
-					out = append(out, ProxySetting{Source: "WinHTTP", Name: "ProxyBypass", Kind: "bypass", Value: c.Bypass, Enabled: true})
+					out = append(out, Setting{Source: WinHTTPSource, Name: "ProxyBypass", Kind: KindBypass, Value: c.Bypass, Enabled: true})
 				}
 			}
 		}
 	} else if !errors.Is(err, winreg.ErrNotExist) {
-		r.Errors = append(r.Errors, err.Error())
+		errs = append(errs, fmt.Errorf("reading WinHTTP's settings: %w", err))
 	}
-	r.NotRead = []string{"accounts that are not logged on (their registry hives are not loaded)", "browsers' own settings (Firefox)"}
-	return out
+	return out, errs
 }
 
 // inetProxies reads one Internet Settings key: ProxyEnable, ProxyServer,
 // ProxyOverride, AutoConfigURL, and the auto-detect flag of the
 // DefaultConnectionSettings blob under Connections.
-func inetProxies(reg winreg.Reader, key, user string) []ProxySetting {
+func inetProxies(reg winreg.Reader, key, user string) []Setting {
 	v, err := reg.Values(key)
 	if err != nil {
 		return nil
 	}
 	enabled := v["ProxyEnable"].Int == 1
-	var out []ProxySetting
+	var out []Setting
 	if s := v["ProxyServer"].Text(); s != "" {
 		out = append(out, proxyServers(key, user, "ProxyServer", s, enabled)...)
 	}
 	if s := v["ProxyOverride"].Text(); s != "" {
-		out = append(out, ProxySetting{Source: key, User: user, Name: "ProxyOverride", Kind: "bypass", Value: s, Enabled: enabled})
+		out = append(out, Setting{Source: key, User: user, Name: "ProxyOverride", Kind: KindBypass, Value: s, Enabled: enabled})
 	}
 	if s := v["AutoConfigURL"].Text(); s != "" {
-		out = append(out, ProxySetting{Source: key, User: user, Name: "AutoConfigURL", Kind: "pac", Value: s, Enabled: true})
+		out = append(out, Setting{Source: key, User: user, Name: "AutoConfigURL", Kind: KindPAC, Value: s, Enabled: true})
 	}
 	if c, err := reg.Values(key + `\Connections`); err == nil {
 		if blob, ok := c["DefaultConnectionSettings"]; ok {
 			if cs, err := parseConnectionSettings(blob.Bytes); err == nil && cs.Flags&connAutoDetect != 0 {
-				out = append(out, ProxySetting{Source: key + `\Connections`, User: user, Name: "DefaultConnectionSettings", Kind: "auto-detect", Value: "on", Enabled: true})
+				out = append(out, Setting{Source: key + `\Connections`, User: user, Name: "DefaultConnectionSettings", Kind: KindAutoDetect, Value: "on", Enabled: true})
 			}
 		}
 	}
 	return out
 }
 
+// maxServers bounds the entries proxyServers keeps of one list.
+const maxServers = 8
+
 // proxyServers splits a Windows proxy list: "host:port" for every
 // protocol, or "http=host:port;https=host:port;socks=host:port".
-func proxyServers(source, user, name, list string, enabled bool) []ProxySetting {
-	var out []ProxySetting
+func proxyServers(source, user, name, list string, enabled bool) []Setting {
+	var out []Setting
 	for _, item := range strings.Split(list, ";") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		kind := "all"
+		kind := KindAll
 		if proto, addr, ok := strings.Cut(item, "="); ok {
 			kind, item = strings.ToLower(strings.TrimSpace(proto)), addr
-			if kind != "http" && kind != "https" && kind != "ftp" && kind != "socks" {
-				kind = "all"
+			if kind != KindHTTP && kind != KindHTTPS && kind != KindFTP && kind != KindSOCKS {
+				kind = KindAll
 			}
 		}
-		out = append(out, ProxySetting{Source: source, User: user, Name: name, Kind: kind, Value: item, Enabled: enabled})
-		if len(out) == 8 {
+		out = append(out, Setting{Source: source, User: user, Name: name, Kind: kind, Value: item, Enabled: enabled})
+		if len(out) == maxServers {
 			break
 		}
 	}
@@ -120,8 +134,8 @@ type connectionSettings struct {
 // endian: version (0x18 for WinHTTP, 0x46 for WinINet), a change counter,
 // the flags (direct, proxy, auto-config URL, auto-detect), then
 // length-prefixed ANSI strings: the proxy list, the bypass list and, in
-// WinINet's, the auto-config URL. Trailing fields the agent does not use
-// are ignored.
+// WinINet's, the auto-config URL. Trailing fields nobody here uses are
+// ignored.
 func parseConnectionSettings(b []byte) (connectionSettings, error) {
 	var c connectionSettings
 	if len(b) < 12 {
@@ -143,7 +157,7 @@ func parseConnectionSettings(b []byte) (connectionSettings, error) {
 		if uint64(n) > uint64(len(b)) {
 			return c, fmt.Errorf("a string of %d bytes in %d", n, len(b))
 		}
-		*dst = cleanText(latin1(b[:n]), maxProxyValue)
+		*dst = safetext.Clean(latin1(b[:n]), MaxValue)
 		b = b[n:]
 	}
 	return c, nil
