@@ -106,15 +106,15 @@ func rank(key string) int {
 	return 2
 }
 
-// darwinSystem reads what `scutil --proxy` printed, or why it could not
-// run.
-func darwinSystem(out []byte, runErr error) *System {
+// darwinSystem reads macOS's network preferences (sysproxy.Preferences),
+// or says why it could not.
+func darwinSystem(b []byte, readErr error) *System {
 	s := &System{}
-	if runErr != nil {
-		s.problem("%s: %v", sysproxy.ScutilSource, runErr)
+	if readErr != nil {
+		s.problem("%s: %v", sysproxy.PreferencesSource, readErr)
 		return s
 	}
-	settings, err := sysproxy.Scutil(out)
+	settings, err := sysproxy.Preferences(b)
 	if err != nil {
 		s.problem("%v", err)
 	}

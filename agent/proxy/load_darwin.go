@@ -1,46 +1,33 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
-	"time"
+	"io"
+	"os"
+
+	"github.com/sondehq/sonde/agent/proxy/sysproxy"
 )
 
-// Bounds of the scutil run.
-const (
-	scutilTimeout = 5 * time.Second
-	maxScutil     = 64 << 10
-)
+// maxPreferences bounds the network preferences read.
+const maxPreferences = 4 << 20
 
 // LoadSystem reads the operating system's proxy settings (see System).
 // Call it at start and when the network changes, not for every dial. It
 // never fails: what it could not read is in System.Problems.
 //
-// macOS keeps the effective settings only in the SystemConfiguration
-// framework, which Go without cgo reaches through its own tool: this runs
-// /usr/sbin/scutil --proxy (fixed arguments, no shell, a deadline and a
-// byte limit).
+// macOS keeps them in the SystemConfiguration preferences
+// (sysproxy.PreferencesFile), read here as a file: the agent's connection
+// runs no tool.
 func LoadSystem(ctx context.Context) *System {
-	ctx, cancel := context.WithTimeout(ctx, scutilTimeout)
-	defer cancel()
-	var out capped
-	cmd := exec.CommandContext(ctx, "/usr/sbin/scutil", "--proxy")
-	cmd.Stdout = &out
-	err := cmd.Run()
+	f, err := os.Open(sysproxy.PreferencesFile)
 	if err != nil {
-		err = fmt.Errorf("running scutil: %w", err)
+		return darwinSystem(nil, fmt.Errorf("reading the network preferences: %w", err))
 	}
-	return darwinSystem(out.Bytes(), err)
-}
-
-// capped keeps the first maxScutil bytes written to it.
-type capped struct{ bytes.Buffer }
-
-func (c *capped) Write(p []byte) (int, error) {
-	if room := maxScutil - c.Len(); room > 0 {
-		c.Buffer.Write(p[:min(len(p), room)])
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPreferences))
+	if err != nil {
+		return darwinSystem(nil, fmt.Errorf("reading the network preferences: %w", err))
 	}
-	return len(p), nil
+	return darwinSystem(b, nil)
 }

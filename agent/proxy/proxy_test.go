@@ -31,7 +31,7 @@ func resolved(t *testing.T, target string, cfg Settings) string {
 
 func TestResolve(t *testing.T) {
 	cfgProxy, _ := url.Parse("http://agent:pw@proxy.corp.example:3128")
-	system := darwinSystem([]byte("<dictionary> {\n HTTPSEnable : 1\n HTTPSProxy : sys.example\n HTTPSPort : 8080\n}\n"), nil)
+	system := darwinSystem(prefs(`<key>HTTPSEnable</key><integer>1</integer><key>HTTPSProxy</key><string>sys.example</string><key>HTTPSPort</key><integer>8080</integer>`), nil)
 	const target = "collector.example.com:7443"
 	for _, tc := range []struct {
 		name   string
@@ -73,7 +73,7 @@ func TestResolve(t *testing.T) {
 		{"a broken environment is an error", target, Settings{Getenv: env("HTTPS_PROXY", "http://p:1/wpad.dat")},
 			"error: the environment's HTTPS_PROXY: has a path: a proxy URL has none (a PAC file's URL is not a proxy, and PAC is not supported)"},
 		{"the system last", target, Settings{Getenv: env(), System: system},
-			"http://sys.example:8080; proxy from HTTPSProxy in scutil --proxy"},
+			"http://sys.example:8080; proxy from HTTPSProxy in SystemConfiguration preferences"},
 		{"loopback never", "127.0.0.1:7443", Settings{Proxy: cfgProxy}, "DIRECT; no proxy: exempt by a loopback target"},
 		{"localhost never", "localhost:7443", Settings{Proxy: cfgProxy}, "DIRECT; no proxy: exempt by a loopback target"},
 		{"IPv6 loopback never", "[::1]:7443", Settings{Proxy: cfgProxy}, "DIRECT; no proxy: exempt by a loopback target"},

@@ -33,8 +33,9 @@ import (
 //     (ProxyEnable, ProxyServer's https= or all-protocol entry,
 //     ProxyOverride with <local> and wildcards). Not read: accounts that
 //     are not logged on.
-//   - macOS: `scutil --proxy` (the SystemConfiguration settings of the
-//     primary network service): HTTPSProxy and HTTPSPort when
+//   - macOS: the SystemConfiguration preferences file (the settings of the
+//     current set's first active network service in its service order,
+//     read as a file, no tool run): HTTPSProxy and HTTPSPort when
 //     HTTPSEnable is 1, ExceptionsList and ExcludeSimpleHostnames.
 //
 // PAC URLs (AutoConfigURL, ProxyAutoConfigURLString) and WPAD

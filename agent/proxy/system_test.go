@@ -121,25 +121,44 @@ func TestWindowsSystem(t *testing.T) {
 	}
 }
 
+// prefs is a macOS network preferences file whose one active service has
+// the given Proxies dictionary (plist XML).
+func prefs(proxies string) []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict>
+<key>CurrentSet</key><string>/Sets/S</string>
+<key>NetworkServices</key><dict><key>W</key><dict><key>Proxies</key><dict>` + proxies + `</dict></dict></dict>
+<key>Sets</key><dict><key>S</key><dict><key>Network</key><dict><key>Global</key><dict><key>IPv4</key><dict>
+<key>ServiceOrder</key><array><string>W</string></array></dict></dict></dict></dict></dict>
+</dict></plist>`)
+}
+
 func TestDarwinSystem(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(probeFixtures, "macos", "scutil.txt"))
+	b, err := os.ReadFile(filepath.Join("testdata", "macos", "preferences.plist"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The inactive USB adapter comes first in the service order: Wi-Fi's
+	// settings count.
 	check(t, darwinSystem(b, nil), map[string]string{
-		"collector.example.com:7443": "http://proxy.corp.example:3128; proxy from HTTPSProxy in scutil --proxy",
-		"169.254.10.20:7443":         "DIRECT; no proxy: exempt by ExceptionsList in scutil --proxy",
-		"printer.local:7443":         "DIRECT; no proxy: exempt by ExceptionsList in scutil --proxy",
+		"collector.example.com:7443": "http://proxy.corp.example:3128; proxy from HTTPSProxy in SystemConfiguration preferences",
+		"169.254.10.20:7443":         "DIRECT; no proxy: exempt by ExceptionsList in SystemConfiguration preferences",
+		"printer.local:7443":         "DIRECT; no proxy: exempt by ExceptionsList in SystemConfiguration preferences",
 	})
-	pac := "<dictionary> {\n  ProxyAutoConfigEnable : 1\n  ProxyAutoConfigURLString : http://wpad/proxy.pac\n  HTTPSEnable : 0\n  HTTPSProxy : off.example\n  HTTPSPort : 1\n}\n"
-	check(t, darwinSystem([]byte(pac), nil), map[string]string{
-		"collector.example.com:7443": "DIRECT; PAC configured (ProxyAutoConfigURLString in scutil --proxy: http://wpad/proxy.pac); not supported, set a proxy in agent.yaml",
+	pac := prefs(`<key>ProxyAutoConfigEnable</key><integer>1</integer><key>ProxyAutoConfigURLString</key><string>http://wpad/proxy.pac</string>
+<key>HTTPSEnable</key><integer>0</integer><key>HTTPSProxy</key><string>off.example</string><key>HTTPSPort</key><integer>1</integer>`)
+	check(t, darwinSystem(pac, nil), map[string]string{
+		"collector.example.com:7443": "DIRECT; PAC configured (ProxyAutoConfigURLString in SystemConfiguration preferences: http://wpad/proxy.pac); not supported, set a proxy in agent.yaml",
 	})
-	s := darwinSystem(nil, errors.New("exec: not found"))
-	if len(s.Problems) != 1 || s.Problems[0] != "scutil --proxy: exec: not found" {
+	s := darwinSystem(nil, errors.New("open /Library/Preferences/SystemConfiguration/preferences.plist: permission denied"))
+	if len(s.Problems) != 1 || !strings.HasPrefix(s.Problems[0], "SystemConfiguration preferences: open ") {
 		t.Errorf("problems %q", s.Problems)
 	}
 	check(t, s, map[string]string{"collector.example.com:7443": "DIRECT; no proxy configured"})
+	// A configuration with no service to follow says so.
+	s = darwinSystem([]byte(`<plist version="1.0"><dict><key>CurrentSet</key><string>/Sets/none</string></dict></plist>`), nil)
+	if len(s.Problems) != 1 || !strings.Contains(s.Problems[0], "no active network service of the current set has proxy settings") {
+		t.Errorf("problems %q", s.Problems)
+	}
 }
 
 func TestBypassed(t *testing.T) {

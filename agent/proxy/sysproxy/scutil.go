@@ -102,6 +102,12 @@ func parseScutil(b []byte) (scutilDict, error) {
 // returns what it read before it.
 func Scutil(b []byte) ([]Setting, error) {
 	d, err := parseScutil(b)
+	return proxiesOf(d, ScutilSource), err
+}
+
+// proxiesOf reads a SystemConfiguration proxy dictionary, as scutil
+// prints it or as preferences.plist stores it (see Preferences).
+func proxiesOf(d scutilDict, source string) []Setting {
 	var out []Setting
 	for _, p := range []struct{ key, kind string }{{"HTTP", KindHTTP}, {"HTTPS", KindHTTPS}, {"FTP", KindFTP}, {"SOCKS", KindSOCKS}} {
 		host, ok := d.Scalars[p.key+"Proxy"]
@@ -115,19 +121,19 @@ func Scutil(b []byte) ([]Setting, error) {
 				v = "[" + host + "]:" + port
 			}
 		}
-		out = append(out, Setting{Source: ScutilSource, Name: p.key + "Proxy", Kind: p.kind, Value: v, Enabled: d.Scalars[p.key+"Enable"] == "1"})
+		out = append(out, Setting{Source: source, Name: p.key + "Proxy", Kind: p.kind, Value: v, Enabled: d.Scalars[p.key+"Enable"] == "1"})
 	}
 	if ex, ok := d.Arrays["ExceptionsList"]; ok && len(ex) > 0 {
-		out = append(out, Setting{Source: ScutilSource, Name: "ExceptionsList", Kind: KindBypass, Value: strings.Join(ex, ", "), Enabled: true})
+		out = append(out, Setting{Source: source, Name: "ExceptionsList", Kind: KindBypass, Value: strings.Join(ex, ", "), Enabled: true})
 	}
 	if d.Scalars["ExcludeSimpleHostnames"] == "1" {
-		out = append(out, Setting{Source: ScutilSource, Name: "ExcludeSimpleHostnames", Kind: KindBypass, Value: "<local>", Enabled: true})
+		out = append(out, Setting{Source: source, Name: "ExcludeSimpleHostnames", Kind: KindBypass, Value: "<local>", Enabled: true})
 	}
 	if u, ok := d.Scalars["ProxyAutoConfigURLString"]; ok {
-		out = append(out, Setting{Source: ScutilSource, Name: "ProxyAutoConfigURLString", Kind: KindPAC, Value: u, Enabled: d.Scalars["ProxyAutoConfigEnable"] == "1"})
+		out = append(out, Setting{Source: source, Name: "ProxyAutoConfigURLString", Kind: KindPAC, Value: u, Enabled: d.Scalars["ProxyAutoConfigEnable"] == "1"})
 	}
 	if d.Scalars["ProxyAutoDiscoveryEnable"] == "1" {
-		out = append(out, Setting{Source: ScutilSource, Name: "ProxyAutoDiscoveryEnable", Kind: KindAutoDetect, Value: "on", Enabled: true})
+		out = append(out, Setting{Source: source, Name: "ProxyAutoDiscoveryEnable", Kind: KindAutoDetect, Value: "on", Enabled: true})
 	}
-	return out, err
+	return out
 }
