@@ -1,6 +1,7 @@
 package sysproxy
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"unicode/utf8"
@@ -48,6 +49,24 @@ func FuzzConnectionSettings(f *testing.F) {
 		}
 		if s := proxyServers(WinHTTPSource, "", "ProxyServer", c.Proxy, true); len(s) > maxServers {
 			t.Fatalf("%d servers", len(s))
+		}
+	})
+}
+
+func FuzzPreferences(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "macos", "preferences.plist"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`<plist version="1.0"><dict><key>CurrentSet</key><string>/Sets/x</string></dict></plist>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Preferences(b)
+		if err != nil && len(s) > 0 {
+			t.Fatalf("settings with an error: %+v", s)
+		}
+		if len(s) > 8 {
+			t.Fatalf("%d settings from one service", len(s))
 		}
 	})
 }
