@@ -11,13 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/spool"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/agent/status"
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/internal/version"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -61,10 +60,10 @@ type Client struct {
 	running   atomic.Bool
 	wg        sync.WaitGroup // the goroutines of the current Run
 	bootEpoch int64
-	interval  atomic.Int64 // current health interval, nanoseconds
-	conn      atomic.Pointer[quic.Conn]
-	kick      chan struct{} // a health snapshot is due at once
-	replayNow chan struct{} // the spool has something new to send
+	interval  atomic.Int64         // current health interval, nanoseconds
+	conn      atomic.Pointer[live] // the current connection; nil while away
+	kick      chan struct{}        // a health snapshot is due at once
+	replayNow chan struct{}        // the spool has something new to send
 	faults    map[string]time.Time
 	seq       atomic.Uint64
 	verifier  *protocol.Verifier
@@ -131,6 +130,9 @@ func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 	conn.CloseWithError(0, "reachability check")
 	return took, nil
 }
+
+// live holds the current connection, for an atomic pointer.
+type live struct{ conn transport.Conn }
 
 // ErrRunning is returned by Run on a Client that is running already.
 var ErrRunning = errors.New("client: Run called while the client is running")
@@ -248,8 +250,9 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	c.report(true, nil)
 
 	c.interval.Store(int64(interval))
-	c.conn.Store(conn)
-	defer c.conn.CompareAndSwap(conn, nil)
+	cur := &live{conn}
+	c.conn.Store(cur)
+	defer c.conn.CompareAndSwap(cur, nil)
 	if c.Spool == nil {
 		wg.Go(func() { c.healthLoop(ctx) })
 	} else {
@@ -262,9 +265,9 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
-			var appErr *quic.ApplicationError
+			var appErr *transport.ApplicationError
 			if errors.As(err, &appErr) && appErr.Remote {
-				return true, fmt.Errorf("collector closed the connection: %s", appErr.ErrorMessage)
+				return true, fmt.Errorf("collector closed the connection: %s", appErr.Reason)
 			}
 			return true, fmt.Errorf("connection to %s lost: %w", c.ID.Collector, err)
 		}
@@ -312,7 +315,7 @@ func (c *Client) stopped() {
 	}
 }
 
-func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, error) {
+func (c *Client) hello(ctx context.Context, conn transport.Conn) (time.Duration, error) {
 	sent := time.Now()
 	w, err := exchange[*protocol.Welcome](ctx, conn, &protocol.Hello{
 		AgentID:      c.ID.AgentID,
@@ -344,7 +347,7 @@ func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, err
 }
 
 // answer serves one request from the collector.
-func (c *Client) answer(ctx context.Context, str *quic.Stream) {
+func (c *Client) answer(ctx context.Context, str transport.Stream) {
 	defer str.Close()
 	// Stop reading when done: a stream whose end is never read never
 	// completes, and keeps one of the collector's stream credits.
@@ -430,7 +433,7 @@ func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind,
 
 // send writes snap and waits for the collector's ack. A busy collector's
 // answer holds back further sends for the time it asks.
-func (c *Client) send(str *quic.Stream, snap *protocol.Snapshot) error {
+func (c *Client) send(str transport.Stream, snap *protocol.Snapshot) error {
 	werr := protocol.Write(str, snap)
 	// Read the answer even if the write failed: a busy collector answers
 	// at once and stops reading.

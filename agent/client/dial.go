@@ -14,6 +14,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/sondehq/sonde/internal/transport"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -89,8 +91,8 @@ func tlsConfig(addr string, ca *x509.Certificate, cert *tls.Certificate) (*tls.C
 }
 
 // dial opens a QUIC connection to addr. Its error names addr.
-func dial(ctx context.Context, addr string, tc *tls.Config) (*quic.Conn, error) {
-	conn, err := quic.DialAddr(ctx, addr, tc, quicConfig())
+func dial(ctx context.Context, addr string, tc *tls.Config) (transport.Conn, error) {
+	conn, err := tquic.Dial(ctx, addr, tc, quicConfig())
 	if err != nil {
 		var certErr x509.HostnameError
 		if errors.As(err, &certErr) {
@@ -102,11 +104,11 @@ func dial(ctx context.Context, addr string, tc *tls.Config) (*quic.Conn, error) 
 }
 
 // exchange sends req on a new stream and reads one answer of type T.
-func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req protocol.Message, timeout time.Duration) (T, error) {
+func exchange[T protocol.Message](ctx context.Context, conn transport.Conn, req protocol.Message, timeout time.Duration) (T, error) {
 	var zero T
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	str, err := conn.OpenStreamSync(ctx)
+	str, err := conn.OpenStream(ctx)
 	if err != nil {
 		return zero, fmt.Errorf("opening a stream: %w", err)
 	}
@@ -123,7 +125,7 @@ func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req prot
 // unblockOnDone makes str's reads and writes fail at once when ctx ends:
 // a stream's deadline does not watch a context. Call the function it
 // returns when done with str.
-func unblockOnDone(ctx context.Context, str *quic.Stream) (stop func() bool) {
+func unblockOnDone(ctx context.Context, str transport.Stream) (stop func() bool) {
 	return context.AfterFunc(ctx, func() {
 		str.CancelRead(0)
 		str.CancelWrite(0)

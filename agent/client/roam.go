@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/sondehq/sonde/internal/transport"
 )
 
 // Roaming. When the machine's addresses change (Wi-Fi to wired, a new DHCP
@@ -61,7 +61,7 @@ func localAddrs() []string {
 
 // watchRoaming checks the connection whenever the machine's addresses
 // change, until ctx ends.
-func (c *Client) watchRoaming(ctx context.Context, conn *quic.Conn) {
+func (c *Client) watchRoaming(ctx context.Context, conn transport.Conn) {
 	// The watcher of addresses ends with this function.
 	var wg sync.WaitGroup
 	defer wg.Wait()

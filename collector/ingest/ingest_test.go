@@ -33,6 +33,8 @@ import (
 	"github.com/sondehq/sonde/collector/pki"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
+	"github.com/sondehq/sonde/internal/transport"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -256,9 +258,9 @@ func certFrom(t *testing.T, ca *pki.CA, agentID string) *tls.Certificate {
 
 // dial opens a raw QUIC connection to the collector, trusting its CA and
 // presenting cert when given.
-func (h *harness) dial(t *testing.T, cert *tls.Certificate) (*quic.Conn, error) {
+func (h *harness) dial(t *testing.T, cert *tls.Certificate) (transport.Conn, error) {
 	t.Helper()
-	conn, err := quic.DialAddr(timeout(t), h.addr, h.clientTLS(cert), &quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second})
+	conn, err := tquic.Dial(timeout(t), h.addr, h.clientTLS(cert), &quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -278,22 +280,22 @@ func frame(t *testing.T, m protocol.Message) []byte {
 // exchange writes raw on a new stream and reads one answer of type T (a
 // protocol.Error comes back as the error), then closes the stream, in the
 // order the agent does.
-func exchange[T protocol.Message](t *testing.T, conn *quic.Conn, raw []byte) (T, error) {
+func exchange[T protocol.Message](t *testing.T, conn transport.Conn, raw []byte) (T, error) {
 	t.Helper()
 	return roundTrip[T](t, conn, raw, false)
 }
 
 // exchangeEOF is exchange with the stream closed before the answer is
 // read, for requests the collector can only judge at the end of the stream.
-func exchangeEOF[T protocol.Message](t *testing.T, conn *quic.Conn, raw []byte) (T, error) {
+func exchangeEOF[T protocol.Message](t *testing.T, conn transport.Conn, raw []byte) (T, error) {
 	t.Helper()
 	return roundTrip[T](t, conn, raw, true)
 }
 
-func roundTrip[T protocol.Message](t *testing.T, conn *quic.Conn, raw []byte, closeFirst bool) (T, error) {
+func roundTrip[T protocol.Message](t *testing.T, conn transport.Conn, raw []byte, closeFirst bool) (T, error) {
 	t.Helper()
 	var zero T
-	str, err := conn.OpenStreamSync(timeout(t))
+	str, err := conn.OpenStream(timeout(t))
 	if err != nil {
 		return zero, err
 	}
@@ -337,7 +339,7 @@ func (h *harness) clientTLS(cert *tls.Certificate) *tls.Config {
 }
 
 // connect dials with the identity's certificate and says hello.
-func (h *harness) connect(t *testing.T, id *state.Identity) *quic.Conn {
+func (h *harness) connect(t *testing.T, id *state.Identity) transport.Conn {
 	t.Helper()
 	conn, err := h.dial(t, &id.Cert)
 	if err != nil {
@@ -348,7 +350,7 @@ func (h *harness) connect(t *testing.T, id *state.Identity) *quic.Conn {
 }
 
 // hello says hello as the identity on conn and checks the welcome.
-func (h *harness) hello(t *testing.T, conn *quic.Conn, id *state.Identity) {
+func (h *harness) hello(t *testing.T, conn transport.Conn, id *state.Identity) {
 	t.Helper()
 	w, err := exchange[*protocol.Welcome](t, conn, frame(t, helloFor(id.AgentID)))
 	if err != nil {
@@ -373,7 +375,7 @@ func (h *harness) snapshot(agentID string) *protocol.Snapshot {
 }
 
 // push sends one snapshot on a new stream and checks the ack.
-func (h *harness) push(t *testing.T, conn *quic.Conn, snap *protocol.Snapshot) *protocol.Ack {
+func (h *harness) push(t *testing.T, conn transport.Conn, snap *protocol.Snapshot) *protocol.Ack {
 	t.Helper()
 	ack, err := exchange[*protocol.Ack](t, conn, frame(t, snap))
 	if err != nil {
@@ -419,9 +421,9 @@ func refusal(err error) (code uint64, reason string, ok bool) {
 	if errors.As(err, &perr) {
 		return uint64(perr.Code), perr.Message, true
 	}
-	var appErr *quic.ApplicationError
+	var appErr *transport.ApplicationError
 	if errors.As(err, &appErr) && appErr.Remote {
-		return uint64(appErr.ErrorCode), appErr.ErrorMessage, true
+		return uint64(appErr.Code), appErr.Reason, true
 	}
 	return 0, "", false
 }
@@ -821,7 +823,7 @@ func TestRequestSnapshotOffline(t *testing.T) {
 // answerRequests serves the collector's requests on conn, answering each
 // with the snapshot made by answer (nil: read the request, never answer).
 // Each request is sent on reqs as it arrives.
-func answerRequests(ctx context.Context, conn *quic.Conn, reqs chan<- *protocol.SnapshotRequest, answer func(*protocol.SnapshotRequest) *protocol.Snapshot) {
+func answerRequests(ctx context.Context, conn transport.Conn, reqs chan<- *protocol.SnapshotRequest, answer func(*protocol.SnapshotRequest) *protocol.Snapshot) {
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -1215,8 +1217,8 @@ func TestOneConnectionPerAgent(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("the replaced connection is still open")
 	}
-	var appErr *quic.ApplicationError
-	if err := context.Cause(first.Context()); !errors.As(err, &appErr) || !appErr.Remote || appErr.ErrorCode != protocol.CodeUnavailable {
+	var appErr *transport.ApplicationError
+	if err := context.Cause(first.Context()); !errors.As(err, &appErr) || !appErr.Remote || appErr.Code != protocol.CodeUnavailable {
 		t.Errorf("replaced connection closed with %v, want the collector's code %d", err, protocol.CodeUnavailable)
 	}
 	if got := h.srv.Connected(); len(got) != 1 {

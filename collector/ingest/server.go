@@ -19,6 +19,8 @@ import (
 
 	"github.com/sondehq/sonde/collector/pki"
 	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/internal/transport"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -103,7 +105,7 @@ type Server struct {
 	cfg Config
 	udp *net.UDPConn
 	tr  *quic.Transport
-	ln  *quic.Listener
+	ln  transport.Listener
 	log *slog.Logger
 	obs Observer
 
@@ -122,7 +124,7 @@ type Server struct {
 
 type agentConn struct {
 	id    string
-	conn  *quic.Conn
+	conn  transport.Conn
 	since time.Time
 	turn  chan struct{} // held while one of the agent's streams is served
 	clock skew          // the agent's clock against the collector's, at hello
@@ -189,7 +191,7 @@ func Listen(cfg Config) (*Server, error) {
 		s.close()
 		return nil, fmt.Errorf("reading revocations: %w", err)
 	}
-	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
+	qln, err := s.tr.Listen(tlsConf, &quic.Config{
 		HandshakeIdleTimeout:           handshakeTimeout,
 		MaxIdleTimeout:                 idleTimeout,
 		MaxIncomingStreams:             maxStreams,
@@ -204,6 +206,7 @@ func Listen(cfg Config) (*Server, error) {
 		s.close()
 		return nil, fmt.Errorf("QUIC listener: %w", err)
 	}
+	s.ln = tquic.Listen(qln)
 	return s, nil
 }
 
@@ -355,8 +358,8 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 // handleConn serves one connection. Streams are accepted until accept
 // ends; the exchanges on them run with work, which outlives accept while
 // the server drains. The connection is closed once they have finished.
-func (s *Server) handleConn(accept, work context.Context, conn *quic.Conn) {
-	state := conn.ConnectionState().TLS
+func (s *Server) handleConn(accept, work context.Context, conn transport.Conn) {
+	state := conn.ConnectionState()
 	if len(state.PeerCertificates) == 0 {
 		s.handleEnrollment(work, conn)
 		return
@@ -365,10 +368,10 @@ func (s *Server) handleConn(accept, work context.Context, conn *quic.Conn) {
 	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String())
 	clock, err := s.hello(accept, conn, id)
 	if err != nil {
-		var appErr *quic.ApplicationError
-		if errors.As(err, &appErr) && appErr.Remote && appErr.ErrorCode == 0 {
+		var appErr *transport.ApplicationError
+		if errors.As(err, &appErr) && appErr.Remote && appErr.Code == 0 {
 			// The agent hung up on purpose: a reachability check.
-			log.Debug("agent closed before hello", "reason", appErr.ErrorMessage)
+			log.Debug("agent closed before hello", "reason", appErr.Reason)
 			return
 		}
 		if accept.Err() != nil {

@@ -36,7 +36,11 @@ func DialWith(ctx context.Context, tr *quicgo.Transport, addr net.Addr, tc *tls.
 }
 
 // Wrap adapts a quic-go connection.
-func Wrap(c *quicgo.Conn) transport.Conn { return &conn{c: c} }
+func Wrap(c *quicgo.Conn) transport.Conn {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	context.AfterFunc(c.Context(), func() { cancel(convert(context.Cause(c.Context()))) })
+	return &conn{c: c, ctx: ctx}
+}
 
 // Unwrap returns the quic-go connection under c, if it is one.
 func Unwrap(c transport.Conn) (*quicgo.Conn, bool) {
@@ -47,8 +51,12 @@ func Unwrap(c transport.Conn) (*quicgo.Conn, bool) {
 	return qc.c, true
 }
 
-// conn implements transport.Conn and transport.Migrating.
-type conn struct{ c *quicgo.Conn }
+// conn implements transport.Conn and transport.Migrating. Its context
+// ends with quic-go's, its cause converted.
+type conn struct {
+	c   *quicgo.Conn
+	ctx context.Context
+}
 
 var (
 	_ transport.Conn      = (*conn)(nil)
@@ -77,7 +85,7 @@ func (c *conn) CloseWithError(code uint64, reason string) error {
 	return c.c.CloseWithError(quicgo.ApplicationErrorCode(code), reason)
 }
 
-func (c *conn) Context() context.Context             { return c.c.Context() }
+func (c *conn) Context() context.Context             { return c.ctx }
 func (c *conn) ConnectionState() tls.ConnectionState { return c.c.ConnectionState().TLS }
 func (c *conn) LocalAddr() net.Addr                  { return c.c.LocalAddr() }
 func (c *conn) RemoteAddr() net.Addr                 { return c.c.RemoteAddr() }
