@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/sondehq/sonde/internal/transport"
@@ -22,9 +23,11 @@ func (s *Server) cut(cutWork context.CancelFunc) {
 		conns = append(conns, ac.conn)
 	}
 	s.mu.Unlock()
+	var closing sync.WaitGroup
 	for _, c := range conns {
-		c.CloseWithError(protocol.CodeUnavailable, shuttingDown)
+		closing.Go(func() { c.CloseWithError(protocol.CodeUnavailable, shuttingDown) })
 	}
+	closing.Wait()
 	s.tr.Close()
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/internal/transport"
 	tquic "github.com/sondehq/sonde/internal/transport/quic"
+	"github.com/sondehq/sonde/internal/transport/tcp"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -64,14 +65,19 @@ func (b *syncBuffer) String() string {
 type observer struct {
 	mu        sync.Mutex
 	connected int
+	byKind    map[string]int
 	ingested  map[string]int
 	failed    map[string]int
 }
 
-func (o *observer) Connected(delta int) {
+func (o *observer) Connected(kind string, delta int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.connected += delta
+	if o.byKind == nil {
+		o.byKind = map[string]int{}
+	}
+	o.byKind[kind] += delta
 }
 
 func (o *observer) Ingested(kind string, duplicate bool, _ time.Duration) {
@@ -101,6 +107,12 @@ func (o *observer) ingestedCount(kind string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.ingested[kind]
+}
+
+func (o *observer) connectedOver(kind string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.byKind[kind]
 }
 
 func (o *observer) connectedCount() int {
@@ -143,6 +155,7 @@ func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
 	obs := &observer{ingested: map[string]int{}, failed: map[string]int{}}
 	cfg := ingest.Config{
 		Addr:    "127.0.0.1:0",
+		TCPAddr: "127.0.0.1:0", // the same port number as QUIC's
 		Hosts:   []string{"127.0.0.1"},
 		CA:      ca,
 		Store:   st,
@@ -261,6 +274,25 @@ func certFrom(t *testing.T, ca *pki.CA, agentID string) *tls.Certificate {
 func (h *harness) dial(t *testing.T, cert *tls.Certificate) (transport.Conn, error) {
 	t.Helper()
 	conn, err := tquic.Dial(timeout(t), h.addr, h.clientTLS(cert), &quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { conn.CloseWithError(0, "test over") })
+	return conn, nil
+}
+
+// dialTCP opens a raw TCP connection (TLS and yamux) to the collector's
+// TCP port, the same number as QUIC's, over raw when given.
+func (h *harness) dialTCP(t *testing.T, cert *tls.Certificate, raw net.Conn) (transport.Conn, error) {
+	t.Helper()
+	if raw == nil {
+		var err error
+		if raw, err = net.Dial("tcp", h.addr); err != nil {
+			return nil, err
+		}
+	}
+	// As agents do: keep-alives every 5 s.
+	conn, err := tcp.Client(timeout(t), raw, h.clientTLS(cert), &tcp.Config{IdleTimeout: 30 * time.Second, KeepAlivePeriod: 5 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -1202,15 +1234,15 @@ func TestOneConnectionPerAgent(t *testing.T) {
 	first := h.connect(t, id)
 	var since time.Time
 	waitUntil(t, "the first connection to register", func() bool {
-		var ok bool
-		since, ok = h.srv.Connected()[id.AgentID]
+		link, ok := h.srv.Connected()[id.AgentID]
+		since = link.Since
 		return ok
 	})
 
 	second := h.connect(t, id)
 	waitUntil(t, "the second connection to replace the first", func() bool {
 		got, ok := h.srv.Connected()[id.AgentID]
-		return ok && got.After(since)
+		return ok && got.Since.After(since)
 	})
 	select {
 	case <-first.Context().Done():

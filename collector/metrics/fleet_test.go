@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/metrics"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
@@ -108,7 +109,7 @@ func TestFleetKPIs(t *testing.T) {
 	fixture(t, st, now)
 	f := metrics.NewFleet(metrics.FleetConfig{
 		Store:     st,
-		Connected: func() map[string]time.Time { return map[string]time.Time{"a1": now} },
+		Connected: func() map[string]ingest.Link { return map[string]ingest.Link{"a1": {Since: now, Transport: "quic"}} },
 		PerAgent:  true,
 		Now:       func() time.Time { return now },
 	})
