@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,9 @@ type Client struct {
 	// the collector acknowledges them, and lets health snapshots go on
 	// while disconnected; nil sends only while connected.
 	Spool *spool.Spool
+	// QUICRetry is how often an agent connected over TCP tries QUIC again
+	// (see race.go); 0 means every 5 minutes.
+	QUICRetry time.Duration
 
 	running   atomic.Bool
 	wg        sync.WaitGroup // the goroutines of the current Run
@@ -78,6 +82,20 @@ type Client struct {
 	measured    bool
 
 	status status.Status // as last written; Run's goroutine alone uses it
+
+	dialOnce sync.Once
+	dialer   *dialer // see dial
+}
+
+// dial returns the client's dialer, which remembers the networks that
+// block UDP for as long as the client lives.
+func (c *Client) dial() *dialer {
+	c.dialOnce.Do(func() {
+		if c.dialer == nil {
+			c.dialer = newDialer()
+		}
+	})
+	return c.dialer
 }
 
 // Env returns the probe environment that describes this client's collector.
@@ -114,7 +132,8 @@ func (c *Client) clockOffset() (offset, rtt time.Duration, ok bool) {
 	return c.offset, c.rtt, c.measured
 }
 
-// handshake times a fresh QUIC handshake with the collector.
+// handshake times a fresh handshake with the collector, over the transport
+// the agent would connect with.
 func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 	cert := c.certificate()
 	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &cert)
@@ -122,7 +141,7 @@ func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	start := time.Now()
-	conn, err := dial(ctx, c.ID.Collector, tc)
+	conn, err := c.dial().dial(ctx, c.ID.Collector, tc)
 	if err != nil {
 		return 0, err
 	}
@@ -170,7 +189,7 @@ func (c *Client) Run(ctx context.Context) error {
 	c.holdUntil.Store(0)
 	c.interval.Store(int64(c.HealthInterval))
 	c.status = status.Status{PID: os.Getpid(), Version: version.Version, Started: time.Now(), Collector: c.ID.Collector}
-	c.report(false, nil)
+	c.report(nil, nil)
 	defer c.stopped()
 	defer c.wg.Wait()
 	if c.Spool != nil {
@@ -183,7 +202,12 @@ func (c *Client) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		c.report(false, err)
+		if errors.Is(err, errMovingToQUIC) {
+			c.stats.reconnects.Add(1)
+			backoff = minBackoff
+			continue // at once: nothing failed
+		}
+		c.report(nil, err)
 		if connected {
 			// The collector was there: it restarted, or the network moved.
 			// Come back soon, whatever happened before.
@@ -229,11 +253,12 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, err := dial(dialCtx, c.ID.Collector, tc)
+	conn, err := c.dial().dial(dialCtx, c.ID.Collector, tc)
 	cancel()
 	if err != nil {
 		return false, err
 	}
+	var moving atomic.Bool // set by watchQUIC before it ends conn
 	// On the way out, in this order: the session's context ends, the
 	// connection closes (ending the reads and writes that do not watch a
 	// context) and the session's goroutines are waited for.
@@ -246,8 +271,8 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID)
-	c.report(true, nil)
+	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID, "transport", conn.Kind())
+	c.report(conn, nil)
 
 	c.interval.Store(int64(interval))
 	cur := &live{conn}
@@ -262,9 +287,13 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 		wg.Go(func() { c.watchRoaming(ctx, conn) })
 	}
 	wg.Go(func() { c.renewLoop(ctx, conn) })
+	wg.Go(func() { c.watchQUIC(ctx, conn, tc, &moving) })
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
+			if moving.Load() {
+				return true, errMovingToQUIC
+			}
 			var appErr *transport.ApplicationError
 			if errors.As(err, &appErr) && appErr.Remote {
 				return true, fmt.Errorf("collector closed the connection: %s", appErr.Reason)
@@ -276,15 +305,17 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 }
 
 // report writes the connection state to the status file, if it changed:
-// connected or not, and why not. Failing to write it is logged, not fatal.
-func (c *Client) report(connected bool, cause error) {
+// connected (conn, nil when not) or not, over what, and why not. Failing
+// to write it is logged, not fatal.
+func (c *Client) report(conn transport.Conn, cause error) {
 	if c.StatusDir == "" {
 		return
 	}
+	connected := conn != nil
 	s := c.status
 	s.Connected, s.Transport, s.Error = connected, "", ""
 	if connected {
-		s.Transport = "QUIC"
+		s.Transport = strings.ToUpper(conn.Kind())
 	}
 	if cause != nil {
 		s.Error = cause.Error()

@@ -133,13 +133,13 @@ type harness struct {
 	seq   atomic.Uint64
 }
 
-func newHarness(t *testing.T, healthInterval time.Duration) *harness {
+func newHarness(t testing.TB, healthInterval time.Duration) *harness {
 	t.Helper()
 	return newHarnessWith(t, func(c *ingest.Config) { c.HealthInterval = healthInterval })
 }
 
 // newHarnessWith starts a server whose config tune adjusts.
-func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
+func newHarnessWith(t testing.TB, tune func(*ingest.Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	ca, created, err := pki.LoadOrCreate(filepath.Join(dir, "ca"))
@@ -188,7 +188,7 @@ func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
 }
 
 // waitUntil polls cond until it holds, failing the test after patience.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for !cond() {
@@ -199,14 +199,14 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func timeout(t *testing.T) context.Context {
+func timeout(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // token makes an enrollment token with the given number of uses.
-func (h *harness) token(t *testing.T, uses int) string {
+func (h *harness) token(t testing.TB, uses int) string {
 	t.Helper()
 	tok := rand.Text()
 	now := time.Now()
@@ -222,7 +222,7 @@ func testFacts(hostname string) protocol.Facts {
 
 // enroll runs the agent's enrollment with a fresh token and loads the
 // identity it saved.
-func (h *harness) enroll(t *testing.T, hostname string) *state.Identity {
+func (h *harness) enroll(t testing.TB, hostname string) *state.Identity {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := client.Enroll(timeout(t), dir, h.addr, h.token(t, 1), h.ca.Pin(), testFacts(hostname))
@@ -300,7 +300,7 @@ func (h *harness) dialTCP(t *testing.T, cert *tls.Certificate, raw net.Conn) (tr
 	return conn, nil
 }
 
-func frame(t *testing.T, m protocol.Message) []byte {
+func frame(t testing.TB, m protocol.Message) []byte {
 	t.Helper()
 	b, err := protocol.Append(nil, m)
 	if err != nil {
@@ -312,7 +312,7 @@ func frame(t *testing.T, m protocol.Message) []byte {
 // exchange writes raw on a new stream and reads one answer of type T (a
 // protocol.Error comes back as the error), then closes the stream, in the
 // order the agent does.
-func exchange[T protocol.Message](t *testing.T, conn transport.Conn, raw []byte) (T, error) {
+func exchange[T protocol.Message](t testing.TB, conn transport.Conn, raw []byte) (T, error) {
 	t.Helper()
 	return roundTrip[T](t, conn, raw, false)
 }
@@ -324,7 +324,7 @@ func exchangeEOF[T protocol.Message](t *testing.T, conn transport.Conn, raw []by
 	return roundTrip[T](t, conn, raw, true)
 }
 
-func roundTrip[T protocol.Message](t *testing.T, conn transport.Conn, raw []byte, closeFirst bool) (T, error) {
+func roundTrip[T protocol.Message](t testing.TB, conn transport.Conn, raw []byte, closeFirst bool) (T, error) {
 	t.Helper()
 	var zero T
 	str, err := conn.OpenStream(timeout(t))
@@ -382,7 +382,7 @@ func (h *harness) connect(t *testing.T, id *state.Identity) transport.Conn {
 }
 
 // hello says hello as the identity on conn and checks the welcome.
-func (h *harness) hello(t *testing.T, conn transport.Conn, id *state.Identity) {
+func (h *harness) hello(t testing.TB, conn transport.Conn, id *state.Identity) {
 	t.Helper()
 	w, err := exchange[*protocol.Welcome](t, conn, frame(t, helloFor(id.AgentID)))
 	if err != nil {

@@ -37,6 +37,12 @@ import (
 //     with a NotAnsweringError. (A packet the agent sent just before it
 //     died, arriving after the request left, counts as an answer: that
 //     request then fails at silentAfter.)
+//
+// Over the TCP fallback (internal/transport/tcp) the same holds by
+// construction: the idle timeout is the smaller offer, agents ping every
+// 5 s when they hear nothing, Stats.Received counts reads from the socket
+// instead of packets, and every write asks the peer for a ping back, which
+// a live agent answers within a round trip as QUIC's ACKs do.
 const (
 	// silentAfter is two keep-alive periods of current agents and more
 	// than one of older ones: a live agent's PING, and its retransmission,
