@@ -238,3 +238,26 @@ sonde_alert_evaluations_total{result="ok"} 1
 		t.Errorf("evaluation duration: %d series, %v", n, err)
 	}
 }
+
+// TestConnectedByTransport: connected agents are counted by transport,
+// both series present from the start.
+func TestConnectedByTransport(t *testing.T) {
+	m := metrics.New()
+	m.Connected("quic", 1)
+	m.Connected("quic", 1)
+	m.Connected("tcp", 1)
+	m.Connected("quic", -1)
+	want := `
+# HELP sonde_agents_connected Agents with a live connection, by transport: quic, or tcp where the agent's network blocks UDP.
+# TYPE sonde_agents_connected gauge
+sonde_agents_connected{transport="quic"} 1
+sonde_agents_connected{transport="tcp"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "sonde_agents_connected"); err != nil {
+		t.Error(err)
+	}
+	fresh := metrics.New()
+	if n, err := testutil.GatherAndCount(fresh.Registry, "sonde_agents_connected"); err != nil || n != 2 {
+		t.Errorf("a fresh registry has %d sonde_agents_connected series (%v), want quic and tcp at 0", n, err)
+	}
+}
