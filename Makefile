@@ -29,6 +29,7 @@ test: ## run every test (unit, fixture, end-to-end with the real binaries); as r
 test-faults: ## the long fault tests: kill -9, full disks, lossy and partitioned networks (root, nftables)
 	@scripts/deps.sh faults
 	$(GO) test -tags faults -count=1 -timeout 5m ./e2e/netns/
+	$(GO) test -tags faults -count=1 -run TestHostFirewallRefusesUDP ./agent/client/
 	$(GO) test -tags faults -count=1 -v -timeout 30m ./e2e/faults/
 
 packages: ## every release artifact in dist/: binaries, .deb and .rpm, MSI, macOS pkg, collector OCI image, SHA256SUMS (reproducible)

@@ -2,9 +2,11 @@
 //
 // # Transport
 //
-// Agents dial the collector over QUIC with TLS 1.3 and mutual authentication.
-// The ALPN names the major protocol version ([ALPN], "sonde/1"); a peer that
-// does not speak it fails the handshake instead of misreading bytes. Every
+// Agents dial the collector over QUIC with TLS 1.3 and mutual authentication,
+// or, where UDP is blocked, over TLS 1.3 on TCP (the same port number) with
+// streams multiplexed by yamux (internal/transport/tcp documents its records).
+// The ALPN names the major protocol version ([ALPN], "sonde/1") on both; a
+// peer that does not speak it fails the handshake instead of misreading bytes. Every
 // exchange uses its own bidirectional stream: the opener writes one message,
 // the other side answers with one message, and a snapshot is always answered
 // by an [Ack] (only after the collector has committed it) or an [Error].

@@ -37,7 +37,10 @@ func CheckPin(cert *x509.Certificate, pin string) error {
 // QUIC with that CA as its only root. The request is padded to
 // DiscoveryRequestSize so the answer is never larger than the question (no
 // amplification). The first byte has the QUIC fixed bit clear, so the QUIC
-// stack hands the datagram to the collector instead of parsing it.
+// stack hands the datagram to the collector instead of parsing it. Over the
+// TCP fallback there is no datagram: the CA comes in the TLS handshake's
+// chain, and the agent checks it against the pin before the handshake
+// completes.
 const (
 	DiscoveryRequestSize = 1200
 	discoveryMagic       = "\x00SONDE-CA?1"

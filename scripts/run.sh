@@ -105,6 +105,7 @@ check_ports() {
   local bad=0
   busy tcp "$HTTP" SONDE_HTTP && bad=1
   busy udp "$QUIC" SONDE_QUIC && bad=1
+  busy tcp "$QUIC" SONDE_QUIC && bad=1 # the TCP fallback, on the same port number
   return $bad
 }
 
@@ -248,7 +249,7 @@ start() {
 
 Sonde is running (logs in $RUN/, stop with: make stop).
   UI and API:  http://$(reach_addr "$HTTP")/   (SONDE_HTTP=$HTTP)
-  QUIC:        $QUIC (agents)   (SONDE_QUIC=$QUIC)
+  QUIC:        $QUIC (agents; TCP on the same port)   (SONDE_QUIC=$QUIC)
   Agent:       $id, connected to $agent_addr
   API key:     $key (role admin, kept in $RUN/admin.key)
 

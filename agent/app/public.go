@@ -172,8 +172,12 @@ func describe(platform string, st service.Status, err error, conn *status.Status
 func connection(s *status.Status) string {
 	switch {
 	case s.Connected:
-		return fmt.Sprintf("running, connected to %s over %s since %s", printable(s.Collector), printable(s.Transport),
-			s.Since.Local().Format(time.DateTime))
+		why := ""
+		if s.Transport == "TCP" {
+			why = " (UDP is blocked on this network; QUIC is tried again every few minutes)"
+		}
+		return fmt.Sprintf("running, connected to %s over %s since %s%s", printable(s.Collector), printable(s.Transport),
+			s.Since.Local().Format(time.DateTime), why)
 	case s.Error != "":
 		return "running, not connected: " + printable(s.Error)
 	}

@@ -29,6 +29,7 @@ func TestDescribe(t *testing.T) {
 	starting := &status.Status{PID: 10, Collector: "collector.example.net:7443", Since: since}
 	stopped := &status.Status{PID: 10, Collector: "collector.example.net:7443", Stopped: true}
 	dead := &status.Status{PID: 11, Collector: "collector.example.net:7443", Connected: true, Transport: "QUIC", Since: since}
+	overTCP := &status.Status{PID: 10, Collector: "collector.example.net:7443", Connected: true, Transport: "TCP", Since: since}
 	alive := func(pid int) bool { return pid == 10 }
 	exit1 := errors.New("exit status 1") // as kardianos passes on `service sonde-agent status` failing
 	const at = "2026-11-24 09:30:00"
@@ -43,6 +44,8 @@ func TestDescribe(t *testing.T) {
 	}{
 		{"connected", "linux-systemd", service.StatusRunning, nil, connected,
 			[]string{"running, connected to collector.example.net:7443 over QUIC since " + at}, 0},
+		{"connected over TCP", "linux-systemd", service.StatusRunning, nil, overTCP,
+			[]string{"running, connected to collector.example.net:7443 over TCP since " + at + " (UDP is blocked on this network; QUIC is tried again every few minutes)"}, 0},
 		{"not connected", "linux-systemd", service.StatusRunning, nil, down,
 			[]string{"running, not connected: connecting to collector.example.net:7443: timeout: no recent network activity"}, 0},
 		{"connecting", "linux-systemd", service.StatusRunning, nil, starting,

@@ -7,17 +7,17 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/spool"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/agent/status"
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/internal/version"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -57,14 +57,17 @@ type Client struct {
 	// the collector acknowledges them, and lets health snapshots go on
 	// while disconnected; nil sends only while connected.
 	Spool *spool.Spool
+	// QUICRetry is how often an agent connected over TCP tries QUIC again
+	// (see race.go); 0 means every 5 minutes.
+	QUICRetry time.Duration
 
 	running   atomic.Bool
 	wg        sync.WaitGroup // the goroutines of the current Run
 	bootEpoch int64
-	interval  atomic.Int64 // current health interval, nanoseconds
-	conn      atomic.Pointer[quic.Conn]
-	kick      chan struct{} // a health snapshot is due at once
-	replayNow chan struct{} // the spool has something new to send
+	interval  atomic.Int64         // current health interval, nanoseconds
+	conn      atomic.Pointer[live] // the current connection; nil while away
+	kick      chan struct{}        // a health snapshot is due at once
+	replayNow chan struct{}        // the spool has something new to send
 	faults    map[string]time.Time
 	seq       atomic.Uint64
 	verifier  *protocol.Verifier
@@ -79,6 +82,20 @@ type Client struct {
 	measured    bool
 
 	status status.Status // as last written; Run's goroutine alone uses it
+
+	dialOnce sync.Once
+	dialer   *dialer // see dial
+}
+
+// dial returns the client's dialer, which remembers the networks that
+// block UDP for as long as the client lives.
+func (c *Client) dial() *dialer {
+	c.dialOnce.Do(func() {
+		if c.dialer == nil {
+			c.dialer = newDialer()
+		}
+	})
+	return c.dialer
 }
 
 // Env returns the probe environment that describes this client's collector.
@@ -115,7 +132,8 @@ func (c *Client) clockOffset() (offset, rtt time.Duration, ok bool) {
 	return c.offset, c.rtt, c.measured
 }
 
-// handshake times a fresh QUIC handshake with the collector.
+// handshake times a fresh handshake with the collector, over the transport
+// the agent would connect with.
 func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 	cert := c.certificate()
 	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &cert)
@@ -123,7 +141,7 @@ func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	start := time.Now()
-	conn, err := dial(ctx, c.ID.Collector, tc)
+	conn, err := c.dial().dial(ctx, c.ID.Collector, tc)
 	if err != nil {
 		return 0, err
 	}
@@ -131,6 +149,9 @@ func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 	conn.CloseWithError(0, "reachability check")
 	return took, nil
 }
+
+// live holds the current connection, for an atomic pointer.
+type live struct{ conn transport.Conn }
 
 // ErrRunning is returned by Run on a Client that is running already.
 var ErrRunning = errors.New("client: Run called while the client is running")
@@ -168,7 +189,7 @@ func (c *Client) Run(ctx context.Context) error {
 	c.holdUntil.Store(0)
 	c.interval.Store(int64(c.HealthInterval))
 	c.status = status.Status{PID: os.Getpid(), Version: version.Version, Started: time.Now(), Collector: c.ID.Collector}
-	c.report(false, nil)
+	c.report(nil, nil)
 	defer c.stopped()
 	defer c.wg.Wait()
 	if c.Spool != nil {
@@ -181,7 +202,12 @@ func (c *Client) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		c.report(false, err)
+		if errors.Is(err, errMovingToQUIC) {
+			c.stats.reconnects.Add(1)
+			backoff = minBackoff
+			continue // at once: nothing failed
+		}
+		c.report(nil, err)
 		if connected {
 			// The collector was there: it restarted, or the network moved.
 			// Come back soon, whatever happened before.
@@ -227,11 +253,12 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 		return false, err
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	conn, err := dial(dialCtx, c.ID.Collector, tc)
+	conn, err := c.dial().dial(dialCtx, c.ID.Collector, tc)
 	cancel()
 	if err != nil {
 		return false, err
 	}
+	var moving atomic.Bool // set by watchQUIC before it ends conn
 	// On the way out, in this order: the session's context ends, the
 	// connection closes (ending the reads and writes that do not watch a
 	// context) and the session's goroutines are waited for.
@@ -244,12 +271,13 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID)
-	c.report(true, nil)
+	c.Log.Info("connected to collector", "collector", c.ID.Collector, "agent", c.ID.AgentID, "transport", conn.Kind())
+	c.report(conn, nil)
 
 	c.interval.Store(int64(interval))
-	c.conn.Store(conn)
-	defer c.conn.CompareAndSwap(conn, nil)
+	cur := &live{conn}
+	c.conn.Store(cur)
+	defer c.conn.CompareAndSwap(cur, nil)
 	if c.Spool == nil {
 		wg.Go(func() { c.healthLoop(ctx) })
 	} else {
@@ -259,12 +287,16 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 		wg.Go(func() { c.watchRoaming(ctx, conn) })
 	}
 	wg.Go(func() { c.renewLoop(ctx, conn) })
+	wg.Go(func() { c.watchQUIC(ctx, conn, tc, &moving) })
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
-			var appErr *quic.ApplicationError
+			if moving.Load() {
+				return true, errMovingToQUIC
+			}
+			var appErr *transport.ApplicationError
 			if errors.As(err, &appErr) && appErr.Remote {
-				return true, fmt.Errorf("collector closed the connection: %s", appErr.ErrorMessage)
+				return true, fmt.Errorf("collector closed the connection: %s", appErr.Reason)
 			}
 			return true, fmt.Errorf("connection to %s lost: %w", c.ID.Collector, err)
 		}
@@ -273,15 +305,17 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 }
 
 // report writes the connection state to the status file, if it changed:
-// connected or not, and why not. Failing to write it is logged, not fatal.
-func (c *Client) report(connected bool, cause error) {
+// connected (conn, nil when not) or not, over what, and why not. Failing
+// to write it is logged, not fatal.
+func (c *Client) report(conn transport.Conn, cause error) {
 	if c.StatusDir == "" {
 		return
 	}
+	connected := conn != nil
 	s := c.status
 	s.Connected, s.Transport, s.Error = connected, "", ""
 	if connected {
-		s.Transport = "QUIC"
+		s.Transport = strings.ToUpper(conn.Kind())
 	}
 	if cause != nil {
 		s.Error = cause.Error()
@@ -312,7 +346,7 @@ func (c *Client) stopped() {
 	}
 }
 
-func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, error) {
+func (c *Client) hello(ctx context.Context, conn transport.Conn) (time.Duration, error) {
 	sent := time.Now()
 	w, err := exchange[*protocol.Welcome](ctx, conn, &protocol.Hello{
 		AgentID:      c.ID.AgentID,
@@ -344,7 +378,7 @@ func (c *Client) hello(ctx context.Context, conn *quic.Conn) (time.Duration, err
 }
 
 // answer serves one request from the collector.
-func (c *Client) answer(ctx context.Context, str *quic.Stream) {
+func (c *Client) answer(ctx context.Context, str transport.Stream) {
 	defer str.Close()
 	// Stop reading when done: a stream whose end is never read never
 	// completes, and keeps one of the collector's stream credits.
@@ -430,7 +464,7 @@ func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind,
 
 // send writes snap and waits for the collector's ack. A busy collector's
 // answer holds back further sends for the time it asks.
-func (c *Client) send(str *quic.Stream, snap *protocol.Snapshot) error {
+func (c *Client) send(str transport.Stream, snap *protocol.Snapshot) error {
 	werr := protocol.Write(str, snap)
 	// Read the answer even if the write failed: a busy collector answers
 	// at once and stops reading.

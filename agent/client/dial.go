@@ -1,6 +1,8 @@
 // Package client connects the agent to its collector: enrollment, then one
-// long-lived QUIC connection that answers snapshot requests and carries the
-// periodic health snapshots.
+// long-lived connection that answers snapshot requests and carries the
+// periodic health snapshots. The connection is QUIC, or TLS over TCP on
+// networks that block UDP: the dialer races them (race.go); the rest of the
+// package speaks internal/transport and does not know which is in use.
 package client
 
 import (
@@ -14,10 +16,14 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/sondehq/sonde/internal/transport"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
+	"github.com/sondehq/sonde/internal/transport/tcp"
 	"github.com/sondehq/sonde/protocol"
 )
 
-// DefaultPort is the collector's QUIC port.
+// DefaultPort is the collector's port: QUIC on UDP, and the TCP fallback
+// on the same number.
 const DefaultPort = "7443"
 
 // quicConfig keeps the agent's footprint small: few streams, small windows.
@@ -41,6 +47,19 @@ func quicConfig() *quic.Config {
 		MaxStreamReceiveWindow:         256 << 10,
 		InitialConnectionReceiveWindow: 128 << 10,
 		MaxConnectionReceiveWindow:     512 << 10,
+	}
+}
+
+// tcpConfig is quicConfig's counterpart for the TCP fallback: the same
+// keep-alive and idle timeout (the smaller of the two sides' applies, as in
+// QUIC), few streams, small windows.
+func tcpConfig() *tcp.Config {
+	return &tcp.Config{
+		HandshakeTimeout:   10 * time.Second,
+		IdleTimeout:        15 * time.Second,
+		KeepAlivePeriod:    5 * time.Second,
+		MaxIncomingStreams: 4,
+		MaxStreamWindow:    256 << 10,
 	}
 }
 
@@ -75,7 +94,9 @@ func tlsConfig(addr string, ca *x509.Certificate, cert *tls.Certificate) (*tls.C
 		return nil, fmt.Errorf("finding the collector's host name: %w", err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(ca)
+	if ca != nil {
+		pool.AddCert(ca)
+	}
 	c := &tls.Config{
 		MinVersion: tls.VersionTLS13,
 		RootCAs:    pool,
@@ -88,25 +109,73 @@ func tlsConfig(addr string, ca *x509.Certificate, cert *tls.Certificate) (*tls.C
 	return c, nil
 }
 
-// dial opens a QUIC connection to addr. Its error names addr.
-func dial(ctx context.Context, addr string, tc *tls.Config) (*quic.Conn, error) {
-	conn, err := quic.DialAddr(ctx, addr, tc, quicConfig())
+// pinnedTLS is tlsConfig for a CA not known yet: the collector's chain
+// must hold the CA that pin names, and the collector's certificate must
+// verify against that CA alone, for addr's host, before the handshake
+// completes and anything is sent; *ca is then that CA. It takes the place
+// of CA discovery (a UDP datagram) on networks that block UDP.
+func pinnedTLS(addr, pin string, ca **x509.Certificate) (*tls.Config, error) {
+	tc, err := tlsConfig(addr, nil, nil)
 	if err != nil {
-		var certErr x509.HostnameError
-		if errors.As(err, &certErr) {
-			return nil, fmt.Errorf("connecting to %s: %w (start the collector with --san %s)", addr, err, tc.ServerName)
-		}
-		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+		return nil, err
 	}
-	return conn, nil
+	tc.RootCAs = nil
+	host := tc.ServerName
+	// Go's own verification wants a root it already has; VerifyConnection
+	// verifies instead, against the pinned CA only.
+	tc.InsecureSkipVerify = true
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) < 2 {
+			return errors.New("the collector sent no CA certificate to check against the pin")
+		}
+		var found *x509.Certificate
+		err := errors.New("no CA certificate")
+		for _, c := range cs.PeerCertificates[1:] {
+			if err = protocol.CheckPin(c, pin); err == nil {
+				found = c
+				break
+			}
+		}
+		if found == nil {
+			return err // the pin's own error: malformed, or not matching
+		}
+		pool := x509.NewCertPool()
+		pool.AddCert(found)
+		if _, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, DNSName: host}); err != nil {
+			return fmt.Errorf("the collector's certificate: %w", err)
+		}
+		*ca = found
+		return nil
+	}
+	return tc, nil
+}
+
+// dialQUIC opens a QUIC connection to addr.
+func dialQUIC(ctx context.Context, addr string, tc *tls.Config) (transport.Conn, error) {
+	return tquic.Dial(ctx, addr, tc, quicConfig())
+}
+
+// dialTCP opens a TLS-over-TCP connection to addr.
+func dialTCP(ctx context.Context, addr string, tc *tls.Config) (transport.Conn, error) {
+	return tcp.Dial(ctx, addr, tc, tcpConfig())
+}
+
+// dialError names addr in a failed dial's error, with a hint when the
+// collector's certificate does not name the host the agent dials.
+func dialError(addr string, tc *tls.Config, err error) error {
+	var certErr x509.HostnameError
+	if errors.As(err, &certErr) {
+		return fmt.Errorf("connecting to %s: %w (start the collector with --san %s)", addr, err, tc.ServerName)
+	}
+	return fmt.Errorf("connecting to %s: %w", addr, err)
 }
 
 // exchange sends req on a new stream and reads one answer of type T.
-func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req protocol.Message, timeout time.Duration) (T, error) {
+func exchange[T protocol.Message](ctx context.Context, conn transport.Conn, req protocol.Message, timeout time.Duration) (T, error) {
 	var zero T
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	str, err := conn.OpenStreamSync(ctx)
+	str, err := conn.OpenStream(ctx)
 	if err != nil {
 		return zero, fmt.Errorf("opening a stream: %w", err)
 	}
@@ -123,7 +192,7 @@ func exchange[T protocol.Message](ctx context.Context, conn *quic.Conn, req prot
 // unblockOnDone makes str's reads and writes fail at once when ctx ends:
 // a stream's deadline does not watch a context. Call the function it
 // returns when done with str.
-func unblockOnDone(ctx context.Context, str *quic.Stream) (stop func() bool) {
+func unblockOnDone(ctx context.Context, str transport.Stream) (stop func() bool) {
 	return context.AfterFunc(ctx, func() {
 		str.CancelRead(0)
 		str.CancelWrite(0)

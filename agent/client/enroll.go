@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -16,30 +17,60 @@ import (
 // CA and checks it against pin, sends a certificate request with the token
 // and saves the identity it gets back in dir. Its errors say which step
 // failed; the caller names the collector.
+//
+// Over QUIC the CA comes first, in a datagram (discoverCA), and the agent
+// dials with it as its only root. Where UDP is blocked, the race (see
+// race.go) moves to TCP, where the CA comes in band: in the chain of the
+// TLS handshake, checked against the pin during the handshake (pinnedTLS),
+// so that the token is sent only to the pinned collector either way.
 func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Facts) (*state.Config, error) {
 	addr, err := NormalizeAddr(addr)
 	if err != nil {
-		return nil, err
-	}
-	ca, err := discoverCA(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	if err := protocol.CheckPin(ca, pin); err != nil {
 		return nil, err
 	}
 	key, csr, err := newKey(facts.Hostname)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsConfig(addr, ca, nil)
+	type reached struct {
+		conn transport.Conn
+		ca   *x509.Certificate
+	}
+	viaQUIC := func(ctx context.Context) (reached, error) {
+		ca, err := discoverCA(ctx, addr)
+		if err != nil {
+			return reached{}, err
+		}
+		if err := protocol.CheckPin(ca, pin); err != nil {
+			return reached{}, err
+		}
+		tc, err := tlsConfig(addr, ca, nil)
+		if err != nil {
+			return reached{}, err
+		}
+		conn, err := dialQUIC(ctx, addr, tc)
+		if err != nil {
+			return reached{}, dialError(addr, tc, over(transport.KindQUIC, err))
+		}
+		return reached{conn, ca}, nil
+	}
+	viaTCP := func(ctx context.Context) (reached, error) {
+		var ca *x509.Certificate
+		tc, err := pinnedTLS(addr, pin, &ca)
+		if err != nil {
+			return reached{}, err
+		}
+		conn, err := dialTCP(ctx, addr, tc)
+		if err != nil {
+			return reached{}, dialError(addr, tc, over(transport.KindTCP, err))
+		}
+		return reached{conn, ca}, nil
+	}
+	r, err := race(ctx, raceDelay, viaQUIC, viaTCP, func(r reached) { r.conn.CloseWithError(0, "") })
 	if err != nil {
 		return nil, err
 	}
-	conn, err := dial(ctx, addr, tc)
-	if err != nil {
-		return nil, err
-	}
+	conn, ca := r.conn, r.ca
 	defer conn.CloseWithError(0, "")
 	got, err := exchange[*protocol.Enrolled](ctx, conn, &protocol.Enroll{Token: token, CSR: csr, Facts: facts}, 30*time.Second)
 	if err != nil {

@@ -13,9 +13,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/sondehq/sonde/agent/state"
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -85,7 +84,7 @@ func (c *Client) certificate() tls.Certificate {
 }
 
 // renewLoop renews the certificate over conn when it is due, until ctx ends.
-func (c *Client) renewLoop(ctx context.Context, conn *quic.Conn) {
+func (c *Client) renewLoop(ctx context.Context, conn transport.Conn) {
 	for {
 		leaf, err := x509.ParseCertificate(c.certificate().Certificate[0])
 		if err != nil {
@@ -111,7 +110,7 @@ func (c *Client) renewLoop(ctx context.Context, conn *quic.Conn) {
 
 // renew gets a certificate for a fresh key and keeps both in the state dir;
 // the next connection uses them.
-func (c *Client) renew(ctx context.Context, conn *quic.Conn) error {
+func (c *Client) renew(ctx context.Context, conn transport.Conn) error {
 	key, csr, err := newKey(c.ID.AgentID)
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/sondehq/sonde/internal/transport"
 )
 
 // Roaming. When the machine's addresses change (Wi-Fi to wired, a new DHCP
@@ -16,7 +16,9 @@ import (
 // it cannot (the old route is gone, a middlebox drops the new path), the
 // connection would linger until its idle timeout. So the agent watches its
 // addresses; on a change it sends a health snapshot at once, and if no ack
-// arrives within roamCheck it drops the connection and dials anew. On
+// arrives within roamCheck it drops the connection and dials anew. A
+// connection that cannot migrate (TCP: not a transport.Migrating) whose
+// local address is gone is dropped at once. On
 // Linux the kernel says when addresses change (addrChanges), at no cost
 // while nothing happens; elsewhere the agent looks every roamPoll.
 var (
@@ -59,9 +61,24 @@ func localAddrs() []string {
 	return out
 }
 
+// addrGone reports whether a, a connection's local address, is not among
+// the machine's addresses (as localAddrs lists them: loopback and
+// link-local addresses, which it leaves out, are never gone).
+func addrGone(a net.Addr, addrs []string) bool {
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() {
+		return false
+	}
+	return !slices.Contains(addrs, ip.String())
+}
+
 // watchRoaming checks the connection whenever the machine's addresses
 // change, until ctx ends.
-func (c *Client) watchRoaming(ctx context.Context, conn *quic.Conn) {
+func (c *Client) watchRoaming(ctx context.Context, conn transport.Conn) {
 	// The watcher of addresses ends with this function.
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -80,6 +97,11 @@ func (c *Client) watchRoaming(ctx context.Context, conn *quic.Conn) {
 			continue
 		}
 		last = now
+		if _, ok := conn.(transport.Migrating); !ok && addrGone(conn.LocalAddr(), now) {
+			c.Log.Info("network addresses changed and the connection's is gone; reconnecting", "addresses", now, "transport", conn.Kind())
+			conn.CloseWithError(0, "network changed; reconnecting")
+			return
+		}
 		changed := time.Now()
 		c.Log.Info("network addresses changed; checking the connection", "addresses", now)
 		signal(c.kick)

@@ -11,10 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/spool"
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -119,20 +118,20 @@ func receiptKind(snap *protocol.Snapshot) string {
 // deliver sends snap on a new stream of the current connection and waits
 // for its ack.
 func (c *Client) deliver(ctx context.Context, snap *protocol.Snapshot) error {
-	conn := c.conn.Load()
-	if conn == nil {
+	cur := c.conn.Load()
+	if cur == nil {
 		return errNotConnected
 	}
 	if c.held() > 0 {
 		return errHeld
 	}
-	return c.deliverOn(ctx, conn, snap)
+	return c.deliverOn(ctx, cur.conn, snap)
 }
 
-func (c *Client) deliverOn(ctx context.Context, conn *quic.Conn, snap *protocol.Snapshot) error {
+func (c *Client) deliverOn(ctx context.Context, conn transport.Conn, snap *protocol.Snapshot) error {
 	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
 	defer cancel()
-	str, err := conn.OpenStreamSync(ctx)
+	str, err := conn.OpenStream(ctx)
 	if err != nil {
 		return fmt.Errorf("opening a stream: %w", err)
 	}
@@ -179,7 +178,7 @@ func (c *Client) keep(snap *protocol.Snapshot, sendErr error) {
 // replayLoop sends the spool's records in order over conn, removing each
 // once acknowledged, whenever the spool gains one and every interval, and
 // never while a busy collector asked to wait.
-func (c *Client) replayLoop(ctx context.Context, conn *quic.Conn) {
+func (c *Client) replayLoop(ctx context.Context, conn transport.Conn) {
 	for {
 		if wait := c.held(); wait > 0 {
 			select {
@@ -208,7 +207,7 @@ const replayWindow = 4
 
 // replay drains the spool, oldest first, until it is empty or a delivery
 // fails. Each snapshot is removed once acknowledged, or refused for good.
-func (c *Client) replay(ctx context.Context, conn *quic.Conn) {
+func (c *Client) replay(ctx context.Context, conn transport.Conn) {
 	var sent atomic.Int64
 	defer func() {
 		if n, _, _, _ := c.Spool.Stats(); sent.Load() > 1 || n > 0 {

@@ -40,7 +40,8 @@ type Status struct {
 	// Collector is where the agent connects, HOST:PORT.
 	Collector string `json:"collector"`
 	Connected bool   `json:"connected"`
-	// Transport is how the connection runs ("QUIC"), while connected.
+	// Transport is how the connection runs ("QUIC", or "TCP" where UDP
+	// is blocked), while connected.
 	Transport string `json:"transport,omitempty"`
 	// Since is when the agent connected, or when it lost the connection
 	// (or started without one).

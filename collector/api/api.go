@@ -23,9 +23,9 @@ import (
 	"github.com/sondehq/sonde/protocol"
 )
 
-// Agents is the live side the API needs from the QUIC server.
+// Agents is the live side the API needs from the ingest server.
 type Agents interface {
-	Connected() map[string]time.Time
+	Connected() map[string]ingest.Link
 	RequestSnapshot(ctx context.Context, agentID string, probes []string) (int64, error)
 }
 
@@ -170,11 +170,14 @@ type AgentView struct {
 	store.Agent
 	Online         bool      `json:"online"`
 	ConnectedSince time.Time `json:"connected_since,omitzero"`
+	// Transport is how the agent is connected, while online: "quic", or
+	// "tcp" where its network blocks UDP.
+	Transport string `json:"transport,omitempty"`
 }
 
-func (a *API) view(ag store.Agent, live map[string]time.Time) AgentView {
-	since, ok := live[ag.ID]
-	return AgentView{Agent: ag, Online: ok, ConnectedSince: since}
+func (a *API) view(ag store.Agent, live map[string]ingest.Link) AgentView {
+	link, ok := live[ag.ID]
+	return AgentView{Agent: ag, Online: ok, ConnectedSince: link.Since, Transport: link.Transport}
 }
 
 func (a *API) listAgents(w http.ResponseWriter, r *http.Request) {

@@ -29,7 +29,7 @@ const importKey = "sonde_test_import_l2"
 // noAgents is a QUIC side with no agent connected.
 type noAgents struct{}
 
-func (noAgents) Connected() map[string]time.Time { return map[string]time.Time{} }
+func (noAgents) Connected() map[string]ingest.Link { return map[string]ingest.Link{} }
 func (noAgents) RequestSnapshot(context.Context, string, []string) (int64, error) {
 	return 0, ingest.ErrOffline
 }

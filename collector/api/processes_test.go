@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/ingest"
@@ -23,7 +22,7 @@ type askedAgents struct {
 	err               error
 }
 
-func (a *askedAgents) Connected() map[string]time.Time { return map[string]time.Time{} }
+func (a *askedAgents) Connected() map[string]ingest.Link { return map[string]ingest.Link{} }
 func (a *askedAgents) RequestSnapshot(ctx context.Context, _ string, probes []string) (int64, error) {
 	a.calls++
 	a.probes, a.processes = probes, ingest.ProcessesFrom(ctx)

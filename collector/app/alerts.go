@@ -76,12 +76,25 @@ func loadAlerting(ctx context.Context, log *slog.Logger, data string, st store.S
 	return &alerts{rules: rules, rulesDir: rulesDir, engine: engine, runner: r, flags: f}, nil
 }
 
+// onlineSince is when each connected agent connected, as the alert runner
+// wants it.
+func onlineSince(agents api.Agents) func() map[string]time.Time {
+	return func() map[string]time.Time {
+		live := agents.Connected()
+		out := make(map[string]time.Time, len(live))
+		for id, l := range live {
+			out[id] = l.Since
+		}
+		return out
+	}
+}
+
 // start runs the rules' watcher, the runner (its evaluations observed by
 // m) and its notifiers in g until ctx ends; g.Wait returns once each has
 // stopped.
 func (al *alerts) start(ctx context.Context, g *errgroup.Group, log *slog.Logger, external string, a *api.API, agents api.Agents, m *metrics.Metrics) {
 	f, r := al.flags, al.runner
-	r.Online, r.Observe = agents.Connected, m.AlertEvaluated
+	r.Online, r.Observe = onlineSince(agents), m.AlertEvaluated
 	g.Go(func() error {
 		al.rules.Watch(ctx, 2*time.Second, func(err error) { log.Error("alert rules", "dir", al.rulesDir, "err", err) })
 		return nil

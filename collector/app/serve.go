@@ -45,8 +45,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 // serve runs the collector until ctx ends or one of its servers fails. It
 // opens the data dir first (CA, store, keys, knowledge base, rules) and the
-// network last (QUIC, HTTP). It stops in order: it stops accepting (QUIC
-// and HTTP), lets the ingest in flight drain (a snapshot being stored is
+// network last (QUIC, TCP, HTTP). It stops in order: it stops accepting
+// (QUIC, TCP and HTTP), lets the ingest in flight drain (a snapshot being stored is
 // acked once committed), stops the background loops (alerting, thinning,
 // audit checkpoints), writes a last checkpoint and closes the store last.
 // Every goroutine it starts has ended when it returns. It returns the
@@ -117,7 +117,7 @@ func (c *serveConfig) serve(ctx context.Context) (err error) {
 	// The network, last.
 	m := metrics.New()
 	srv, err := ingest.Listen(ingest.Config{
-		Addr: c.quicAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
+		Addr: c.quicAddr, TCPAddr: c.tcpAddr, Hosts: hosts, CA: ca, Store: st, Log: log,
 		HealthInterval: c.health, Observe: m, ResetKey: (*quic.StatelessResetKey)(&resetKey),
 		RequestKey: ed25519.NewKeyFromSeed(reqSeed[:]), RequireApproval: c.approval,
 	})
@@ -180,7 +180,11 @@ func (c *serveConfig) serve(ctx context.Context) (err error) {
 		}
 		return fmt.Errorf("HTTP server: %w", err)
 	})
-	log.Info("collector serving", "quic", srv.Addr().String(), "http", scheme+ln.Addr().String(), "data", c.data, "ca_pin", ca.Pin())
+	tcpAddr := "off"
+	if a := srv.TCPAddr(); a != nil {
+		tcpAddr = a.String()
+	}
+	log.Info("collector serving", "quic", srv.Addr().String(), "tcp", tcpAddr, "http", scheme+ln.Addr().String(), "data", c.data, "ca_pin", ca.Pin())
 
 	select {
 	case <-ctx.Done():

@@ -65,6 +65,7 @@ func TestServeChecksFlagsFirst(t *testing.T) {
 		{"alertmanager not a URL", []string{"--alertmanager", "alertmanager:9093"}, `--alertmanager "alertmanager:9093": want an http:// or https:// URL`},
 		{"webhook not http", []string{"--webhook", "ftp://example.com/hook"}, `--webhook "ftp://example.com/hook": want an http:// or https:// URL`},
 		{"QUIC address", []string{"--quic", "7443"}, `--quic "7443": want HOST:PORT or :PORT`},
+		{"TCP address", []string{"--tcp", "localhost"}, `--tcp "localhost": want HOST:PORT or :PORT`},
 		{"HTTP port", []string{"--http", "127.0.0.1:70800"}, `--http "127.0.0.1:70800": the port must be a number from 0 to 65535`},
 		{"no data dir", []string{"--data", ""}, "--data must name a folder"},
 		{"an argument", []string{"now"}, `serve takes no arguments, only flags (got "now")`},
@@ -265,6 +266,11 @@ func TestServeStopsInOrder(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz: %s", resp.Status)
 	}
+	for _, l := range log.lines() {
+		if l["msg"] == "collector serving" && l["tcp"] != quicAddr {
+			t.Errorf("serving TCP on %v, want QUIC's address %s by default", l["tcp"], quicAddr)
+		}
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("serve after its context ended: %v, want nil", err)
 	}
@@ -275,6 +281,11 @@ func TestServeStopsInOrder(t *testing.T) {
 		t.Fatalf("the QUIC port is still held: %v", err)
 	}
 	u.Close()
+	if l, err := net.Listen("tcp", quicAddr); err != nil {
+		t.Errorf("the TCP fallback's port is still held: %v", err)
+	} else {
+		l.Close()
+	}
 	l, err := net.Listen("tcp", httpAddr)
 	if err != nil {
 		t.Fatalf("the HTTP port is still held: %v", err)
@@ -305,4 +316,21 @@ func TestServeReturnsHTTPShutdownError(t *testing.T) {
 		t.Fatalf("serve: %v, want the HTTP shutdown's deadline", err)
 	}
 	checkOrder(t, log, shutdownOrder)
+}
+
+// TestServeTCPOff: --tcp "" serves no TCP fallback.
+func TestServeTCPOff(t *testing.T) {
+	log, quicAddr, _, stop := startServe(t, "--tcp", "")
+	for _, l := range log.lines() {
+		if l["msg"] == "collector serving" && l["tcp"] != "off" {
+			t.Errorf("with --tcp \"\": serving TCP on %v", l["tcp"])
+		}
+	}
+	if c, err := net.Dial("tcp", quicAddr); err == nil {
+		c.Close()
+		t.Errorf("something listens on TCP %s with --tcp \"\"", quicAddr)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -20,6 +20,7 @@ import (
 // costs neither a half-made data dir nor a port held for nothing.
 type serveConfig struct {
 	data, quicAddr, httpAddr string
+	tcpAddr                  string // "" for no TCP fallback
 	sans                     []string
 	health                   time.Duration
 	log                      *slog.Logger
@@ -33,9 +34,10 @@ type serveConfig struct {
 // parseServe parses and checks serve's flags. It reads the HTTPS
 // certificate and key files, and nothing else.
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
-	fs := cliflag.New("serve", "sonde-collector serve [--data DIR] [--quic ADDR] [--http ADDR]", stderr)
+	fs := cliflag.New("serve", "sonde-collector serve [--data DIR] [--quic ADDR] [--tcp ADDR] [--http ADDR]", stderr)
 	data := fs.String("data", DefaultData, "data `dir`: CA, database")
 	quicAddr := fs.String("quic", ":7443", "UDP `address` for agents (QUIC)")
+	tcpAddr := fs.String("tcp", sameAsQUIC, "TCP `address` for agents whose network blocks UDP (TLS 1.3 over TCP); \"\" for none")
 	httpAddr := fs.String("http", "127.0.0.1:7080", "TCP `address` for the API, UI and /metrics")
 	var sans cliflag.List
 	fs.Var(&sans, "san", "extra host `names` or IPs agents use to reach this collector (comma-separated, repeatable)")
@@ -59,13 +61,21 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &serveConfig{data: *data, quicAddr: *quicAddr, httpAddr: *httpAddr, sans: sans, health: *health, log: log,
+	c := &serveConfig{data: *data, quicAddr: *quicAddr, tcpAddr: *tcpAddr, httpAddr: *httpAddr, sans: sans, health: *health, log: log,
 		approval: *approval, alerts: al, perAgent: *perAgent, auditEvery: *auditEvery}
 	if c.data == "" {
 		return nil, errors.New("--data must name a folder")
 	}
 	if err := checkAddr("--quic", c.quicAddr); err != nil {
 		return nil, err
+	}
+	if c.tcpAddr == sameAsQUIC {
+		c.tcpAddr = c.quicAddr
+	}
+	if c.tcpAddr != "" {
+		if err := checkAddr("--tcp", c.tcpAddr); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkAddr("--http", c.httpAddr); err != nil {
 		return nil, err
@@ -91,6 +101,9 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	}
 	return c, nil
 }
+
+// sameAsQUIC is --tcp's default: the QUIC address's port number, on TCP.
+const sameAsQUIC = "same as --quic"
 
 // checkAddr checks that addr is HOST:PORT with a numeric port, without
 // resolving the host.

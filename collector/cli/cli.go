@@ -154,7 +154,7 @@ func agents(ctx context.Context, c *Client, args []string, stdout, stderr io.Wri
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tSTATE\tLAST SEEN\tVERSION")
+	fmt.Fprintln(tw, "ID\tHOSTNAME\tOS\tSTATE\tTRANSPORT\tLAST SEEN\tVERSION")
 	now := time.Now()
 	for _, a := range list {
 		st := "offline"
@@ -165,7 +165,11 @@ func agents(ctx context.Context, c *Client, args []string, stdout, stderr io.Wri
 		if a.Facts.Platform == "" {
 			osName = a.Facts.OS
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, render.Clean(a.Facts.Hostname), render.Clean(osName), st,
+		tr := "-"
+		if a.Online && a.Transport != "" {
+			tr = render.Clean(a.Transport)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, render.Clean(a.Facts.Hostname), render.Clean(osName), st, tr,
 			ago(a.LastSeen, now), render.Clean(a.AgentVersion))
 	}
 	return flush(tw)

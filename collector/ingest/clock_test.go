@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/sondehq/sonde/internal/transport"
 
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/protocol"
@@ -12,7 +12,7 @@ import (
 
 // helloAt enrolls an agent and connects as it, with a hello that gives
 // the agent's clock as agentTime (zero: an agent that does not send it).
-func (h *harness) helloAt(t *testing.T, hostname string, agentTime time.Time) (*quic.Conn, string) {
+func (h *harness) helloAt(t *testing.T, hostname string, agentTime time.Time) (transport.Conn, string) {
 	t.Helper()
 	id := h.enroll(t, hostname)
 	conn, err := h.dial(t, &id.Cert)

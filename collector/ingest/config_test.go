@@ -11,6 +11,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/collector/ingest"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -69,7 +70,8 @@ func TestNoUnidirectionalStreams(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
 	conn := h.connect(t, h.enroll(t, "one-way"))
-	str, err := conn.OpenUniStream()
+	qc, _ := tquic.Unwrap(conn)
+	str, err := qc.OpenUniStream()
 	var limit *quic.StreamLimitReachedError
 	if !errors.As(err, &limit) {
 		if str != nil {
@@ -139,7 +141,7 @@ func TestServerCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := conn.ConnectionState().TLS.PeerCertificates
+	chain := conn.ConnectionState().PeerCertificates
 	if len(chain) == 0 {
 		t.Fatal("no server certificate")
 	}

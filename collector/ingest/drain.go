@@ -2,10 +2,10 @@ package ingest
 
 import (
 	"context"
+	"sync"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -18,14 +18,16 @@ import (
 func (s *Server) cut(cutWork context.CancelFunc) {
 	cutWork()
 	s.mu.Lock()
-	conns := make([]*quic.Conn, 0, len(s.conns))
+	conns := make([]transport.Conn, 0, len(s.conns))
 	for _, ac := range s.conns {
 		conns = append(conns, ac.conn)
 	}
 	s.mu.Unlock()
+	var closing sync.WaitGroup
 	for _, c := range conns {
-		c.CloseWithError(protocol.CodeUnavailable, shuttingDown)
+		closing.Go(func() { c.CloseWithError(protocol.CodeUnavailable, shuttingDown) })
 	}
+	closing.Wait()
 	s.tr.Close()
 }
 
@@ -40,8 +42,8 @@ func (s *Server) inFlight() int { return len(s.slots) }
 // yet delivered when a connection closes, and an ack lost so would make
 // the agent send its snapshot again. It waits a few round trips after
 // last (25 ms to 1 s), or until the agent hangs up.
-func lingerAfter(conn *quic.Conn, last time.Time) {
-	d := min(max(4*conn.ConnectionStats().SmoothedRTT, 25*time.Millisecond), time.Second)
+func lingerAfter(conn transport.Conn, last time.Time) {
+	d := min(max(4*conn.Stats().SmoothedRTT, 25*time.Millisecond), time.Second)
 	wait := time.Until(last.Add(d))
 	if wait <= 0 {
 		return

@@ -16,16 +16,15 @@ import (
 	"slices"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/protocol"
 )
 
 // hello reads the agent's Hello on its first stream, checks it against the
 // certificate and the store, records the facts and answers Welcome. It
 // returns the agent's clock skew, when the agent sent its time.
-func (s *Server) hello(ctx context.Context, conn *quic.Conn, certID string) (skew, error) {
+func (s *Server) hello(ctx context.Context, conn transport.Conn, certID string) (skew, error) {
 	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
 	defer cancel()
 	str, err := conn.AcceptStream(ctx)
@@ -114,7 +113,7 @@ func (s *Server) refuse(w io.Writer, code uint16, msg string) error {
 // handleAgentStream serves one exchange the agent opened: a snapshot it
 // pushes (periodic health, or one captured earlier), acked once stored, or
 // a certificate renewal.
-func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str *quic.Stream) {
+func (s *Server) handleAgentStream(ctx context.Context, ac *agentConn, str transport.Stream) {
 	defer str.Close()
 	defer str.CancelRead(0) // see hello
 	str.SetDeadline(time.Now().Add(streamTimeout))
@@ -237,12 +236,10 @@ var errAckLost = errors.New("ack not sent")
 // is malformed.
 func hungUp(err error) bool {
 	var (
-		streamErr *quic.StreamError
-		appErr    *quic.ApplicationError
-		idleErr   *quic.IdleTimeoutError
-		resetErr  *quic.StatelessResetError
+		streamErr *transport.StreamError
+		appErr    *transport.ApplicationError
 	)
-	return errors.As(err, &streamErr) || errors.As(err, &appErr) || errors.As(err, &idleErr) || errors.As(err, &resetErr)
+	return errors.As(err, &streamErr) || errors.As(err, &appErr) || errors.Is(err, transport.ErrIdleTimeout) || errors.Is(err, transport.ErrReset)
 }
 
 // RequestSnapshot asks a connected agent for a snapshot of the named probes
@@ -280,7 +277,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		}
 		return what
 	}
-	str, err := ac.conn.OpenStreamSync(ctx)
+	str, err := ac.conn.OpenStream(ctx)
 	if err != nil {
 		return 0, failed(fmt.Errorf("opening a stream to the agent: %w", err))
 	}
@@ -384,7 +381,7 @@ func TokenHash(token string) []byte {
 
 // handleEnrollment serves a connection without a client certificate: one
 // Enroll exchange, then the connection closes.
-func (s *Server) handleEnrollment(ctx context.Context, conn *quic.Conn) {
+func (s *Server) handleEnrollment(ctx context.Context, conn transport.Conn) {
 	defer conn.CloseWithError(0, "")
 	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
 	defer cancel()

@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/quic-go/quic-go"
+	"github.com/sondehq/sonde/internal/transport"
 
 	"github.com/sondehq/sonde/protocol"
 )
@@ -18,9 +18,10 @@ func TestHungUp(t *testing.T) {
 		err  error
 		want bool
 	}{
-		{&quic.StreamError{StreamID: 4, ErrorCode: 0, Remote: true}, true},
-		{fmt.Errorf("reading: %w", &quic.ApplicationError{Remote: true, ErrorMessage: "agent stopping"}), true},
-		{&quic.IdleTimeoutError{}, true},
+		{&transport.StreamError{Code: 0, Remote: true}, true},
+		{fmt.Errorf("reading: %w", &transport.ApplicationError{Remote: true, Reason: "agent stopping"}), true},
+		{&transport.Cause{Kind: transport.ErrIdleTimeout}, true},
+		{fmt.Errorf("reading: %w", &transport.Cause{Kind: transport.ErrReset, Err: io.EOF}), true},
 		{io.ErrUnexpectedEOF, false}, // a clean end mid-frame: malformed
 		{io.EOF, false},
 		{fmt.Errorf("%w: bad probe name", protocol.ErrInvalid), false},

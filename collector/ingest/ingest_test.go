@@ -33,6 +33,9 @@ import (
 	"github.com/sondehq/sonde/collector/pki"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
+	"github.com/sondehq/sonde/internal/transport"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
+	"github.com/sondehq/sonde/internal/transport/tcp"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -62,14 +65,19 @@ func (b *syncBuffer) String() string {
 type observer struct {
 	mu        sync.Mutex
 	connected int
+	byKind    map[string]int
 	ingested  map[string]int
 	failed    map[string]int
 }
 
-func (o *observer) Connected(delta int) {
+func (o *observer) Connected(kind string, delta int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.connected += delta
+	if o.byKind == nil {
+		o.byKind = map[string]int{}
+	}
+	o.byKind[kind] += delta
 }
 
 func (o *observer) Ingested(kind string, duplicate bool, _ time.Duration) {
@@ -101,6 +109,12 @@ func (o *observer) ingestedCount(kind string) int {
 	return o.ingested[kind]
 }
 
+func (o *observer) connectedOver(kind string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.byKind[kind]
+}
+
 func (o *observer) connectedCount() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -119,13 +133,13 @@ type harness struct {
 	seq   atomic.Uint64
 }
 
-func newHarness(t *testing.T, healthInterval time.Duration) *harness {
+func newHarness(t testing.TB, healthInterval time.Duration) *harness {
 	t.Helper()
 	return newHarnessWith(t, func(c *ingest.Config) { c.HealthInterval = healthInterval })
 }
 
 // newHarnessWith starts a server whose config tune adjusts.
-func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
+func newHarnessWith(t testing.TB, tune func(*ingest.Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	ca, created, err := pki.LoadOrCreate(filepath.Join(dir, "ca"))
@@ -141,6 +155,7 @@ func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
 	obs := &observer{ingested: map[string]int{}, failed: map[string]int{}}
 	cfg := ingest.Config{
 		Addr:    "127.0.0.1:0",
+		TCPAddr: "127.0.0.1:0", // the same port number as QUIC's
 		Hosts:   []string{"127.0.0.1"},
 		CA:      ca,
 		Store:   st,
@@ -173,7 +188,7 @@ func newHarnessWith(t *testing.T, tune func(*ingest.Config)) *harness {
 }
 
 // waitUntil polls cond until it holds, failing the test after patience.
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for !cond() {
@@ -184,14 +199,14 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func timeout(t *testing.T) context.Context {
+func timeout(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // token makes an enrollment token with the given number of uses.
-func (h *harness) token(t *testing.T, uses int) string {
+func (h *harness) token(t testing.TB, uses int) string {
 	t.Helper()
 	tok := rand.Text()
 	now := time.Now()
@@ -207,7 +222,7 @@ func testFacts(hostname string) protocol.Facts {
 
 // enroll runs the agent's enrollment with a fresh token and loads the
 // identity it saved.
-func (h *harness) enroll(t *testing.T, hostname string) *state.Identity {
+func (h *harness) enroll(t testing.TB, hostname string) *state.Identity {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := client.Enroll(timeout(t), dir, h.addr, h.token(t, 1), h.ca.Pin(), testFacts(hostname))
@@ -256,9 +271,9 @@ func certFrom(t *testing.T, ca *pki.CA, agentID string) *tls.Certificate {
 
 // dial opens a raw QUIC connection to the collector, trusting its CA and
 // presenting cert when given.
-func (h *harness) dial(t *testing.T, cert *tls.Certificate) (*quic.Conn, error) {
+func (h *harness) dial(t *testing.T, cert *tls.Certificate) (transport.Conn, error) {
 	t.Helper()
-	conn, err := quic.DialAddr(timeout(t), h.addr, h.clientTLS(cert), &quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second})
+	conn, err := tquic.Dial(timeout(t), h.addr, h.clientTLS(cert), &quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +281,26 @@ func (h *harness) dial(t *testing.T, cert *tls.Certificate) (*quic.Conn, error) 
 	return conn, nil
 }
 
-func frame(t *testing.T, m protocol.Message) []byte {
+// dialTCP opens a raw TCP connection (TLS and yamux) to the collector's
+// TCP port, the same number as QUIC's, over raw when given.
+func (h *harness) dialTCP(t *testing.T, cert *tls.Certificate, raw net.Conn) (transport.Conn, error) {
+	t.Helper()
+	if raw == nil {
+		var err error
+		if raw, err = net.Dial("tcp", h.addr); err != nil {
+			return nil, err
+		}
+	}
+	// As agents do: keep-alives every 5 s.
+	conn, err := tcp.Client(timeout(t), raw, h.clientTLS(cert), &tcp.Config{IdleTimeout: 30 * time.Second, KeepAlivePeriod: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { conn.CloseWithError(0, "test over") })
+	return conn, nil
+}
+
+func frame(t testing.TB, m protocol.Message) []byte {
 	t.Helper()
 	b, err := protocol.Append(nil, m)
 	if err != nil {
@@ -278,22 +312,22 @@ func frame(t *testing.T, m protocol.Message) []byte {
 // exchange writes raw on a new stream and reads one answer of type T (a
 // protocol.Error comes back as the error), then closes the stream, in the
 // order the agent does.
-func exchange[T protocol.Message](t *testing.T, conn *quic.Conn, raw []byte) (T, error) {
+func exchange[T protocol.Message](t testing.TB, conn transport.Conn, raw []byte) (T, error) {
 	t.Helper()
 	return roundTrip[T](t, conn, raw, false)
 }
 
 // exchangeEOF is exchange with the stream closed before the answer is
 // read, for requests the collector can only judge at the end of the stream.
-func exchangeEOF[T protocol.Message](t *testing.T, conn *quic.Conn, raw []byte) (T, error) {
+func exchangeEOF[T protocol.Message](t *testing.T, conn transport.Conn, raw []byte) (T, error) {
 	t.Helper()
 	return roundTrip[T](t, conn, raw, true)
 }
 
-func roundTrip[T protocol.Message](t *testing.T, conn *quic.Conn, raw []byte, closeFirst bool) (T, error) {
+func roundTrip[T protocol.Message](t testing.TB, conn transport.Conn, raw []byte, closeFirst bool) (T, error) {
 	t.Helper()
 	var zero T
-	str, err := conn.OpenStreamSync(timeout(t))
+	str, err := conn.OpenStream(timeout(t))
 	if err != nil {
 		return zero, err
 	}
@@ -337,7 +371,7 @@ func (h *harness) clientTLS(cert *tls.Certificate) *tls.Config {
 }
 
 // connect dials with the identity's certificate and says hello.
-func (h *harness) connect(t *testing.T, id *state.Identity) *quic.Conn {
+func (h *harness) connect(t *testing.T, id *state.Identity) transport.Conn {
 	t.Helper()
 	conn, err := h.dial(t, &id.Cert)
 	if err != nil {
@@ -348,7 +382,7 @@ func (h *harness) connect(t *testing.T, id *state.Identity) *quic.Conn {
 }
 
 // hello says hello as the identity on conn and checks the welcome.
-func (h *harness) hello(t *testing.T, conn *quic.Conn, id *state.Identity) {
+func (h *harness) hello(t testing.TB, conn transport.Conn, id *state.Identity) {
 	t.Helper()
 	w, err := exchange[*protocol.Welcome](t, conn, frame(t, helloFor(id.AgentID)))
 	if err != nil {
@@ -373,7 +407,7 @@ func (h *harness) snapshot(agentID string) *protocol.Snapshot {
 }
 
 // push sends one snapshot on a new stream and checks the ack.
-func (h *harness) push(t *testing.T, conn *quic.Conn, snap *protocol.Snapshot) *protocol.Ack {
+func (h *harness) push(t *testing.T, conn transport.Conn, snap *protocol.Snapshot) *protocol.Ack {
 	t.Helper()
 	ack, err := exchange[*protocol.Ack](t, conn, frame(t, snap))
 	if err != nil {
@@ -419,9 +453,9 @@ func refusal(err error) (code uint64, reason string, ok bool) {
 	if errors.As(err, &perr) {
 		return uint64(perr.Code), perr.Message, true
 	}
-	var appErr *quic.ApplicationError
+	var appErr *transport.ApplicationError
 	if errors.As(err, &appErr) && appErr.Remote {
-		return uint64(appErr.ErrorCode), appErr.ErrorMessage, true
+		return uint64(appErr.Code), appErr.Reason, true
 	}
 	return 0, "", false
 }
@@ -821,7 +855,7 @@ func TestRequestSnapshotOffline(t *testing.T) {
 // answerRequests serves the collector's requests on conn, answering each
 // with the snapshot made by answer (nil: read the request, never answer).
 // Each request is sent on reqs as it arrives.
-func answerRequests(ctx context.Context, conn *quic.Conn, reqs chan<- *protocol.SnapshotRequest, answer func(*protocol.SnapshotRequest) *protocol.Snapshot) {
+func answerRequests(ctx context.Context, conn transport.Conn, reqs chan<- *protocol.SnapshotRequest, answer func(*protocol.SnapshotRequest) *protocol.Snapshot) {
 	for {
 		str, err := conn.AcceptStream(ctx)
 		if err != nil {
@@ -1200,23 +1234,23 @@ func TestOneConnectionPerAgent(t *testing.T) {
 	first := h.connect(t, id)
 	var since time.Time
 	waitUntil(t, "the first connection to register", func() bool {
-		var ok bool
-		since, ok = h.srv.Connected()[id.AgentID]
+		link, ok := h.srv.Connected()[id.AgentID]
+		since = link.Since
 		return ok
 	})
 
 	second := h.connect(t, id)
 	waitUntil(t, "the second connection to replace the first", func() bool {
 		got, ok := h.srv.Connected()[id.AgentID]
-		return ok && got.After(since)
+		return ok && got.Since.After(since)
 	})
 	select {
 	case <-first.Context().Done():
 	case <-time.After(patience):
 		t.Fatal("the replaced connection is still open")
 	}
-	var appErr *quic.ApplicationError
-	if err := context.Cause(first.Context()); !errors.As(err, &appErr) || !appErr.Remote || appErr.ErrorCode != protocol.CodeUnavailable {
+	var appErr *transport.ApplicationError
+	if err := context.Cause(first.Context()); !errors.As(err, &appErr) || !appErr.Remote || appErr.Code != protocol.CodeUnavailable {
 		t.Errorf("replaced connection closed with %v, want the collector's code %d", err, protocol.CodeUnavailable)
 	}
 	if got := h.srv.Connected(); len(got) != 1 {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/sondehq/sonde/internal/transport"
 )
 
 // Liveness: how soon the collector knows an agent is gone.
@@ -37,6 +37,12 @@ import (
 //     with a NotAnsweringError. (A packet the agent sent just before it
 //     died, arriving after the request left, counts as an answer: that
 //     request then fails at silentAfter.)
+//
+// Over the TCP fallback (internal/transport/tcp) the same holds by
+// construction: the idle timeout is the smaller offer, agents ping every
+// 5 s when they hear nothing, Stats.Received counts reads from the socket
+// instead of packets, and every write asks the peer for a ping back, which
+// a live agent answers within a round trip as QUIC's ACKs do.
 const (
 	// silentAfter is two keep-alive periods of current agents and more
 	// than one of older ones: a live agent's PING, and its retransmission,
@@ -98,7 +104,7 @@ func (h *heard) update(packets uint64, now time.Time) time.Time {
 // lastHeard looks at ac's connection now and returns when a packet from
 // the agent was last seen.
 func (ac *agentConn) lastHeard() time.Time {
-	return ac.heard.update(ac.conn.ConnectionStats().PacketsReceived, time.Now())
+	return ac.heard.update(ac.conn.Stats().Received, time.Now())
 }
 
 // trackHeard brings every connection's last-heard time up to date every
@@ -140,7 +146,7 @@ func silent(ac *agentConn) error {
 // once sent: six probe timeouts as RFC 9002 reckons them (the request is
 // sent again at each, with doubling waits, so a live agent on a lossy
 // path is heard within two or three), and at least minAnswerWait.
-func answerWait(st quic.ConnectionStats) time.Duration {
+func answerWait(st transport.Stats) time.Duration {
 	const maxAckDelay = 25 * time.Millisecond // the agents' default
 	pto := st.SmoothedRTT + max(4*st.MeanDeviation, time.Millisecond) + maxAckDelay
 	return max(minAnswerWait, 6*pto)
@@ -177,8 +183,8 @@ func watchAnswer(ctx context.Context, ac *agentConn, cancel context.CancelCauseF
 // is taken first, so that the agent's acknowledgement, however quick,
 // counts as an answer.
 func (w *watch) sending() {
-	st := w.ac.conn.ConnectionStats()
-	w.sent <- sentAt{packets: st.PacketsReceived, at: time.Now(), wait: answerWait(st)}
+	st := w.ac.conn.Stats()
+	w.sent <- sentAt{packets: st.Received, at: time.Now(), wait: answerWait(st)}
 }
 
 // Stop ends the watch and returns once it has ended. Calls after the
@@ -213,7 +219,7 @@ func (w *watch) run(ctx context.Context) {
 		if sent.at.IsZero() || answered {
 			continue
 		}
-		if w.ac.conn.ConnectionStats().PacketsReceived != sent.packets {
+		if w.ac.conn.Stats().Received != sent.packets {
 			answered = true // alive: from here silentAfter and the deadline decide
 			continue
 		}
@@ -232,8 +238,7 @@ func notAnswering(ctx context.Context, ac *agentConn, err error) error {
 	if errors.As(context.Cause(ctx), &na) {
 		return na
 	}
-	var idle *quic.IdleTimeoutError
-	if errors.As(err, &idle) {
+	if errors.Is(err, transport.ErrIdleTimeout) {
 		return &NotAnsweringError{Agent: ac.id, Silent: time.Since(ac.lastHeard())}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/collector/pki"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -62,7 +63,7 @@ func BenchmarkLastHeard(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	conn, err := quic.DialAddr(b.Context(), ln.Addr().String(),
+	conn, err := tquic.Dial(b.Context(), ln.Addr().String(),
 		&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1", NextProtos: []string{protocol.ALPN}}, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/internal/transport"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -48,7 +50,7 @@ func (c *cuttable) ReadFrom(b []byte) (int, net.Addr, error) {
 // connectCuttable connects as the identity over a cuttable socket, with
 // the agents' keep-alive, says hello and waits until the collector counts
 // the agent connected.
-func (h *harness) connectCuttable(t *testing.T, id *state.Identity) (*quic.Conn, *cuttable) {
+func (h *harness) connectCuttable(t *testing.T, id *state.Identity) (transport.Conn, *cuttable) {
 	t.Helper()
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -61,7 +63,7 @@ func (h *harness) connectCuttable(t *testing.T, id *state.Identity) (*quic.Conn,
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := tr.Dial(timeout(t), to, h.clientTLS(&id.Cert),
+	conn, err := tquic.DialWith(timeout(t), tr, to, h.clientTLS(&id.Cert),
 		&quic.Config{HandshakeIdleTimeout: patience, MaxIdleTimeout: 30 * time.Second, KeepAlivePeriod: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("dialing as %s: %v", id.AgentID, err)
@@ -76,9 +78,10 @@ func (h *harness) connectCuttable(t *testing.T, id *state.Identity) (*quic.Conn,
 }
 
 // settle waits until conn has sent and received nothing for 300 ms.
-func settle(t *testing.T, conn *quic.Conn) {
+func settle(t *testing.T, conn transport.Conn) {
 	t.Helper()
-	count := func() uint64 { st := conn.ConnectionStats(); return st.PacketsSent + st.PacketsReceived }
+	qc, _ := tquic.Unwrap(conn)
+	count := func() uint64 { st := qc.ConnectionStats(); return st.PacketsSent + st.PacketsReceived }
 	last, since := count(), time.Now()
 	waitUntil(t, "the connection to fall quiet", func() bool {
 		if n := count(); n != last {

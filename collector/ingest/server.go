@@ -1,6 +1,7 @@
-// Package ingest is the collector's QUIC side: it enrolls agents, keeps one
-// live connection per agent, stores the snapshots agents send and asks
-// connected agents for fresh ones.
+// Package ingest is the collector's agent side: it enrolls agents, keeps one
+// live connection per agent (QUIC, or TLS over TCP where UDP is blocked; see
+// tcp.go), stores the snapshots agents send and asks connected agents for
+// fresh ones.
 package ingest
 
 import (
@@ -19,16 +20,23 @@ import (
 
 	"github.com/sondehq/sonde/collector/pki"
 	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/internal/transport"
+	tquic "github.com/sondehq/sonde/internal/transport/quic"
+	"github.com/sondehq/sonde/internal/transport/tcp"
 	"github.com/sondehq/sonde/protocol"
 )
 
 // Config configures a Server. Zero values take the defaults.
 type Config struct {
-	Addr  string   // UDP address to listen on; default ":7443"
-	Hosts []string // names and addresses for the server certificate
-	CA    *pki.CA
-	Store store.Store
-	Log   *slog.Logger
+	Addr string // UDP address to listen on; default ":7443"
+	// TCPAddr is the TCP address of the fallback transport, for agents
+	// whose network blocks UDP; "" for none. Set to Addr, it takes the
+	// port number QUIC got (see listenTCP).
+	TCPAddr string
+	Hosts   []string // names and addresses for the server certificate
+	CA      *pki.CA
+	Store   store.Store
+	Log     *slog.Logger
 	// ResetKey lets a restarted collector reset the connections of the one
 	// before it, so agents reconnect at once instead of after the idle
 	// timeout. Keep it across restarts; nil disables stateless resets.
@@ -61,7 +69,9 @@ type Config struct {
 
 // Observer receives ingest events. Implementations must be fast.
 type Observer interface {
-	Connected(delta int)
+	// Connected counts agents connecting (+1) and leaving (-1), by
+	// transport (transport.KindQUIC or KindTCP).
+	Connected(transport string, delta int)
 	Ingested(kind string, duplicate bool, took time.Duration)
 	IngestFailed(reason string)
 	RoundTrip(took time.Duration, err error)
@@ -69,7 +79,7 @@ type Observer interface {
 
 type nopObserver struct{}
 
-func (nopObserver) Connected(int)                        {}
+func (nopObserver) Connected(string, int)                {}
 func (nopObserver) Ingested(string, bool, time.Duration) {}
 func (nopObserver) IngestFailed(string)                  {}
 func (nopObserver) RoundTrip(time.Duration, error)       {}
@@ -98,14 +108,16 @@ const storeTrouble = "collector store error; try again later"
 // ErrOffline is returned for a request to an agent with no live connection.
 var ErrOffline = errors.New("agent is offline")
 
-// Server accepts agents over QUIC.
+// Server accepts agents over QUIC and TCP.
 type Server struct {
-	cfg Config
-	udp *net.UDPConn
-	tr  *quic.Transport
-	ln  *quic.Listener
-	log *slog.Logger
-	obs Observer
+	cfg  Config
+	udp  *net.UDPConn
+	tr   *quic.Transport
+	ln   transport.Listener // QUIC
+	tcp  *tcp.Listener      // nil without TCPAddr
+	srcs *sources           // TCP's admission per source address
+	log  *slog.Logger
+	obs  Observer
 
 	phase     atomic.Int32 // idle, serving, served
 	closeOnce sync.Once
@@ -122,7 +134,7 @@ type Server struct {
 
 type agentConn struct {
 	id    string
-	conn  *quic.Conn
+	conn  transport.Conn
 	since time.Time
 	turn  chan struct{} // held while one of the agent's streams is served
 	clock skew          // the agent's clock against the collector's, at hello
@@ -189,7 +201,7 @@ func Listen(cfg Config) (*Server, error) {
 		s.close()
 		return nil, fmt.Errorf("reading revocations: %w", err)
 	}
-	s.ln, err = s.tr.Listen(tlsConf, &quic.Config{
+	qln, err := s.tr.Listen(tlsConf, &quic.Config{
 		HandshakeIdleTimeout:           handshakeTimeout,
 		MaxIdleTimeout:                 idleTimeout,
 		MaxIncomingStreams:             maxStreams,
@@ -203,6 +215,13 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("QUIC listener: %w", err)
+	}
+	s.ln = tquic.Listen(qln)
+	if cfg.TCPAddr != "" {
+		if err := s.listenTCP(tlsConf); err != nil {
+			s.close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -234,6 +253,9 @@ func (s *Server) close() error {
 		if s.ln != nil {
 			s.ln.Close()
 		}
+		if s.tcp != nil {
+			s.tcp.Close()
+		}
 		if s.tr != nil {
 			s.tr.Close()
 		}
@@ -254,8 +276,16 @@ func (s *Server) underLoad(net.Addr) bool {
 	return !s.load.take(time.Now())
 }
 
-// Addr is the address the server listens on.
+// Addr is the address the server listens on for QUIC.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// listeners are the QUIC listener and the TCP one, if any.
+func (s *Server) listeners() []transport.Listener {
+	if s.tcp == nil {
+		return []transport.Listener{s.ln}
+	}
+	return []transport.Listener{s.ln, s.tcp}
+}
 
 // Serve accepts connections until ctx ends, then shuts down in order: it
 // stops accepting connections and streams, lets the exchanges in flight
@@ -284,26 +314,40 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.phase.Store(served)
 	}()
 
-	var err error
-	for {
-		conn, aerr := s.ln.Accept(accept)
-		if aerr != nil {
-			if ctx.Err() == nil {
-				err = fmt.Errorf("accepting connections: %w", aerr)
+	// Both listeners feed the same way in; one failing stops both.
+	var (
+		acceptors sync.WaitGroup
+		errMu     sync.Mutex
+		err       error
+	)
+	for _, ln := range s.listeners() {
+		acceptors.Go(func() {
+			for {
+				conn, aerr := ln.Accept(accept)
+				if aerr != nil {
+					if ctx.Err() == nil && accept.Err() == nil {
+						errMu.Lock()
+						err = fmt.Errorf("accepting connections on %s: %w", ln.Addr(), aerr)
+						errMu.Unlock()
+					}
+					stopAccepting()
+					return
+				}
+				s.wg.Go(func() { s.handleConn(accept, work, conn) })
 			}
-			break
-		}
-		s.wg.Go(func() { s.handleConn(accept, work, conn) })
+		})
 	}
-	stopAccepting()
-	s.ln.Close()
-	// Handshakes done but not yet accepted are turned away as well.
-	for {
-		conn, aerr := s.ln.Accept(context.Background())
-		if aerr != nil {
-			break
+	acceptors.Wait()
+	for _, ln := range s.listeners() {
+		ln.Close()
+		// Handshakes done but not yet accepted are turned away as well.
+		for {
+			conn, aerr := ln.Accept(context.Background())
+			if aerr != nil {
+				break
+			}
+			conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
 		}
-		conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
 	}
 	start := time.Now()
 	s.log.Info("ingest stopped accepting; draining", "connections", len(s.Connected()), "in_flight", s.inFlight())
@@ -355,20 +399,20 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 // handleConn serves one connection. Streams are accepted until accept
 // ends; the exchanges on them run with work, which outlives accept while
 // the server drains. The connection is closed once they have finished.
-func (s *Server) handleConn(accept, work context.Context, conn *quic.Conn) {
-	state := conn.ConnectionState().TLS
+func (s *Server) handleConn(accept, work context.Context, conn transport.Conn) {
+	state := conn.ConnectionState()
 	if len(state.PeerCertificates) == 0 {
 		s.handleEnrollment(work, conn)
 		return
 	}
 	id := state.PeerCertificates[0].Subject.CommonName
-	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String())
+	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String(), "transport", conn.Kind())
 	clock, err := s.hello(accept, conn, id)
 	if err != nil {
-		var appErr *quic.ApplicationError
-		if errors.As(err, &appErr) && appErr.Remote && appErr.ErrorCode == 0 {
+		var appErr *transport.ApplicationError
+		if errors.As(err, &appErr) && appErr.Remote && appErr.Code == 0 {
 			// The agent hung up on purpose: a reachability check.
-			log.Debug("agent closed before hello", "reason", appErr.ErrorMessage)
+			log.Debug("agent closed before hello", "reason", appErr.Reason)
 			return
 		}
 		if accept.Err() != nil {
@@ -427,12 +471,13 @@ func (s *Server) register(ac *agentConn) {
 	old := s.conns[ac.id]
 	s.conns[ac.id] = ac
 	s.mu.Unlock()
+	s.obs.Connected(ac.conn.Kind(), 1)
 	if old != nil {
+		s.obs.Connected(old.conn.Kind(), -1)
 		// One live connection per identity: the newest wins (a laptop that
-		// came back from sleep on another network).
-		old.conn.CloseWithError(protocol.CodeUnavailable, "replaced by a newer connection")
-	} else {
-		s.obs.Connected(1)
+		// came back from sleep on another network). Closing the old one
+		// may wait for it to answer (TCP), so the new one does not.
+		s.wg.Go(func() { old.conn.CloseWithError(protocol.CodeUnavailable, "replaced by a newer connection") })
 	}
 }
 
@@ -441,18 +486,23 @@ func (s *Server) unregister(ac *agentConn) {
 	defer s.mu.Unlock()
 	if s.conns[ac.id] == ac {
 		delete(s.conns, ac.id)
-		s.obs.Connected(-1)
+		s.obs.Connected(ac.conn.Kind(), -1)
 	}
 }
 
-// Connected returns the IDs of the connected agents with the time each
-// connection was made.
-func (s *Server) Connected() map[string]time.Time {
+// Link is a connected agent's connection as the API shows it.
+type Link struct {
+	Since     time.Time // when it was made
+	Transport string    // transport.KindQUIC or KindTCP
+}
+
+// Connected returns the connected agents' connections by agent ID.
+func (s *Server) Connected() map[string]Link {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]time.Time, len(s.conns))
+	out := make(map[string]Link, len(s.conns))
 	for id, ac := range s.conns {
-		out[id] = ac.since
+		out[id] = Link{Since: ac.since, Transport: ac.conn.Kind()}
 	}
 	return out
 }

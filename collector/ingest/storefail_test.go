@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/sondehq/sonde/internal/transport"
 
 	"github.com/sondehq/sonde/agent/client"
 	"github.com/sondehq/sonde/agent/probe"
@@ -104,9 +104,9 @@ func failingHarness(t *testing.T) (*harness, *failingStore) {
 
 // answers sends snap on a new stream, closes its side, and returns every
 // message the collector writes before it ends the stream.
-func answers(t *testing.T, conn *quic.Conn, snap *protocol.Snapshot) []protocol.Message {
+func answers(t *testing.T, conn transport.Conn, snap *protocol.Snapshot) []protocol.Message {
 	t.Helper()
-	str, err := conn.OpenStreamSync(timeout(t))
+	str, err := conn.OpenStream(timeout(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/sondehq/sonde/internal/transport"
+
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/protocol"
@@ -56,8 +58,8 @@ func TestRevokedAgentCut(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("a revoked agent's connection stays open")
 	}
-	var appErr *quic.ApplicationError
-	if err := context.Cause(conn.Context()); !errors.As(err, &appErr) || !appErr.Remote || appErr.ErrorCode != protocol.CodeUnauthorized || !strings.Contains(appErr.ErrorMessage, "revoked") {
+	var appErr *transport.ApplicationError
+	if err := context.Cause(conn.Context()); !errors.As(err, &appErr) || !appErr.Remote || appErr.Code != protocol.CodeUnauthorized || !strings.Contains(appErr.Reason, "revoked") {
 		t.Errorf("revoked connection closed with %v, want the collector's code %d saying revoked", err, protocol.CodeUnauthorized)
 	}
 	waitUntil(t, "the revoked agent to be disconnected", func() bool {
@@ -254,7 +256,7 @@ func TestHangUpIsNotABadMessage(t *testing.T) {
 	h := newHarness(t, 0)
 	id := h.enroll(t, "flaky-network")
 	conn := h.connect(t, id)
-	str, err := conn.OpenStreamSync(timeout(t))
+	str, err := conn.OpenStream(timeout(t))
 	if err != nil {
 		t.Fatal(err)
 	}

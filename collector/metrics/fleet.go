@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/store"
 )
 
@@ -25,7 +26,7 @@ var resolutionBuckets = []float64{300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 8640
 type FleetConfig struct {
 	Store store.Store
 	// Connected returns the agents with a live connection; nil means none.
-	Connected func() map[string]time.Time
+	Connected func() map[string]ingest.Link
 	// PerAgent adds one series per agent: mind the cardinality.
 	PerAgent bool
 	// Cache is how long computed metrics are reused; 0 means DefaultFleetCache.
@@ -72,7 +73,7 @@ func NewFleet(cfg FleetConfig) *Fleet {
 }
 
 // RegisterFleet registers a fleet collector over st on the registry.
-func (m *Metrics) RegisterFleet(st store.Store, connected func() map[string]time.Time, perAgent bool) {
+func (m *Metrics) RegisterFleet(st store.Store, connected func() map[string]ingest.Link, perAgent bool) {
 	m.Registry.MustRegister(NewFleet(FleetConfig{Store: st, Connected: connected, PerAgent: perAgent}))
 }
 
@@ -120,7 +121,7 @@ func (f *Fleet) compute(ctx context.Context, now time.Time) []prometheus.Metric 
 	st := f.cfg.Store
 
 	if agents, err := st.Agents(ctx); !failed(err) {
-		live := map[string]time.Time{}
+		live := map[string]ingest.Link{}
 		if f.cfg.Connected != nil {
 			live = f.cfg.Connected()
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/collector/metrics"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
@@ -108,7 +109,7 @@ func TestFleetKPIs(t *testing.T) {
 	fixture(t, st, now)
 	f := metrics.NewFleet(metrics.FleetConfig{
 		Store:     st,
-		Connected: func() map[string]time.Time { return map[string]time.Time{"a1": now} },
+		Connected: func() map[string]ingest.Link { return map[string]ingest.Link{"a1": {Since: now, Transport: "quic"}} },
 		PerAgent:  true,
 		Now:       func() time.Time { return now },
 	})
@@ -235,5 +236,28 @@ sonde_alert_evaluations_total{result="ok"} 1
 	}
 	if n, err := testutil.GatherAndCount(m.Registry, "sonde_alert_evaluation_duration_seconds"); err != nil || n != 1 {
 		t.Errorf("evaluation duration: %d series, %v", n, err)
+	}
+}
+
+// TestConnectedByTransport: connected agents are counted by transport,
+// both series present from the start.
+func TestConnectedByTransport(t *testing.T) {
+	m := metrics.New()
+	m.Connected("quic", 1)
+	m.Connected("quic", 1)
+	m.Connected("tcp", 1)
+	m.Connected("quic", -1)
+	want := `
+# HELP sonde_agents_connected Agents with a live connection, by transport: quic, or tcp where the agent's network blocks UDP.
+# TYPE sonde_agents_connected gauge
+sonde_agents_connected{transport="quic"} 1
+sonde_agents_connected{transport="tcp"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry, strings.NewReader(want), "sonde_agents_connected"); err != nil {
+		t.Error(err)
+	}
+	fresh := metrics.New()
+	if n, err := testutil.GatherAndCount(fresh.Registry, "sonde_agents_connected"); err != nil || n != 2 {
+		t.Errorf("a fresh registry has %d sonde_agents_connected series (%v), want quic and tcp at 0", n, err)
 	}
 }

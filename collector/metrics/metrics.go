@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/internal/version"
 )
 
@@ -19,7 +20,7 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	connected    prometheus.Gauge
+	connected    *prometheus.GaugeVec
 	ingested     *prometheus.CounterVec
 	ingestFailed *prometheus.CounterVec
 	ingestTime   prometheus.Histogram
@@ -34,9 +35,9 @@ func New() *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: r,
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "sonde_agents_connected", Help: "Agents with a live QUIC connection.",
-		}),
+		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sonde_agents_connected", Help: "Agents with a live connection, by transport: quic, or tcp where the agent's network blocks UDP.",
+		}, []string{"transport"}),
 		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sonde_snapshots_ingested_total", Help: "Snapshots received and committed, by kind; duplicates were stored before.",
 		}, []string{"kind", "duplicate"}),
@@ -60,6 +61,9 @@ func New() *Metrics {
 	buildInfo.Set(1)
 	r.MustRegister(m.connected, m.ingested, m.ingestFailed, m.ingestTime, m.roundTrip, buildInfo, m.alerts.evaluations, m.alerts.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, kind := range []string{transport.KindQUIC, transport.KindTCP} {
+		m.connected.WithLabelValues(kind)
+	}
 	for _, reason := range []string{"decode", "identity", "store", "busy"} {
 		m.ingestFailed.WithLabelValues(reason)
 	}
@@ -72,7 +76,9 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Connected implements ingest.Observer.
-func (m *Metrics) Connected(delta int) { m.connected.Add(float64(delta)) }
+func (m *Metrics) Connected(kind string, delta int) {
+	m.connected.WithLabelValues(kind).Add(float64(delta))
+}
 
 // Ingested implements ingest.Observer.
 func (m *Metrics) Ingested(kind string, duplicate bool, took time.Duration) {

@@ -23,7 +23,8 @@ const snapshotTimeout = 30 * time.Second
 
 type agentRow struct {
 	store.Agent
-	Online bool
+	Online    bool
+	Transport string // while online: "quic" or "tcp"
 	// Findings counts the findings of the latest snapshot; Worst is the
 	// severity of the first.
 	Findings int
@@ -51,7 +52,8 @@ func (u *UI) agents(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		row := agentRow{Agent: ag}
-		_, row.Online = live[ag.ID]
+		link, online := live[ag.ID]
+		row.Online, row.Transport = online, link.Transport
 		m, err := u.api.Latest(ctx, ag)
 		if err != nil {
 			u.fail(w, r, err)

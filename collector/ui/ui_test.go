@@ -31,6 +31,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, apitest.Offline{})
+}
+
+// newEnvWith is newEnv with agents as the live side.
+func newEnvWith(t *testing.T, agents api.Agents) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sonde.db"))
 	if err != nil {
@@ -42,7 +48,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a := &api.API{Store: st, Agents: apitest.Offline{}, Log: log, Bundles: api.Bundler{
+	a := &api.API{Store: st, Agents: agents, Log: log, Bundles: api.Bundler{
 		Dir: t.TempDir(), Key: ed25519.NewKeyFromSeed(make([]byte, 32)), KB: kb, Version: "test",
 	}}
 	srv := httptest.NewServer(ui.New(a, log))

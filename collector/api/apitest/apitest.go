@@ -23,7 +23,7 @@ import (
 type Offline struct{}
 
 // Connected lists no agent.
-func (Offline) Connected() map[string]time.Time { return map[string]time.Time{} }
+func (Offline) Connected() map[string]ingest.Link { return map[string]ingest.Link{} }
 
 // RequestSnapshot answers that the agent is offline.
 func (Offline) RequestSnapshot(context.Context, string, []string) (int64, error) {

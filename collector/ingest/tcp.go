@@ -1,0 +1,109 @@
+package ingest
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/sondehq/sonde/internal/transport/tcp"
+)
+
+// The TCP fallback: TLS 1.3 and yamux (internal/transport/tcp) on the same
+// port number as QUIC, for agents whose network blocks UDP. Its connections
+// take the same way in as QUIC's (handleConn), with the same certificate,
+// ALPN, handshake deadline, idle timeout and stream limit, and receive
+// windows that bound an agent's bytes in flight alike (maxStreams streams,
+// and as many waiting for an accept, of 256 KiB each: 4 MiB). What differs
+// is the defence against floods: a TCP handshake proves the source address,
+// so instead of QUIC's Retry under load each source address has a token
+// bucket of new connections, and the listener bounds the TLS handshakes in
+// progress.
+const (
+	tcpSourceRate  = 50    // new connections a second from one address, sustained
+	tcpSourceBurst = 200   // and at once: a fleet behind one NAT reconnecting
+	tcpHandshakes  = 256   // TLS handshakes in progress at once
+	maxSources     = 16384 // addresses tracked; see sources.admit
+	tcpWindow      = 256 << 10
+)
+
+// listenTCP opens the TCP listener, on cfg.TCPAddr. The same address as
+// QUIC's (cfg.Addr) means the same port number, even when the port asked
+// for was 0.
+func (s *Server) listenTCP(tc *tls.Config) error {
+	addr := s.cfg.TCPAddr
+	if addr == s.cfg.Addr {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("TCP address %q: %w", addr, err)
+		}
+		addr = net.JoinHostPort(host, fmt.Sprint(s.udp.LocalAddr().(*net.UDPAddr).Port))
+	}
+	s.srcs = &sources{m: map[netip.Addr]*bucket{}}
+	ln, err := tcp.Listen(addr, tc, &tcp.Config{
+		HandshakeTimeout:   handshakeTimeout,
+		IdleTimeout:        idleTimeout,
+		MaxIncomingStreams: maxStreams,
+		MaxStreamWindow:    tcpWindow,
+		MaxHandshakes:      tcpHandshakes,
+		Admit:              func(a net.Addr) bool { return s.srcs.admit(a, time.Now()) },
+	})
+	if err != nil {
+		return fmt.Errorf("TCP listener (for agents whose network blocks UDP): %w", err)
+	}
+	s.tcp = ln
+	return nil
+}
+
+// TCPAddr is the address of the TCP listener, nil without one.
+func (s *Server) TCPAddr() net.Addr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+// sources are the token buckets of new TCP connections, one per source
+// address.
+type sources struct {
+	mu sync.Mutex
+	m  map[netip.Addr]*bucket
+}
+
+// admit spends a token of a's bucket, reporting whether one was left.
+// Past maxSources addresses, those whose bucket has refilled (quiet for
+// tcpSourceBurst/tcpSourceRate seconds) are forgotten; if that is not
+// enough, all are: a flood from that many addresses is the handshake
+// bound's to stop.
+func (s *sources) admit(a net.Addr, now time.Time) bool {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return true
+	}
+	ip := ap.Addr().Unmap()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.m[ip]
+	if b == nil {
+		if len(s.m) >= maxSources {
+			s.prune(now)
+		}
+		b = newBucket(tcpSourceRate, tcpSourceBurst, now)
+		s.m[ip] = b
+	}
+	return b.take(now)
+}
+
+func (s *sources) prune(now time.Time) {
+	full := time.Duration(tcpSourceBurst / tcpSourceRate * float64(time.Second))
+	for ip, b := range s.m {
+		if now.Sub(b.last) >= full {
+			delete(s.m, ip)
+		}
+	}
+	if len(s.m) >= maxSources {
+		clear(s.m)
+	}
+}
