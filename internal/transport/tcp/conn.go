@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -134,7 +135,7 @@ func newConn(raw net.Conn, tc *tls.Conn, client bool, cfg Config) (*conn, error)
 	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	// PARAMS goes first, before yamux writes anything.
 	if _, err := tc.Write(appendParams(nil, uint64(cfg.IdleTimeout/time.Millisecond))); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sending the connection's parameters: %w", err)
 	}
 	yc := &yamux.Config{
 		AcceptBacklog:          cfg.MaxIncomingStreams,
@@ -154,7 +155,7 @@ func newConn(raw net.Conn, tc *tls.Conn, client bool, cfg Config) (*conn, error)
 		c.sess, err = yamux.Server(w, yc)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("starting the stream multiplexer: %w", err)
 	}
 	go c.run()
 	c.elicit() // a first round-trip sample

@@ -22,7 +22,7 @@ func Dial(ctx context.Context, addr string, tc *tls.Config, cfg *Config) (transp
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("connecting: %w", err)
 	}
 	return handshake(ctx, raw, tc, c)
 }
@@ -40,7 +40,7 @@ func handshake(ctx context.Context, raw net.Conn, tc *tls.Config, cfg Config) (t
 	tlsConn := tls.Client(raw, tls13(tc))
 	if err := tlsConn.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, err
+		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
 	if err := checkALPN(tc, tlsConn.ConnectionState()); err != nil {
 		raw.Close()
@@ -97,7 +97,7 @@ const acceptQueue = 32
 func Listen(addr string, tc *tls.Config, cfg *Config) (*Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("TCP listener: %w", err)
 	}
 	return NewListener(ln, tc, cfg), nil
 }
