@@ -60,7 +60,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 60s), FUZZJOBS (default 2) a
 	@FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) GO=$(GO) scripts/fuzz.sh
 
 MUTANTJOBS ?= 2
-MUTANTBUDGET ?= 20m
+MUTANTBUDGET ?= 40m
 mutants: ## mutation testing of the core packages against their floors (UPDATE=1 writes MUTATION.md)
 	@MUTANTJOBS=$(MUTANTJOBS) MUTANTBUDGET=$(MUTANTBUDGET) GO=$(GO) scripts/mutants.sh
 

@@ -13,7 +13,7 @@
 # -parallel=8 because the slow tests wait on the network and on timers,
 # not on the two cores that would otherwise cap them.
 #
-#   MUTANTJOBS=2 MUTANTBUDGET=20m scripts/mutants.sh
+#   MUTANTJOBS=2 MUTANTBUDGET=40m scripts/mutants.sh
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 GREMLINS_VERSION=v0.6.0
 MUTANTJOBS=${MUTANTJOBS:-2}
-MUTANTBUDGET=${MUTANTBUDGET:-20m}
+MUTANTBUDGET=${MUTANTBUDGET:-40m}
 logs=$(mktemp -d "${TMPDIR:-/tmp}/sonde-mutants.XXXXXX")
 
 # package floor, the slowest first so that the jobs end together
