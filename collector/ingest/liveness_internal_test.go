@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sondehq/sonde/internal/transport"
+
 	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/collector/pki"
@@ -72,5 +74,24 @@ func BenchmarkLastHeard(b *testing.B) {
 	ac := &agentConn{id: "bench", conn: conn}
 	for b.Loop() {
 		ac.lastHeard()
+	}
+}
+
+// TestAnswerWait: a request waits six probe timeouts (RFC 9002: smoothed
+// RTT, four mean deviations but at least a millisecond, the agent's
+// 25 ms ack delay) for any packet, and never less than minAnswerWait.
+func TestAnswerWait(t *testing.T) {
+	for _, c := range []struct {
+		st   transport.Stats
+		want time.Duration
+	}{
+		{transport.Stats{SmoothedRTT: time.Second, MeanDeviation: 100 * time.Millisecond}, 6 * (time.Second + 400*time.Millisecond + 25*time.Millisecond)},
+		{transport.Stats{SmoothedRTT: time.Second, MeanDeviation: 100 * time.Microsecond}, 6 * (time.Second + time.Millisecond + 25*time.Millisecond)},
+		{transport.Stats{SmoothedRTT: 2 * time.Second}, 6 * (2*time.Second + time.Millisecond + 25*time.Millisecond)},
+		{transport.Stats{SmoothedRTT: 10 * time.Millisecond}, minAnswerWait},
+	} {
+		if got := answerWait(c.st); got != c.want {
+			t.Errorf("answerWait(%+v) = %v, want %v", c.st, got, c.want)
+		}
 	}
 }
