@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestLogsSignature(t *testing.T) {
@@ -26,6 +27,13 @@ func TestLogsSignature(t *testing.T) {
 	}
 	if got := signature(strings.Repeat("é word ", 100)); len(got) > maxSignature || !strings.HasPrefix(got, "é word") {
 		t.Errorf("a long message's signature is %d bytes: %q", len(got), got)
+	}
+	// Non-word runes that reach the bound are kept whole or not at all.
+	for pad := range 3 {
+		msg := strings.Repeat("#", pad) + strings.Repeat("\uFFFD", 100)
+		if got := signature(msg); len(got) > maxSignature || !utf8.ValidString(got) {
+			t.Errorf("signature of %d bytes, valid UTF-8 %v: %q", len(got), utf8.ValidString(got), got)
+		}
 	}
 }
 

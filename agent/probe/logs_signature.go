@@ -15,8 +15,13 @@ func signature(msg string) string {
 	b.Grow(min(len(msg), maxSignature))
 	for i := 0; i < len(msg) && b.Len() < maxSignature; {
 		if !isWordByte(msg[i]) {
-			b.WriteByte(msg[i])
-			i++
+			// A whole rune, so the bound never splits one.
+			_, size := utf8.DecodeRuneInString(msg[i:])
+			if b.Len()+size > maxSignature {
+				break
+			}
+			b.WriteString(msg[i : i+size])
+			i += size
 			continue
 		}
 		// A compound: words joined by ':', '.' or '-' (an address, a
