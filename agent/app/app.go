@@ -93,12 +93,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("enroll", "sonde-agent enroll --collector HOST:PORT --token T --ca-pin sha256:... [--state DIR]", stderr)
+	fs := cliflag.New("enroll", "sonde-agent enroll --collector HOST:PORT --token T --ca-pin sha256:... [--state DIR] [--config FILE]", stderr)
 	dir := fs.String("state", state.DefaultDir(), "state `dir`")
 	addr := fs.String("collector", "", "collector `HOST:PORT` (QUIC, default port "+client.DefaultPort+")")
 	token := fs.String("token", "", "enrollment token (from: sonde-collector token create)")
 	pin := fs.String("ca-pin", "", "the collector CA's pin, sha256:...")
 	force := fs.Bool("force", false, "replace an existing identity")
+	cfgPath := fs.String("config", "", "the agent's configuration `file`, for its proxy settings (default "+config.DefaultPath()+", optional)")
 	if _, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
@@ -109,9 +110,13 @@ func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if old, err := state.Load(*dir); err == nil && !*force {
 		return fmt.Errorf("already enrolled as %s with %s (state in %s); use --force to replace it", old.AgentID, old.Collector, *dir)
 	}
+	px, err := proxies(*cfgPath, nil)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cfg, err := client.Enroll(ctx, *dir, *addr, *token, *pin, probe.ReadFacts(ctx))
+	cfg, err := client.Enroll(ctx, *dir, *addr, *token, *pin, probe.ReadFacts(ctx), px)
 	if err != nil {
 		return fmt.Errorf("enrolling with %s: %w", *addr, err)
 	}
@@ -172,9 +177,14 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
 	log := slog.New(h)
+	settings, err := cfg.ProxySettings()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	px := &client.Proxies{Settings: settings, Log: log}
 	id, err := state.Load(f.dir)
 	if errors.Is(err, state.ErrNotEnrolled) {
-		if err = autoEnroll(ctx, f.dir, f.enroll, log); err == nil {
+		if err = autoEnroll(ctx, f.dir, f.enroll, px, log); err == nil {
 			id, err = state.Load(f.dir)
 		}
 	}
@@ -211,6 +221,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		StateDir:       f.dir,
 		StatusDir:      pub,
 		Reachability:   cfg.Reachability,
+		Proxies:        px,
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	if err := c.Run(ctx); err != nil {
@@ -292,7 +303,13 @@ func localDocument(ctx context.Context, set *probe.Set, dir string, health bool,
 	env := &probe.Env{Health: health}
 	agentID := ""
 	if id, err := state.Load(dir); err == nil {
-		env = (&client.Client{ID: id}).Env(health)
+		// The reachability check dials as the running agent does: a
+		// broken proxy setting shows as the check's error.
+		var px *client.Proxies
+		if settings, err := cfg.ProxySettings(); err == nil {
+			px = &client.Proxies{Settings: settings}
+		}
+		env = (&client.Client{ID: id, Proxies: px}).Env(health)
 		agentID = id.AgentID
 	}
 	env.Reachability = cfg.Reachability
@@ -386,4 +403,18 @@ func listProbes(w io.Writer) error {
 		return fmt.Errorf("listing probes: %w", err)
 	}
 	return nil
+}
+
+// proxies returns the proxy settings of the agent's configuration at path
+// (the default when empty), for enrolling.
+func proxies(path string, log *slog.Logger) (*client.Proxies, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := cfg.ProxySettings()
+	if err != nil {
+		return nil, fmt.Errorf("agent configuration: %w", err)
+	}
+	return &client.Proxies{Settings: settings, Log: log}, nil
 }

@@ -26,7 +26,7 @@ const (
 // administrator may correct them in place. Once enrolled, the settings,
 // whose token is spent, are removed (config.RemoveEnrollment). It returns state.ErrNotEnrolled when there
 // is nothing to enroll with.
-func autoEnroll(ctx context.Context, dir, path string, log *slog.Logger) error {
+func autoEnroll(ctx context.Context, dir, path string, px *client.Proxies, log *slog.Logger) error {
 	wait := enrollRetryFirst
 	for attempt := 1; ; attempt++ {
 		e, ok, err := config.LoadEnrollment(path, nil)
@@ -36,7 +36,7 @@ func autoEnroll(ctx context.Context, dir, path string, log *slog.Logger) error {
 		case err == nil && !e.Complete():
 			err = fmt.Errorf("the enrollment settings lack one of %s, %s and %s", config.EnvCollector, config.EnvToken, config.EnvCAPin)
 		case err == nil:
-			err = enrollOnce(ctx, dir, e, log)
+			err = enrollOnce(ctx, dir, e, px, log)
 			if err == nil {
 				if rerr := config.RemoveEnrollment(path); rerr != nil {
 					log.Warn("the enrollment settings could not be removed; their token is spent", "err", rerr)
@@ -54,10 +54,10 @@ func autoEnroll(ctx context.Context, dir, path string, log *slog.Logger) error {
 	}
 }
 
-func enrollOnce(ctx context.Context, dir string, e config.Enrollment, log *slog.Logger) error {
+func enrollOnce(ctx context.Context, dir string, e config.Enrollment, px *client.Proxies, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cfg, err := client.Enroll(ctx, dir, e.Collector, e.Token, e.CAPin, probe.ReadFacts(ctx))
+	cfg, err := client.Enroll(ctx, dir, e.Collector, e.Token, e.CAPin, probe.ReadFacts(ctx), px)
 	if err != nil {
 		return fmt.Errorf("enrolling with %s: %w", e.Collector, err)
 	}

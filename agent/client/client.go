@@ -57,6 +57,9 @@ type Client struct {
 	// the collector acknowledges them, and lets health snapshots go on
 	// while disconnected; nil sends only while connected.
 	Spool *spool.Spool
+	// Proxies chooses the proxy of the TCP transport; nil reads the
+	// environment only.
+	Proxies *Proxies
 	// QUICRetry is how often an agent connected over TCP tries QUIC again
 	// (see race.go); 0 means every 5 minutes.
 	QUICRetry time.Duration
@@ -92,7 +95,7 @@ type Client struct {
 func (c *Client) dial() *dialer {
 	c.dialOnce.Do(func() {
 		if c.dialer == nil {
-			c.dialer = newDialer()
+			c.dialer = newDialer(c.Proxies, c.ID.CA)
 		}
 	})
 	return c.dialer

@@ -17,6 +17,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/internal/transport"
+	"github.com/sondehq/sonde/agent/proxy"
 	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/internal/transport/tcp"
 	"github.com/sondehq/sonde/protocol"
@@ -137,7 +138,9 @@ func pinnedTLS(addr, pin string, ca **x509.Certificate) (*tls.Config, error) {
 			}
 		}
 		if found == nil {
-			return err // the pin's own error: malformed, or not matching
+			// The pin's own error: malformed, or not matching. Who
+			// issued what came instead helps find out why.
+			return fmt.Errorf("%w (the server's certificate is issued by %s)", err, proxy.Describe(cs.PeerCertificates, addr).Issuer)
 		}
 		pool := x509.NewCertPool()
 		pool.AddCert(found)
@@ -155,15 +158,16 @@ func dialQUIC(ctx context.Context, addr string, tc *tls.Config) (transport.Conn,
 	return tquic.Dial(ctx, addr, tc, quicConfig())
 }
 
-// dialTCP opens a TLS-over-TCP connection to addr.
-func dialTCP(ctx context.Context, addr string, tc *tls.Config) (transport.Conn, error) {
-	return tcp.Dial(ctx, addr, tc, tcpConfig())
-}
-
 // dialError names addr in a failed dial's error, with a hint when the
-// collector's certificate does not name the host the agent dials.
+// collector's certificate does not name the host the agent dials. An
+// interception is the whole message: it is what stands in the way, and
+// what IT must act on.
 func dialError(addr string, tc *tls.Config, err error) error {
 	var certErr x509.HostnameError
+	var in proxy.Interception
+	if errors.As(err, &in) {
+		return fmt.Errorf("connecting to %s: %w", addr, in)
+	}
 	if errors.As(err, &certErr) {
 		return fmt.Errorf("connecting to %s: %w (start the collector with --san %s)", addr, err, tc.ServerName)
 	}

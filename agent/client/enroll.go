@@ -23,7 +23,10 @@ import (
 // race.go) moves to TCP, where the CA comes in band: in the chain of the
 // TLS handshake, checked against the pin during the handshake (pinnedTLS),
 // so that the token is sent only to the pinned collector either way.
-func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Facts) (*state.Config, error) {
+//
+// Over TCP it goes through the proxy that px chooses (nil: the
+// environment's).
+func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Facts, px *Proxies) (*state.Config, error) {
 	addr, err := NormalizeAddr(addr)
 	if err != nil {
 		return nil, err
@@ -60,7 +63,7 @@ func Enroll(ctx context.Context, dir, addr, token, pin string, facts protocol.Fa
 		if err != nil {
 			return reached{}, err
 		}
-		conn, err := dialTCP(ctx, addr, tc)
+		conn, err := dialTCP(ctx, addr, tc, px, nil)
 		if err != nil {
 			return reached{}, dialError(addr, tc, over(transport.KindTCP, err))
 		}

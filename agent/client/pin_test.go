@@ -21,8 +21,14 @@ import (
 // whose chain carries the CA when withCA.
 func testCA(t *testing.T, withCA bool) (*x509.Certificate, tls.Certificate) {
 	t.Helper()
+	return namedCA(t, "test CA", withCA)
+}
+
+// namedCA is testCA with the CA's common name.
+func namedCA(t *testing.T, name string, withCA bool) (*x509.Certificate, tls.Certificate) {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
@@ -90,12 +96,15 @@ func TestPinnedTLS(t *testing.T) {
 	}
 
 	other, _ := testCA(t, true)
+	_, inspecting := namedCA(t, "Example Inspection CA", true)
 	for name, tc := range map[string]struct {
 		cert tls.Certificate
 		pin  string
 		want string
 	}{
 		"another CA's pin": {cert, protocol.Pin(other), "does not match the pin"},
+		"an inspecting proxy": {inspecting, protocol.Pin(ca),
+			"does not match the pin: check --ca-pin, or someone is in the middle (the server's certificate is issued by CN=Example Inspection CA)"},
 		"malformed pin":    {cert, "sha256:abc", "is not of the form"},
 		"no CA in chain":   {func() tls.Certificate { _, c := testCA(t, false); return c }(), protocol.Pin(ca), "no CA certificate"},
 	} {

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -122,8 +123,13 @@ type dialer struct {
 	blocked map[string]time.Time // networks where TCP won, and since when
 }
 
-func newDialer() *dialer {
-	return &dialer{quic: dialQUIC, tcp: dialTCP, network: networkKey, blocked: map[string]time.Time{}}
+// newDialer returns a dialer whose TCP attempts go through the proxies px
+// chooses; ca is the collector's pinned CA, which names an interception.
+func newDialer(px *Proxies, ca *x509.Certificate) *dialer {
+	viaTCP := func(ctx context.Context, addr string, tc *tls.Config) (transport.Conn, error) {
+		return dialTCP(ctx, addr, tc, px, ca)
+	}
+	return &dialer{quic: dialQUIC, tcp: viaTCP, network: networkKey, blocked: map[string]time.Time{}}
 }
 
 // dial connects to addr with tc: QUIC first, or TCP first on a network

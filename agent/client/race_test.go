@@ -82,7 +82,7 @@ func (w *way) dial(ctx context.Context, _ string, _ *tls.Config) (transport.Conn
 }
 
 func testDialer(q, t *way, network *atomic.Value) *dialer {
-	d := newDialer()
+	d := newDialer(nil, nil)
 	d.quic, d.tcp = q.dial, t.dial
 	d.network = func() string { return network.Load().(string) }
 	return d
@@ -232,7 +232,7 @@ func TestRaceDropsLateWinner(t *testing.T) {
 
 // TestDialerForgetsOldest: at most maxNetworks networks are remembered.
 func TestDialerForgetsOldest(t *testing.T) {
-	d := newDialer()
+	d := newDialer(nil, nil)
 	for i := range maxNetworks + 5 {
 		d.learn(fmt.Sprint("net", i), transport.KindTCP)
 		time.Sleep(time.Microsecond)

@@ -181,7 +181,7 @@ func TestEnrollEndsWithContext(t *testing.T) {
 	defer cancel()
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := Enroll(ctx, t.TempDir(), blackHole(t), "token", "sha256:00", protocol.Facts{Hostname: "test"})
+	_, err := Enroll(ctx, t.TempDir(), blackHole(t), "token", "sha256:00", protocol.Facts{Hostname: "test"}, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Enroll: %v, want context.Canceled", err)
 	}

@@ -337,5 +337,11 @@ func (c *Client) fault(ctx context.Context, trigger string, cause error) {
 	}
 	snap.Trigger = trigger
 	c.Log.Warn("fault seen; snapshot taken", "trigger", trigger, "seq", snap.Seq)
+	if cause != nil {
+		// The person at the machine sees why it stays here for now (an
+		// intercepting proxy, a proxy refusing the agent, a firewall);
+		// a second receipt says when it is delivered.
+		c.receipt(receiptKind(snap), "", "", snap, fmt.Errorf("kept on this machine until the collector can be reached: %w", cause))
+	}
 	c.submit(ctx, snap)
 }

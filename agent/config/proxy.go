@@ -143,3 +143,13 @@ func readPassword(path string) (string, error) {
 	}
 	return line, nil
 }
+
+// ProxySettings returns the proxy settings for proxy.Resolve: proxy, with
+// the password of proxy_password_file, and no_proxy.
+func (c *Config) ProxySettings() (proxy.Settings, error) {
+	u, err := c.ProxyURL()
+	if err != nil {
+		return proxy.Settings{}, err
+	}
+	return proxy.Settings{Proxy: u, NoProxy: c.NoProxy}, nil
+}

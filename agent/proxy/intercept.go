@@ -51,6 +51,9 @@ func (i Interception) String() string {
 	return fmt.Sprintf("the server at %s presented a certificate for %s (%s) that the collector's CA did not sign: a TLS-inspecting proxy, or another server at that address; exempt that host from inspection, or check the collector's address", i.Target, names, issuer)
 }
 
+// Error is String: an Interception is the reason a connection failed.
+func (i Interception) Error() string { return i.String() }
+
 // Bounds of what Intercepted and Peer keep.
 const (
 	maxChain = 10
@@ -93,6 +96,15 @@ func Intercepted(err error, state *tls.ConnectionState, pinnedCA *x509.Certifica
 			return Interception{}, false
 		}
 	}
+	return Describe(chain, target), true
+}
+
+// Describe names the server that presented chain (leaf first, not
+// empty, no nil) in place of the collector at target, for a caller that
+// found none of chain to be the collector's: Intercepted, or a check
+// against a CA's pin during enrollment.
+func Describe(chain []*x509.Certificate, target string) Interception {
+	chain = chain[:min(len(chain), maxChain)]
 	leaf := chain[0]
 	in := Interception{Target: target, Issuer: nameOf(leaf.Issuer)}
 	if top := nameOf(chain[len(chain)-1].Issuer); top != in.Issuer {
@@ -113,7 +125,7 @@ func Intercepted(err error, state *tls.ConnectionState, pinnedCA *x509.Certifica
 		host = h
 	}
 	in.NamesHost = leaf.VerifyHostname(host) == nil
-	return in, true
+	return in
 }
 
 func ipStrings(c *x509.Certificate) []string {

@@ -95,7 +95,7 @@ func TestAgentWhereUDPIsBlocked(t *testing.T) {
 
 	dir := t.TempDir()
 	start := time.Now()
-	if _, err := client.Enroll(timeout(t), dir, addr, h.token(t, 1), h.ca.Pin(), testFacts("udp-blocked")); err != nil {
+	if _, err := client.Enroll(timeout(t), dir, addr, h.token(t, 1), h.ca.Pin(), testFacts("udp-blocked"), nil); err != nil {
 		t.Fatalf("enrolling where UDP is blocked: %v", err)
 	}
 	t.Logf("enrolled over TCP in %s", time.Since(start).Round(time.Millisecond))

@@ -225,7 +225,7 @@ func testFacts(hostname string) protocol.Facts {
 func (h *harness) enroll(t testing.TB, hostname string) *state.Identity {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := client.Enroll(timeout(t), dir, h.addr, h.token(t, 1), h.ca.Pin(), testFacts(hostname))
+	cfg, err := client.Enroll(timeout(t), dir, h.addr, h.token(t, 1), h.ca.Pin(), testFacts(hostname), nil)
 	if err != nil {
 		t.Fatalf("Enroll: %v", err)
 	}
@@ -557,7 +557,7 @@ func TestEnrollRefusesTokens(t *testing.T) {
 	h := newHarness(t, 0)
 
 	used := h.token(t, 1)
-	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, used, h.ca.Pin(), testFacts("first")); err != nil {
+	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, used, h.ca.Pin(), testFacts("first"), nil); err != nil {
 		t.Fatalf("first use of the token: %v", err)
 	}
 	for _, tc := range []struct{ name, token string }{
@@ -565,7 +565,7 @@ func TestEnrollRefusesTokens(t *testing.T) {
 		{"unknown", rand.Text()},
 	} {
 		dir := t.TempDir()
-		_, err := client.Enroll(timeout(t), dir, h.addr, tc.token, h.ca.Pin(), testFacts(tc.name))
+		_, err := client.Enroll(timeout(t), dir, h.addr, tc.token, h.ca.Pin(), testFacts(tc.name), nil)
 		var perr *protocol.Error
 		if !errors.As(err, &perr) {
 			t.Fatalf("%s token: got %v, want the collector's refusal", tc.name, err)
@@ -636,7 +636,7 @@ func TestEnrollChecksPinBeforeDialing(t *testing.T) {
 		strings.TrimPrefix(ca.Pin(), "sha256:"),
 	} {
 		dir := t.TempDir()
-		_, err := client.Enroll(timeout(t), dir, pc.LocalAddr().String(), "some-token", pin, testFacts("pinned"))
+		_, err := client.Enroll(timeout(t), dir, pc.LocalAddr().String(), "some-token", pin, testFacts("pinned"), nil)
 		if err == nil || !strings.Contains(err.Error(), "pin") {
 			t.Errorf("pin %q: Enroll returned %v, want a pin error", pin, err)
 		}
@@ -675,10 +675,10 @@ func TestEnrollWrongPinKeepsToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := h.token(t, 1)
-	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, tok, other.Pin(), testFacts("pinned")); err == nil || !strings.Contains(err.Error(), "does not match the pin") {
+	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, tok, other.Pin(), testFacts("pinned"), nil); err == nil || !strings.Contains(err.Error(), "does not match the pin") {
 		t.Fatalf("Enroll with another CA's pin: %v, want a pin mismatch", err)
 	}
-	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, tok, h.ca.Pin(), testFacts("pinned")); err != nil {
+	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, tok, h.ca.Pin(), testFacts("pinned"), nil); err != nil {
 		t.Fatalf("the token did not survive an enrollment refused for its pin: %v", err)
 	}
 }
@@ -726,7 +726,7 @@ func TestEnrollRefusesBadCSR(t *testing.T) {
 		t.Errorf("store holds %d agents after refused CSRs (%v)", len(agents), err)
 	}
 	// The refusals did not consume the token.
-	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, tok, h.ca.Pin(), testFacts("good-csr")); err != nil {
+	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, tok, h.ca.Pin(), testFacts("good-csr"), nil); err != nil {
 		t.Fatalf("enrolling with the token after refused CSRs: %v", err)
 	}
 }
@@ -1294,7 +1294,7 @@ func TestEnrollRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, token, h.ca.Pin(), testFacts(fmt.Sprint("racer-", i))); err == nil {
+			if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, token, h.ca.Pin(), testFacts(fmt.Sprint("racer-", i)), nil); err == nil {
 				admitted.Add(1)
 			}
 		}()
@@ -1314,7 +1314,7 @@ func TestEnrollRace(t *testing.T) {
 		ExpiresAt: now.Add(-time.Hour), Uses: 5, CreatedBy: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, expired, h.ca.Pin(), testFacts("late")); err == nil {
+	if _, err := client.Enroll(timeout(t), t.TempDir(), h.addr, expired, h.ca.Pin(), testFacts("late"), nil); err == nil {
 		t.Fatal("an expired token admitted an agent")
 	}
 }
@@ -1326,7 +1326,7 @@ func TestRenewal(t *testing.T) {
 	t.Parallel()
 	h := newHarnessWith(t, func(c *ingest.Config) { c.CertValidity = 20 * time.Second })
 	dir := t.TempDir()
-	if _, err := client.Enroll(timeout(t), dir, h.addr, h.token(t, 1), h.ca.Pin(), testFacts("renewing")); err != nil {
+	if _, err := client.Enroll(timeout(t), dir, h.addr, h.token(t, 1), h.ca.Pin(), testFacts("renewing"), nil); err != nil {
 		t.Fatal(err)
 	}
 	id, err := state.Load(dir)
