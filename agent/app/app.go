@@ -182,6 +182,10 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
 	px := &client.Proxies{Settings: settings, Log: log}
+	quicRetry, err := cfg.QUICRetryPeriod()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
 	id, err := state.Load(f.dir)
 	if errors.Is(err, state.ErrNotEnrolled) {
 		if err = autoEnroll(ctx, f.dir, f.enroll, px, log); err == nil {
@@ -222,6 +226,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		StatusDir:      pub,
 		Reachability:   cfg.Reachability,
 		Proxies:        px,
+		QUICRetry:      quicRetry,
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	if err := c.Run(ctx); err != nil {

@@ -53,7 +53,7 @@ func TestHostFirewallRefusesUDP(t *testing.T) {
 
 	var quicErr error
 	var quicTook time.Duration
-	d := newDialer()
+	d := newDialer(nil, nil)
 	d.network = func() string { return "firewalled" }
 	d.quic = func(ctx context.Context, addr string, tc *tls.Config) (transport.Conn, error) {
 		to, err := net.ResolveUDPAddr("udp", addr)

@@ -12,6 +12,7 @@
 //	proxy: http://sonde@proxy.corp.example:3128
 //	proxy_password_file: proxy-password
 //	no_proxy: [.corp.example, 10.0.0.0/8]
+//	quic_retry: 5m
 package config
 
 import (
@@ -27,6 +28,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -63,6 +65,10 @@ type Config struct {
 	// block, each with an optional :port, or "*". A YAML list, or one
 	// comma-separated string as NO_PROXY writes it.
 	NoProxy HostList `yaml:"no_proxy"`
+	// QUICRetry is how often an agent connected over TCP, because UDP is
+	// blocked on its network, tries QUIC again: a Go duration ("5m"),
+	// from MinQUICRetry to MaxQUICRetry; empty means 5 minutes.
+	QUICRetry string `yaml:"quic_retry"`
 
 	dir string // agent.yaml's folder, for ProxyPasswordFile
 }
@@ -179,6 +185,9 @@ func (c *Config) validate() error {
 	if err := c.validateProxy(); err != nil {
 		return err
 	}
+	if _, err := c.QUICRetryPeriod(); err != nil {
+		return err
+	}
 	if len(c.Reachability) > MaxTargets {
 		return fmt.Errorf("reachability: %d targets, at most %d", len(c.Reachability), MaxTargets)
 	}
@@ -194,6 +203,25 @@ func (c *Config) validate() error {
 		seen[key] = true
 	}
 	return nil
+}
+
+// Bounds of quic_retry: often enough to matter, rarely enough to cost
+// nothing on a network that blocks UDP for good.
+const (
+	MinQUICRetry = 10 * time.Second
+	MaxQUICRetry = 24 * time.Hour
+)
+
+// QUICRetryPeriod returns quic_retry, 0 when it is not set.
+func (c *Config) QUICRetryPeriod() (time.Duration, error) {
+	if c.QUICRetry == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.QUICRetry)
+	if err != nil || d < MinQUICRetry || d > MaxQUICRetry {
+		return 0, fmt.Errorf("quic_retry: %q is not a duration from %s to %s (\"5m\")", c.QUICRetry, MinQUICRetry, MaxQUICRetry)
+	}
+	return d, nil
 }
 
 // CheckTarget checks one host:port target: a DNS name (letters, digits,

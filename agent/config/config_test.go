@@ -82,6 +82,11 @@ func TestParse(t *testing.T) {
 		{"reachability: [A.example:1, a.EXAMPLE:1]\n", "listed twice"},
 		{"reachability: [a:1]\n---\nreachability: [b:1]\n", "only one YAML document"},
 		{"reachability: [a:1\n", "decoding YAML"},
+		{"quic_retry: 30s\n", ""},
+		{"quic_retry: 24h\n", ""},
+		{"quic_retry: 9s\n", "not a duration from 10s to 24h0m0s"},
+		{"quic_retry: 25h\n", "not a duration from 10s to 24h0m0s"},
+		{"quic_retry: often\n", "not a duration"},
 	} {
 		c, err := Parse([]byte(tc.yaml))
 		switch {
