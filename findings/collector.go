@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	register("collector", []string{"dns.failing", "collector.unreachable", "collector.high-latency"}, analyzeCollector)
+	register("collector", []string{"dns.failing", "collector.intercepted", "collector.unreachable", "collector.high-latency"}, analyzeCollector)
 }
 
 // reachability is the network probe's check of the collector: resolving
@@ -21,6 +21,11 @@ type reachability struct {
 		DurationMS float64 `json:"duration_ms"`
 		Error      string  `json:"error"`
 	} `json:"handshake"`
+	Intercepted *struct {
+		Issuer    string `json:"issuer"`
+		Root      string `json:"root"`
+		NamesHost bool   `json:"names_host"`
+	} `json:"intercepted"`
 	OK bool `json:"ok"`
 }
 
@@ -45,6 +50,17 @@ func analyzeCollector(in *input) []Finding {
 			ID: "dns.failing", Severity: Warning, Subject: host,
 			Title:    fmt.Sprintf("Name lookup failed for %s, the support server", host),
 			Evidence: map[string]any{"collector": addr, "error": clip(c.Resolve.Error)},
+		}}
+	case !c.OK && c.Intercepted != nil:
+		in := c.Intercepted
+		ev := map[string]any{"collector": addr, "issuer": clip(in.Issuer), "certificate_names_collector": in.NamesHost}
+		if in.Root != "" {
+			ev["root"] = clip(in.Root)
+		}
+		return []Finding{{
+			ID: "collector.intercepted", Severity: Warning, Subject: addr,
+			Title:    fmt.Sprintf("A TLS-inspecting proxy (issuer: %s) is intercepting connections to the support server %s", clip(in.Issuer), addr),
+			Evidence: ev,
 		}}
 	case !c.OK && c.Handshake.Error != "" && c.Handshake.Error != noHandshake:
 		return []Finding{{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shirou/gopsutil/v3/common"
 	gnet "github.com/shirou/gopsutil/v3/net"
+	"github.com/sondehq/sonde/agent/proxy"
 )
 
 func init() {
@@ -118,7 +119,21 @@ type NetworkReachability struct {
 	Resolve   *NetworkStep `json:"resolve,omitempty"`
 	Addresses []string     `json:"addresses,omitempty"`
 	Handshake NetworkStep  `json:"handshake"`
-	OK        bool         `json:"ok"`
+	// Intercepted names the server that answered the handshake in the
+	// collector's place, with a certificate the collector's CA did not
+	// sign: a TLS-inspecting proxy, most often.
+	Intercepted *NetworkInterception `json:"intercepted,omitempty"`
+	OK          bool                 `json:"ok"`
+}
+
+// NetworkInterception is a TLS-inspecting proxy (or another server) in
+// the collector's place; see proxy.Interception.
+type NetworkInterception struct {
+	Issuer string `json:"issuer"`
+	Root   string `json:"root,omitempty"`
+	// NamesHost says its certificate is for the collector's name, as an
+	// inspecting proxy forges it.
+	NamesHost bool `json:"names_host"`
 }
 
 // NetworkStep is one timed step; Error is empty when it succeeded.
@@ -330,6 +345,10 @@ func (p *networkProbe) reach(ctx context.Context, c *Collector) *NetworkReachabi
 	r.Handshake.DurationMS = millis(d)
 	if err != nil {
 		r.Handshake.Error = err.Error()
+		var in proxy.Interception
+		if errors.As(err, &in) {
+			r.Intercepted = &NetworkInterception{Issuer: in.Issuer, Root: in.Root, NamesHost: in.NamesHost}
+		}
 		return r
 	}
 	r.OK = true

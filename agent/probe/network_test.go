@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/probe/probetest"
+	"github.com/sondehq/sonde/agent/proxy"
 )
 
 // stepClock is a clock that moves only when told to.
@@ -143,5 +145,37 @@ func TestNetworkMissingProc(t *testing.T) {
 	}
 	if r := v.(*probe.NetworkResult); len(r.Errors) != 5 {
 		t.Errorf("want 5 errors (interfaces, counters, routes, sockets, resolv.conf), got %q", r.Errors)
+	}
+}
+
+// TestNetworkIntercepted: a handshake that a TLS-inspecting proxy answered
+// is reported with the proxy's issuer, for the collector.intercepted
+// finding.
+func TestNetworkIntercepted(t *testing.T) {
+	dir := filepath.Join("testdata", "network", "server")
+	clock := newStepClock()
+	p := probe.NewTestNetwork(probe.NetworkFakes{Interfaces: interfacesFrom(t, filepath.Join(dir, "interfaces.json")), Now: clock.now})
+	in := proxy.Interception{Target: "10.20.0.5:7443", Issuer: "CN=Example Inspection CA", Root: "CN=Example Root", NamesHost: true}
+	env := &probe.Env{Collector: &probe.Collector{Addr: "10.20.0.5:7443",
+		Handshake: func(context.Context) (time.Duration, error) {
+			return 0, fmt.Errorf("connecting to 10.20.0.5:7443: %w", in)
+		}}}
+	v, err := p.Collect(probe.WithRoot(context.Background(), filepath.Join(dir, "root")), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(v)
+	var got struct {
+		Collector struct {
+			Handshake   struct{ Error string }
+			Intercepted *probe.NetworkInterception
+		}
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := probe.NetworkInterception{Issuer: "CN=Example Inspection CA", Root: "CN=Example Root", NamesHost: true}
+	if got.Collector.Intercepted == nil || *got.Collector.Intercepted != want || got.Collector.Handshake.Error != "connecting to 10.20.0.5:7443: "+in.String() {
+		t.Errorf("collector: %+v, intercepted %+v", got.Collector.Handshake, got.Collector.Intercepted)
 	}
 }

@@ -61,7 +61,7 @@ func TestAgentsTransport(t *testing.T) {
 	col := strings.Index(lines[0], "TRANSPORT")
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		want := map[string]string{"a1": "tcp", "a2": "-"}[f[0]]
+		want := map[string]string{"a1": "TCP", "a2": "-"}[f[0]]
 		if got := strings.Fields(l[col:])[0]; got != want {
 			t.Errorf("%s: TRANSPORT %q, want %q:\n%s", f[0], got, want, out.String())
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -167,7 +168,7 @@ func agents(ctx context.Context, c *Client, args []string, stdout, stderr io.Wri
 		}
 		tr := "-"
 		if a.Online && a.Transport != "" {
-			tr = render.Clean(a.Transport)
+			tr = strings.ToUpper(render.Clean(a.Transport)) // as sonde-agent status and the UI write it
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, render.Clean(a.Facts.Hostname), render.Clean(osName), st, tr,
 			ago(a.LastSeen, now), render.Clean(a.AgentVersion))

@@ -197,6 +197,17 @@ func (ns *NS) Partition() error {
 	return ns.faults("drop")
 }
 
+// Drop drops, silently, the packets entering or leaving the namespace
+// through any interface but loopback that match any of rules (nftables
+// expressions: "meta l4proto udp", "ip daddr 10.0.0.1"). It replaces any
+// earlier fault.
+func (ns *NS) Drop(rules ...string) error {
+	if len(rules) == 0 {
+		return ns.Heal()
+	}
+	return ns.faults(strings.Join(rules, " drop\n\t\t") + " drop")
+}
+
 // faults replaces the fault table with one that applies rule on the way in
 // and out of each interface of the namespace but loopback.
 func (ns *NS) faults(rule string) error {
