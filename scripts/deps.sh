@@ -3,7 +3,7 @@
 # the end-to-end tests run Debian's Prometheus, Alertmanager and Chromium,
 # install a package with dpkg and write to the kernel log (so they need
 # root), and the agent's proxy tests run its tinyproxy; the fault tests
-# need nftables and iproute2. When something is missing it installs it if
+# need nftables, iproute2 (ss too) and tinyproxy. When something is missing it installs it if
 # it can (root and apt-get), else it stops at once with the one command to
 # run. `make test`, `make test-faults` and .ci/run all come through here.
 #
@@ -20,7 +20,9 @@ prometheus-alertmanager prometheus-alertmanager
 dpkg-deb dpkg
 tinyproxy tinyproxy"
 faults_needs="nft nftables
-ip iproute2"
+ip iproute2
+ss iproute2
+tinyproxy tinyproxy"
 packages_needs="rpm rpm
 wixl wixl
 msiinfo msitools

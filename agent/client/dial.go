@@ -16,8 +16,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/agent/proxy"
+	"github.com/sondehq/sonde/internal/transport"
 	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/internal/transport/tcp"
 	"github.com/sondehq/sonde/protocol"

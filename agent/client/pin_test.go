@@ -105,8 +105,8 @@ func TestPinnedTLS(t *testing.T) {
 		"another CA's pin": {cert, protocol.Pin(other), "does not match the pin"},
 		"an inspecting proxy": {inspecting, protocol.Pin(ca),
 			"does not match the pin: check --ca-pin, or someone is in the middle (the server's certificate is issued by CN=Example Inspection CA)"},
-		"malformed pin":    {cert, "sha256:abc", "is not of the form"},
-		"no CA in chain":   {func() tls.Certificate { _, c := testCA(t, false); return c }(), protocol.Pin(ca), "no CA certificate"},
+		"malformed pin":  {cert, "sha256:abc", "is not of the form"},
+		"no CA in chain": {func() tls.Certificate { _, c := testCA(t, false); return c }(), protocol.Pin(ca), "no CA certificate"},
 	} {
 		addr, received := pinServer(t, tc.cert)
 		var found *x509.Certificate

@@ -26,7 +26,7 @@ type Proxies struct {
 	// Log, when set, hears which proxy is used and why, when that changes.
 	Log *slog.Logger
 
-	network func() string                        // nil: networkKey
+	network func() string                       // nil: networkKey
 	load    func(context.Context) *proxy.System // nil: proxy.LoadSystem
 
 	mu      sync.Mutex
