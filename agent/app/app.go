@@ -415,7 +415,7 @@ func listProbes(w io.Writer) error {
 func proxies(path string, log *slog.Logger) (*client.Proxies, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the proxy settings: %w", err)
 	}
 	settings, err := cfg.ProxySettings()
 	if err != nil {

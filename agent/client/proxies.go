@@ -37,15 +37,17 @@ type Proxies struct {
 
 // resolve returns the proxy for target, nil for none.
 func (p *Proxies) resolve(ctx context.Context, target string) (*url.URL, error) {
-	if p == nil {
-		u, _, err := proxy.Resolve(target, proxy.Settings{})
-		return u, err
+	s := proxy.Settings{}
+	if p != nil {
+		s = p.Settings
+		s.System = p.systemFor(ctx)
 	}
-	s := p.Settings
-	s.System = p.systemFor(ctx)
 	u, src, err := proxy.Resolve(target, s)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("choosing the proxy: %w", err)
+	}
+	if p == nil {
+		return u, nil
 	}
 	p.logDecision(target, u, src)
 	return u, nil
