@@ -242,3 +242,29 @@ func checkStoredOnce(t *testing.T, col *harness.Collector, agentID string) {
 		}
 	}
 }
+
+// TestHostFirewallRejectsUDP: the agent's own firewall refuses outgoing
+// UDP, so sendmsg fails with EPERM (nftables drops it in the output hook,
+// as host firewalls do). QUIC fails at once and the agent connects over
+// TCP, once: no churn of reconnects while the firewall stays.
+func TestHostFirewallRejectsUDP(t *testing.T) {
+	nsA, nsC := netns.New(t, "hostfw-a"), netns.New(t, "hostfw-c")
+	netns.Veth(t, nsA, "va", "10.205.1.2/24", nsC, "vc", "10.205.1.1/24")
+	const addr = "10.205.1.1:7443"
+	s := newSite(t, nsA, nsC, addr, []string{"10.205.1.1"})
+	nsA.Run(t, "nft", "add table inet hostfw; add chain inet hostfw out { type filter hook output priority 0; }; add rule inet hostfw out meta l4proto udp drop")
+	if _, _, err := s.enroll(addr); err != nil {
+		t.Fatalf("enrolling behind the host firewall: %v", err)
+	}
+	began := s.start()
+	st := s.waitStatus("the agent to connect over TCP", 10*time.Second, connectedOver("TCP"))
+	t.Logf("connected over TCP %s after starting", time.Since(began).Round(time.Millisecond))
+	time.Sleep(20 * time.Second)
+	now := s.status()
+	sessions := strings.Count(s.agent.Output(), "connected to collector")
+	if now == nil || !now.Connected || !now.Since.Equal(st.Since) || sessions != 1 {
+		t.Errorf("after 20 s: status %+v (connected since %s at first), %d sessions in the log; want one, unbroken", now, st.Since, sessions)
+	}
+	t.Logf("20 s later: still connected over TCP since %s, %d session", now.Since.Format(time.TimeOnly), sessions)
+	s.stop()
+}
