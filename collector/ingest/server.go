@@ -31,7 +31,7 @@ type Config struct {
 	Addr string // UDP address to listen on; default ":7443"
 	// TCPAddr is the TCP address of the fallback transport, for agents
 	// whose network blocks UDP; "" for none. Set to Addr, it takes the
-	// port number QUIC got (see listenTCP).
+	// port number QUIC got (see bind).
 	TCPAddr string
 	Hosts   []string // names and addresses for the server certificate
 	CA      *pki.CA
@@ -175,13 +175,9 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issuing the collector certificate: %w", err)
 	}
-	udpAddr, err := net.ResolveUDPAddr("udp", cfg.Addr)
+	udp, tcpLn, err := bind(cfg.Addr, cfg.TCPAddr)
 	if err != nil {
-		return nil, fmt.Errorf("QUIC address %q: %w", cfg.Addr, err)
-	}
-	udp, err := net.ListenUDP("udp", udpAddr)
-	if err != nil {
-		return nil, fmt.Errorf("QUIC listener: %w", err)
+		return nil, err
 	}
 	// The transport does not own a socket it was given: every way out of
 	// the server closes it (see close).
@@ -196,6 +192,9 @@ func Listen(cfg Config) (*Server, error) {
 		NextProtos: []string{protocol.ALPN},
 		// Revoked agents are refused in the handshake itself.
 		VerifyConnection: s.verifyConnection,
+	}
+	if tcpLn != nil {
+		s.listenTCP(tcpLn, tlsConf)
 	}
 	if err := s.loadRevoked(context.Background()); err != nil {
 		s.close()
@@ -217,12 +216,6 @@ func Listen(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("QUIC listener: %w", err)
 	}
 	s.ln = tquic.Listen(qln)
-	if cfg.TCPAddr != "" {
-		if err := s.listenTCP(tlsConf); err != nil {
-			s.close()
-			return nil, err
-		}
-	}
 	return s, nil
 }
 

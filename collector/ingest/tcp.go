@@ -2,10 +2,13 @@ package ingest
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sondehq/sonde/internal/transport/tcp"
@@ -29,20 +32,10 @@ const (
 	tcpWindow      = 256 << 10
 )
 
-// listenTCP opens the TCP listener, on cfg.TCPAddr. The same address as
-// QUIC's (cfg.Addr) means the same port number, even when the port asked
-// for was 0.
-func (s *Server) listenTCP(tc *tls.Config) error {
-	addr := s.cfg.TCPAddr
-	if addr == s.cfg.Addr {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return fmt.Errorf("TCP address %q: %w", addr, err)
-		}
-		addr = net.JoinHostPort(host, fmt.Sprint(s.udp.LocalAddr().(*net.UDPAddr).Port))
-	}
+// listenTCP serves the TCP fallback on ln.
+func (s *Server) listenTCP(ln net.Listener, tc *tls.Config) {
 	s.srcs = &sources{m: map[netip.Addr]*bucket{}}
-	ln, err := tcp.Listen(addr, tc, &tcp.Config{
+	s.tcp = tcp.NewListener(ln, tc, &tcp.Config{
 		HandshakeTimeout:   handshakeTimeout,
 		IdleTimeout:        idleTimeout,
 		MaxIncomingStreams: maxStreams,
@@ -50,11 +43,47 @@ func (s *Server) listenTCP(tc *tls.Config) error {
 		MaxHandshakes:      tcpHandshakes,
 		Admit:              func(a net.Addr) bool { return s.srcs.admit(a, time.Now()) },
 	})
+}
+
+// bindTries bounds the attempts at a port number free on both UDP and TCP
+// when the kernel picks it.
+const bindTries = 20
+
+// bind opens the UDP socket on addr and, unless tcpAddr is "", the TCP one
+// on tcpAddr. A tcpAddr equal to addr means the same port number on TCP,
+// even when the port asked for is 0: then the kernel's pick for UDP may be
+// taken on TCP, and bind tries another, up to bindTries times.
+func bind(addr, tcpAddr string) (*net.UDPConn, net.Listener, error) {
+	udpAddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
-		return fmt.Errorf("TCP listener (for agents whose network blocks UDP): %w", err)
+		return nil, nil, fmt.Errorf("QUIC address %q: %w", addr, err)
 	}
-	s.tcp = ln
-	return nil
+	same := tcpAddr == addr
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("QUIC address %q: %w", addr, err)
+	}
+	for try := 1; ; try++ {
+		udp, err := net.ListenUDP("udp", udpAddr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("QUIC listener: %w", err)
+		}
+		if tcpAddr == "" {
+			return udp, nil, nil
+		}
+		at := tcpAddr
+		if same {
+			at = net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+		}
+		ln, err := net.Listen("tcp", at)
+		if err == nil {
+			return udp, ln, nil
+		}
+		udp.Close()
+		if !same || udpAddr.Port != 0 || !errors.Is(err, syscall.EADDRINUSE) || try == bindTries {
+			return nil, nil, fmt.Errorf("TCP listener (for agents whose network blocks UDP): %w", err)
+		}
+	}
 }
 
 // TCPAddr is the address of the TCP listener, nil without one.
