@@ -154,7 +154,7 @@ func enrollAgent(t *testing.T, addr, token, pin, host, spoolDir string, capBytes
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	if _, err := client.Enroll(ctx, dir, addr, token, pin, protocol.Facts{Hostname: host, OS: "linux"}); err != nil {
+	if _, err := client.Enroll(ctx, dir, addr, token, pin, protocol.Facts{Hostname: host, OS: "linux"}, nil); err != nil {
 		t.Fatalf("enrolling %s: %v", host, err)
 	}
 	id, err := state.Load(dir)

@@ -90,7 +90,7 @@ func (f *fleet) enroll(ctx context.Context, token, pin string, perSecond, concur
 			defer func() { <-sem; wg.Done() }()
 			for attempt := 1; ; attempt++ {
 				ectx, cancel := context.WithTimeout(ctx, time.Minute)
-				cfg, err := client.Enroll(ectx, a.dir, f.addr, token, pin, a.facts)
+				cfg, err := client.Enroll(ectx, a.dir, f.addr, token, pin, a.facts, nil)
 				cancel()
 				if err == nil {
 					a.id = cfg.AgentID
