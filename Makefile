@@ -8,7 +8,7 @@ WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test test-faults test-packages packages soak lint bench fuzz mutants clean
+.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,16 +43,19 @@ soak: ## 1,000 simulated agents with reconnect churn against one collector (minu
 	$(GO) test -tags soak -count=1 -v -timeout 60m ./e2e/soak/
 
 lint: ## go vet (also for Windows and macOS), staticcheck, and wrapcheck (errors that cross a package name their operation; see .wrapcheck.yaml)
-	$(GO) vet -tags faults,soak ./...
+	$(GO) vet -tags faults,soak,bench ./...
 	GOOS=windows $(GO) vet ./...
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) build -o /dev/null ./cmd/sonde-agent
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/sonde-agent
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags faults,soak ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags faults,soak,bench ./...
 	$(GO) run github.com/tomarrell/wrapcheck/v2/cmd/wrapcheck@$(WRAPCHECK_VERSION) -test=false ./...
 
 bench: ## benchmarks: snapshot cost, probes, protocol encode/decode
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200x ./agent/... ./protocol/...
+
+bench-transport: ## QUIC against TCP with the real binaries in network namespaces: connect time where UDP is dropped, on-demand round trip, collector memory per agent (root, nftables; minutes)
+	$(GO) test -tags bench -count=1 -v -timeout 30m -run TestTransportFigures ./e2e/bench/
 
 FUZZTIME ?= 60s
 FUZZJOBS ?= 2

@@ -69,7 +69,7 @@ func TestKeepAliveCost(t *testing.T) {
 	connected := func(want int) func() bool {
 		return func() bool {
 			m, err := mon.scrape()
-			return err == nil && int(m.sum("sonde_agents_connected")) == want
+			return err == nil && int(m.Sum("sonde_agents_connected")) == want
 		}
 	}
 

@@ -14,12 +14,9 @@
 package soak
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -242,12 +239,12 @@ func waitConnected(t *testing.T, what string, f *fleet, mon *monitor, patience t
 	for {
 		_, up := f.total()
 		m, err := mon.scrape()
-		if err == nil && up == len(f.agents) && int(m.sum("sonde_agents_connected")) == len(f.agents) {
+		if err == nil && up == len(f.agents) && int(m.Sum("sonde_agents_connected")) == len(f.agents) {
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up after %s waiting for %s: %d agents say they are connected, the collector counts %.0f (%v)\nagent log:\n%s",
-				patience, what, up, m.sum("sonde_agents_connected"), err, f.log.report())
+				patience, what, up, m.Sum("sonde_agents_connected"), err, f.log.report())
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -417,102 +414,30 @@ func (m *monitor) sample() (sample, error) {
 	if err != nil {
 		return s, err
 	}
-	s.rss = statusField(string(status), "VmRSS:")
-	if s.cpu, err = procCPU(strconv.Itoa(m.pid)); err != nil {
+	s.rss = harness.StatusField(string(status), "VmRSS:")
+	if s.cpu, err = harness.ProcCPU(strconv.Itoa(m.pid)); err != nil {
 		return s, err
 	}
 	mt, err := m.scrape()
 	if err != nil {
 		return s, err
 	}
-	s.goroutines = int(mt.sum("go_goroutines"))
-	s.connected = int(mt.sum("sonde_agents_connected"))
-	s.stored = mt.sum("sonde_snapshots_ingested_total", `duplicate="false"`)
-	s.dups = mt.sum("sonde_snapshots_ingested_total", `duplicate="true"`)
-	s.busy = mt.sum("sonde_snapshots_rejected_total", `reason="busy"`)
-	s.ingestSum = mt.sum("sonde_ingest_duration_seconds_sum")
-	s.selfCPU, _ = procCPU("self")
+	s.goroutines = int(mt.Sum("go_goroutines"))
+	s.connected = int(mt.Sum("sonde_agents_connected"))
+	s.stored = mt.Sum("sonde_snapshots_ingested_total", `duplicate="false"`)
+	s.dups = mt.Sum("sonde_snapshots_ingested_total", `duplicate="true"`)
+	s.busy = mt.Sum("sonde_snapshots_rejected_total", `reason="busy"`)
+	s.ingestSum = mt.Sum("sonde_ingest_duration_seconds_sum")
+	s.selfCPU, _ = harness.ProcCPU("self")
 	return s, nil
 }
 
-// metrics is one scrape: series (name and labels) to value.
-type metrics map[string]float64
-
-// sum adds the series of name whose labels hold every one of labels.
-func (m metrics) sum(name string, labels ...string) float64 {
-	var total float64
-	for series, v := range m {
-		n, l, _ := strings.Cut(series, "{")
-		if n != name {
-			continue
-		}
-		ok := true
-		for _, want := range labels {
-			ok = ok && strings.Contains(l, want)
-		}
-		if ok {
-			total += v
-		}
-	}
-	return total
-}
-
-func (m *monitor) scrape() (metrics, error) {
-	resp, err := http.Get(m.metrics)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("/metrics: %s: %s", resp.Status, b)
-	}
-	out := metrics{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out, sc.Err()
-}
-
-// procCPU is the user + system CPU time of process pid ("self" for this
-// one), from /proc/PID/stat.
-func procCPU(pid string) (time.Duration, error) {
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name: state is field 3, utime 14, stime 15,
-	// in clock ticks (100 a second on Linux).
-	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-// statusField reads a "kB" line of /proc/PID/status, in bytes.
-func statusField(status, key string) int64 {
-	for line := range strings.Lines(status) {
-		if rest, ok := strings.CutPrefix(line, key); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func (m *monitor) scrape() (harness.Metrics, error) { return harness.Scrape(m.metrics) }
 
 // selfMemory is this process's resident memory now and at its peak.
 func selfMemory() (m struct{ rss, peak int64 }) {
 	b, _ := os.ReadFile("/proc/self/status")
-	m.rss, m.peak = statusField(string(b), "VmRSS:"), statusField(string(b), "VmHWM:")
+	m.rss, m.peak = harness.StatusField(string(b), "VmRSS:"), harness.StatusField(string(b), "VmHWM:")
 	return m
 }
 
