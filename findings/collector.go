@@ -11,7 +11,10 @@ func init() {
 }
 
 // reachability is the network probe's check of the collector: resolving
-// its name (absent when the address is an IP), then a fresh handshake.
+// its name (absent when the address is an IP), then the connection the
+// agent holds (live, absent when it holds none, and in snapshots from
+// agents before it was reported) or a fresh handshake (absent when the
+// live connection was reported alone), or both.
 type reachability struct {
 	Addr    string `json:"addr"`
 	Resolve *struct {
@@ -21,6 +24,10 @@ type reachability struct {
 		DurationMS float64 `json:"duration_ms"`
 		Error      string  `json:"error"`
 	} `json:"handshake"`
+	Live *struct {
+		Transport string  `json:"transport"`
+		RTTMS     float64 `json:"rtt_ms"`
+	} `json:"live"`
 	Intercepted *struct {
 		Issuer    string `json:"issuer"`
 		Root      string `json:"root"`
@@ -63,16 +70,28 @@ func analyzeCollector(in *input) []Finding {
 			Evidence: ev,
 		}}
 	case !c.OK && c.Handshake.Error != "" && c.Handshake.Error != noHandshake:
-		return []Finding{{
+		f := Finding{
 			ID: "collector.unreachable", Severity: Warning, Subject: addr,
 			Title:    fmt.Sprintf("The support server %s cannot be reached", addr),
 			Evidence: map[string]any{"collector": addr, "error": clip(c.Handshake.Error)},
-		}}
+		}
+		if c.Live != nil {
+			// The check was asked for while the agent's connection held.
+			f.Title = fmt.Sprintf("New connections to the support server %s fail; the agent's current one still works", addr)
+			f.Evidence["live_transport"] = clip(c.Live.Transport)
+		}
+		return []Finding{f}
 	case c.OK && c.Handshake.DurationMS >= float64(CollectorSlowHandshake/time.Millisecond):
 		return []Finding{{
 			ID: "collector.high-latency", Severity: Info, Subject: addr,
 			Title:    fmt.Sprintf("The connection to the support server %s is slow: %.0f ms to connect", addr, c.Handshake.DurationMS),
 			Evidence: map[string]any{"collector": addr, "handshake_ms": c.Handshake.DurationMS},
+		}}
+	case c.OK && c.Live != nil && c.Live.RTTMS >= float64(CollectorSlowRTT/time.Millisecond):
+		return []Finding{{
+			ID: "collector.high-latency", Severity: Info, Subject: addr,
+			Title:    fmt.Sprintf("The connection to the support server %s is slow: %.0f ms round trip", addr, c.Live.RTTMS),
+			Evidence: map[string]any{"collector": addr, "rtt_ms": c.Live.RTTMS, "transport": clip(c.Live.Transport)},
 		}}
 	}
 	return nil

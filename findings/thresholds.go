@@ -66,9 +66,13 @@ const (
 	InterfaceErrorRatio = 0.01
 	InterfaceDropRatio  = 0.05
 
-	// CollectorSlowHandshake is the QUIC handshake time with the
-	// collector at which collector.high-latency fires.
+	// CollectorSlowHandshake is the time of a fresh handshake with the
+	// collector at which collector.high-latency fires, and CollectorSlowRTT
+	// the smoothed round trip of the agent's live connection at which it
+	// fires: a QUIC handshake takes one round trip, TCP and TLS two, so a
+	// round trip of half a second makes handshakes of one second or more.
 	CollectorSlowHandshake = time.Second
+	CollectorSlowRTT       = 500 * time.Millisecond
 
 	// ClockSkewWarning and ClockSkewCritical are the offsets from the
 	// collector's clock, less half the round trip of their measurement, at

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -213,4 +214,27 @@ func BenchmarkDecodeSnapshot(b *testing.B) {
 			b.ReportMetric(float64(len(frame)), "wire_B")
 		})
 	}
+}
+
+// BenchmarkEncodeSnapshotAfterGC encodes a full snapshot after two garbage
+// collections, as an agent does: its full snapshots come minutes apart, with
+// collections in between, so nothing kept in a sync.Pool survives from one
+// to the next. B/op is what one such snapshot allocates to be compressed.
+func BenchmarkEncodeSnapshotAfterGC(b *testing.B) {
+	msg := fullSnapshot()
+	frame := mustAppend(b, msg)
+	b.SetBytes(int64(len(mustMarshal(b, msg))))
+	b.ReportAllocs()
+	buf := make([]byte, 0, 2*len(frame))
+	for b.Loop() {
+		b.StopTimer()
+		runtime.GC()
+		runtime.GC()
+		b.StartTimer()
+		var err error
+		if buf, err = Append(buf[:0], msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "wire_B")
 }

@@ -41,6 +41,8 @@
 // golden encodings in testdata change only together with the version.
 //
 // Nothing in this package can ask an agent to run a command, write a file or
-// evaluate a query: a request names compiled-in probes, and at most process
-// names that the processes probe compares with those running, nothing more.
+// evaluate a query: a request names compiled-in probes, at most process names
+// that the processes probe compares with those running, and at most a flag
+// asking to time a fresh connection to the agent's own collector, nothing
+// more.
 package protocol

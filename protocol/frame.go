@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/fxamacker/cbor/v2"
+	kflate "github.com/klauspost/compress/flate"
 )
 
 // Frame limits.
@@ -200,21 +200,17 @@ func decodePayload(hd Header, payload []byte) (Message, error) {
 	return m, nil
 }
 
-var writers = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.BestSpeed)
-	return w
-}}
-
+// deflate compresses p into a raw DEFLATE stream (RFC 1951) with
+// klauspost/compress's stateless encoder: it keeps no window or hash
+// chains between calls, so nothing of a megabyte is built again once a
+// garbage collection has emptied a pool (compress/flate's writer is 1.2 MB,
+// and an agent's full snapshots come minutes apart). Any DEFLATE decoder
+// reads the stream, compress/flate's in inflate among them: the wire does
+// not change.
 func deflate(p []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(p) / 3)
-	w := writers.Get().(*flate.Writer)
-	defer writers.Put(w)
-	w.Reset(&buf)
-	if _, err := w.Write(p); err != nil {
-		return nil, fmt.Errorf("compressing: %w", err)
-	}
-	if err := w.Close(); err != nil {
+	if err := kflate.StatelessDeflate(&buf, p, true, nil); err != nil {
 		return nil, fmt.Errorf("compressing: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -62,6 +62,12 @@ func goldenMessages() []namedMessage {
 			Probes:    []string{"disks", "processes"},
 			Deadline:  1732458926123,
 		}},
+		{"snapshot-request-fresh", &SnapshotRequest{
+			RequestID:      testRequestID,
+			Deadline:       1732458926123,
+			Ticket:         "INC-4711",
+			FreshHandshake: true,
+		}},
 		{"snapshot-request-processes", &SnapshotRequest{
 			RequestID: testRequestID,
 			Probes:    []string{"processes"},

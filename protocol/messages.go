@@ -129,6 +129,15 @@ type SnapshotRequest struct {
 	// see ValidProcessName. Empty when none; an empty list signs and
 	// encodes exactly as requests did before the field existed.
 	Processes []string `cbor:"8,keyasint,omitempty"`
+	// FreshHandshake asks for a connectivity check: the network probe times
+	// a fresh connection to the collector the agent is enrolled with (the
+	// agent's own address, transport and identity; nothing in the request
+	// names where or how), beside the connection it holds. Without it, a
+	// connected agent reports its live connection (transport, round trip,
+	// time up) and dials nothing. A bundle asks for it. False signs and
+	// encodes exactly as requests did before the field existed, and an
+	// older agent ignores it (and dials on every full snapshot anyway).
+	FreshHandshake bool `cbor:"9,keyasint,omitempty"`
 }
 
 // Kind tells an on-demand snapshot from a periodic health one.

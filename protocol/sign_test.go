@@ -194,3 +194,38 @@ func TestSigningBytesWithoutProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestSignCoversFreshHandshake: the connectivity-check flag is signed like
+// the rest: set or cleared after signing, the request fails verification;
+// left false, the request signs as it did before the field existed.
+func TestSignCoversFreshHandshake(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	v := &Verifier{Key: pub, AgentID: testAgentID}
+	for i, fresh := range []bool{true, false} {
+		r := &SnapshotRequest{RequestID: testRequestID, Deadline: now.Add(time.Minute).UnixMilli(), FreshHandshake: fresh}
+		if err := r.Sign(key, testAgentID, bytes.Repeat([]byte{byte(2*i + 1)}, nonceLen)); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Verify(r, now); err != nil {
+			t.Fatalf("a signed request, FreshHandshake %v: %v", fresh, err)
+		}
+		r.Nonce = bytes.Repeat([]byte{byte(2*i + 2)}, nonceLen)
+		if err := r.Sign(key, testAgentID, r.Nonce); err != nil {
+			t.Fatal(err)
+		}
+		r.FreshHandshake = !fresh
+		if err := v.Verify(r, now); !errors.Is(err, ErrSignature) {
+			t.Errorf("FreshHandshake turned %v after signing: %v, want %v", !fresh, err, ErrSignature)
+		}
+	}
+	b, err := os.ReadFile(goldenPath("snapshot-request"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload := splitFrame(t, b)
+	m := goldenMessage(t, "snapshot-request").(*SnapshotRequest)
+	if got, _ := m.SigningBytes(); !bytes.Equal(got, append([]byte("sonde/1 snapshot-request\x00"), payload...)) {
+		t.Errorf("a request without the flag signs differently from before the field: %x", got)
+	}
+}

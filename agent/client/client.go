@@ -105,9 +105,22 @@ func (c *Client) dial() *dialer {
 func (c *Client) Env(health bool) *probe.Env {
 	return &probe.Env{Health: health, Collector: &probe.Collector{
 		Addr:      c.ID.Collector,
+		Live:      c.liveConn,
 		Handshake: c.handshake,
 		Offset:    c.clockOffset,
 	}, Delivery: c.Delivery, Reachability: c.Reachability}
+}
+
+// liveConn reports the connection the client holds to its collector, with
+// the round trip its transport measures along the way: what the network
+// probe reports instead of dialing a new one.
+func (c *Client) liveConn() (probe.LiveConn, bool) {
+	l := c.conn.Load()
+	if l == nil || l.conn.Context().Err() != nil {
+		return probe.LiveConn{}, false
+	}
+	st := l.conn.Stats()
+	return probe.LiveConn{Transport: l.conn.Kind(), RTT: st.SmoothedRTT, RTTVar: st.MeanDeviation, Since: l.since}, true
 }
 
 // Delivery reports how this client's snapshots fared since it started; the
@@ -136,7 +149,8 @@ func (c *Client) clockOffset() (offset, rtt time.Duration, ok bool) {
 }
 
 // handshake times a fresh handshake with the collector, over the transport
-// the agent would connect with.
+// the agent would connect with. The network probe asks for one only when
+// the client holds no connection, or the request asked (see liveConn).
 func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 	cert := c.certificate()
 	tc, err := tlsConfig(c.ID.Collector, c.ID.CA, &cert)
@@ -153,8 +167,12 @@ func (c *Client) handshake(ctx context.Context) (time.Duration, error) {
 	return took, nil
 }
 
-// live holds the current connection, for an atomic pointer.
-type live struct{ conn transport.Conn }
+// live holds the current connection, for an atomic pointer, and when its
+// hello was answered.
+type live struct {
+	conn  transport.Conn
+	since time.Time
+}
 
 // ErrRunning is returned by Run on a Client that is running already.
 var ErrRunning = errors.New("client: Run called while the client is running")
@@ -278,7 +296,7 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	c.report(conn, nil)
 
 	c.interval.Store(int64(interval))
-	cur := &live{conn}
+	cur := &live{conn: conn, since: time.Now()}
 	c.conn.Store(cur)
 	defer c.conn.CompareAndSwap(cur, nil)
 	if c.Spool == nil {
@@ -403,6 +421,7 @@ func (c *Client) answer(ctx context.Context, str transport.Stream) {
 	str.SetDeadline(time.UnixMilli(req.Deadline).Add(ackTimeout))
 	env := c.Env(false)
 	env.Processes = req.Processes // names to look for, never to run
+	env.Collector.Fresh = req.FreshHandshake
 	snap := c.takeIn(ctx, env, protocol.KindFull, req.RequestID, req.Probes, timeout)
 	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes), "processes", len(req.Processes))
 	err = c.send(str, snap)

@@ -329,6 +329,7 @@ func (c *Client) fault(ctx context.Context, trigger string, cause error) {
 	c.mu.Unlock()
 	env := c.Env(false)
 	if cause != nil {
+		env.Collector.Live = nil // the connection is gone: cause is why
 		env.Collector.Handshake = func(context.Context) (time.Duration, error) { return 0, cause }
 	}
 	snap := c.takeIn(ctx, env, protocol.KindFull, "", nil, faultProbeTimeout)

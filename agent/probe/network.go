@@ -113,17 +113,36 @@ type NetworkCounters struct {
 	TxDrops   uint64 `json:"tx_drops"`
 }
 
-// NetworkReachability reports the steps of reaching the collector.
+// NetworkReachability reports whether the collector can be reached: its
+// name resolved (unless it is an address), then the connection the agent
+// holds to it (Live), or a fresh handshake when it holds none or the
+// request asked for one (Handshake). OK is the outcome of the fresh
+// handshake when one was due, else the live connection's.
 type NetworkReachability struct {
 	Addr      string       `json:"addr"`
 	Resolve   *NetworkStep `json:"resolve,omitempty"`
 	Addresses []string     `json:"addresses,omitempty"`
-	Handshake NetworkStep  `json:"handshake"`
+	// Live is the agent's connection to the collector, as its transport
+	// measures it; absent when it holds none.
+	Live *NetworkLive `json:"live,omitempty"`
+	// Handshake times a fresh connection (resolving excluded); absent when
+	// the live connection was reported alone.
+	Handshake *NetworkStep `json:"handshake,omitempty"`
 	// Intercepted names the server that answered the handshake in the
 	// collector's place, with a certificate the collector's CA did not
 	// sign: a TLS-inspecting proxy, most often.
 	Intercepted *NetworkInterception `json:"intercepted,omitempty"`
 	OK          bool                 `json:"ok"`
+}
+
+// NetworkLive is the agent's connection to the collector: its transport
+// ("quic" or "tcp"), its smoothed round trip and that round trip's mean
+// deviation (absent until measured), and how long it has been up.
+type NetworkLive struct {
+	Transport string  `json:"transport"`
+	RTTMS     float64 `json:"rtt_ms,omitempty"`
+	RTTVarMS  float64 `json:"rtt_var_ms,omitempty"`
+	UpS       int64   `json:"up_s"`
 }
 
 // NetworkInterception is a TLS-inspecting proxy (or another server) in
@@ -312,26 +331,29 @@ func mergeCounters(ifs []NetworkInterface, counters []ifCounters) []NetworkInter
 	return ifs
 }
 
-// reach resolves the collector's host, unless it is an address, and then
-// asks the agent's transport for a fresh handshake. A failure is reported
-// in the result, not as the probe's error.
+// reach resolves the collector's host, unless it is an address, and
+// reports the agent's live connection to the collector; it asks the
+// agent's transport for a fresh handshake only when there is no live
+// connection or c.Fresh asks. A failure is reported in the result, not as
+// the probe's error.
 func (p *networkProbe) reach(ctx context.Context, c *Collector) *NetworkReachability {
 	r := &NetworkReachability{Addr: c.Addr}
-	host, _, err := net.SplitHostPort(c.Addr)
-	if err != nil {
-		host = c.Addr
-	}
-	if _, err := netip.ParseAddr(host); err != nil {
-		start := p.now()
-		addrs, err := p.lookupHost(ctx, host)
-		r.Resolve = &NetworkStep{DurationMS: millis(p.now().Sub(start))}
-		if err != nil {
-			r.Resolve.Error = err.Error()
-			r.Handshake.Error = "skipped: the collector's name did not resolve"
-			return r
+	if c.Live != nil {
+		if l, ok := c.Live(); ok {
+			r.Live = &NetworkLive{Transport: l.Transport, RTTMS: millis(l.RTT), RTTVarMS: millis(l.RTTVar),
+				UpS: int64(max(p.now().Sub(l.Since), 0) / time.Second)}
+			r.OK = true
 		}
-		sort.Strings(addrs)
-		r.Addresses = addrs
+	}
+	resolved := p.resolve(ctx, r)
+	if r.Live != nil && !c.Fresh {
+		return r
+	}
+	r.OK = false
+	r.Handshake = &NetworkStep{}
+	if !resolved {
+		r.Handshake.Error = "skipped: the collector's name did not resolve"
+		return r
 	}
 	if c.Handshake == nil {
 		r.Handshake.Error = "no handshake available"
@@ -353,6 +375,28 @@ func (p *networkProbe) reach(ctx context.Context, c *Collector) *NetworkReachabi
 	}
 	r.OK = true
 	return r
+}
+
+// resolve looks the collector's host up, unless it is an address, into r;
+// it reports whether the host is an address or resolved.
+func (p *networkProbe) resolve(ctx context.Context, r *NetworkReachability) bool {
+	host, _, err := net.SplitHostPort(r.Addr)
+	if err != nil {
+		host = r.Addr
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	start := p.now()
+	addrs, err := p.lookupHost(ctx, host)
+	r.Resolve = &NetworkStep{DurationMS: millis(p.now().Sub(start))}
+	if err != nil {
+		r.Resolve.Error = err.Error()
+		return false
+	}
+	sort.Strings(addrs)
+	r.Addresses = addrs
+	return true
 }
 
 // millis converts d to milliseconds, keeping microseconds.

@@ -103,6 +103,67 @@ func TestNetwork(t *testing.T) {
 	}
 }
 
+// TestNetworkCollector: while the agent holds a connection to the
+// collector, the network probe reports it (transport, round trip, time up)
+// and dials nothing, unless the request asks for a fresh handshake; with no
+// live connection it times a fresh one. The name is resolved either way:
+// a resolver that fails while the connection holds is worth knowing.
+func TestNetworkCollector(t *testing.T) {
+	resolves := func(c *stepClock, host string) ([]string, error) {
+		c.advance(2500 * time.Microsecond)
+		return []string{"203.0.113.7", "2001:db8::7"}, nil
+	}
+	fails := func(c *stepClock, host string) ([]string, error) {
+		c.advance(3 * time.Millisecond)
+		return nil, errors.New("lookup " + host + ": no such host")
+	}
+	quic := func(c *stepClock) (probe.LiveConn, bool) {
+		return probe.LiveConn{Transport: "quic", RTT: 23456 * time.Microsecond, RTTVar: 4100 * time.Microsecond,
+			Since: c.now().Add(-3*time.Hour - 1500*time.Millisecond)}, true
+	}
+	for _, tc := range []struct {
+		name   string
+		live   func(c *stepClock) (probe.LiveConn, bool)
+		fresh  bool
+		lookup func(c *stepClock, host string) ([]string, error)
+		dials  int
+	}{
+		{name: "live", live: quic, lookup: resolves},
+		{name: "live-unresolved", live: quic, lookup: fails},
+		{name: "live-fresh", fresh: true, lookup: resolves, dials: 1, live: func(c *stepClock) (probe.LiveConn, bool) {
+			// Over TCP, before its first ping came back.
+			return probe.LiveConn{Transport: "tcp", Since: c.now().Add(-40 * time.Millisecond)}, true
+		}},
+		{name: "not-connected", lookup: resolves, dials: 1, live: func(*stepClock) (probe.LiveConn, bool) { return probe.LiveConn{}, false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join("testdata", "network", "laptop")
+			clock := newStepClock()
+			p := probe.NewTestNetwork(probe.NetworkFakes{
+				Interfaces: interfacesFrom(t, filepath.Join(dir, "interfaces.json")),
+				LookupHost: func(_ context.Context, host string) ([]string, error) { return tc.lookup(clock, host) },
+				Now:        clock.now,
+			})
+			dials := 0
+			env := &probe.Env{Collector: &probe.Collector{Addr: "collector.example.com:7443", Fresh: tc.fresh,
+				Live: func() (probe.LiveConn, bool) { return tc.live(clock) },
+				Handshake: func(context.Context) (time.Duration, error) {
+					dials++
+					clock.advance(61500 * time.Microsecond)
+					return 0, nil
+				}}}
+			v, err := p.Collect(probe.WithRoot(context.Background(), filepath.Join(dir, "root")), env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dials != tc.dials {
+				t.Errorf("%d handshakes, want %d", dials, tc.dials)
+			}
+			probetest.Compare(t, v.(*probe.NetworkResult).Collector, filepath.Join("testdata", "network", "collector", tc.name+".json"))
+		})
+	}
+}
+
 // TestNetworkWindows reads the sockets, and their owners' PIDs, from
 // Windows's owner-PID socket tables. The tables are written by hand after
 // the documented row layouts (MIB_TCPROW_OWNER_PID and the others), as no

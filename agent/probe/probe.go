@@ -84,13 +84,36 @@ func (e *Env) scrubbed() []protocol.Scrub {
 type Collector struct {
 	// Addr is the collector's host:port as enrolled.
 	Addr string
-	// Handshake opens and closes a fresh QUIC connection to the collector
-	// and returns how long the handshake took.
+	// Live reports the connection the agent holds to the collector; ok is
+	// false while it holds none (or Live is nil). The network probe reports
+	// it as it is instead of dialing: a fresh connection costs milliseconds
+	// of CPU, too much for every full snapshot.
+	Live func() (conn LiveConn, ok bool)
+	// Fresh asks the network probe for a fresh handshake even while a live
+	// connection is there: the request asked for a connectivity check
+	// (protocol.SnapshotRequest.FreshHandshake; a bundle does).
+	Fresh bool
+	// Handshake opens and closes a fresh connection to the collector, over
+	// the transport the agent would connect with, and returns how long the
+	// handshake took. The network probe calls it only when Live reports no
+	// connection, or when Fresh asks.
 	Handshake func(ctx context.Context) (time.Duration, error)
 	// Offset returns the collector's clock minus this machine's, measured
 	// at the last hello, and the round trip of that measurement; ok is
 	// false until one was made.
 	Offset func() (offset, rtt time.Duration, ok bool)
+}
+
+// LiveConn is the agent's connection to its collector, as its transport
+// measures it along the way (see transport.Stats).
+type LiveConn struct {
+	// Transport is "quic" or "tcp".
+	Transport string
+	// RTT is the smoothed round trip, RTTVar its mean deviation; zero until
+	// the transport has measured one.
+	RTT, RTTVar time.Duration
+	// Since is when the connection was made (its hello answered).
+	Since time.Time
 }
 
 // Spec says when a probe runs and where it has data.

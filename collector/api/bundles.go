@@ -132,7 +132,9 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 	}
 	in := &bundle.Input{Ticket: t.Ref, AgentID: ag.ID, KB: a.Bundles.KB, Version: a.Bundles.Version, Created: time.Now(),
 		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
-	snapCtx, cancel := context.WithTimeout(ingest.WithTicket(ctx, t.Ref), timeout)
+	// A bundle is evidence for a ticket: its snapshot checks connectivity
+	// afresh, beside the connection the agent holds.
+	snapCtx, cancel := context.WithTimeout(ingest.WithFreshHandshake(ingest.WithTicket(ctx, t.Ref)), timeout)
 	// Every probe the agent has, the heavy ones (logs, software, storage
 	// health) included, which a snapshot that names none leaves out.
 	id, err := a.Agents.RequestSnapshot(snapCtx, ag.ID, ag.Probes)

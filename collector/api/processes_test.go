@@ -18,6 +18,7 @@ import (
 // is offline, or fails with err when set.
 type askedAgents struct {
 	probes, processes []string
+	fresh             bool // a connectivity check was asked for
 	calls             int
 	err               error
 }
@@ -25,7 +26,7 @@ type askedAgents struct {
 func (a *askedAgents) Connected() map[string]ingest.Link { return map[string]ingest.Link{} }
 func (a *askedAgents) RequestSnapshot(ctx context.Context, _ string, probes []string) (int64, error) {
 	a.calls++
-	a.probes, a.processes = probes, ingest.ProcessesFrom(ctx)
+	a.probes, a.processes, a.fresh = probes, ingest.ProcessesFrom(ctx), ingest.FreshHandshakeFrom(ctx)
 	if a.err != nil {
 		return 0, a.err
 	}

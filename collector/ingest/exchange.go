@@ -246,8 +246,9 @@ func hungUp(err error) bool {
 // (all when empty), stores it and returns its stored ID. It gives up at the
 // context's deadline, and sooner, with a NotAnsweringError, when the agent
 // has gone silent (see liveness.go). The context says which ticket the
-// snapshot is for (WithTicket) and which processes L2 asks about
-// (WithProcesses).
+// snapshot is for (WithTicket), which processes L2 asks about
+// (WithProcesses) and whether to check connectivity afresh
+// (WithFreshHandshake).
 func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []string) (id int64, err error) {
 	ac := s.lookup(agentID)
 	if ac == nil {
@@ -291,7 +292,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		deadline = latest // agents refuse requests that claim to live longer
 	}
 	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli(), Ticket: ticketFrom(ctx),
-		Processes: ProcessesFrom(ctx)}
+		Processes: ProcessesFrom(ctx), FreshHandshake: FreshHandshakeFrom(ctx)}
 	if err := req.Validate(); err != nil {
 		return 0, fmt.Errorf("asking for a snapshot: %w", err)
 	}
@@ -362,6 +363,22 @@ func WithProcesses(ctx context.Context, names []string) context.Context {
 func ProcessesFrom(ctx context.Context) []string {
 	names, _ := ctx.Value(processesKey{}).([]string)
 	return names
+}
+
+type freshKey struct{}
+
+// WithFreshHandshake returns a context whose snapshot requests ask the
+// agent for a connectivity check (protocol.SnapshotRequest.FreshHandshake):
+// its network probe times a fresh connection to the collector beside the
+// one it holds, which it otherwise reports alone.
+func WithFreshHandshake(ctx context.Context) context.Context {
+	return context.WithValue(ctx, freshKey{}, true)
+}
+
+// FreshHandshakeFrom reports whether WithFreshHandshake marked ctx.
+func FreshHandshakeFrom(ctx context.Context) bool {
+	fresh, _ := ctx.Value(freshKey{}).(bool)
+	return fresh
 }
 
 func newID(n int) string { return hex.EncodeToString(randomBytes(n)) }

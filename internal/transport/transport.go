@@ -55,7 +55,9 @@ type Conn interface {
 	Kind() string
 }
 
-// Stats are what the collector's liveness check and request timeouts read.
+// Stats are what the collector's liveness check and request timeouts read,
+// and what the agent reports of its connection in a snapshot instead of
+// timing a fresh handshake.
 type Stats struct {
 	// Received counts what has arrived from the peer, authenticated: QUIC
 	// packets, or reads from the TLS connection on TCP. It only grows; a
@@ -65,7 +67,9 @@ type Stats struct {
 	// after a send means nothing is answering.
 	Received uint64
 	// SmoothedRTT and MeanDeviation estimate the round trip (RFC 9002 on
-	// QUIC; from pings, RFC 6298 style, on TCP). Zero until measured.
+	// QUIC, from the handshake on; from pings, RFC 6298 style, on TCP, the
+	// first sent as the connection starts, then with keep-alives and
+	// writes). Zero until measured.
 	SmoothedRTT   time.Duration
 	MeanDeviation time.Duration
 }

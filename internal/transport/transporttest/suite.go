@@ -63,6 +63,7 @@ func Run(t *testing.T, kind string, mk Maker) {
 		{"IdleTimeout", testIdleTimeout},
 		{"KeepAliveHoldsAnIdleConnection", testKeepAlive},
 		{"DataSentIsAnswered", testAnswered},
+		{"RoundTripKnownWithoutTraffic", testRoundTripKnown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -377,5 +378,32 @@ func testAnswered(t *testing.T, mk func(*testing.T, Options) Pair) {
 	}
 	if st.SmoothedRTT <= 0 {
 		t.Errorf("no round trip measured: %+v", st)
+	}
+}
+
+// testRoundTripKnown: both sides of a connection that carried no stream
+// know its round trip soon after the handshake, and keep knowing it: the
+// agent reports its connection's round trip instead of dialing a new one
+// to time a handshake.
+func testRoundTripKnown(t *testing.T, mk func(*testing.T, Options) Pair) {
+	p := mk(t, Options{KeepAlive: 100 * time.Millisecond})
+	for _, side := range []struct {
+		name string
+		c    transport.Conn
+	}{{"client", p.Client}, {"server", p.Server}} {
+		deadline := time.Now().Add(2 * time.Second)
+		st := side.c.Stats()
+		for st.SmoothedRTT <= 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+			st = side.c.Stats()
+		}
+		if st.SmoothedRTT <= 0 || st.SmoothedRTT > time.Second || st.MeanDeviation < 0 {
+			t.Errorf("%s: round trip %s ± %s on loopback, 2 s after connecting with no stream opened", side.name, st.SmoothedRTT, st.MeanDeviation)
+		}
+	}
+	// Through keep-alives alone, the estimate stays there.
+	time.Sleep(300 * time.Millisecond)
+	if st := p.Client.Stats(); st.SmoothedRTT <= 0 || st.SmoothedRTT > time.Second {
+		t.Errorf("client: round trip %s after idling with keep-alives", st.SmoothedRTT)
 	}
 }
