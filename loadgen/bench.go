@@ -29,7 +29,12 @@ type BenchConfig struct {
 	IngestWarmup   time.Duration
 	IngestWindow   time.Duration
 	Settle         time.Duration
-	Log            io.Writer
+	// ProfileDir, when set, runs the collector with --pprof and keeps a
+	// CPU profile of it, ProfileLength long, taken as the ingest burst
+	// begins and as the restarted collector is ready in the storm.
+	ProfileDir    string
+	ProfileLength time.Duration
+	Log           io.Writer
 }
 
 // BenchResult is both scenarios and the machine they ran on.
@@ -66,6 +71,15 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 			fmt.Fprintf(cfg.Log, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		}
 	}
+	var prof *profiler
+	if cfg.ProfileDir != "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		prof = &profiler{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: cfg.ProfileDir, length: orDefault(cfg.ProfileLength, 15*time.Second), log: log}
+		col.Args = append(col.Args, "--pprof", prof.addr)
+	}
 	if err := col.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -82,6 +96,10 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	base := Config{Collector: col.QUIC, API: "http://" + col.HTTP, APIKey: key, Token: token, Pin: pin,
 		CacheDir: filepath.Join(dir, "identities"), PerSocket: cfg.PerSocket, HealthInterval: cfg.HealthInterval,
 		Settle: cfg.Settle, Log: cfg.Log}
+	if prof != nil {
+		base.Profile = prof.start
+		base.Heap = prof.heap
+	}
 
 	small := base
 	small.Agents, small.PID = cfg.Small, col.PID()
@@ -99,7 +117,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	large := base
 	large.Agents, large.PID = cfg.Large, col.PID()
-	large.Storm, large.Restart = "restart", col.Restart
+	large.Storm, large.Restart, large.StormWait = "restart", col.Restart, 5*time.Minute
 	log("scenario 2: %d agents", cfg.Large)
 	if res.Large, err = Run(ctx, large); err != nil {
 		return res, fmt.Errorf("bench, %d agents: %w", cfg.Large, err)

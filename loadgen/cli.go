@@ -171,6 +171,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&b.IngestWarmup, "ingest-warmup", 3*time.Second, "burst time not counted")
 	fs.DurationVar(&b.IngestWindow, "ingest-window", 15*time.Second, "burst time counted (the raw ceiling gets the same)")
 	fs.DurationVar(&b.Settle, "settle", 10*time.Second, "wait with every agent connected before reading the collector's memory")
+	fs.StringVar(&b.ProfileDir, "profile-dir", "", "run the collector with --pprof and keep CPU profiles of it (ingest burst, reconnect storm) in this `dir`")
+	fs.DurationVar(&b.ProfileLength, "profile-length", 15*time.Second, "length of each CPU profile")
 	if rest, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -187,6 +189,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("bench: --health-interval must be at least %s", minHealthEvery)
 	case b.PerSocket < 1 || b.PerSocket > maxPerSocket:
 		return fmt.Errorf("bench: --per-socket must be 1 to %d", maxPerSocket)
+	case b.ProfileLength < time.Second || b.ProfileLength > 5*time.Minute:
+		return errors.New("bench: --profile-length must be 1s to 5m")
 	}
 	if _, err := os.Stat(b.CollectorBin); err != nil {
 		return fmt.Errorf("bench: the collector binary: %w (make build)", err)

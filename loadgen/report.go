@@ -39,7 +39,8 @@ func (r *Report) Print(w io.Writer) {
 		if st.How == "restart" {
 			extra = fmt.Sprintf(" (collector ready again after %s)", st.Restarted.Round(time.Millisecond))
 		}
-		p("reconnect storm        %s of %d: all back in %s%s", st.How, st.Dropped, st.Back.Round(time.Millisecond), extra)
+		p("reconnect storm        %s of %d: all back in %s%s; half in %s, 90%% in %s, 99%% in %s", st.How, st.Dropped,
+			st.Back.Round(time.Millisecond), extra, st.Half.Round(time.Millisecond), st.Most.Round(time.Millisecond), st.Nearly.Round(time.Millisecond))
 	}
 	p("health snapshots       %d acked, %d skipped (one already in flight), %d busy answers", r.HealthAcked, r.HealthSkipped, r.Busy)
 	p("requests answered      %d (%d refused)", r.Answered, r.Refused)
@@ -66,7 +67,8 @@ func (b *BenchResult) Targets() []Target {
 			fmt.Sprintf("%.1f KB (%.1f KB added an agent)", l.RSSPerAgent()/1e3, l.RSSPerAgentAdded()/1e3), l.RSSPerAgent() <= 120e3})
 		if st := l.Storm; st != nil {
 			out = append(out, Target{fmt.Sprintf("reconnect storm: all %d back ≤ 20 s", st.Dropped),
-				fmt.Sprintf("%s after the restart began (collector ready after %s)", st.Back.Round(100*time.Millisecond), st.Restarted.Round(100*time.Millisecond)),
+				fmt.Sprintf("%s after the restart began (collector ready after %s; 90%% back in %s, 99%% in %s)", st.Back.Round(100*time.Millisecond),
+					st.Restarted.Round(100*time.Millisecond), st.Most.Round(100*time.Millisecond), st.Nearly.Round(100*time.Millisecond)),
 				st.AllBack && st.Back <= 20*time.Second})
 		}
 	}

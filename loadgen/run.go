@@ -48,6 +48,13 @@ type Config struct {
 	// returns its new PID.
 	Restart func(context.Context) (int, error)
 	Hold    time.Duration // keep the fleet running this long at the end (health snapshots)
+	// Profile, when set, is called as the ingest burst and the storm
+	// begin, with the phase's name; the function it returns is called
+	// when the phase is over (bench.go: a CPU profile of the collector).
+	Profile func(ctx context.Context, phase string) (done func())
+	// Heap, when set, is called once the collector's memory with every
+	// agent connected has been read (bench.go: a heap profile of it).
+	Heap func(ctx context.Context, phase string)
 
 	Log io.Writer // progress; nil for none
 }
@@ -80,7 +87,10 @@ type StormResult struct {
 	Dropped   int           // connections up when it began
 	Back      time.Duration // from the drop (or the restart's start) to all back
 	Restarted time.Duration // restart only: until the collector answered again
-	AllBack   bool
+	// Half, Most and Nearly are when 50%, 90% and 99% of them had
+	// connected again: the tail after them is agents in backoff.
+	Half, Most, Nearly time.Duration
+	AllBack            bool
 }
 
 // RSSPerAgent is the collector's RSS divided by the agents connected.
@@ -167,6 +177,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.API != "" {
 		r.CollectorSees = scrapeConnected(ctx, cfg.API)
 	}
+	if cfg.Heap != nil {
+		cfg.Heap(ctx, fmt.Sprintf("%d-connected", cfg.Agents))
+	}
 	cfg.logf("collector RSS %.1f MB before, %.1f MB with %d agents: %.1f KB an agent (%.1f KB added an agent)",
 		float64(r.RSSBefore)/1e6, float64(r.RSSConnected)/1e6, cfg.Agents, r.RSSPerAgent()/1e3, r.RSSPerAgentAdded()/1e3)
 
@@ -181,10 +194,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.logf("on-demand: %d ok, %d rate-limited, %d not sent: %s", res.OK, res.RateLimited, res.NotSent, res.Latency)
 	}
 	if cfg.IngestKind != 0 {
+		done := cfg.profile(ctx, "ingest")
 		res, err := f.Burst(ctx, cfg.IngestKind, max(cfg.IngestSenders, 1), cfg.IngestWarmup, orDefault(cfg.IngestWindow, 10*time.Second))
 		if err != nil {
 			return r, err
 		}
+		done()
 		r.Ingest = &res
 		cfg.logf("ingest (%s, %d B, %d senders): %.0f acked/s, %d busy, %d failed; %s", cfg.IngestKind, res.WireSize, res.Senders,
 			res.Rate, res.Busy, res.Failed, res.Latency)
@@ -247,12 +262,27 @@ func storm(ctx context.Context, cfg *Config, f *Fleet) (*StormResult, int, error
 			return st, 0, fmt.Errorf("storm: restarting the collector: %w", err)
 		}
 		st.Restarted = time.Since(start)
+		done := cfg.profile(ctx, "reconnect-storm")
+		defer done()
 	default:
 		return st, 0, fmt.Errorf("storm: %q is not drop or restart", cfg.Storm)
 	}
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	for f.connects.Load()-before < int64(st.Dropped) || f.Connected() < cfg.Agents {
+	marks := []struct {
+		frac float64
+		at   *time.Duration
+	}{{0.5, &st.Half}, {0.9, &st.Most}, {0.99, &st.Nearly}}
+	for {
+		back := f.connects.Load() - before
+		for _, m := range marks {
+			if *m.at == 0 && float64(back) >= m.frac*float64(st.Dropped) {
+				*m.at = time.Since(start)
+			}
+		}
+		if back >= int64(st.Dropped) && f.Connected() >= cfg.Agents {
+			break
+		}
 		if time.Since(start) > cfg.StormWait {
 			st.Back = time.Since(start)
 			return st, pid, fmt.Errorf("storm: %d of %d agents back after %s (errors: %v)", f.Connected(), cfg.Agents, cfg.StormWait, f.errs.top())
@@ -296,6 +326,14 @@ func scrapeConnected(ctx context.Context, api string) float64 {
 		return -1
 	}
 	return sum
+}
+
+// profile starts cfg.Profile for phase, if set.
+func (c *Config) profile(ctx context.Context, phase string) (done func()) {
+	if c.Profile == nil {
+		return func() {}
+	}
+	return c.Profile(ctx, phase)
 }
 
 func orDefault(d, def time.Duration) time.Duration {
