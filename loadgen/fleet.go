@@ -56,16 +56,15 @@ type Fleet struct {
 	pushSem  chan struct{}
 	interval atomic.Int64 // health interval in force, ns
 
-	up         atomic.Int64 // agents connected (hello answered)
-	connects   atomic.Int64 // successful hellos, all told
-	healthAck  atomic.Int64 // health snapshots acked
-	skipped    atomic.Int64 // health pushes skipped (one in flight, or PushConcurrency reached)
-	busy       atomic.Int64 // snapshots the collector told to retry later
-	answered   atomic.Int64 // on-demand requests answered and acked
-	refused    atomic.Int64 // requests refused (bad signature, unknown probe...)
-	burstAcked atomic.Int64
-	pushLat    Latencies // write to ack, health pushes and bursts
-	errs       errCounter
+	up        atomic.Int64 // agents connected (hello answered)
+	connects  atomic.Int64 // successful hellos, all told
+	healthAck atomic.Int64 // health snapshots acked
+	skipped   atomic.Int64 // health pushes skipped (one in flight, or PushConcurrency reached)
+	busy      atomic.Int64 // snapshots the collector told to retry later
+	answered  atomic.Int64 // on-demand requests answered and acked
+	refused   atomic.Int64 // requests refused (bad signature, unknown probe...)
+	pushLat   Latencies    // write to ack, health pushes and bursts
+	errs      errCounter
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -293,7 +292,11 @@ func exchange[T protocol.Message](ctx context.Context, conn transport.Conn, req 
 	if err := protocol.Write(str, req); err != nil {
 		return zero, fmt.Errorf("sending %s: %w", req.Type(), err)
 	}
-	return protocol.ReadAs[T](str)
+	answer, err := protocol.ReadAs[T](str)
+	if err != nil {
+		return zero, fmt.Errorf("reading the answer to %s: %w", req.Type(), err)
+	}
+	return answer, nil
 }
 
 // serve answers the collector's requests until the connection ends.
