@@ -340,7 +340,9 @@ func (a *agent) answer(str transport.Stream) {
 	snap := a.stamp(a.f.cfg.Recorded.snapshot(protocol.KindFull, req.Probes))
 	snap.RequestID = req.RequestID
 	if err := a.sendOn(str, snap); err != nil {
-		a.f.errs.note("answering a request", err)
+		if !closedHere(err) {
+			a.f.errs.note("answering a request", err)
+		}
 		return
 	}
 	a.f.answered.Add(1)
@@ -440,9 +442,16 @@ func (f *Fleet) healthSchedule(ctx context.Context) {
 			case err == nil && sent:
 				f.healthAck.Add(1)
 			case errors.Is(err, errBusy):
-			case err != nil && ctx.Err() == nil:
+			case err != nil && ctx.Err() == nil && !closedHere(err):
 				f.errs.note("health snapshot", err)
 			}
 		})
 	}
+}
+
+// closedHere reports whether err is this side closing the connection (Drop,
+// or the fleet stopping): the exchange it cut is not the collector's fault.
+func closedHere(err error) bool {
+	var appErr *transport.ApplicationError
+	return errors.As(err, &appErr) && !appErr.Remote
 }

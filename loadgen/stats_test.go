@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/internal/transport"
 )
 
 func TestPercentilesNearestRank(t *testing.T) {
@@ -79,5 +81,22 @@ func TestErrCounterBounded(t *testing.T) {
 	}
 	if counts["other"] != 10 || counts["dialing: error 3"] != 2 {
 		t.Errorf("counts %v", counts)
+	}
+}
+
+// TestClosedHere: only this side's close of a connection is not counted as
+// the collector's failure.
+func TestClosedHere(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("sending snapshot 1: %w", &transport.ApplicationError{Remote: false, Reason: "dropped"}), true},
+		{fmt.Errorf("sending snapshot 1: %w", &transport.ApplicationError{Remote: true, Code: 503}), false},
+		{errors.New("timeout"), false},
+	} {
+		if got := closedHere(tc.err); got != tc.want {
+			t.Errorf("closedHere(%v) = %v", tc.err, got)
+		}
 	}
 }
