@@ -8,7 +8,7 @@ WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport fuzz mutants clean
+.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport bench-collector fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ bench: ## benchmarks: snapshot cost, probes, protocol encode/decode
 
 bench-transport: ## QUIC against TCP with the real binaries in network namespaces: connect time where UDP is dropped, on-demand round trip, collector memory per agent (root, nftables; minutes)
 	$(GO) test -tags bench -count=1 -v -timeout 30m -run TestTransportFigures ./e2e/bench/
+
+BENCH_ARGS ?=
+bench-collector: build ## the collector at scale (sonde-loadgen, ~10 min): 1,000 agents (on-demand p50/p99, ingest against raw QUIC), 10,000 (RSS per agent, restart storm). BENCH_ARGS="--dir D --profile-dir P --agents-large 2000"
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/sonde-loadgen
+	bin/sonde-loadgen bench --collector-bin bin/sonde-collector $(BENCH_ARGS)
 
 FUZZTIME ?= 60s
 FUZZJOBS ?= 2

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/sonde-agent", "../cmd/sonde-collector", "../cmd/sonde")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/sonde-agent", "../cmd/sonde-collector", "../cmd/sonde", "../cmd/sonde-loadgen")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building binaries: %v\n%s", err, out)

@@ -27,7 +27,7 @@ import (
 // on the same number.
 const DefaultPort = "7443"
 
-// quicConfig keeps the agent's footprint small: few streams, small windows.
+// QUICConfig keeps the agent's footprint small: few streams, small windows.
 // Keep-alives every 5 s hold NAT bindings open (some expire UDP after 30 s)
 // and let the collector tell a dead agent from a quiet one within seconds
 // (it drops a connection silent for its 12 s idle timeout, and answers
@@ -36,8 +36,9 @@ const DefaultPort = "7443"
 // with an older one offering 60 s. So a dead collector is noticed within
 // that too: a restarted collector cannot always reset the old connection,
 // since QUIC does not answer packets as small as a keep-alive with a
-// stateless reset.
-func quicConfig() *quic.Config {
+// stateless reset. It is exported for tools that must look like agents on
+// the wire (sonde-loadgen's simulated fleet); each call returns a new one.
+func QUICConfig() *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout:           10 * time.Second,
 		MaxIdleTimeout:                 15 * time.Second,
@@ -51,7 +52,7 @@ func quicConfig() *quic.Config {
 	}
 }
 
-// tcpConfig is quicConfig's counterpart for the TCP fallback: the same
+// tcpConfig is QUICConfig's counterpart for the TCP fallback: the same
 // keep-alive and idle timeout (the smaller of the two sides' applies, as in
 // QUIC), few streams, small windows.
 func tcpConfig() *tcp.Config {
@@ -155,7 +156,7 @@ func pinnedTLS(addr, pin string, ca **x509.Certificate) (*tls.Config, error) {
 
 // dialQUIC opens a QUIC connection to addr.
 func dialQUIC(ctx context.Context, addr string, tc *tls.Config) (transport.Conn, error) {
-	return tquic.Dial(ctx, addr, tc, quicConfig())
+	return tquic.Dial(ctx, addr, tc, QUICConfig())
 }
 
 // dialError names addr in a failed dial's error, with a hint when the

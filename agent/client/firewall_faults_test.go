@@ -61,7 +61,7 @@ func TestHostFirewallRefusesUDP(t *testing.T) {
 			return nil, err
 		}
 		start := time.Now()
-		c, err := tquic.DialWith(ctx, tr, to, tc, quicConfig())
+		c, err := tquic.DialWith(ctx, tr, to, tc, QUICConfig())
 		quicErr, quicTook = err, time.Since(start)
 		return c, err
 	}

@@ -129,6 +129,13 @@ func (c *serveConfig) serve(ctx context.Context) (err error) {
 		srv.Close()
 		return fmt.Errorf("HTTP listener: %w", err)
 	}
+	_, stopPprof, err := startPprof(c.pprofAddr, log)
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		return err
+	}
+	defer stopPprof()
 	m.RegisterFleet(st, srv.Connected, c.perAgent)
 	m.Registry.MustRegister(marks)
 	a := &api.API{Store: st, Agents: srv, Log: log, Bundles: api.Bundler{

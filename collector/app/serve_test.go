@@ -68,6 +68,8 @@ func TestServeChecksFlagsFirst(t *testing.T) {
 		{"TCP address", []string{"--tcp", "localhost"}, `--tcp "localhost": want HOST:PORT or :PORT`},
 		{"HTTP port", []string{"--http", "127.0.0.1:70800"}, `--http "127.0.0.1:70800": the port must be a number from 0 to 65535`},
 		{"no data dir", []string{"--data", ""}, "--data must name a folder"},
+		{"pprof on the network", []string{"--pprof", "0.0.0.0:6060"}, `--pprof "0.0.0.0:6060": only a loopback address`},
+		{"pprof not an address", []string{"--pprof", "6060"}, `--pprof "6060": want HOST:PORT or :PORT`},
 		{"an argument", []string{"now"}, `serve takes no arguments, only flags (got "now")`},
 		{"unknown flag", []string{"--tls-crt", cert}, "flag provided but not defined: -tls-crt"},
 	} {

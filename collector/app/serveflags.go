@@ -29,6 +29,7 @@ type serveConfig struct {
 	alerts                   alertFlags
 	perAgent                 bool
 	auditEvery               time.Duration
+	pprofAddr                string // "" for none
 }
 
 // parseServe parses and checks serve's flags. It reads the HTTPS
@@ -50,6 +51,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	al.register(fs)
 	perAgent := fs.Bool("metrics-per-agent", false, "export per-agent series on /metrics (one set per agent: mind the cardinality)")
 	auditEvery := fs.Duration("audit-checkpoint", time.Minute, "sign a checkpoint of the audit log's head this often when it moved (and at shutdown)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (/debug/pprof/) on this loopback `address`, for measuring; off by default")
 	pos, err := cliflag.Parse(fs, args)
 	if err != nil {
 		return nil, err
@@ -62,7 +64,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, err
 	}
 	c := &serveConfig{data: *data, quicAddr: *quicAddr, tcpAddr: *tcpAddr, httpAddr: *httpAddr, sans: sans, health: *health, log: log,
-		approval: *approval, alerts: al, perAgent: *perAgent, auditEvery: *auditEvery}
+		approval: *approval, alerts: al, perAgent: *perAgent, auditEvery: *auditEvery,
+		pprofAddr: *pprofAddr}
 	if c.data == "" {
 		return nil, errors.New("--data must name a folder")
 	}
@@ -79,6 +82,11 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	}
 	if err := checkAddr("--http", c.httpAddr); err != nil {
 		return nil, err
+	}
+	if c.pprofAddr != "" {
+		if err := checkLoopback("--pprof", c.pprofAddr); err != nil {
+			return nil, err
+		}
 	}
 	if c.health < 0 {
 		return nil, fmt.Errorf("--health-interval must not be negative (got %s)", c.health)
