@@ -35,7 +35,7 @@ func TestDeflateIsPlainDEFLATE(t *testing.T) {
 		{"a megabyte of snapshots", bytes.Repeat(full, 1<<20/len(full)+1)},
 		{"compressible then incompressible", append(bytes.Repeat(full, 3), noise(70<<10)...)},
 	} {
-		z, err := deflate(tc.p)
+		z, err := Deflate(tc.p)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -59,7 +59,7 @@ func TestDeflateAfterGC(t *testing.T) {
 	for range 3 {
 		runtime.GC()
 		if n := allocated(func() {
-			if _, err := deflate(p); err != nil {
+			if _, err := Deflate(p); err != nil {
 				t.Fatal(err)
 			}
 		}); n > limit {

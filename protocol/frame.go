@@ -74,7 +74,7 @@ func Append(b []byte, m Message) ([]byte, error) {
 	}
 	var flags byte
 	if len(payload) > compressAbove {
-		payload, err = deflate(payload)
+		payload, err = Deflate(payload)
 		if err != nil {
 			return b, fmt.Errorf("compressing %s: %w", m.Type(), err)
 		}
@@ -200,14 +200,14 @@ func decodePayload(hd Header, payload []byte) (Message, error) {
 	return m, nil
 }
 
-// deflate compresses p into a raw DEFLATE stream (RFC 1951) with
+// Deflate compresses p into a raw DEFLATE stream (RFC 1951) with
 // klauspost/compress's stateless encoder: it keeps no window or hash
 // chains between calls, so nothing of a megabyte is built again once a
 // garbage collection has emptied a pool (compress/flate's writer is 1.2 MB,
 // and an agent's full snapshots come minutes apart). Any DEFLATE decoder
 // reads the stream, compress/flate's in inflate among them: the wire does
-// not change.
-func deflate(p []byte) ([]byte, error) {
+// not change. The collector stores probe results with it too.
+func Deflate(p []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(p) / 3)
 	if err := kflate.StatelessDeflate(&buf, p, true, nil); err != nil {

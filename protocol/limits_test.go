@@ -80,7 +80,7 @@ func TestFrameSizeLimitExact(t *testing.T) {
 	// payload, by one byte a byte but at block boundaries.
 	compressed := func(n int) (*Enroll, int) {
 		m := enrollOfSize(t, n, func(b []byte) { copy(b, noise) })
-		p, err := deflate(mustMarshal(t, m))
+		p, err := Deflate(mustMarshal(t, m))
 		if err != nil {
 			t.Fatal(err)
 		}

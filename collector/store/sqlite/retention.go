@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/sondehq/sonde/protocol"
 )
 
 // Probe results are stored deflated behind a marker byte; rows written
@@ -14,19 +16,11 @@ import (
 const deflated = 0x01
 
 func compress(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte(deflated)
-	w, err := flate.NewWriter(&buf, flate.BestSpeed)
+	z, err := protocol.Deflate(b)
 	if err != nil {
 		return nil, fmt.Errorf("compressing probe results: %w", err)
 	}
-	if _, err := w.Write(b); err != nil {
-		return nil, fmt.Errorf("compressing probe results: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("compressing probe results: %w", err)
-	}
-	return buf.Bytes(), nil
+	return append([]byte{deflated}, z...), nil
 }
 
 // maxStored bounds a stored blob after inflating, like the wire does.
