@@ -56,7 +56,11 @@ func (p *agentProbe) Name() string { return "agent" }
 func (p *agentProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	r := AgentResult{Version: version.Version, Goroutines: p.goroutines(), OpenFiles: -1}
 	if runtime.GOOS == "linux" {
-		if fds, err := os.ReadDir(Path(ctx, common.HostProcEnvKey, "self", "fd")); err == nil {
+		// The kernel's count leaves out the descriptor a listing opens.
+		fdDir := Path(ctx, common.HostProcEnvKey, "self", "fd")
+		if n, ok := fdDirCount(fdDir); ok {
+			r.OpenFiles = n
+		} else if fds, err := os.ReadDir(fdDir); err == nil {
 			r.OpenFiles = len(fds)
 		}
 		if b, err := os.ReadFile(Path(ctx, common.HostProcEnvKey, "self", "statm")); err == nil {

@@ -54,12 +54,36 @@ func readAt(dirfd int, path string, buf []byte, record bool) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
+	return readFD(fd, path, buf, record, false)
+}
+
+// readRecord reads a record file (see readRecordAt) open as fd, which
+// was not read yet; path names it in errors.
+func readRecord(fd int, path string, buf []byte) ([]byte, error) {
+	return readFD(fd, path, buf, true, false)
+}
+
+// preadRecord reads a record file open as fd again from its start: the
+// kernel produces the record afresh for a read at offset 0.
+func preadRecord(fd int, path string, buf []byte) ([]byte, error) {
+	return readFD(fd, path, buf, true, true)
+}
+
+// readFD reads the file open as fd into buf, growing it when the file
+// does not fit, from where it is or, with at, from its start.
+func readFD(fd int, path string, buf []byte, record, at bool) ([]byte, error) {
 	n := 0
 	for {
 		if n == len(buf) {
 			buf = append(buf, make([]byte, len(buf))...)
 		}
-		m, err := unix.Read(fd, buf[n:])
+		var m int
+		var err error
+		if at {
+			m, err = unix.Pread(fd, buf[n:], int64(n))
+		} else {
+			m, err = unix.Read(fd, buf[n:])
+		}
 		if err == unix.EINTR {
 			continue
 		}
@@ -107,4 +131,21 @@ func eachDirent(dirfd int, buf []byte, fn func(name []byte) bool) error {
 			b = b[reclen:]
 		}
 	}
+}
+
+// fdDirCount returns the number of open descriptors a /proc/<pid>/fd
+// directory holds, as Linux 6.2 and later report it in the directory's
+// size, without listing it: listing costs a dentry per descriptor, and the
+// agent keeps some open (the processes probe's stat files). False on an
+// older kernel, or where path is not on a procfs (a fixture).
+func fdDirCount(path string) (int, bool) {
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(path, &sfs); err != nil || sfs.Type != unix.PROC_SUPER_MAGIC {
+		return 0, false
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil || st.Size <= 0 {
+		return 0, false
+	}
+	return int(st.Size), true
 }

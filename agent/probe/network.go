@@ -44,7 +44,7 @@ type networkProbe struct {
 	now func() time.Time
 	// diag lists sockets through the kernel's sock_diag; nil or failing,
 	// the probe parses /proc/net instead.
-	diag func(listen, estab *sockList) error
+	diag func(ctx context.Context, listen, estab *sockList) error
 	// tables reads the socket tables that name each socket's owner
 	// (Windows); nil where there are none.
 	tables func() ([]socketTable, error)
@@ -53,10 +53,10 @@ type networkProbe struct {
 	findOwners ownerSearch
 	// ownerLimits bound the search for owners; zero means the defaults.
 	ownerLimits ownerLimits
-	// owned maps the socket inodes of the last call to the PIDs that held
-	// them; unowned holds those that the last searches found no process
-	// holding, and since when (see findInodeOwners).
-	owned   map[uint64]int32
+	// owned maps the socket inodes of the last call to the descriptors
+	// that held them; unowned holds those that the last searches found no
+	// process holding, and since when (see findInodeOwners).
+	owned   map[uint64]fdRef
 	unowned map[uint64]time.Time
 	// procs names the sockets' owners, keeping what it read between calls
 	// as the processes probe does.

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"path/filepath"
@@ -62,6 +63,18 @@ func FuzzSocketTable(f *testing.F) {
 					t.Fatalf("%+v", s)
 				}
 			}
+		}
+	})
+}
+
+// FuzzSNMPValue feeds snmpValue any text, seeded with a real table: it
+// never panics, and a value it returns is spelled in the text.
+func FuzzSNMPValue(f *testing.F) {
+	f.Add([]byte(snmpSample))
+	f.Add([]byte("Tcp: CurrEstab\nTcp: 18446744073709551615\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if v, ok := snmpValue(b, "Tcp:", "CurrEstab"); ok && !bytes.Contains(b, []byte(strconv.FormatUint(v, 10))) {
+			t.Fatalf("%d is not in %q", v, b)
 		}
 	})
 }

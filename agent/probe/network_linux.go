@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -16,27 +17,24 @@ import (
 // hostOwnerSearch finds sockets' owners through /proc/<pid>/fd.
 var hostOwnerSearch ownerSearch = findSocketOwners
 
-// diagQueries are the sock_diag dumps that make up the sockets: TCP in
-// LISTEN, UDP in CLOSE (bound, not connected), for both families, then TCP
-// in ESTABLISHED.
-var diagQueries = [...]struct {
-	proto          string
-	family, ipProt uint8
-	states         uint32
-	established    bool
-}{
-	{"tcp", unix.AF_INET, unix.IPPROTO_TCP, 1 << 10, false},
-	{"tcp6", unix.AF_INET6, unix.IPPROTO_TCP, 1 << 10, false},
-	{"udp", unix.AF_INET, unix.IPPROTO_UDP, 1 << 7, false},
-	{"udp6", unix.AF_INET6, unix.IPPROTO_UDP, 1 << 7, false},
-	{"tcp", unix.AF_INET, unix.IPPROTO_TCP, 1 << 1, true},
-	{"tcp6", unix.AF_INET6, unix.IPPROTO_TCP, 1 << 1, true},
-}
+// Socket states (net/tcp_states.h) and the inet_diag requests
+// (linux/inet_diag.h) the probe uses.
+const (
+	tcpEstablished = 1
+	tcpClose       = 7 // a bound UDP socket, not connected
+	tcpListen      = 10
+	// tcpDiagGetSock is inet_diag's first request, which the kernel keeps
+	// for compatibility: it takes no family and dumps the TCP sockets of
+	// both in one walk of the kernel's tables.
+	tcpDiagGetSock = 18
+)
 
-// Sizes of struct nlmsghdr, inet_diag_req_v2 and inet_diag_msg.
+// Sizes of struct nlmsghdr, inet_diag_req_v2, inet_diag_req (the
+// compatible request) and inet_diag_msg.
 const (
 	nlmsgHdrLen    = 16
 	diagReqLen     = 56
+	diagCompatLen  = 60
 	diagMsgLen     = 72
 	diagRecvBufLen = 16 << 10
 )
@@ -45,94 +43,178 @@ const (
 // established TCP connections, through NETLINK_SOCK_DIAG. For a
 // LISTEN-only dump the kernel walks just its listening hash, where reading
 // /proc/net/tcp walks every bucket of the established hash as well: over a
-// millisecond on a large machine, even an idle one. The ESTABLISHED dump
-// walks that hash, but hands over binary records, not lines of text.
-func diagSockets(listen, estab *sockList) error {
+// millisecond on a large machine, even an idle one. The established
+// connections need that walk (the hash has 2^18 buckets on a machine of
+// 24 GiB: about 0.9 ms here), so it is made once for both families, in
+// the same dump as the listening sockets, and not at all when the kernel
+// counts no established connection (currEstab).
+func diagSockets(ctx context.Context, listen, estab *sockList) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return fmt.Errorf("sock_diag socket: %w", err)
 	}
 	defer unix.Close(fd)
-	var req [nlmsgHdrLen + diagReqLen]byte
-	buf := make([]byte, diagRecvBufLen)
-	for i, q := range diagQueries {
-		binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
-		binary.NativeEndian.PutUint16(req[4:], unix.SOCK_DIAG_BY_FAMILY)
-		binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-		binary.NativeEndian.PutUint32(req[8:], uint32(i+1))
-		req[16], req[17] = q.family, q.ipProt
-		binary.NativeEndian.PutUint32(req[20:], q.states)
-		if err := unix.Sendto(fd, req[:], 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-			return fmt.Errorf("sock_diag %s: %w", q.proto, err)
+	d := diagConn{fd: fd, buf: make([]byte, diagRecvBufLen)}
+	states := uint32(1 << tcpListen)
+	if n, ok := currEstab(ctx); !ok || n > 0 {
+		states |= 1 << tcpEstablished
+	}
+	if err := d.dump(d.compatRequest(states), false, listen, estab); err != nil {
+		// A kernel without the compatible request: one dump per family.
+		listen.reset()
+		estab.reset()
+		for _, family := range [...]uint8{unix.AF_INET, unix.AF_INET6} {
+			if err := d.dump(d.request(family, unix.IPPROTO_TCP, states), false, listen, estab); err != nil {
+				return fmt.Errorf("sock_diag tcp: %w", err)
+			}
 		}
-		into := listen
-		if q.established {
-			into = estab
-		}
-		if err := diagReceive(fd, buf, q.proto, q.established, into); err != nil {
-			return fmt.Errorf("sock_diag %s: %w", q.proto, err)
+	}
+	for _, family := range [...]uint8{unix.AF_INET, unix.AF_INET6} {
+		if err := d.dump(d.request(family, unix.IPPROTO_UDP, 1<<tcpClose), true, listen, estab); err != nil {
+			return fmt.Errorf("sock_diag udp: %w", err)
 		}
 	}
 	return nil
 }
 
-// diagReceive reads one dump's answer up to NLMSG_DONE.
-func diagReceive(fd int, buf []byte, proto string, established bool, into *sockList) error {
+// currEstab returns the kernel's count of established TCP connections of
+// both families in the agent's network namespace (CurrEstab in
+// /proc/net/snmp); false when it cannot be read.
+func currEstab(ctx context.Context) (uint64, bool) {
+	var n uint64
+	var ok bool
+	_ = withProcFile(procNetPath(ctx, "snmp"), func(b []byte) error {
+		n, ok = snmpValue(b, "Tcp:", "CurrEstab")
+		return nil
+	})
+	return n, ok
+}
+
+// diagConn is a NETLINK_SOCK_DIAG socket and its receive buffer.
+type diagConn struct {
+	fd  int
+	buf []byte
+	seq uint32
+	req [nlmsgHdrLen + diagCompatLen]byte
+}
+
+// request builds an inet_diag_req_v2 dump request for one family and
+// protocol, of the sockets in states (a bit per state).
+func (d *diagConn) request(family, protocol uint8, states uint32) []byte {
+	req := d.header(unix.SOCK_DIAG_BY_FAMILY, diagReqLen)
+	req[16], req[17] = family, protocol
+	binary.NativeEndian.PutUint32(req[20:], states)
+	return req
+}
+
+// compatRequest builds an inet_diag_req dump request (TCPDIAG_GETSOCK):
+// the TCP sockets of both families in states.
+func (d *diagConn) compatRequest(states uint32) []byte {
+	req := d.header(tcpDiagGetSock, diagCompatLen)
+	binary.NativeEndian.PutUint32(req[nlmsgHdrLen+52:], states)
+	return req
+}
+
+// header clears the request buffer and writes a dump request's nlmsghdr
+// for a body of n bytes.
+func (d *diagConn) header(typ uint16, n int) []byte {
+	req := d.req[:nlmsgHdrLen+n]
+	clear(req)
+	d.seq++
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], typ)
+	binary.NativeEndian.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(req[8:], d.seq)
+	return req
+}
+
+// dump sends req and reads its answer up to NLMSG_DONE: listening TCP
+// sockets and bound UDP ones into listen, established TCP connections
+// into estab.
+func (d *diagConn) dump(req []byte, udp bool, listen, estab *sockList) error {
+	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("sending the request: %w", err)
+	}
 	for {
-		n, _, flags, _, err := unix.Recvmsg(fd, buf, nil, 0)
+		n, _, flags, _, err := unix.Recvmsg(d.fd, d.buf, nil, 0)
 		if err != nil {
 			return fmt.Errorf("receiving the answer: %w", err)
 		}
 		if flags&unix.MSG_TRUNC != 0 {
-			return fmt.Errorf("answer larger than %d bytes", len(buf))
+			return fmt.Errorf("answer larger than %d bytes", len(d.buf))
 		}
-		for b := buf[:n]; len(b) >= nlmsgHdrLen; {
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			if l < nlmsgHdrLen || l > len(b) {
-				return fmt.Errorf("malformed netlink message")
-			}
-			data := b[nlmsgHdrLen:l]
-			switch binary.NativeEndian.Uint16(b[4:]) {
-			case unix.NLMSG_DONE:
-				return nil
-			case unix.NLMSG_ERROR:
-				if len(data) >= 4 {
-					if errno := -int32(binary.NativeEndian.Uint32(data)); errno != 0 {
-						return fmt.Errorf("the kernel refused the dump: %w", unix.Errno(errno))
-					}
-				}
-				return nil
-			case unix.SOCK_DIAG_BY_FAMILY:
-				if len(data) >= diagMsgLen {
-					into.add(diagSocket(proto, data, established))
-				}
-			}
-			b = b[min((l+3)&^3, len(b)):]
+		if done, err := diagMessages(d.buf[:n], udp, listen, estab); done || err != nil {
+			return err
 		}
 	}
 }
 
+// diagMessages decodes one read of a sock_diag answer into listen and
+// estab; done says it held the end of the dump.
+func diagMessages(b []byte, udp bool, listen, estab *sockList) (done bool, err error) {
+	for len(b) >= nlmsgHdrLen {
+		l := int(binary.NativeEndian.Uint32(b[0:]))
+		if l < nlmsgHdrLen || l > len(b) {
+			return false, fmt.Errorf("malformed netlink message")
+		}
+		data := b[nlmsgHdrLen:l]
+		switch binary.NativeEndian.Uint16(b[4:]) {
+		case unix.NLMSG_DONE:
+			return true, nil
+		case unix.NLMSG_ERROR:
+			if len(data) >= 4 {
+				if errno := -int32(binary.NativeEndian.Uint32(data)); errno != 0 {
+					return true, fmt.Errorf("the kernel refused the dump: %w", unix.Errno(errno))
+				}
+			}
+			return true, nil
+		case unix.SOCK_DIAG_BY_FAMILY, tcpDiagGetSock:
+			if len(data) >= diagMsgLen {
+				if e, established, ok := diagSocket(data, udp); ok {
+					into := listen
+					if established {
+						into = estab
+					}
+					into.add(e)
+				}
+			}
+		}
+		b = b[min((l+3)&^3, len(b)):]
+	}
+	return false, nil
+}
+
 // diagSocket decodes an inet_diag_msg: family, state, timer, retrans,
 // then the socket id (ports and addresses in network order), expires,
-// queues, uid and inode.
-func diagSocket(proto string, m []byte, established bool) sockEntry {
+// queues, uid and inode. established says it is an established TCP
+// connection; false for a family other than IPv4 and IPv6, or a TCP
+// socket neither listening nor established (the dumps ask for no other).
+func diagSocket(m []byte, udp bool) (e sockEntry, established, ok bool) {
 	var local, remote netip.Addr
-	if m[0] == unix.AF_INET {
+	switch m[0] {
+	case unix.AF_INET:
 		local, remote = netip.AddrFrom4([4]byte(m[8:12])), netip.AddrFrom4([4]byte(m[24:28]))
-	} else {
+		e.proto = "tcp"
+	case unix.AF_INET6:
 		local, remote = netip.AddrFrom16([16]byte(m[8:24])), netip.AddrFrom16([16]byte(m[24:40]))
+		e.proto = "tcp6"
+	default:
+		return e, false, false
 	}
-	e := sockEntry{
-		proto:  proto,
-		local:  netip.AddrPortFrom(local, binary.BigEndian.Uint16(m[4:])),
-		uid:    binary.NativeEndian.Uint32(m[64:]),
-		hasUID: true,
-		inode:  uint64(binary.NativeEndian.Uint32(m[68:])),
+	if udp {
+		e.proto = "udp" + e.proto[3:]
+	}
+	e.local = netip.AddrPortFrom(local, binary.BigEndian.Uint16(m[4:]))
+	e.uid, e.hasUID = binary.NativeEndian.Uint32(m[64:]), true
+	e.inode = uint64(binary.NativeEndian.Uint32(m[68:]))
+	established = !udp && m[1] == tcpEstablished
+	if !udp && !established && m[1] != tcpListen {
+		return e, false, false
 	}
 	if established {
 		e.remote = netip.AddrPortFrom(remote, binary.BigEndian.Uint16(m[6:]))
 	}
-	return e
+	return e, established, true
 }
 
 // rawFile reads a file with bare system calls: os.Open adds fcntl and
@@ -179,10 +261,15 @@ func (f rawFile) Close() error {
 	return nil
 }
 
-// hostInterfaces lists the interfaces, then all their addresses in one
+// hostInterfaces lists the host's interfaces with their addresses, from
+// the agent's one list of them (see interfaceCache): the network and vpn
+// probes both read it at every full snapshot.
+var hostInterfaces = (&interfaceCache{dump: dumpInterfaces, sub: -1}).get
+
+// dumpInterfaces lists the interfaces, then all their addresses in one
 // netlink dump: Go's Interface.Addrs dumps every address of the machine
 // once per interface.
-func hostInterfaces() ([]NetworkInterface, error) {
+func dumpInterfaces() ([]NetworkInterface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, fmt.Errorf("dumping links: %w", err)

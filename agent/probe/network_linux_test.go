@@ -44,29 +44,49 @@ func TestHostInterfaces(t *testing.T) {
 
 // TestDiagSockets checks that sock_diag and /proc/net see the same
 // sockets, on sockets the test opens itself: a listening TCP socket, a
-// bound UDP one and an established connection, seen from both ends.
+// bound UDP one and an established connection, seen from both ends, in
+// IPv4 and (where the host has it) IPv6: sock_diag dumps the TCP sockets
+// of both families at once.
 func TestDiagSockets(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	type want struct{ proto, addr, peer string }
+	var wants []want
+	for _, f := range []struct{ tcp, udp, host string }{{"tcp4", "udp4", "127.0.0.1"}, {"tcp6", "udp6", "[::1]"}} {
+		ln, err := net.Listen(f.tcp, f.host+":0")
+		if err != nil {
+			if f.tcp == "tcp6" {
+				t.Logf("no IPv6 here: %v", err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		pc, err := net.ListenPacket(f.udp, f.host+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		conn, err := net.Dial(f.tcp, ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		server, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer server.Close()
+		proto, uproto := "tcp", "udp"
+		if f.tcp == "tcp6" {
+			proto, uproto = "tcp6", "udp6"
+		}
+		wants = append(wants, want{proto, ln.Addr().String(), ""}, want{uproto, pc.LocalAddr().String(), ""},
+			want{proto, conn.LocalAddr().String(), conn.RemoteAddr().String()},
+			want{proto, server.LocalAddr().String(), server.RemoteAddr().String()})
 	}
-	defer ln.Close()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if n, ok := probe.CurrEstab(context.Background()); !ok || n < 2 {
+		t.Errorf("CurrEstab %d (read: %v), with the test's own connection open", n, ok)
 	}
-	defer pc.Close()
-	conn, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	dl, de, err := probe.DiagSockets()
+	dl, de, err := probe.DiagSockets(context.Background())
 	if err != nil {
 		t.Fatalf("sock_diag failed on Linux: %v", err)
 	}
@@ -74,14 +94,7 @@ func TestDiagSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []struct {
-		proto, addr, peer string
-	}{
-		{"tcp", ln.Addr().String(), ""},
-		{"udp", pc.LocalAddr().String(), ""},
-		{"tcp", conn.LocalAddr().String(), conn.RemoteAddr().String()},
-		{"tcp", server.LocalAddr().String(), server.RemoteAddr().String()},
-	} {
+	for _, s := range wants {
 		host, port, _ := net.SplitHostPort(s.addr)
 		find := func(socks []probe.NetworkSocket) *probe.NetworkSocket {
 			for i := range socks {

@@ -3,6 +3,7 @@
 package probe
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 )
 
 // diagSockets needs Linux's NETLINK_SOCK_DIAG.
-func diagSockets(listen, estab *sockList) error {
+func diagSockets(context.Context, *sockList, *sockList) error {
 	return errors.ErrUnsupported
 }
 

@@ -39,11 +39,17 @@ const (
 	maxOwnerName = 256
 )
 
-// ownerSearch sets, for each socket inode in want, the PID of a process
-// that holds it (0 when none was found), looking into the processes of
-// first before the others, within lim and until expired; it returns why
-// it stopped early, if it did.
-type ownerSearch func(ctx context.Context, want map[uint64]int32, first []int32, lim ownerLimits, expired func() bool) (string, error)
+// ownerSearch sets, for each socket inode in want, the descriptor of a
+// process that holds it (zero when none was found): first where want
+// already says (the holder at the previous call), checking that link
+// alone, then among the processes of first before the others, within lim
+// and until expired; it returns why it stopped early, if it did.
+type ownerSearch func(ctx context.Context, want map[uint64]fdRef, first []int32, lim ownerLimits, expired func() bool) (string, error)
+
+// fdRef is a process's descriptor: the one found holding a socket.
+type fdRef struct {
+	pid, fd int32
+}
 
 // ownerLimits bound the search for the sockets' owners.
 type ownerLimits struct {
@@ -89,15 +95,17 @@ func (p *networkProbe) owners(ctx context.Context, env *Env, ls, es []sockEntry,
 
 // findInodeOwners sets the pid of the entries of ls and es from the
 // search for their inodes' holders. What the previous call found spares
-// most of the search on a machine whose sockets stay put: the processes
-// that held the sockets still listed are looked into first, and the search
-// ends once every socket has its owner. An inode that a whole search found
-// no process holding (its holder is hidden from the agent: another PID
-// namespace, hidepid) is not looked for again for unownedFor while it is
-// listed: else every snapshot would read every descriptor of the machine
-// to find nothing.
+// most of the search on a machine whose sockets stay put: a socket still
+// listed is first looked for in the descriptor that held it (one link
+// read, where finding it again would read every descriptor of its
+// process), the processes that held sockets are looked into first, and
+// the search ends once every socket has its owner. An inode that a whole
+// search found no process holding (its holder is hidden from the agent:
+// another PID namespace, hidepid) is not looked for again for unownedFor
+// while it is listed: else every snapshot would read every descriptor of
+// the machine to find nothing.
 func (p *networkProbe) findInodeOwners(ctx context.Context, now time.Time, ls, es []sockEntry, lim ownerLimits, expired func() bool, r *NetworkResult) error {
-	want := map[uint64]int32{}
+	want := map[uint64]fdRef{}
 	unowned := make(map[uint64]time.Time, len(p.unowned))
 	var first []int32
 	for _, list := range [][]sockEntry{ls, es} {
@@ -107,9 +115,10 @@ func (p *networkProbe) findInodeOwners(ctx context.Context, now time.Time, ls, e
 			case ok && now.Sub(since) < unownedFor:
 				unowned[e.inode] = since
 			default:
-				want[e.inode] = 0
-				if pid := p.owned[e.inode]; pid > 0 {
-					first = append(first, pid)
+				held := p.owned[e.inode]
+				want[e.inode] = held
+				if held.pid > 0 {
+					first = append(first, held.pid)
 				}
 			}
 		}
@@ -119,14 +128,14 @@ func (p *networkProbe) findInodeOwners(ctx context.Context, now time.Time, ls, e
 	p.stopped(r, stopped)
 	for _, list := range [][]sockEntry{ls, es} {
 		for i := range list {
-			list[i].pid = want[list[i].inode]
+			list[i].pid = want[list[i].inode].pid
 		}
 	}
-	for inode, pid := range want {
-		if pid == 0 && stopped == "" && err == nil {
+	for inode, held := range want {
+		if held.pid == 0 && stopped == "" && err == nil {
 			unowned[inode] = now
 		}
-		if pid == 0 {
+		if held.pid == 0 {
 			delete(want, inode)
 		}
 	}

@@ -140,10 +140,11 @@ func TestNetworkOwnerGone(t *testing.T) {
 	}
 }
 
-// TestNetworkOwnersRemembered: a later call looks first into the processes
-// that held the sockets before, and not again for the socket whose holder
-// it could not see (port 9000's): over the fixture, the 21 descriptors of
-// the nine owners are enough then, where a first search needs more.
+// TestNetworkOwnersRemembered: a later call reads first the one link each
+// socket was found at before, and does not look again for the socket
+// whose holder it could not see (port 9000's): over the fixture, one
+// descriptor for each of the 15 owned sockets is enough then, where a
+// first search needs more than the 21 descriptors of the nine owners.
 func TestNetworkOwnersRemembered(t *testing.T) {
 	fresh, _ := collectOwners(t, ownersProbe(t, probe.NetworkFakes{OwnerFDs: 21}))
 	if !fresh.OwnersTruncated {
@@ -151,7 +152,7 @@ func TestNetworkOwnersRemembered(t *testing.T) {
 	}
 	p := ownersProbe(t, probe.NetworkFakes{})
 	full, _ := collectOwners(t, p)
-	probe.SetOwnerLimits(p, 1000, 21)
+	probe.SetOwnerLimits(p, 1000, 15)
 	again, _ := collectOwners(t, p)
 	if again.OwnersTruncated {
 		t.Fatalf("the second search stopped: %s", again.OwnersNote)
@@ -160,6 +161,10 @@ func TestNetworkOwnersRemembered(t *testing.T) {
 	b, _ := json.Marshal(again)
 	if !bytes.Equal(a, b) {
 		t.Errorf("the second call differs:\n%s\n%s", a, b)
+	}
+	probe.SetOwnerLimits(p, 1000, 14)
+	if short, _ := collectOwners(t, p); short.OwnersNote != "stopped finding the sockets' owners after 14 descriptors" {
+		t.Errorf("15 owned sockets rechecked within 14 descriptors: %q", short.OwnersNote)
 	}
 	probe.SetOwnerLimits(p, 8, 1000)
 	if third, _ := collectOwners(t, p); !third.OwnersTruncated {

@@ -202,6 +202,37 @@ func (p *networkProbe) procSockets(ctx context.Context, listen, estab *sockList)
 	return nil
 }
 
+// snmpValue returns the value of field in the /proc/net/snmp table of
+// prefix ("Tcp:"): a line of field names followed by a line of values,
+// each starting with prefix. False when the table or the field is not
+// there, or its value is not an unsigned number.
+func snmpValue(b []byte, prefix, field string) (uint64, bool) {
+	var names []byte
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(bytes.TrimRight(line, "\n"), []byte(prefix))
+		if !ok {
+			continue
+		}
+		if names == nil {
+			names = rest
+			continue
+		}
+		values := rest
+		for {
+			var name, value []byte
+			name, names, _ = bytes.Cut(bytes.TrimLeft(names, " "), []byte{' '})
+			value, values, _ = bytes.Cut(bytes.TrimLeft(values, " "), []byte{' '})
+			if len(name) == 0 || len(value) == 0 {
+				return 0, false
+			}
+			if string(name) == field {
+				return parseDec(value)
+			}
+		}
+	}
+	return 0, false
+}
+
 // parseProcAddr decodes a /proc/net socket address, "0100007F:0016".
 func parseProcAddr(b []byte, v6 bool) (netip.AddrPort, bool) {
 	i := bytes.IndexByte(b, ':')

@@ -129,7 +129,7 @@ func (p *networkProbe) readSockets(ctx context.Context, listen, estab *sockList)
 	}
 	err := errors.ErrUnsupported
 	if p.diag != nil {
-		err = p.diag(listen, estab)
+		err = p.diag(ctx, listen, estab)
 	}
 	if err != nil {
 		listen.reset()

@@ -49,3 +49,36 @@ func TestNoSocketsHere(t *testing.T) {
 		t.Errorf("listening %v, established %v, note %q, errors %q", r.Listening, r.Established, r.OwnersNote, r.Errors)
 	}
 }
+
+// snmpSample is the head of a /proc/net/snmp (Linux 6.18).
+const snmpSample = `Ip: Forwarding DefaultTTL InReceives
+Ip: 1 64 2207436
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors
+Tcp: 1 200 120000 -1 75233 52181 22384 778 7 814737 807516 780 0 23112 0
+Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors
+Udp: 5 0 0 5 0 0 0 0 0
+`
+
+// TestSNMPValue reads a field of a /proc/net/snmp table, and refuses a
+// table without it, a table cut short and a value that is not a number.
+func TestSNMPValue(t *testing.T) {
+	for _, c := range []struct {
+		text, prefix, field string
+		want                uint64
+		ok                  bool
+	}{
+		{snmpSample, "Tcp:", "CurrEstab", 7, true},
+		{snmpSample, "Tcp:", "RtoAlgorithm", 1, true},
+		{snmpSample, "Udp:", "MemErrors", 0, true},
+		{snmpSample, "Tcp:", "MaxConn", 0, false},
+		{snmpSample, "Tcp:", "Nothing", 0, false},
+		{snmpSample, "Icmp:", "InMsgs", 0, false},
+		{"Tcp: A CurrEstab\nTcp: 1\n", "Tcp:", "CurrEstab", 0, false},
+		{"Tcp: A CurrEstab\n", "Tcp:", "CurrEstab", 0, false},
+		{"", "Tcp:", "CurrEstab", 0, false},
+	} {
+		if got, ok := snmpValue([]byte(c.text), c.prefix, c.field); got != c.want || ok != c.ok {
+			t.Errorf("%s %s in %.30q: %d, %v; want %d, %v", c.prefix, c.field, c.text, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -35,6 +35,9 @@ type processesProbe struct {
 	prev, next map[int32]procPrev
 	// prevClock is the snapshot clock at the previous call, 0 before it.
 	prevClock float64
+	// kept are the per-process files kept open between calls, where the
+	// platform does (Linux: processes_stat_linux.go).
+	kept *statFiles
 	// samples and buf are reused between calls.
 	samples []procSample
 	buf     []byte
@@ -46,6 +49,8 @@ type processesProbe struct {
 	// topDetail the same of the busiest process at the last health call.
 	details   map[int32]procDetail
 	topDetail procDetail
+	// calls counts the full calls, to tell which details are the newest.
+	calls uint64
 	// bootTime is the Unix time of the clock's zero where that clock is the
 	// uptime (Linux), read once: 0 until then, or where the clock is the
 	// Unix clock itself.
@@ -56,6 +61,7 @@ type processesProbe struct {
 type procPrev struct {
 	cpu     float64 // seconds of CPU, user and system
 	started float64 // start time on the snapshot's clock, to tell PID reuse
+	name    string  // reused by the next listing while it is the same
 }
 
 // procSample is one process as read from the host.
@@ -68,6 +74,9 @@ type procSample struct {
 	started float64 // start time on the snapshot's clock
 	rss     uint64
 	threads int
+	// kthread says it is a kernel thread (Linux): no user space, so no
+	// executable or command line to read, and root's.
+	kthread bool
 	// cpuPercent and window (seconds) are filled by rates: the CPU use,
 	// in percent of one CPU, over the window.
 	cpuPercent float64
@@ -199,7 +208,7 @@ func (p *processesProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	if len(env.Processes) > 0 {
 		r.Named, r.NotFound = p.named(ctx, env.Processes, info)
 	}
-	p.details = shown
+	p.keepDetails(shown)
 	return r, nil
 }
 
@@ -223,7 +232,7 @@ func (p *processesProbe) rates(snap procSnapshot) {
 			s.cpuPercent = hundredths((s.cpu - base) / span * 100)
 			s.window = span
 		}
-		p.next[s.pid] = procPrev{cpu: s.cpu, started: s.started}
+		p.next[s.pid] = procPrev{cpu: s.cpu, started: s.started, name: s.name}
 	}
 	p.prev, p.next = p.next, p.prev
 	p.prevClock = snap.clock

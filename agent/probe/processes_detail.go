@@ -1,8 +1,10 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -25,6 +27,10 @@ const (
 	maxCmdlineRead = maxCmdline + 512
 	// maxExe bounds an executable's path.
 	maxExe = 1 << 10
+	// maxKeptDetails bounds the processes whose details are kept between
+	// calls: those shown at the last call and, as room allows, those shown
+	// before that still live.
+	maxKeptDetails = 64
 )
 
 // cmdlineSeed keys the hashes of raw command lines kept between calls.
@@ -42,13 +48,17 @@ type procDetail struct {
 	exe     string
 	cmdline string // scrubbed and bounded
 	cut     bool
-	// rawHash is the hash of the raw command line last scrubbed, and clean
-	// says the scrub found nothing in it: the same raw line is then shown
-	// again without a new scrub, which costs far more than reading it.
-	// A line with secrets is scrubbed at every call, so the probe result
-	// counts what was scrubbed in it every time.
+	// rawHash is the hash of the raw command line last scrubbed (as read,
+	// before its arguments are joined), rawCut says it was read in part,
+	// and clean says the scrub found nothing in it: the same raw line is
+	// then shown again without being joined and scrubbed anew, which costs
+	// far more than reading it. A line with secrets is scrubbed at every
+	// call, so the probe result counts what was scrubbed in it every time.
 	rawHash uint64
+	rawCut  bool
 	clean   bool
+	// shown is the probe's call at which the process was last shown.
+	shown uint64
 }
 
 // detail returns what is shown of process s beyond its listing, from the
@@ -56,6 +66,34 @@ type procDetail struct {
 func (p *processesProbe) detail(ctx context.Context, env *Env, s *procSample) procDetail {
 	d, known := p.details[s.pid]
 	return p.refresh(ctx, env, s, d, known, true)
+}
+
+// keepDetails keeps, for the next call, what was read of the processes
+// shown at this one, and of those shown before that still live (listed at
+// this call, same start and name), the most recently shown first, up to
+// maxKeptDetails: the CPU list changes at every call, and a process back
+// in it is then not read afresh (its user from /proc/<pid>/status, its
+// executable), nor its unchanged command line scrubbed again.
+func (p *processesProbe) keepDetails(shown map[int32]procDetail) {
+	p.calls++
+	for pid, d := range shown {
+		d.shown = p.calls
+		shown[pid] = d
+	}
+	var older []int32
+	for pid, d := range p.details {
+		_, now := shown[pid]
+		if prev, ok := p.prev[pid]; !now && ok && prev.started == d.started && prev.name == d.name {
+			older = append(older, pid)
+		}
+	}
+	slices.SortFunc(older, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(p.details[b].shown, p.details[a].shown), cmp.Compare(a, b))
+	})
+	for _, pid := range older[:min(len(older), max(0, maxKeptDetails-len(shown)))] {
+		shown[pid] = p.details[pid]
+	}
+	p.details = shown
 }
 
 // refresh returns d, what was read of process s before (if known), with
@@ -68,13 +106,14 @@ func (p *processesProbe) refresh(ctx context.Context, env *Env, s *procSample, d
 		d = procDetail{started: s.started, name: s.name}
 	}
 	raw, cut := p.readDetail(ctx, s, &d, !known && static)
-	h := maphash.String(cmdlineSeed, raw)
-	if known && d.clean && h == d.rawHash && cut == d.cut {
+	h := maphash.Bytes(cmdlineSeed, raw)
+	if known && d.clean && h == d.rawHash && cut == d.rawCut {
 		return d
 	}
-	scrubbed := env.Scrub(raw, "cmdline")
-	d.rawHash, d.clean = h, scrubbed == raw
-	d.cmdline, d.cut = bound(scrubbed, maxCmdline, cut)
+	text, textCut := cmdlineText(raw, cut)
+	scrubbed := env.Scrub(text, "cmdline")
+	d.rawHash, d.rawCut, d.clean = h, cut, scrubbed == text
+	d.cmdline, d.cut = bound(scrubbed, maxCmdline, textCut)
 	return d
 }
 

@@ -29,9 +29,17 @@ var procStates = [256]string{
 // sample reads /proc/<pid>/stat of every process into p.samples, with
 // bare system calls relative to an open /proc, into one reused buffer:
 // gopsutil's Process methods read several files per process through
-// os.Open and cost ten times more. The clock is the uptime, the clock
-// process start times are counted on.
+// os.Open and cost ten times more. The files of processes seen at the
+// previous call are kept open, up to maxKeptStats, and read again with
+// pread (see statFiles). The clock is the uptime, the clock process start
+// times are counted on.
 func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
+	return p.list(ctx, true)
+}
+
+// list is sample; withMemTotal reads the memory total the full variant's
+// memory percentages need.
+func (p *processesProbe) list(ctx context.Context, withMemTotal bool) (procSnapshot, error) {
 	var snap procSnapshot
 	p.grow()
 	up, err := readUptime(ctx)
@@ -53,10 +61,13 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 		return snap, err
 	}
 	defer unix.Close(dir)
-	if b, err := readFileAt(dir, "meminfo", p.buf); err == nil {
-		kb, _ := lineUint(b, "MemTotal:")
-		snap.memTotal = kb << 10
+	if withMemTotal {
+		if b, err := readFileAt(dir, "meminfo", p.buf); err == nil {
+			kb, _ := lineUint(b, "MemTotal:")
+			snap.memTotal = kb << 10
+		}
 	}
+	kept := p.statFiles(Path(ctx, common.HostProcEnvKey))
 	p.samples = p.samples[:0]
 	err = eachDirent(dir, p.dirBuf, func(name []byte) bool {
 		pid := atou(name)
@@ -66,17 +77,12 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 		if snap.listed++; snap.listed%256 == 0 && ctx.Err() != nil {
 			return false // a machine with a very great many processes
 		}
-		b, err := readRecordAt(dir, string(name)+"/stat", p.buf)
-		if err != nil {
-			return true // exited since the listing
-		}
-		if s, ok := parseProcStat(b); ok {
-			s.pid = int32(pid)
-			s.rss *= p.pageSize
+		if s, ok := p.readStat(dir, kept, int32(pid), name); ok {
 			p.samples = append(p.samples, s)
 		}
 		return true
 	})
+	kept.sweep()
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -84,6 +90,49 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 		return snap, fmt.Errorf("listing processes: %w", err)
 	}
 	return snap, nil
+}
+
+// readStat reads and parses process pid's stat, from its kept file if it
+// has one, else opening it (name is the PID as listed); the file is then
+// kept where the process was seen at the previous call too.
+func (p *processesProbe) readStat(dir int, kept *statFiles, pid int32, name []byte) (procSample, bool) {
+	prev, seen := p.prev[pid]
+	if b, ok := kept.read(pid, p.buf); ok {
+		if s, ok := p.parseStat(b, pid, prev.name); ok {
+			return s, true
+		}
+		kept.drop(pid)
+	}
+	fd, err := unix.Openat(dir, string(name)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return procSample{}, false // exited since the listing
+	}
+	b, err := readRecord(fd, "stat", p.buf)
+	if err != nil {
+		unix.Close(fd)
+		return procSample{}, false
+	}
+	s, ok := p.parseStat(b, pid, prev.name)
+	if !ok || !seen || prev.started != s.started || !kept.keep(pid, fd) {
+		unix.Close(fd) // new since the last call, or no room to keep it
+	}
+	return s, ok
+}
+
+// parseStat parses a stat file's content for process pid; prevName is the
+// process's name at the previous call, kept rather than allocated again
+// when it has not changed.
+func (p *processesProbe) parseStat(b []byte, pid int32, prevName string) (procSample, bool) {
+	s, name, ok := parseProcStat(b)
+	if !ok {
+		return s, false
+	}
+	if s.name = prevName; string(name) != prevName {
+		s.name = string(name)
+	}
+	s.pid = pid
+	s.rss *= p.pageSize
+	return s, true
 }
 
 // sampleOne reads process pid's /proc/<pid>/stat, for callers that know
@@ -94,8 +143,8 @@ func (p *processesProbe) sampleOne(ctx context.Context, pid int32) (procSample, 
 	if err != nil {
 		return procSample{}, false
 	}
-	s, ok := parseProcStat(b)
-	s.pid = pid
+	s, name, ok := parseProcStat(b)
+	s.name, s.pid = string(name), pid
 	return s, ok
 }
 
@@ -117,16 +166,20 @@ func openProcDir(ctx context.Context) (int, error) {
 	return fd, nil
 }
 
+// pfKthread is the flag of a kernel thread in /proc/<pid>/stat's flags
+// (PF_KTHREAD, include/linux/sched.h).
+const pfKthread = 0x00200000
+
 // parseProcStat parses the fields of a /proc/<pid>/stat line that the
-// probe reports. The name sits in parentheses and may hold spaces and
-// parentheses itself, so the fields start after the last ')'.
-func parseProcStat(b []byte) (procSample, bool) {
-	var s procSample
+// probe reports, but for the name, which it returns as it is in b. The
+// name sits in parentheses and may hold spaces and parentheses itself, so
+// the fields start after the last ')'.
+func parseProcStat(b []byte) (s procSample, name []byte, ok bool) {
 	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if open < 0 || end < open || end+2 >= len(b) {
-		return s, false
+		return s, nil, false
 	}
-	s.name = string(b[open+1 : end])
+	name = b[open+1 : end]
 	rest := b[end+2:]
 	var utime, stime, start uint64
 	for i := 0; len(rest) > 0 && i <= 21; i++ {
@@ -138,6 +191,9 @@ func parseProcStat(b []byte) (procSample, bool) {
 		}
 		switch i {
 		case 0:
+			if len(f) == 0 {
+				return s, nil, false
+			}
 			s.state = procStates[f[0]]
 			if s.state == "" {
 				s.state = string(f)
@@ -146,12 +202,16 @@ func parseProcStat(b []byte) (procSample, bool) {
 			if ppid := atou(f); ppid <= math.MaxInt32 {
 				s.ppid = int32(ppid)
 			}
+		case 6:
+			s.kthread = atou(f)&pfKthread != 0
 		case 11:
 			utime = atou(f)
 		case 12:
 			stime = atou(f)
 		case 17:
-			s.threads = int(atou(f))
+			if n := atou(f); n <= math.MaxInt32 {
+				s.threads = int(n)
+			}
 		case 19:
 			start = atou(f)
 		case 21:
@@ -160,7 +220,7 @@ func parseProcStat(b []byte) (procSample, bool) {
 	}
 	s.cpu = float64(utime+stime) / userHZ
 	s.started = float64(start) / userHZ
-	return s, true
+	return s, name, true
 }
 
 // atou parses a decimal unsigned integer without allocating; anything else
@@ -181,9 +241,17 @@ func atou(b []byte) uint64 {
 const commLen = 15
 
 // readDetail reads what the probe shows of process s beyond its stat: its
-// command line, and when static is set its user and executable too.
-func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procDetail, static bool) (cmdline string, cut bool) {
+// command line as it is in /proc/<pid>/cmdline (valid until the next read;
+// see cmdlineText), and when static is set its user and executable too.
+// A kernel thread has neither, and is root's: nothing is read of it.
+func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procDetail, static bool) (raw []byte, cut bool) {
 	d.ppid = s.ppid
+	if s.kthread {
+		if static {
+			d.user = p.userName(ctx, "0")
+		}
+		return nil, false
+	}
 	dir := Path(ctx, common.HostProcEnvKey, strconv.Itoa(int(s.pid)))
 	if static {
 		d.user = p.user(ctx, s.pid)
@@ -192,10 +260,14 @@ func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procD
 	p.grow()
 	b, err := readLimited(dir+"/cmdline", p.buf[:maxCmdlineRead+1])
 	if err != nil {
-		return "", false // gone, or hidden (hidepid)
+		return nil, false // gone, or hidden (hidepid)
 	}
-	return joinArgv(b[:min(len(b), maxCmdlineRead)], len(b) > maxCmdlineRead)
+	return b[:min(len(b), maxCmdlineRead)], len(b) > maxCmdlineRead
 }
+
+// cmdlineText is a command line read by readDetail as the probe shows
+// it: its NUL-separated arguments joined (joinArgv).
+func cmdlineText(raw []byte, cut bool) (string, bool) { return joinArgv(raw, cut) }
 
 // exeForMatch returns the path of process pid's executable, to match a
 // name asked for when the process's own name is cut or differs.
@@ -257,7 +329,11 @@ func (p *processesProbe) user(ctx context.Context, pid int32) string {
 	if len(f) < 2 {
 		return ""
 	}
-	uid := string(f[1])
+	return p.userName(ctx, string(f[1]))
+}
+
+// userName returns the name /etc/passwd gives the user ID uid, or uid.
+func (p *processesProbe) userName(ctx context.Context, uid string) string {
 	if p.uidNames == nil {
 		p.uidNames = readPasswd(ctx)
 	}
@@ -289,7 +365,7 @@ func readPasswd(ctx context.Context) map[string]string {
 // each, to find the busiest (see processes_health.go), and reads the
 // running, blocked and thread counts from system-wide counters.
 func (p *processesProbe) health(ctx context.Context, env *Env) (*ProcessHealth, error) {
-	snap, err := p.sample(ctx)
+	snap, err := p.list(ctx, false)
 	if err != nil {
 		return nil, err
 	}

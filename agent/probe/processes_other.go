@@ -95,6 +95,10 @@ func (p *processesProbe) sampleOne(ctx context.Context, pid int32) (procSample, 
 	return s, true
 }
 
+// statFiles is empty: only Linux keeps per-process files open between
+// calls.
+type statFiles struct{}
+
 // commLen is 0: gopsutil's names are whole here (Windows names a process
 // by its executable's file name; the BSDs' cut names are completed).
 const commLen = 0
@@ -103,10 +107,10 @@ const commLen = 0
 // through gopsutil: its command line, and when static is set its user,
 // executable and parent (a Windows process keeps its parent's PID for
 // life) too.
-func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procDetail, static bool) (cmdline string, cut bool) {
+func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procDetail, static bool) (raw []byte, cut bool) {
 	pr, err := process.NewProcessWithContext(ctx, s.pid)
 	if err != nil {
-		return "", false // gone since the listing
+		return nil, false // gone since the listing
 	}
 	if static {
 		d.user, _ = pr.UsernameWithContext(ctx)
@@ -116,10 +120,14 @@ func (p *processesProbe) readDetail(ctx context.Context, s *procSample, d *procD
 	}
 	c, err := pr.CmdlineWithContext(ctx)
 	if err != nil {
-		return "", false // not ours to read
+		return nil, false // not ours to read
 	}
-	return bound(c, maxCmdlineRead, false)
+	return []byte(c), false
 }
+
+// cmdlineText bounds a command line read by readDetail: gopsutil joins
+// its arguments already.
+func cmdlineText(raw []byte, cut bool) (string, bool) { return bound(string(raw), maxCmdlineRead, cut) }
 
 // exeForMatch returns "": the process names are the executables' file
 // names already, so reading the executable of every process to match a

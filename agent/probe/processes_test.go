@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,5 +155,106 @@ func BenchmarkProbeProcessesCold(b *testing.B) {
 	}
 	if cpu1, _ := processCPU(); cpuOK {
 		b.ReportMetric(float64((cpu1-cpu0)/time.Duration(b.N)), "cpu-ns/op")
+	}
+}
+
+// TestProcessesKernelThread: of a kernel thread (PF_KTHREAD in its stat's
+// flags) nothing more is read: it is root's, with neither executable nor
+// command line. Here it has no status file, which a user process read for
+// its user would show as no user.
+func TestProcessesKernelThread(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("proc/uptime", "100.00 100.00\n")
+	write("proc/stat", "btime 1773302400\n")
+	write("proc/meminfo", "MemTotal: 1000 kB\n")
+	write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+	write("proc/2/stat", "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 7 0 0 0 20 0 1 0 22 0 0 18446744073709551615\n")
+	write("proc/300/stat", "300 (daemon) S 1 300 300 0 -1 4194560 0 0 0 0 5 0 0 0 20 0 1 0 900 1000 300 0\n")
+	v, err := probe.NewTestProcesses(5, 4096).Collect(probe.WithRoot(context.Background(), root), &probe.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[int32]string{}
+	for _, pi := range v.(*probe.ProcessesResult).TopCPU {
+		users[pi.PID] = pi.User
+		if pi.Exe != "" || pi.Cmdline != "" {
+			t.Errorf("%d: exe %q, cmdline %q", pi.PID, pi.Exe, pi.Cmdline)
+		}
+	}
+	if users[2] != "root" || users[300] != "" || len(users) != 2 {
+		t.Errorf("users %v, want the kernel thread's root and no user for the process without status", users)
+	}
+}
+
+// TestProcessesDetailKeptOutOfList: what was read of a process shown once
+// is kept while it lives, also while it is out of the top lists: back in
+// the CPU list two calls later, its user and executable are not read
+// again (here they could not be: its status and exe link are gone).
+func TestProcessesDetailKeptOutOfList(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A holds the most memory; B, then C, then B again the most CPU.
+	proc := func(pid int, comm string, ticks, rss int) {
+		write("proc/"+strconv.Itoa(pid)+"/stat", fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 %d 0 0 0 20 0 1 0 1000 1000 %d 0\n", pid, comm, pid, pid, ticks, rss))
+	}
+	write("proc/stat", "btime 1773302400\n")
+	write("proc/meminfo", "MemTotal: 100000 kB\n")
+	write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+	for _, pid := range []string{"10", "20", "30"} {
+		write("proc/"+pid+"/status", "Uid:\t0\t0\t0\t0\n")
+		write("proc/"+pid+"/cmdline", "p"+pid+"\x00")
+		if err := os.Symlink("/usr/bin/p"+pid, filepath.Join(root, "proc", pid, "exe")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := probe.NewTestProcesses(1, 4096)
+	call := func(uptime string, a, b, c int) probe.ProcessInfo {
+		t.Helper()
+		write("proc/uptime", uptime+" 0\n")
+		proc(10, "a", a, 5000)
+		proc(20, "b", b, 10)
+		proc(30, "c", c, 10)
+		v, err := p.Collect(probe.WithRoot(context.Background(), root), &probe.Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := v.(*probe.ProcessesResult)
+		if len(r.TopCPU) != 1 || len(r.TopMemory) != 1 || r.TopMemory[0].PID != 10 {
+			t.Fatalf("top lists %+v, %+v", r.TopCPU, r.TopMemory)
+		}
+		return r.TopCPU[0]
+	}
+	if b := call("101", 100, 5000, 1000); b.PID != 20 || b.User != "root" || b.Exe != "/usr/bin/p20" {
+		t.Fatalf("first call: %+v, want process 20 read whole", b)
+	}
+	for _, f := range []string{"status", "exe"} {
+		if err := os.Remove(filepath.Join(root, "proc", "20", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := call("102", 100, 5000, 1050); c.PID != 30 {
+		t.Fatalf("second call: %+v, want process 30", c)
+	}
+	if b := call("103", 100, 5050, 1050); b.PID != 20 || b.User != "root" || b.Exe != "/usr/bin/p20" || b.Cmdline != "p20" {
+		t.Errorf("third call: %+v, want process 20 as read at the first", b)
 	}
 }
