@@ -13,25 +13,37 @@ import (
 
 // TestInterfaceCache: the interface list is dumped again only after the
 // kernel announced a change of a link or an address, and then shows it.
-// It runs in a network namespace of its own, on a thread that ends with
-// the test, where it brings the loopback up and gives it an address.
+// It runs in a network namespace of its own, on a locked thread, where it
+// brings the loopback up and gives it an address; the thread goes back to
+// its namespace afterwards. (Left there, a thread that is the process's
+// main one would move /proc/self/net, which other tests read, with it.)
 func TestInterfaceCache(t *testing.T) {
-	var skip error
-	done := make(chan struct{})
+	errc := make(chan error, 1)
 	go func() {
-		defer close(done)
-		runtime.LockOSThread() // never unlocked: the thread, and its namespace, end with this goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			skip = err
+		runtime.LockOSThread()
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("opening this thread's network namespace: %w", err)
 			return
 		}
-		if err := interfaceCacheSteps(t); err != nil {
-			t.Error(err)
+		defer unix.Close(self)
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("a network namespace of its own (root needed): %w", err)
+			return
 		}
+		err = interfaceCacheSteps(t)
+		if serr := unix.Setns(self, unix.CLONE_NEWNET); serr != nil {
+			// Stay locked: the thread ends with the goroutine.
+			errc <- fmt.Errorf("back to the test's network namespace: %v (steps: %v)", serr, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- err
 	}()
-	<-done
-	if skip != nil {
-		t.Skipf("no network namespace of its own here: %v", skip)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
 
