@@ -8,7 +8,7 @@ WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport fuzz mutants clean
+.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport bench-agent fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ bench: ## benchmarks: snapshot cost, probes, protocol encode/decode
 
 bench-transport: ## QUIC against TCP with the real binaries in network namespaces: connect time where UDP is dropped, on-demand round trip, collector memory per agent (root, nftables; minutes)
 	$(GO) test -tags bench -count=1 -v -timeout 30m -run TestTransportFigures ./e2e/bench/
+
+bench-agent: ## the agent beside node_exporter, real binaries, one run: CPU per on-demand full snapshot against a scrape, memory, idle and health-sample CPU, binary sizes (root, prometheus-node-exporter; ~6 min). AGENT_SNAPSHOTS=200 AGENT_ROUNDS=10 AGENT_IDLE_SECONDS=120 AGENT_HEALTH_SECONDS=30
+	@scripts/deps.sh bench
+	BENCH_LDFLAGS='$(LDFLAGS)' $(GO) test -tags bench -count=1 -v -timeout 30m -run TestAgentFigures ./e2e/bench/
 
 FUZZTIME ?= 60s
 FUZZJOBS ?= 2
