@@ -8,7 +8,7 @@ WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport bench-collector fuzz mutants clean
+.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport bench-agent bench-collector fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ BENCH_ARGS ?=
 bench-collector: build ## the collector at scale (sonde-loadgen, ~10 min): 1,000 agents (on-demand p50/p99, ingest against raw QUIC), 10,000 (RSS per agent, restart storm). BENCH_ARGS="--dir D --profile-dir P --agents-large 2000"
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/sonde-loadgen
 	bin/sonde-loadgen bench --collector-bin bin/sonde-collector $(BENCH_ARGS)
+
+bench-agent: ## the agent beside node_exporter, real binaries, one run: CPU per on-demand full snapshot against a scrape, memory, idle and health-sample CPU, binary sizes (root, prometheus-node-exporter; ~6 min). AGENT_SNAPSHOTS=200 AGENT_ROUNDS=10 AGENT_IDLE_SECONDS=120 AGENT_HEALTH_SECONDS=30
+	@scripts/deps.sh bench
+	BENCH_LDFLAGS='$(LDFLAGS)' $(GO) test -tags bench -count=1 -v -timeout 30m -run TestAgentFigures ./e2e/bench/
 
 FUZZTIME ?= 60s
 FUZZJOBS ?= 2

@@ -3,11 +3,14 @@
 # the end-to-end tests run Debian's Prometheus, Alertmanager and Chromium,
 # install a package with dpkg and write to the kernel log (so they need
 # root), and the agent's proxy tests run its tinyproxy; the fault tests
-# need nftables, iproute2 (ss too) and tinyproxy. When something is missing it installs it if
-# it can (root and apt-get), else it stops at once with the one command to
-# run. `make test`, `make test-faults` and .ci/run all come through here.
+# need nftables, iproute2 (ss too) and tinyproxy; `make bench-agent` runs Debian's
+# node_exporter beside the agent (the test starts the binary itself; where
+# installing the package starts its service, that one is left alone). When
+# something is missing it installs it if it can (root and apt-get), else it
+# stops at once with the one command to run. `make test`, `make test-faults`,
+# `make bench-agent` and .ci/run all come through here.
 #
-#   scripts/deps.sh test|faults|packages|all
+#   scripts/deps.sh test|faults|packages|bench|all
 set -euo pipefail
 
 suite=${1:-test}
@@ -30,16 +33,19 @@ osslsigncode osslsigncode
 systemd-analyze systemd
 bsdtar libarchive-tools
 cpio cpio"
+bench_needs="prometheus-node-exporter prometheus-node-exporter"
 
 case $suite in
 test) needs=$test_needs target="make test" ;;
 faults) needs=$faults_needs target="make test-faults" ;;
 packages) needs=$packages_needs target="make test-packages" ;;
+bench) needs=$bench_needs target="make bench-agent" ;;
 all) needs="$test_needs
 $faults_needs
-$packages_needs" target="make test test-faults test-packages" ;;
+$packages_needs
+$bench_needs" target="make test test-faults test-packages bench-agent" ;;
 *)
-	echo "usage: scripts/deps.sh test|faults|packages|all" >&2
+	echo "usage: scripts/deps.sh test|faults|packages|bench|all" >&2
 	exit 2
 	;;
 esac

@@ -1,17 +1,21 @@
 //go:build bench
 
-// Package bench measures what Sonde's two transports cost their users,
-// with the real binaries and from outside the processes
-// (`make bench-transport`): the time an agent takes to connect where UDP
-// is silently dropped and where it is not, the round trip of an on-demand
-// snapshot over each, and the collector's memory per connected agent over
-// each. It prints one table for BENCHMARKS.md and asserts only that each
-// measurement went over the transport it was meant to; it has no timing
-// threshold. It needs root (network namespaces), iproute2 and nftables.
+// Package bench measures what Sonde costs its users, with the real
+// binaries and from outside the processes. `make bench-transport`
+// (TestTransportFigures): the time an agent takes to connect where UDP is
+// silently dropped and where it is not, the round trip of an on-demand
+// snapshot over each transport, and the collector's memory per connected
+// agent over each; it needs root (network namespaces), iproute2 and
+// nftables. `make bench-agent` (TestAgentFigures): the agent's CPU and
+// memory beside Debian's node_exporter; it needs root and
+// prometheus-node-exporter. Each prints one table for BENCHMARKS.md and
+// asserts only that its measurements happened as meant; neither has a
+// timing threshold.
 //
 // Knobs (environment): TRANSPORT_STARTS (20 agent starts per transport),
 // TRANSPORT_REQUESTS (100 on-demand requests per transport),
-// TRANSPORT_CONNS (300 idle connections per memory round).
+// TRANSPORT_CONNS (300 idle connections per memory round); the agent's
+// are listed on TestAgentFigures.
 package bench
 
 import (

@@ -80,15 +80,32 @@ type benchNet struct {
 	nsA, nsB, nsC *netns.NS
 	col           *harness.Collector
 	a, b          *enrolled
-	key           string       // an l2 API key
-	api           *http.Client // its connections are made in C
+	api           *api // its connections are made in C
 }
 
 // enrolled is an agent's identity, in the namespace it runs in.
 type enrolled struct {
-	ns    *netns.NS
+	agent string    // the sonde-agent binary
+	ns    *netns.NS // nil: the test's own
 	state string
 	id    string
+}
+
+// netns is the name of the agent's namespace for harness.Start: "" for
+// the test's own.
+func (ag *enrolled) netns() string {
+	if ag.ns == nil {
+		return ""
+	}
+	return ag.ns.Name
+}
+
+// String names the agent in messages.
+func (ag *enrolled) String() string {
+	if ag.ns == nil {
+		return "the agent"
+	}
+	return "the agent in " + ag.ns.Name
 }
 
 func newBenchNet(t *testing.T) *benchNet {
@@ -104,9 +121,8 @@ func newBenchNet(t *testing.T) *benchNet {
 		Netns: n.nsC.Name, Args: []string{"--san", collectorIP}}
 	n.col.Start(t)
 	token, pin := n.col.Token(t, 2)
-	n.a, n.b = enroll(t, n.nsA, token, pin), enroll(t, n.nsB, token, pin)
-	out := harness.Run(t, filepath.Join(bin, "sonde-collector"), "apikey", "create", "bench", "--role", "l2", "--data", n.col.Data)
-	n.key, _, _ = strings.Cut(strings.TrimSpace(out), "\n")
+	agent := filepath.Join(bin, "sonde-agent")
+	n.a, n.b = enroll(t, agent, n.nsA, collectorAddr, token, pin), enroll(t, agent, n.nsB, collectorAddr, token, pin)
 
 	// The API listens in C: the test's connections to it are made there.
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -119,16 +135,22 @@ func newBenchNet(t *testing.T) *benchNet {
 		return c, err
 	}}
 	t.Cleanup(tr.CloseIdleConnections)
-	n.api = &http.Client{Transport: tr, Timeout: time.Minute}
+	n.api = newAPI(t, n.col, &http.Client{Transport: tr, Timeout: time.Minute})
 	return n
 }
 
-// enroll enrolls an agent in ns, with UDP allowed.
-func enroll(t *testing.T, ns *netns.NS, token, pin string) *enrolled {
+// enroll enrolls the agent binary agent, run in ns (nil: the test's own),
+// to the collector at addr, with UDP allowed.
+func enroll(t *testing.T, agent string, ns *netns.NS, addr, token, pin string) *enrolled {
 	t.Helper()
-	ag := &enrolled{ns: ns, state: t.TempDir()}
-	out := ns.Run(t, filepath.Join(bin, "sonde-agent"), "enroll", "--collector", collectorAddr,
-		"--token", token, "--ca-pin", pin, "--state", ag.state)
+	ag := &enrolled{agent: agent, ns: ns, state: t.TempDir()}
+	args := []string{"enroll", "--collector", addr, "--token", token, "--ca-pin", pin, "--state", ag.state}
+	var out string
+	if ns != nil {
+		out = ns.Run(t, agent, args...)
+	} else {
+		out = harness.Run(t, agent, args...)
+	}
 	m := regexp.MustCompile(`enrolled as agent (\S+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("enroll printed %q", out)
@@ -169,17 +191,17 @@ func run(t *testing.T, ag *enrolled, args ...string) (*harness.Proc, start, *sta
 	t.Helper()
 	pub := state.PublicDir(ag.state)
 	began := time.Now()
-	p := harness.Start(t, ag.ns.Name, filepath.Join(bin, "sonde-agent"), append([]string{"run", "--state", ag.state}, args...)...)
+	p := harness.Start(t, ag.netns(), ag.agent, append([]string{"run", "--state", ag.state}, args...)...)
 	for {
 		st, err := status.Read(pub)
 		if err == nil && st.PID == p.Pid() && st.Connected {
 			return p, start{outside: time.Since(began), inside: st.Since.Sub(st.Started)}, st
 		}
 		if p.Exited() {
-			t.Fatalf("the agent in %s exited:\n%s", ag.ns.Name, p.Output())
+			t.Fatalf("%s exited:\n%s", ag, p.Output())
 		}
 		if time.Since(began) > time.Minute {
-			t.Fatalf("the agent in %s did not connect within a minute; status %+v (%v)", ag.ns.Name, st, err)
+			t.Fatalf("%s did not connect within a minute; status %+v (%v)", ag, st, err)
 		}
 		time.Sleep(pollEvery)
 	}
@@ -240,7 +262,7 @@ func (n *benchNet) measureOnDemand(t *testing.T, count int) map[string]*onDemand
 	for _, r := range []running{{kindQUIC, n.b, nil}, {kindTCP, n.a, nil}} {
 		p, _, st := run(t, r.ag, "--health-interval", "1h")
 		if st.Transport != r.kind {
-			t.Fatalf("the agent in %s connected over %q, want %s", r.ag.ns.Name, st.Transport, r.kind)
+			t.Fatalf("%s connected over %q, want %s", r.ag, st.Transport, r.kind)
 		}
 		r.p = p
 		agents = append(agents, r)
@@ -249,7 +271,7 @@ func (n *benchNet) measureOnDemand(t *testing.T, count int) map[string]*onDemand
 	time.Sleep(3 * time.Second) // the first health snapshots delivered
 	out := map[string]*onDemand{kindQUIC: {}, kindTCP: {}}
 	for _, a := range agents {
-		n.snapshot(t, a.ag.id) // warm-up: the API's connection, the probe's first run
+		n.api.snapshot(t, a.ag.id, systemOnly) // warm-up: the API's connection, the probe's first run
 	}
 	for _, a := range agents {
 		out[a.kind].series = -cpuOf(t, a.p)
@@ -260,7 +282,7 @@ func (n *benchNet) measureOnDemand(t *testing.T, count int) map[string]*onDemand
 		time.Sleep(time.Until(next))
 		next = time.Now().Add(requestEvery)
 		cpu0 := cpuOf(t, a.p)
-		took, ok := n.snapshot(t, a.ag.id)
+		took, ok := n.api.snapshot(t, a.ag.id, systemOnly)
 		cpu1 := cpuOf(t, a.p)
 		if ok {
 			out[a.kind].took = append(out[a.kind].took, took)
@@ -273,28 +295,45 @@ func (n *benchNet) measureOnDemand(t *testing.T, count int) map[string]*onDemand
 	return out
 }
 
-// snapshot asks the collector for a snapshot of agent's "system" probe,
-// and returns the request's wall time and whether it was answered 200 or
-// 201 (failing the test when not).
-func (n *benchNet) snapshot(t *testing.T, agent string) (time.Duration, bool) {
+// systemOnly is the body of an on-demand request for the "system" probe.
+const systemOnly = `{"probes":["system"]}`
+
+// api asks a collector's API for on-demand snapshots, with an l2 key.
+type api struct {
+	url    string // "http://" and the API's address
+	key    string
+	client *http.Client
+}
+
+// newAPI makes an l2 API key on col and returns a client of its API.
+func newAPI(t *testing.T, col *harness.Collector, client *http.Client) *api {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+collectorHTTP+"/api/v1/agents/"+agent+"/snapshots",
-		strings.NewReader(`{"probes":["system"]}`))
+	out := harness.Run(t, filepath.Join(bin, "sonde-collector"), "apikey", "create", "bench", "--role", "l2", "--data", col.Data)
+	key, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+	return &api{url: "http://" + col.HTTP, key: key, client: client}
+}
+
+// snapshot asks the collector for a snapshot of agent with body (`{}`:
+// the default full set), and returns the request's wall time and whether
+// it was answered 201 Created (failing the test when not).
+func (a *api) snapshot(t *testing.T, agent, body string) (time.Duration, bool) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, a.url+"/api/v1/agents/"+agent+"/snapshots", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+n.key)
+	req.Header.Set("Authorization", "Bearer "+a.key)
 	req.Header.Set("Content-Type", "application/json")
 	began := time.Now()
-	resp, err := n.api.Do(req)
+	resp, err := a.client.Do(req)
 	if err != nil {
 		t.Fatalf("POST snapshot of %s: %v", agent, err)
 	}
-	body, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	took := time.Since(began)
-	if err != nil || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated) {
-		t.Errorf("POST snapshot of %s: %s: %s (%v)", agent, resp.Status, body, err)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Errorf("POST snapshot of %s: %s: %s (%v)", agent, resp.Status, answer, err)
 		return took, false
 	}
 	return took, true

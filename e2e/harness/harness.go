@@ -27,10 +27,17 @@ import (
 
 // Build compiles sonde-agent, sonde-collector and sonde into dir.
 func Build(dir string) error {
+	return BuildWith(dir, nil, "./cmd/sonde-agent", "./cmd/sonde-collector", "./cmd/sonde")
+}
+
+// BuildWith compiles pkgs (paths from the repository's root, "./cmd/...")
+// into dir with more `go build` flags: the benchmarks build the agent as
+// `make build` does, to measure what users run.
+func BuildWith(dir string, flags []string, pkgs ...string) error {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/sonde-agent", "./cmd/sonde-collector", "./cmd/sonde")
+	args := append(append([]string{"build"}, flags...), "-o", dir+string(filepath.Separator))
+	cmd := exec.Command("go", append(args, pkgs...)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
