@@ -42,8 +42,7 @@ packages) needs=$packages_needs target="make test-packages" ;;
 bench) needs=$bench_needs target="make bench-agent" ;;
 all) needs="$test_needs
 $faults_needs
-$packages_needs
-$bench_needs" target="make test test-faults test-packages bench-agent" ;;
+$packages_needs" target="make test test-faults test-packages" ;;
 *)
 	echo "usage: scripts/deps.sh test|faults|packages|bench|all" >&2
 	exit 2
