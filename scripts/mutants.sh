@@ -11,7 +11,10 @@
 # GOFLAGS: -count=1, or a coverage run answered from the test cache sets
 # every mutant's timeout (its time times the coefficient) too short; and
 # -parallel=8 because the slow tests wait on the network and on timers,
-# not on the two cores that would otherwise cap them.
+# not on the two cores that would otherwise cap them. A mutant's timeout
+# is 5 times the coverage run's time: a mutant that makes a test wait
+# forever (collector/ingest has one) costs minutes of the budget each, and
+# a timed-out mutant counts in neither killed nor lived.
 #
 #   MUTANTJOBS=2 MUTANTBUDGET=40m scripts/mutants.sh
 set -euo pipefail
@@ -44,7 +47,7 @@ one() {
 	local pkg=$1 floor=$2 log start rc=0
 	log="$logs/${pkg//\//_}.log"
 	start=$(date +%s)
-	GOFLAGS="-count=1 -parallel=8" timeout "$MUTANTBUDGET" "$GREMLINS" unleash --workers 1 --timeout-coefficient 10 \
+	GOFLAGS="-count=1 -parallel=8" timeout "$MUTANTBUDGET" "$GREMLINS" unleash --workers 1 --timeout-coefficient 5 \
 		--threshold-efficacy "$floor" "./$pkg" >"$log" 2>&1 || rc=$?
 	local eff cov killed lived notcov timedout verdict=ok
 	eff=$(sed -n 's/^Test efficacy: \([0-9.]*\)%.*/\1/p' "$log")
