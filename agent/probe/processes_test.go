@@ -76,16 +76,7 @@ func TestProcessesScrubbed(t *testing.T) {
 // same PID (a new start time) is read afresh.
 func TestProcessesDetailKept(t *testing.T) {
 	root := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, content string) { t.Helper(); writeUnder(t, root, name, content) }
 	setProc := func(comm string, start int, cmdline, exe string) {
 		t.Helper()
 		write("proc/4242/stat", "4242 ("+comm+") R 1 4242 4242 0 -1 0 0 0 0 0 500 100 0 0 20 0 1 0 "+strconv.Itoa(start)+" 1000 300 0\n")
@@ -164,16 +155,7 @@ func BenchmarkProbeProcessesCold(b *testing.B) {
 // its user would show as no user.
 func TestProcessesKernelThread(t *testing.T) {
 	root := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, content string) { t.Helper(); writeUnder(t, root, name, content) }
 	write("proc/uptime", "100.00 100.00\n")
 	write("proc/stat", "btime 1773302400\n")
 	write("proc/meminfo", "MemTotal: 1000 kB\n")
@@ -202,16 +184,7 @@ func TestProcessesKernelThread(t *testing.T) {
 // again (here they could not be: its status and exe link are gone).
 func TestProcessesDetailKeptOutOfList(t *testing.T) {
 	root := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, content string) { t.Helper(); writeUnder(t, root, name, content) }
 	// A holds the most memory; B, then C, then B again the most CPU.
 	proc := func(pid int, comm string, ticks, rss int) {
 		write("proc/"+strconv.Itoa(pid)+"/stat", fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 %d 0 0 0 20 0 1 0 1000 1000 %d 0\n", pid, comm, pid, pid, ticks, rss))
@@ -256,5 +229,17 @@ func TestProcessesDetailKeptOutOfList(t *testing.T) {
 	}
 	if b := call("103", 100, 5050, 1050); b.PID != 20 || b.User != "root" || b.Exe != "/usr/bin/p20" || b.Cmdline != "p20" {
 		t.Errorf("third call: %+v, want process 20 as read at the first", b)
+	}
+}
+
+// writeUnder writes content to name under root, making its folders.
+func writeUnder(t *testing.T, root, name, content string) {
+	t.Helper()
+	path := filepath.Join(root, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
