@@ -29,6 +29,10 @@ type BenchConfig struct {
 	IngestWarmup   time.Duration
 	IngestWindow   time.Duration
 	Settle         time.Duration
+	// IngestOnly runs the first scenario's ingest burst and the raw
+	// ceiling beside it, and nothing else (no on-demand, no second
+	// fleet): the loop for working on the ingest path.
+	IngestOnly bool
 	// ProfileDir, when set, runs the collector with --pprof and keeps a
 	// CPU profile of it, ProfileLength long, taken as the ingest burst
 	// begins and as the restarted collector is ready in the storm.
@@ -49,7 +53,8 @@ type BenchResult struct {
 // Bench runs the two scenarios: Small agents (connect, memory, on-demand
 // round trips, the ingest burst and the raw ceiling beside it), then, on a
 // restarted collector, Large agents (connect, memory, the reconnect storm
-// of a collector restart).
+// of a collector restart). IngestOnly stops after the ingest burst and
+// the raw ceiling.
 func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	res := &BenchResult{LoadBefore: LoadAvg(), CPUs: runtime.NumCPU()}
 	res.RMem, res.WMem, res.BuffersSet, _ = UDPBuffers()
@@ -103,12 +108,18 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 
 	small := base
 	small.Agents, small.PID = cfg.Small, col.PID()
-	small.OnDemand = cfg.OnDemand
+	if !cfg.IngestOnly {
+		small.OnDemand = cfg.OnDemand
+	}
 	small.IngestKind, small.IngestSenders, small.IngestWarmup, small.IngestWindow = protocol.KindHealth, cfg.IngestSenders, cfg.IngestWarmup, cfg.IngestWindow
 	small.Raw = true
 	log("scenario 1: %d agents", cfg.Small)
 	if res.Small, err = Run(ctx, small); err != nil {
 		return res, fmt.Errorf("bench, %d agents: %w", cfg.Small, err)
+	}
+	if cfg.IngestOnly {
+		res.LoadAfter = LoadAvg()
+		return res, nil
 	}
 
 	// A fresh process, so the second fleet's memory is its own.

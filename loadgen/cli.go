@@ -26,7 +26,8 @@ a reconnect storm (--storm drop).
 bench is make bench-collector: it runs a collector from the given binary on
 loopback and both scenarios against it (1,000 agents: connect, memory,
 on-demand, ingest against raw QUIC; 10,000 agents: connect, memory, a
-collector restart), and prints the targets table.
+collector restart), and prints the targets table. With --ingest-only it runs the first fleet's
+ingest burst and the raw QUIC ceiling beside it, and nothing else.
 
 sonde-loadgen COMMAND -h lists a command's flags.
 `
@@ -171,6 +172,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&b.IngestWarmup, "ingest-warmup", 3*time.Second, "burst time not counted")
 	fs.DurationVar(&b.IngestWindow, "ingest-window", 15*time.Second, "burst time counted (the raw ceiling gets the same)")
 	fs.DurationVar(&b.Settle, "settle", 10*time.Second, "wait with every agent connected before reading the collector's memory")
+	fs.BoolVar(&b.IngestOnly, "ingest-only", false, "run only the ingest burst of --agents and the raw QUIC ceiling beside it (no on-demand, no --agents-large fleet)")
 	fs.StringVar(&b.ProfileDir, "profile-dir", "", "run the collector with --pprof and keep CPU profiles of it (ingest burst, reconnect storm) in this `dir`")
 	fs.DurationVar(&b.ProfileLength, "profile-length", 15*time.Second, "length of each CPU profile")
 	if rest, err := cliflag.Parse(fs, args); err != nil {
