@@ -31,6 +31,8 @@ func TestDeflateIsPlainDEFLATE(t *testing.T) {
 		{"just over the threshold", bytes.Repeat([]byte("a"), compressAbove+1)},
 		{"a full snapshot", full},
 		{"incompressible", noise(100 << 10)},
+		{"inflated in one pass, to the byte", bytes.Repeat([]byte("0123456789abcdef"), onePass/16)},
+		{"one byte past one pass", append(bytes.Repeat([]byte("0123456789abcdef"), onePass/16), 'x')},
 		{"32 KB block edge", bytes.Repeat([]byte("0123456789abcdef"), 32<<10/16+1)},
 		{"a megabyte of snapshots", bytes.Repeat(full, 1<<20/len(full)+1)},
 		{"compressible then incompressible", append(bytes.Repeat(full, 3), noise(70<<10)...)},
@@ -43,8 +45,12 @@ func TestDeflateIsPlainDEFLATE(t *testing.T) {
 		if err != nil || !bytes.Equal(got, tc.p) {
 			t.Errorf("%s: compress/flate read %d bytes (%v), want the %d written", tc.name, len(got), err, len(tc.p))
 		}
-		if out, err := inflate(z); err != nil || !bytes.Equal(out, tc.p) {
+		if out, err := inflate(nil, z); err != nil || !bytes.Equal(out, tc.p) {
 			t.Errorf("%s: inflate: %d bytes, %v", tc.name, len(out), err)
+		}
+		// Into a used buffer, as Read does with its pooled ones.
+		if out, err := inflate(bytes.Repeat([]byte{0xff}, 100), z); err != nil || !bytes.Equal(out, tc.p) {
+			t.Errorf("%s: inflate into a used buffer: %d bytes, %v", tc.name, len(out), err)
 		}
 	}
 }

@@ -2,11 +2,12 @@ package protocol
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 	kflate "github.com/klauspost/compress/flate"
@@ -144,7 +145,12 @@ func Read(r io.Reader) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload := make([]byte, hd.Length)
+	// The payload is read into a pooled buffer: the decoder copies what it
+	// keeps (see scratch).
+	buf := getScratch()
+	defer putScratch(buf)
+	payload := slices.Grow((*buf)[:0], int(hd.Length))[:hd.Length]
+	*buf = payload
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return nil, fmt.Errorf("%w: reading %d byte payload: %w", ErrBadFrame, hd.Length, err)
 	}
@@ -185,12 +191,17 @@ func ReadAs[T Message](r io.Reader) (T, error) {
 
 func decodePayload(hd Header, payload []byte) (Message, error) {
 	if hd.Flags&FlagDeflate != 0 {
-		var err error
-		if payload, err = inflate(payload); err != nil {
+		buf := getScratch()
+		defer putScratch(buf)
+		out, err := inflate(*buf, payload)
+		if err != nil {
 			return nil, err
 		}
+		*buf, payload = out, out
 	}
 	m := newMessage(hd.Type)
+	// Unmarshal copies every string and byte string it decodes: nothing of
+	// payload is kept, so its buffer can be used again.
 	if err := decMode.Unmarshal(payload, m); err != nil {
 		return nil, fmt.Errorf("%w: decoding %s: %v", ErrBadFrame, hd.Type, err)
 	}
@@ -216,27 +227,104 @@ func Deflate(p []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// inflate decompresses p, refusing output beyond MaxDecodedSize without
-// producing it: a first pass only measures the output, and a second one
-// decompresses into a buffer of exactly that size.
-func inflate(p []byte) ([]byte, error) {
-	src := bytes.NewReader(p)
-	r := flate.NewReader(src)
-	defer r.Close()
-	n, err := io.Copy(io.Discard, io.LimitReader(r, MaxDecodedSize+1))
+// onePass is the decompressed size up to which inflate produces its output
+// in one pass. Past it, inflate measures the rest of the stream before it
+// produces any more, so a stream that would inflate past MaxDecodedSize
+// costs at most onePass bytes to refuse. Snapshots inflate to tens of
+// kilobytes.
+const onePass = 256 << 10
+
+// inflater is a DEFLATE decoder kept for reuse, with the reader it reads
+// from: building one costs some 40 KB and its Huffman tables.
+type inflater struct {
+	src bytes.Reader
+	r   io.Reader
+}
+
+var inflaters = sync.Pool{New: func() any {
+	f := new(inflater)
+	f.r = kflate.NewReader(&f.src)
+	return f
+}}
+
+// inflate decompresses p, into dst's memory when it has room, and refuses
+// output beyond MaxDecodedSize without producing it: up to onePass bytes
+// are produced as they come; past that, the rest of the stream is only
+// measured, and decompressed again into a new buffer of exactly its size.
+func inflate(dst, p []byte) ([]byte, error) {
+	f := inflaters.Get().(*inflater)
+	defer func() {
+		f.src.Reset(nil) // keep nothing of p
+		inflaters.Put(f)
+	}()
+	rewind := func() error {
+		f.src.Reset(p)
+		if err := f.r.(kflate.Resetter).Reset(&f.src, nil); err != nil {
+			return fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
+		}
+		return nil
+	}
+	if err := rewind(); err != nil {
+		return nil, err
+	}
+	dst, err := readAtMost(dst[:0], f.r, onePass+1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
 	}
+	if len(dst) <= onePass {
+		return dst, nil
+	}
+	rest, err := io.Copy(io.Discard, io.LimitReader(f.r, MaxDecodedSize+1-onePass-1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
+	}
+	n := onePass + 1 + rest
 	if n > MaxDecodedSize {
 		return nil, fmt.Errorf("%w: decompresses past %d bytes", ErrFrameTooLarge, MaxDecodedSize)
 	}
-	src.Reset(p)
-	if err := r.(flate.Resetter).Reset(src, nil); err != nil {
-		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
+	if err := rewind(); err != nil {
+		return nil, err
 	}
 	out := make([]byte, n)
-	if _, err := io.ReadFull(r, out); err != nil {
+	if _, err := io.ReadFull(f.r, out); err != nil {
 		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
 	}
 	return out, nil
+}
+
+// readAtMost appends what r yields to b until r ends or b holds limit
+// bytes.
+func readAtMost(b []byte, r io.Reader, limit int) ([]byte, error) {
+	for len(b) < limit {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(max(cap(b), 4<<10), limit-len(b)))
+		}
+		n, err := r.Read(b[len(b):min(cap(b), limit)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// scratch holds the buffers a frame is read and inflated into, for
+// reuse: the decoder copies what it keeps, so a buffer is free again once
+// its message is decoded. Buffers past maxScratch are left to the garbage
+// collector, so the pool never pins a large message's memory.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxScratch = 2 * onePass
+
+func getScratch() *[]byte { return scratch.Get().(*[]byte) }
+
+func putScratch(b *[]byte) {
+	if cap(*b) > maxScratch {
+		*b = nil
+	}
+	*b = (*b)[:0]
+	scratch.Put(b)
 }

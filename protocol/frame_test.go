@@ -730,3 +730,32 @@ func TestReadKeepsTheCause(t *testing.T) {
 		}
 	}
 }
+
+// TestReadKeepsNoBuffer: Read reads and inflates frames into buffers it
+// uses again, so a message it returned must hold nothing of them: reading
+// the next frames (other data of the same sizes) leaves it as it was.
+func TestReadKeepsNoBuffer(t *testing.T) {
+	for _, s := range benchSnapshots() {
+		first := mustAppend(t, s.msg)
+		m, err := Read(bytes.NewReader(first))
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		other := *s.msg
+		other.AgentID, other.Probes = strings.Repeat("z", len(s.msg.AgentID)), slices.Clone(s.msg.Probes)
+		for i := range other.Probes {
+			p := &other.Probes[i]
+			p.Name, p.Data = probeNameN(i), bytes.Repeat([]byte(" "), max(len(p.Data), 1))
+			p.Data[0] = '0'
+		}
+		next := mustAppend(t, &other)
+		for range 20 {
+			if _, err := Read(bytes.NewReader(next)); err != nil {
+				t.Fatalf("%s: %v", s.name, err)
+			}
+		}
+		if !reflect.DeepEqual(m, s.msg) {
+			t.Errorf("%s: the message Read returned changed as further frames were read", s.name)
+		}
+	}
+}

@@ -155,6 +155,9 @@ func checkProcessNames(names []string) error {
 // invalidUTF8At returns the offset of the first byte of b that is not
 // part of valid UTF-8, or -1 when b is valid.
 func invalidUTF8At(b []byte) int {
+	if utf8.Valid(b) {
+		return -1 // the common case, checked a word at a time
+	}
 	for i := 0; i < len(b); {
 		if b[i] < utf8.RuneSelf {
 			i++
