@@ -26,6 +26,7 @@ type Store struct {
 	path string
 
 	puts      chan *putRequest // snapshots for the group committer
+	writes    writeStmts       // its statements
 	stop      chan struct{}
 	written   chan struct{} // closed when the group committer is done
 	closeOnce sync.Once
@@ -50,11 +51,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	s := &Store{w: w, r: r, path: path, puts: make(chan *putRequest), stop: make(chan struct{}), written: make(chan struct{})}
-	go s.writeSnapshots()
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, errors.Join(fmt.Errorf("opening %s: %w", path, err), r.Close(), w.Close())
 	}
+	if s.writes, err = prepareWrites(ctx, w); err != nil {
+		return nil, errors.Join(fmt.Errorf("opening %s: %w", path, err), r.Close(), w.Close())
+	}
+	go s.writeSnapshots()
 	return s, nil
 }
 
@@ -221,7 +224,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.written
-		err = errors.Join(s.r.Close(), s.w.Close())
+		err = errors.Join(s.writes.close(), s.r.Close(), s.w.Close())
 	})
 	if err != nil {
 		return fmt.Errorf("closing database %s: %w", s.path, err)
