@@ -218,10 +218,14 @@ func decodePayload(hd Header, payload []byte) (Message, error) {
 // and an agent's full snapshots come minutes apart). Any DEFLATE decoder
 // reads the stream, compress/flate's in inflate among them: the wire does
 // not change. The collector stores probe results with it too.
-func Deflate(p []byte) ([]byte, error) {
-	var buf bytes.Buffer
+func Deflate(p []byte) ([]byte, error) { return AppendDeflate(nil, p) }
+
+// AppendDeflate is Deflate appending to dst: a caller that puts something
+// before the stream gets it in one buffer.
+func AppendDeflate(dst, p []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
 	buf.Grow(len(p) / 3)
-	if err := kflate.StatelessDeflate(&buf, p, true, nil); err != nil {
+	if err := kflate.StatelessDeflate(buf, p, true, nil); err != nil {
 		return nil, fmt.Errorf("compressing: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -16,11 +16,11 @@ import (
 const deflated = 0x01
 
 func compress(b []byte) ([]byte, error) {
-	z, err := protocol.Deflate(b)
+	z, err := protocol.AppendDeflate([]byte{deflated}, b)
 	if err != nil {
 		return nil, fmt.Errorf("compressing probe results: %w", err)
 	}
-	return append([]byte{deflated}, z...), nil
+	return z, nil
 }
 
 // maxStored bounds a stored blob after inflating, like the wire does.
