@@ -125,6 +125,7 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[string]*agentConn
 	wg      sync.WaitGroup // the connections' goroutines
+	workers *workers       // the exchanges'
 	revoked atomic.Pointer[map[string]bool]
 	slots   chan struct{} // one per snapshot being read and stored
 
@@ -167,7 +168,7 @@ func Listen(cfg Config) (*Server, error) {
 		_, cfg.RequestKey, _ = ed25519.GenerateKey(nil)
 	}
 	s := &Server{cfg: cfg, log: cfg.Log, obs: cfg.Observe, conns: map[string]*agentConn{}, slots: make(chan struct{}, cfg.MaxIngest),
-		load: newBucket(handshakeRate, handshakeBurst, time.Now())}
+		load: newBucket(handshakeRate, handshakeBurst, time.Now()), workers: newWorkers()}
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
@@ -345,7 +346,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	start := time.Now()
 	s.log.Info("ingest stopped accepting; draining", "connections", len(s.Connected()), "in_flight", s.inFlight())
 	drained := make(chan struct{})
-	go func() { s.wg.Wait(); close(drained) }()
+	go func() {
+		s.wg.Wait() // every connection's exchanges included (handleConn)
+		s.workers.stop()
+		close(drained)
+	}()
 	t := time.NewTimer(s.cfg.DrainTimeout)
 	defer t.Stop()
 	select {
@@ -445,7 +450,9 @@ func (s *Server) handleConn(accept, work context.Context, conn transport.Conn) {
 		if err != nil {
 			return
 		}
-		streams.Go(func() {
+		streams.Add(1)
+		s.workers.run(func() {
+			defer streams.Done()
 			s.handleAgentStream(work, ac, str)
 			lastDone.Store(time.Now().UnixNano())
 		})
