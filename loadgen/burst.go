@@ -21,6 +21,12 @@ type BurstResult struct {
 	Failed   int64
 	Latency  Summary // write to ack
 	WireSize int     // bytes of one snapshot frame
+	// Total is every snapshot acked in the burst, warm-up and end
+	// included, and CollectorCPU and LoadgenCPU the two processes' CPU
+	// time over the same span (Run reads them): CPU a snapshot is the
+	// figure a loaded machine moves least.
+	Total                    int64
+	CollectorCPU, LoadgenCPU time.Duration
 }
 
 // Burst measures the persisted and acked ingest rate: senders connected
@@ -46,7 +52,8 @@ func (f *Fleet) Burst(ctx context.Context, kind protocol.Kind, senders int, warm
 		return BurstResult{}, err
 	}
 	var (
-		acked, busy, failed atomic.Int64
+		acked, total        atomic.Int64
+		busy, failed        atomic.Int64
 		counting            atomic.Bool
 		lat                 Latencies
 		wg                  sync.WaitGroup
@@ -69,6 +76,7 @@ func (f *Fleet) Burst(ctx context.Context, kind protocol.Kind, senders int, warm
 				in := counting.Load()
 				switch {
 				case err == nil && sent:
+					total.Add(1)
 					if in {
 						acked.Add(1)
 						lat.Add(time.Since(start))
@@ -103,7 +111,7 @@ func (f *Fleet) Burst(ctx context.Context, kind protocol.Kind, senders int, warm
 	}
 	n := acked.Load()
 	return BurstResult{Senders: len(pool), Window: took, Acked: n, Rate: float64(n) / took.Seconds(), Busy: busy.Load(),
-		Failed: failed.Load(), Latency: lat.Summary(), WireSize: size}, nil
+		Failed: failed.Load(), Latency: lat.Summary(), WireSize: size, Total: total.Load()}, nil
 }
 
 // sleep waits d, or until ctx ends or stop is closed.

@@ -53,7 +53,7 @@ const clockTick = 100
 func (p Process) CPU() (time.Duration, error) {
 	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(p.PID), "stat"))
 	if err != nil {
-		return 0, fmt.Errorf("reading the collector's CPU time: %w", err)
+		return 0, fmt.Errorf("reading the CPU time of process %d: %w", p.PID, err)
 	}
 	return statCPU(b)
 }

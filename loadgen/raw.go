@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,10 @@ type RawResult struct {
 	Acked   int64
 	Rate    float64 // messages acked a second
 	Latency Summary // write to ack
+	// Total is every message acked, warm-up and end included, and CPU
+	// this process's CPU time (both ends) over the same span.
+	Total int64
+	CPU   time.Duration
 }
 
 // serverQUIC is the collector's QUIC configuration for agents
@@ -118,11 +123,17 @@ func RawCeiling(ctx context.Context, cfg RawConfig) (RawResult, error) {
 	}
 	var (
 		acked    atomic.Int64
+		total    atomic.Int64
 		counting atomic.Bool
 		lat      Latencies
 		senders  sync.WaitGroup
 		failure  atomic.Pointer[error]
 	)
+	self := Process{PID: os.Getpid()}
+	cpu0, err := self.CPU()
+	if err != nil {
+		return RawResult{}, fmt.Errorf("raw ceiling: %w", err)
+	}
 	stop := make(chan struct{})
 	for _, c := range conns {
 		senders.Go(func() {
@@ -140,6 +151,7 @@ func RawCeiling(ctx context.Context, cfg RawConfig) (RawResult, error) {
 					}
 					return
 				}
+				total.Add(1)
 				if counting.Load() {
 					acked.Add(1)
 					lat.Add(time.Since(start))
@@ -155,11 +167,16 @@ func RawCeiling(ctx context.Context, cfg RawConfig) (RawResult, error) {
 	took := time.Since(began)
 	close(stop)
 	senders.Wait()
+	cpu1, err := self.CPU()
+	if err != nil {
+		return RawResult{}, fmt.Errorf("raw ceiling: %w", err)
+	}
 	if err := failure.Load(); err != nil {
 		return RawResult{}, fmt.Errorf("raw ceiling: %w", *err)
 	}
 	n := acked.Load()
-	return RawResult{Conns: cfg.Conns, Window: took, Acked: n, Rate: float64(n) / took.Seconds(), Latency: lat.Summary()}, nil
+	return RawResult{Conns: cfg.Conns, Window: took, Acked: n, Rate: float64(n) / took.Seconds(), Latency: lat.Summary(),
+		Total: total.Load(), CPU: cpu1 - cpu0}, nil
 }
 
 // rawSend sends msg on a new stream and reads an ack of ackLen bytes.

@@ -27,11 +27,19 @@ func (r *Report) Print(w io.Writer) {
 	if in := r.Ingest; in != nil {
 		p("ingest                 %.0f snapshots/s persisted and acked (%d in %s, %d senders, %d B each); %d busy, %d failed; write to ack %s",
 			in.Rate, in.Acked, in.Window.Round(time.Millisecond), in.Senders, in.WireSize, in.Busy, in.Failed, in.Latency)
+		p("ingest CPU             %s a snapshot in the collector, %s in sonde-loadgen (%d snapshots, %s and %s)", perMsg(in.CollectorCPU, in.Total),
+			perMsg(in.LoadgenCPU, in.Total), in.Total, in.CollectorCPU.Round(10*time.Millisecond), in.LoadgenCPU.Round(10*time.Millisecond))
 	}
 	if raw := r.Raw; raw != nil {
 		p("raw QUIC ceiling       %.0f messages/s acked (%d connections); write to ack %s", raw.Rate, raw.Conns, raw.Latency)
-		if r.Ingest != nil && raw.Rate > 0 {
-			p("ingest ÷ raw           %.2f", r.Ingest.Rate/raw.Rate)
+		p("raw CPU                %s a message, both ends (%d messages, %s)", perMsg(raw.CPU, raw.Total), raw.Total, raw.CPU.Round(10*time.Millisecond))
+		if in := r.Ingest; in != nil && raw.Rate > 0 {
+			p("ingest ÷ raw           %.2f", in.Rate/raw.Rate)
+			if in.Total > 0 && raw.Total > 0 && raw.CPU > 0 {
+				ing := float64(in.CollectorCPU+in.LoadgenCPU) / float64(in.Total)
+				p("raw ÷ ingest, CPU      %.2f (a raw message's CPU over a snapshot's, both processes: ingest ÷ raw if CPU alone bound both)",
+					float64(raw.CPU)/float64(raw.Total)/ing)
+			}
 		}
 	}
 	if st := r.Storm; st != nil {
@@ -51,6 +59,14 @@ func (r *Report) Print(w io.Writer) {
 }
 
 func mb(b int64) float64 { return float64(b) / 1e6 }
+
+// perMsg is CPU time d over n messages, in microseconds.
+func perMsg(d time.Duration, n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(n))
+}
 
 // Target is one of the bench's targets and where it stands.
 type Target struct {

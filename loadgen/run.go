@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -195,10 +196,28 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.IngestKind != 0 {
 		done := cfg.profile(ctx, "ingest")
+		self := Process{PID: os.Getpid()}
+		col0, err := proc.CPU()
+		if err != nil {
+			return r, err
+		}
+		own0, err := self.CPU()
+		if err != nil {
+			return r, err
+		}
 		res, err := f.Burst(ctx, cfg.IngestKind, max(cfg.IngestSenders, 1), cfg.IngestWarmup, orDefault(cfg.IngestWindow, 10*time.Second))
 		if err != nil {
 			return r, err
 		}
+		col1, err := proc.CPU()
+		if err != nil {
+			return r, err
+		}
+		own1, err := self.CPU()
+		if err != nil {
+			return r, err
+		}
+		res.CollectorCPU, res.LoadgenCPU = col1-col0, own1-own0
 		done()
 		r.Ingest = &res
 		cfg.logf("ingest (%s, %d B, %d senders): %.0f acked/s, %d busy, %d failed; %s", cfg.IngestKind, res.WireSize, res.Senders,
