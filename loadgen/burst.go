@@ -52,11 +52,11 @@ func (f *Fleet) Burst(ctx context.Context, kind protocol.Kind, senders int, warm
 		return BurstResult{}, err
 	}
 	var (
-		acked, total        atomic.Int64
-		busy, failed        atomic.Int64
-		counting            atomic.Bool
-		lat                 Latencies
-		wg                  sync.WaitGroup
+		acked, total atomic.Int64
+		busy, failed atomic.Int64
+		counting     atomic.Bool
+		lat          Latencies
+		wg           sync.WaitGroup
 	)
 	ctx, cancel := context.WithTimeout(ctx, warmup+window+30*time.Second)
 	defer cancel()
