@@ -71,7 +71,7 @@ func parseDocument(b []byte, agentID string, now time.Time) (*Snapshot, *Facts, 
 		if !(p.DurationMS >= 0 && p.DurationMS <= maxDurationMS) {
 			return nil, nil, invalid("probe %q duration %v ms", clipName(p.Name), p.DurationMS)
 		}
-		s.Probes[i] = ProbeResult{Name: p.Name, Data: []byte(p.Data), Error: p.Error, Duration: int64(p.DurationMS * 1e6), Scrubbed: p.Scrubbed}
+		s.Probes[i] = ProbeResult{Name: p.Name, Data: compact(p.Data), Error: p.Error, Duration: int64(p.DurationMS * 1e6), Scrubbed: p.Scrubbed}
 	}
 	if err := s.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("snapshot document: %w", err)
@@ -82,4 +82,18 @@ func parseDocument(b []byte, agentID string, now time.Time) (*Snapshot, *Facts, 
 		}
 	}
 	return s, d.Facts, nil
+}
+
+// compact returns a probe's data as an agent sends it, without the
+// indentation of a document written for people: the collector stores
+// probe data as it receives it.
+func compact(data json.RawMessage) []byte {
+	if len(data) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, data); err != nil {
+		return []byte(data) // not JSON: Validate says so
+	}
+	return b.Bytes()
 }

@@ -30,3 +30,31 @@ func TestParseDocumentDurations(t *testing.T) {
 		t.Fatalf("1234.5 ms: %v, %v", got, err)
 	}
 }
+
+// TestParseDocumentCompactsData: a document written for people (`sonde-agent
+// snapshot -o FILE` indents it) gives the probe data an agent would send,
+// without the indentation, which the collector would otherwise store.
+func TestParseDocumentCompactsData(t *testing.T) {
+	doc := []byte(`{
+  "kind": "health",
+  "captured_at": "2025-03-14T09:26:53Z",
+  "probes": [
+    {
+      "name": "memory",
+      "duration_ms": 0.09,
+      "data": {
+        "total": 8589934592,
+        "label": "two  spaces",
+        "swap": [ 1, 2 ]
+      }
+    }
+  ]
+}`)
+	s, _, err := ParseDocument(doc, testAgentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(s.Probes[0].Data), `{"total":8589934592,"label":"two  spaces","swap":[1,2]}`; got != want {
+		t.Errorf("data %s, want %s", got, want)
+	}
+}
