@@ -224,7 +224,8 @@ func Deflate(p []byte) ([]byte, error) { return AppendDeflate(nil, p) }
 // before the stream gets it in one buffer.
 func AppendDeflate(dst, p []byte) ([]byte, error) {
 	buf := bytes.NewBuffer(dst)
-	buf.Grow(len(p) / 3)
+	// Snapshots' JSON deflates to 30-45 %: one allocation for most.
+	buf.Grow(len(p)/2 + 64)
 	if err := kflate.StatelessDeflate(buf, p, true, nil); err != nil {
 		return nil, fmt.Errorf("compressing: %w", err)
 	}
