@@ -27,6 +27,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"run", "--collector", "127.0.0.1:1", "--pin", "sha256:ab", "extra"}, 1, `unexpected argument "extra"`},
 		{[]string{"bench", "--collector-bin", "/nonexistent/sonde-collector"}, 1, "the collector binary"},
 		{[]string{"bench", "--agents", "10", "--ingest-senders", "11"}, 1, "--ingest-senders must be 1 to --agents"},
+		{[]string{"bench", "--ingest-only", "--collector-bin", "/nonexistent/sonde-collector"}, 1, "the collector binary"},
+		{[]string{"bench", "-h"}, 0, "-ingest-only"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Main(t.Context(), tc.args, &stdout, &stderr)
