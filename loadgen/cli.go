@@ -26,7 +26,8 @@ a reconnect storm (--storm drop).
 bench is make bench-collector: it runs a collector from the given binary on
 loopback and both scenarios against it (1,000 agents: connect, memory,
 on-demand, ingest against raw QUIC; 10,000 agents: connect, memory, a
-collector restart), and prints the targets table.
+collector restart), and prints the targets table. bench --memory runs only
+the second scenario's connect and memory reading, to iterate on memory.
 
 sonde-loadgen COMMAND -h lists a command's flags.
 `
@@ -171,8 +172,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&b.IngestWarmup, "ingest-warmup", 3*time.Second, "burst time not counted")
 	fs.DurationVar(&b.IngestWindow, "ingest-window", 15*time.Second, "burst time counted (the raw ceiling gets the same)")
 	fs.DurationVar(&b.Settle, "settle", 10*time.Second, "wait with every agent connected before reading the collector's memory")
-	fs.StringVar(&b.ProfileDir, "profile-dir", "", "run the collector with --pprof and keep CPU profiles of it (ingest burst, reconnect storm) in this `dir`")
+	fs.StringVar(&b.ProfileDir, "profile-dir", "", "run the collector with --pprof and keep, in this `dir`, CPU profiles of it (ingest burst, reconnect storm) and, with every agent connected, a heap profile, its goroutines by stack and its Go memory figures")
 	fs.DurationVar(&b.ProfileLength, "profile-length", 15*time.Second, "length of each CPU profile")
+	fs.BoolVar(&b.Memory, "memory", false, "only connect --agents-large agents and read the collector's memory (no first scenario, no storm), to iterate on memory")
 	if rest, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
