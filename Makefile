@@ -58,7 +58,7 @@ bench-transport: ## QUIC against TCP with the real binaries in network namespace
 	$(GO) test -tags bench -count=1 -v -timeout 30m -run TestTransportFigures ./e2e/bench/
 
 BENCH_ARGS ?=
-bench-collector: build ## the collector at scale (sonde-loadgen, ~10 min): 1,000 agents (on-demand p50/p99, ingest against raw QUIC), 10,000 (RSS per agent, restart storm). BENCH_ARGS="--dir D --profile-dir P --agents-large 2000"
+bench-collector: build ## the collector at scale (sonde-loadgen, ~10 min): 1,000 agents (on-demand p50/p99, ingest against raw QUIC), 10,000 (RSS per agent, restart storm). BENCH_ARGS="--dir D --profile-dir P --agents-large 2000 --memory"
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/sonde-loadgen
 	bin/sonde-loadgen bench --collector-bin bin/sonde-collector $(BENCH_ARGS)
 

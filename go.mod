@@ -92,5 +92,5 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-// quic-go v0.65.0 with one loss-recovery fix: see third_party/quic-go/SONDE.md.
+// quic-go v0.65.0 with a loss-recovery fix and less kept per server connection: see third_party/quic-go/SONDE.md.
 replace github.com/quic-go/quic-go => ./third_party/quic-go

@@ -38,7 +38,12 @@ type BenchConfig struct {
 	// begins and as the restarted collector is ready in the storm.
 	ProfileDir    string
 	ProfileLength time.Duration
-	Log           io.Writer
+	// Memory runs the second scenario's connect and memory reading alone
+	// (no first fleet, no storm): what to iterate on for memory. With
+	// ProfileDir, the heap profile and the runtime's figures are taken
+	// with every agent connected.
+	Memory bool
+	Log    io.Writer
 }
 
 // BenchResult is both scenarios and the machine they ran on.
@@ -54,7 +59,7 @@ type BenchResult struct {
 // round trips, the ingest burst and the raw ceiling beside it), then, on a
 // restarted collector, Large agents (connect, memory, the reconnect storm
 // of a collector restart). IngestOnly stops after the ingest burst and
-// the raw ceiling.
+// the raw ceiling; with Memory, only Large's connect and memory.
 func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	res := &BenchResult{LoadBefore: LoadAvg(), CPUs: runtime.NumCPU()}
 	res.RMem, res.WMem, res.BuffersSet, _ = UDPBuffers()
@@ -90,7 +95,11 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	}
 	defer col.Stop()
 	log("collector %s serving QUIC on %s, HTTP on %s, data in %s", col.Bin, col.QUIC, col.HTTP, col.Data)
-	token, pin, err := col.Token(ctx, max(cfg.Small, cfg.Large))
+	uses := cfg.Large
+	if !cfg.Memory {
+		uses = max(cfg.Small, cfg.Large)
+	}
+	token, pin, err := col.Token(ctx, uses)
 	if err != nil {
 		return nil, err
 	}
@@ -106,29 +115,32 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 		base.Heap = prof.heap
 	}
 
-	small := base
-	small.Agents, small.PID = cfg.Small, col.PID()
-	if !cfg.IngestOnly {
-		small.OnDemand = cfg.OnDemand
-	}
-	small.IngestKind, small.IngestSenders, small.IngestWarmup, small.IngestWindow = protocol.KindHealth, cfg.IngestSenders, cfg.IngestWarmup, cfg.IngestWindow
-	small.Raw = true
-	log("scenario 1: %d agents", cfg.Small)
-	if res.Small, err = Run(ctx, small); err != nil {
-		return res, fmt.Errorf("bench, %d agents: %w", cfg.Small, err)
-	}
-	if cfg.IngestOnly {
-		res.LoadAfter = LoadAvg()
-		return res, nil
-	}
-
-	// A fresh process, so the second fleet's memory is its own.
-	if _, err := col.Restart(ctx); err != nil {
-		return res, err
+	if !cfg.Memory {
+		small := base
+		small.Agents, small.PID = cfg.Small, col.PID()
+		if !cfg.IngestOnly {
+			small.OnDemand = cfg.OnDemand
+		}
+		small.IngestKind, small.IngestSenders, small.IngestWarmup, small.IngestWindow = protocol.KindHealth, cfg.IngestSenders, cfg.IngestWarmup, cfg.IngestWindow
+		small.Raw = true
+		log("scenario 1: %d agents", cfg.Small)
+		if res.Small, err = Run(ctx, small); err != nil {
+			return res, fmt.Errorf("bench, %d agents: %w", cfg.Small, err)
+		}
+		if cfg.IngestOnly {
+			res.LoadAfter = LoadAvg()
+			return res, nil
+		}
+		// A fresh process, so the second fleet's memory is its own.
+		if _, err := col.Restart(ctx); err != nil {
+			return res, err
+		}
 	}
 	large := base
 	large.Agents, large.PID = cfg.Large, col.PID()
-	large.Storm, large.Restart, large.StormWait = "restart", col.Restart, 5*time.Minute
+	if !cfg.Memory {
+		large.Storm, large.Restart, large.StormWait = "restart", col.Restart, 5*time.Minute
+	}
 	log("scenario 2: %d agents", cfg.Large)
 	if res.Large, err = Run(ctx, large); err != nil {
 		return res, fmt.Errorf("bench, %d agents: %w", cfg.Large, err)

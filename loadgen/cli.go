@@ -27,7 +27,8 @@ bench is make bench-collector: it runs a collector from the given binary on
 loopback and both scenarios against it (1,000 agents: connect, memory,
 on-demand, ingest against raw QUIC; 10,000 agents: connect, memory, a
 collector restart), and prints the targets table. With --ingest-only it runs the first fleet's
-ingest burst and the raw QUIC ceiling beside it, and nothing else.
+ingest burst and the raw QUIC ceiling beside it, and nothing else; with --memory only the second
+scenario's connect and memory reading, to iterate on memory.
 
 sonde-loadgen COMMAND -h lists a command's flags.
 `
@@ -173,8 +174,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&b.IngestWindow, "ingest-window", 15*time.Second, "burst time counted (the raw ceiling gets the same)")
 	fs.DurationVar(&b.Settle, "settle", 10*time.Second, "wait with every agent connected before reading the collector's memory")
 	fs.BoolVar(&b.IngestOnly, "ingest-only", false, "run only the ingest burst of --agents and the raw QUIC ceiling beside it (no on-demand, no --agents-large fleet)")
-	fs.StringVar(&b.ProfileDir, "profile-dir", "", "run the collector with --pprof and keep CPU profiles of it (ingest burst, reconnect storm) in this `dir`")
+	fs.StringVar(&b.ProfileDir, "profile-dir", "", "run the collector with --pprof and keep, in this `dir`, CPU profiles of it (ingest burst, reconnect storm) and, with every agent connected, a heap profile, its goroutines by stack and its Go memory figures")
 	fs.DurationVar(&b.ProfileLength, "profile-length", 15*time.Second, "length of each CPU profile")
+	fs.BoolVar(&b.Memory, "memory", false, "only connect --agents-large agents and read the collector's memory (no first scenario, no storm), to iterate on memory")
 	if rest, err := cliflag.Parse(fs, args); err != nil {
 		return err
 	} else if len(rest) > 0 {
@@ -193,6 +195,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("bench: --per-socket must be 1 to %d", maxPerSocket)
 	case b.ProfileLength < time.Second || b.ProfileLength > 5*time.Minute:
 		return errors.New("bench: --profile-length must be 1s to 5m")
+	case b.IngestOnly && b.Memory:
+		return errors.New("bench: --ingest-only and --memory run different scenarios: give one")
 	}
 	if _, err := os.Stat(b.CollectorBin); err != nil {
 		return fmt.Errorf("bench: the collector binary: %w (make build)", err)

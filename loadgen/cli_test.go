@@ -29,6 +29,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"bench", "--agents", "10", "--ingest-senders", "11"}, 1, "--ingest-senders must be 1 to --agents"},
 		{[]string{"bench", "--ingest-only", "--collector-bin", "/nonexistent/sonde-collector"}, 1, "the collector binary"},
 		{[]string{"bench", "-h"}, 0, "-ingest-only"},
+		{[]string{"bench", "--ingest-only", "--memory"}, 1, "give one"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Main(t.Context(), tc.args, &stdout, &stderr)

@@ -82,6 +82,13 @@ func TestCacheReused(t *testing.T) {
 		}
 	}
 
+	// The same collector on another port (bench picks a free one each
+	// run): the same identities, nothing enrolled.
+	again, enrolled, err := LoadOrEnroll(t.Context(), Enrollment{Dir: root, Collector: "127.0.0.1:9999", Pin: ca.pin, N: 2})
+	if err != nil || enrolled != 0 || again[0].AgentID != want[0] || again[1].AgentID != want[1] {
+		t.Fatalf("on another port: enrolled %d: %v", enrolled, err)
+	}
+
 	// One more than cached, and no token: say how to make one.
 	_, _, err = LoadOrEnroll(t.Context(), Enrollment{Dir: root, Collector: addr, Pin: ca.pin, N: 3})
 	if !errors.Is(err, ErrNeedToken) || !strings.Contains(err.Error(), "1 of 3") || !strings.Contains(err.Error(), "--uses 1") {
@@ -89,24 +96,20 @@ func TestCacheReused(t *testing.T) {
 	}
 }
 
-// TestCacheRefuses: an identity for another collector, another CA, or
-// about to expire is enrolled again, not used.
+// TestCacheRefuses: an identity of another CA, or about to expire, is
+// enrolled again, not used.
 func TestCacheRefuses(t *testing.T) {
 	ca, other, root := newTestCA(t), newTestCA(t), t.TempDir()
 	ca.save(t, root, "127.0.0.1:7443", 0, 24*time.Hour)
 	ca.save(t, root, "127.0.0.1:7443", 1, 30*time.Minute)
 	dir, _ := cacheDir(root, ca.pin)
-	if _, err := cached(filepath.Join(dir, agentDir(0)), "127.0.0.1:7443", ca.pin); err != nil {
+	if _, err := cached(filepath.Join(dir, agentDir(0)), ca.pin); err != nil {
 		t.Fatalf("a sound identity refused: %v", err)
 	}
 	for name, err := range map[string]error{
-		"another collector": func() error { _, err := cached(filepath.Join(dir, agentDir(0)), "127.0.0.1:9999", ca.pin); return err }(),
-		"another CA": func() error {
-			_, err := cached(filepath.Join(dir, agentDir(0)), "127.0.0.1:7443", other.pin)
-			return err
-		}(),
-		"expiring": func() error { _, err := cached(filepath.Join(dir, agentDir(1)), "127.0.0.1:7443", ca.pin); return err }(),
-		"none":     func() error { _, err := cached(filepath.Join(dir, agentDir(2)), "127.0.0.1:7443", ca.pin); return err }(),
+		"another CA": func() error { _, err := cached(filepath.Join(dir, agentDir(0)), other.pin); return err }(),
+		"expiring":   func() error { _, err := cached(filepath.Join(dir, agentDir(1)), ca.pin); return err }(),
+		"none":       func() error { _, err := cached(filepath.Join(dir, agentDir(2)), ca.pin); return err }(),
 	} {
 		if err == nil {
 			t.Errorf("%s: cached identity used", name)

@@ -38,15 +38,49 @@ func (p *profiler) start(ctx context.Context, phase string) (wait func()) {
 	return func() { <-done }
 }
 
-// heap takes a heap profile (after a collection) for phase, and waits for
-// it.
-func (p *profiler) heap(ctx context.Context, phase string) {
+// heap takes, for phase, a heap profile (after a collection), the
+// goroutines grouped by stack, and the Go runtime's memory figures (the
+// text form of the heap profile, which ends with runtime.MemStats), and
+// returns the figures; nil when they could not be read.
+func (p *profiler) heap(ctx context.Context, phase string) *RuntimeMem {
+	// The figures first, so that they are those of the RSS just read, not
+	// of the collection the heap profile forces.
+	stats, err := p.fetchText(ctx, "heap?debug=1", filepath.Join(p.dir, "collector-memstats-"+phase+".txt"))
+	if err != nil {
+		p.log("memory figures at %s not read: %v", phase, err)
+		return nil
+	}
+	gpath := filepath.Join(p.dir, "collector-goroutines-"+phase+".txt")
+	goroutines, err := p.fetchText(ctx, "goroutine?debug=1", gpath)
+	if err != nil {
+		p.log("goroutines at %s not read: %v", phase, err)
+		return nil
+	}
+	p.log("goroutines of the collector at %s, by stack: %s", phase, gpath)
 	path := filepath.Join(p.dir, "collector-heap-"+phase+".pprof")
 	if err := p.fetch(ctx, "heap?gc=1", path); err != nil {
 		p.log("heap profile at %s not taken: %v", phase, err)
-		return
+	} else {
+		p.log("heap profile of the collector at %s: %s (go tool pprof -sample_index=inuse_space -top %s)", phase, path, path)
 	}
-	p.log("heap profile of the collector at %s: %s (go tool pprof -sample_index=inuse_space -top %s)", phase, path, path)
+	m, err := parseRuntimeMem(stats, goroutines)
+	if err != nil {
+		p.log("memory figures at %s not read: %v", phase, err)
+		return nil
+	}
+	return m
+}
+
+// fetchText fetches what into path and returns it.
+func (p *profiler) fetchText(ctx context.Context, what, path string) ([]byte, error) {
+	if err := p.fetch(ctx, what, path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("profiling: %w", err)
+	}
+	return b, nil
 }
 
 func (p *profiler) fetch(ctx context.Context, what, path string) error {

@@ -17,6 +17,9 @@ func (r *Report) Print(w io.Writer) {
 	}
 	p("collector RSS          %.1f MB before, %.1f MB connected: %.1f KB an agent (%.1f KB added an agent)",
 		mb(r.RSSBefore), mb(r.RSSConnected), r.RSSPerAgent()/1e3, r.RSSPerAgentAdded()/1e3)
+	if r.Runtime != nil {
+		r.Runtime.print(w, r.Agents)
+	}
 	p("collector CPU, idle    %.1f%% of a core with every agent connected", 100*r.CollectorCPUIdle)
 	if od := r.OnDemand; od != nil {
 		p("on-demand              %d stored; %s; %d rate-limited (429), %d not sent (concurrency)", od.OK, od.Latency, od.RateLimited, od.NotSent)

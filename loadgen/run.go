@@ -54,8 +54,9 @@ type Config struct {
 	// when the phase is over (bench.go: a CPU profile of the collector).
 	Profile func(ctx context.Context, phase string) (done func())
 	// Heap, when set, is called once the collector's memory with every
-	// agent connected has been read (bench.go: a heap profile of it).
-	Heap func(ctx context.Context, phase string)
+	// agent connected has been read (bench.go: a heap profile of it, and
+	// the runtime's figures it returns).
+	Heap func(ctx context.Context, phase string) *RuntimeMem
 
 	Log io.Writer // progress; nil for none
 }
@@ -69,6 +70,7 @@ type Report struct {
 	CollectorSees     float64       // sonde_agents_connected, -1 unknown
 	RSSBefore         int64         // the collector's, before the fleet connected
 	RSSConnected      int64         // after all connected and Settle
+	Runtime           *RuntimeMem   // the Go runtime's figures then, when Heap gave them
 	CollectorCPUIdle  float64       // cores, over Settle with all connected
 	OnDemand          *OnDemandResult
 	Ingest            *BurstResult
@@ -179,7 +181,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.CollectorSees = scrapeConnected(ctx, cfg.API)
 	}
 	if cfg.Heap != nil {
-		cfg.Heap(ctx, fmt.Sprintf("%d-connected", cfg.Agents))
+		r.Runtime = cfg.Heap(ctx, fmt.Sprintf("%d-connected", cfg.Agents))
 	}
 	cfg.logf("collector RSS %.1f MB before, %.1f MB with %d agents: %.1f KB an agent (%.1f KB added an agent)",
 		float64(r.RSSBefore)/1e6, float64(r.RSSConnected)/1e6, cfg.Agents, r.RSSPerAgent()/1e3, r.RSSPerAgentAdded()/1e3)

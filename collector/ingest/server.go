@@ -193,6 +193,11 @@ func Listen(cfg Config) (*Server, error) {
 		NextProtos: []string{protocol.ALPN},
 		// Revoked agents are refused in the handshake itself.
 		VerifyConnection: s.verifyConnection,
+		// Agents keep no TLS sessions (each connection is a full mTLS
+		// handshake, and QUIC's 0-RTT is off): a ticket would be sealed for
+		// nothing on every handshake and held, with the agent's
+		// certificate in it, in the connection's send buffers.
+		SessionTicketsDisabled: true,
 	}
 	if tcpLn != nil {
 		s.listenTCP(tcpLn, tlsConf)
@@ -394,7 +399,8 @@ func (s *Server) serveDiscovery(ctx context.Context) {
 	}
 }
 
-// handleConn serves one connection. Streams are accepted until accept
+// handleConn serves one connection: the hello, then its streams on a
+// goroutine of their own (serveStreams). Streams are accepted until accept
 // ends; the exchanges on them run with work, which outlives accept while
 // the server drains. The connection is closed once they have finished.
 func (s *Server) handleConn(accept, work context.Context, conn transport.Conn) {
@@ -404,9 +410,9 @@ func (s *Server) handleConn(accept, work context.Context, conn transport.Conn) {
 		return
 	}
 	id := state.PeerCertificates[0].Subject.CommonName
-	log := s.log.With("agent", id, "remote", conn.RemoteAddr().String(), "transport", conn.Kind())
 	clock, err := s.hello(accept, conn, id)
 	if err != nil {
+		log := connLog(s.log, id, conn)
 		var appErr *transport.ApplicationError
 		if errors.As(err, &appErr) && appErr.Remote && appErr.Code == 0 {
 			// The agent hung up on purpose: a reachability check.
@@ -431,22 +437,24 @@ func (s *Server) handleConn(accept, work context.Context, conn transport.Conn) {
 	ac := &agentConn{id: id, conn: conn, since: time.Now(), turn: make(chan struct{}, 1), clock: clock}
 	ac.lastHeard() // the baseline: the hello just arrived
 	s.register(ac)
-	log.Info("agent connected")
+	connLog(s.log, id, conn).Info("agent connected")
+	// A connection waits for streams for as long as it lives, hours to
+	// weeks: that wait gets a goroutine whose stack is only as deep as the
+	// wait, not this one's, which the hello's store calls grew.
+	s.wg.Go(func() { s.serveStreams(accept, work, ac) })
+}
+
+// serveStreams accepts ac's streams until accept ends or the connection
+// does, serves each on its own goroutine, and then closes and forgets the
+// connection (see handleConn).
+func (s *Server) serveStreams(accept, work context.Context, ac *agentConn) {
 	var (
 		streams  sync.WaitGroup
 		lastDone atomic.Int64 // when the latest exchange ended, unix ns
 	)
-	defer func() {
-		streams.Wait()
-		if accept.Err() != nil {
-			lingerAfter(conn, time.Unix(0, lastDone.Load()))
-			conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
-		}
-		s.unregister(ac)
-		log.Info("agent disconnected", "after", time.Since(ac.since).Round(time.Second))
-	}()
+	defer s.disconnected(accept, ac, &streams, &lastDone)
 	for {
-		str, err := conn.AcceptStream(accept)
+		str, err := ac.conn.AcceptStream(accept)
 		if err != nil {
 			return
 		}
@@ -457,6 +465,26 @@ func (s *Server) handleConn(accept, work context.Context, conn transport.Conn) {
 			lastDone.Store(time.Now().UnixNano())
 		})
 	}
+}
+
+// disconnected ends ac once its streams stop: it waits for the exchanges
+// in flight, closes the connection when the server is stopping (once the
+// last answer had time to arrive), and forgets it.
+func (s *Server) disconnected(accept context.Context, ac *agentConn, streams *sync.WaitGroup, lastDone *atomic.Int64) {
+	streams.Wait()
+	if accept.Err() != nil {
+		lingerAfter(ac.conn, time.Unix(0, lastDone.Load()))
+		ac.conn.CloseWithError(protocol.CodeUnavailable, shuttingDown)
+	}
+	s.unregister(ac)
+	connLog(s.log, ac.id, ac.conn).Info("agent disconnected", "after", time.Since(ac.since).Round(time.Second))
+}
+
+// connLog is log for one agent's connection. It is made for each message
+// rather than kept: a connection logs a few times in its life, and ten
+// thousand kept loggers would be memory for nothing.
+func connLog(log *slog.Logger, id string, conn transport.Conn) *slog.Logger {
+	return log.With("agent", id, "remote", conn.RemoteAddr().String(), "transport", conn.Kind())
 }
 
 func truncate(s string) string {

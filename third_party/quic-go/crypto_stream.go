@@ -90,6 +90,13 @@ func (s *baseCryptoStream) PopCryptoFrame(maxLen protocol.ByteCount) *wire.Crypt
 	}
 	f.Data = s.writeBuf[:n]
 	s.writeBuf = s.writeBuf[n:]
+	if len(s.writeBuf) == 0 {
+		// sonde: let go of the buffer once all of it is in frames, which
+		// keep what they carry until it is acknowledged: an empty slice of
+		// it would hold the handshake's messages for the connection's life
+		// (see SONDE.md).
+		s.writeBuf = nil
+	}
 	s.writeOffset += n
 	return f
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,12 @@ const clientSessionStateRevision = 5
 type cryptoSetup struct {
 	tlsConf *tls.Config
 	conn    *tls.QUICConn
+	// sonde: a server lets go of conn once its handshake is over (see
+	// releaseTLS); tlsState is then what ConnectionState answers. connMu
+	// guards both against ConnectionState, which any goroutine may call;
+	// the run loop, which alone changes them, reads conn without it.
+	connMu   sync.Mutex
+	tlsState *tls.ConnectionState
 
 	events []Event
 
@@ -211,6 +218,9 @@ func (h *cryptoSetup) StartHandshake(ctx context.Context) error {
 // Close closes the crypto setup.
 // It aborts the handshake, if it is still running.
 func (h *cryptoSetup) Close() error {
+	if h.conn == nil {
+		return nil // sonde: released (see releaseTLS)
+	}
 	return h.conn.Close()
 }
 
@@ -224,6 +234,12 @@ func (h *cryptoSetup) HandleMessage(data []byte, encLevel protocol.EncryptionLev
 }
 
 func (h *cryptoSetup) handleMessage(data []byte, encLevel protocol.EncryptionLevel) error {
+	if h.conn == nil {
+		// sonde: a server whose handshake is over has let go of TLS (see
+		// releaseTLS). TLS 1.3 over QUIC has no message a client may send
+		// then, and crypto/tls would answer any with this alert.
+		return fmt.Errorf("tls: handshake data after the handshake: %w", tls.AlertError(10)) // unexpected_message
+	}
 	if err := h.conn.HandleData(encLevel.ToTLSEncryptionLevel(), data); err != nil {
 		return err
 	}
@@ -306,7 +322,14 @@ func (h *cryptoSetup) NextEvent() Event {
 		return Event{Kind: EventNoEvent}
 	}
 	ev := h.events[0]
+	// sonde: forget the event here, and the array once drained: an event
+	// carries handshake messages, and a queue left as it was would keep
+	// them, and its 16 slots, for the connection's life (see SONDE.md).
+	h.events[0] = Event{}
 	h.events = h.events[1:]
+	if len(h.events) == 0 {
+		h.events = nil
+	}
 	return ev
 }
 
@@ -400,7 +423,26 @@ func (h *cryptoSetup) GetSessionTicket() ([]byte, error) {
 			h.logger.Errorf("unexpected event: %v", ev.Kind)
 		}
 	}
+	h.releaseTLS()
 	return ticket, nil
+}
+
+// releaseTLS lets go of the TLS connection of a server whose handshake is
+// over: GetSessionTicket, called once the handshake completes, was its
+// last use. What ConnectionState reports is kept; the rest (the handshake
+// buffers, the TLS record layer's own keys, the handshake messages) would
+// otherwise stay for the connection's life, several KB each.
+// sonde: not in quic-go (see SONDE.md).
+func (h *cryptoSetup) releaseTLS() {
+	if h.perspective != protocol.PerspectiveServer || h.conn == nil {
+		return
+	}
+	state := h.conn.ConnectionState()
+	h.conn.Close() // the handshake goroutine has returned: this only waits for nothing
+	h.connMu.Lock()
+	h.tlsState = &state
+	h.conn = nil
+	h.connMu.Unlock()
 }
 
 // handleSessionTicket is called for the server when receiving the client's session ticket.
@@ -670,6 +712,11 @@ func (h *cryptoSetup) Get1RTTOpener() (ShortHeaderOpener, error) {
 }
 
 func (h *cryptoSetup) ConnectionState() ConnectionState {
+	h.connMu.Lock()
+	defer h.connMu.Unlock()
+	if h.tlsState != nil {
+		return ConnectionState{ConnectionState: *h.tlsState, Used0RTT: h.used0RTT.Load()}
+	}
 	return ConnectionState{
 		ConnectionState: h.conn.ConnectionState(),
 		Used0RTT:        h.used0RTT.Load(),
