@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/sondehq/sonde/agent/spool"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/findings"
+	"github.com/sondehq/sonde/internal/atomicfile"
 	"github.com/sondehq/sonde/internal/cliflag"
 	"github.com/sondehq/sonde/internal/render"
 	"github.com/sondehq/sonde/internal/version"
@@ -264,13 +264,15 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	doc := localDocument(ctx, set, *dir, *health, probes, *timeout, cfg)
 
 	w := stdout
+	var file *atomicfile.File
 	if *out != "" {
-		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
+		// Never through a link planted at the path: run as root, this
+		// would overwrite whatever it points to (see atomicfile).
+		if file, err = atomicfile.Create(*out, 0o600); err != nil {
 			return fmt.Errorf("writing the snapshot: %w", err)
 		}
-		defer f.Close()
-		w = f
+		defer file.Close()
+		w = file
 	}
 	if *format == "" {
 		*format = "json"
@@ -292,9 +294,8 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return fmt.Errorf("--format must be json or text, not %q", *format)
 	}
-	if f, ok := w.(*os.File); ok && *out != "" {
-		// EINVAL: a device or pipe (-o /dev/null), nothing to sync.
-		if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+	if file != nil {
+		if err := file.Commit(); err != nil {
 			return fmt.Errorf("writing the snapshot: %w", err)
 		}
 	}

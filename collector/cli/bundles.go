@@ -19,6 +19,7 @@ import (
 
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/bundle"
+	"github.com/sondehq/sonde/internal/atomicfile"
 	"github.com/sondehq/sonde/internal/cliflag"
 	"github.com/sondehq/sonde/internal/render"
 )
@@ -158,9 +159,14 @@ func trustedKey(ctx context.Context, flagValue string) (ed25519.PublicKey, error
 // SHA-256 when want is set.
 func (c *Client) Download(ctx context.Context, path, file, want string, progress io.Writer) error {
 	part := file + ".part"
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	// Neither FILE.part nor FILE is written through a link planted there
+	// (see atomicfile): the CLI may run as root, in /tmp.
+	if err := atomicfile.Check(file); err != nil {
+		return fmt.Errorf("downloading: %w", err)
+	}
+	f, err := atomicfile.OpenPart(part, 0o600)
 	if err != nil {
-		return fmt.Errorf("downloading to %s: %w", file, err)
+		return fmt.Errorf("downloading: %w", err)
 	}
 	defer f.Close()
 	have, err := f.Seek(0, io.SeekEnd)
@@ -214,8 +220,8 @@ func (c *Client) Download(ctx context.Context, path, file, want string, progress
 			return fmt.Errorf("downloaded file's SHA-256 %s is not the collector's %s; removed it, try again", got, want)
 		}
 	}
-	if err := os.Rename(part, file); err != nil {
-		return fmt.Errorf("downloading to %s: %w", file, err)
+	if err := atomicfile.Rename(part, file); err != nil {
+		return fmt.Errorf("downloading: %w", err)
 	}
 	return nil
 }

@@ -62,3 +62,42 @@ func TestDownloadResumes(t *testing.T) {
 		t.Fatalf("FILE.part left behind: %v", err)
 	}
 }
+
+// TestDownloadRefusesLinks: `sonde bundle get -o FILE`, run as root in
+// /tmp, writes through neither a link planted at FILE.part (which it
+// appends to) nor one at FILE; the links' target keeps its content.
+func TestDownloadRefusesLinks(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("the bundle"))
+	}))
+	defer srv.Close()
+	c, err := NewClient(srv.URL, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("root's file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "b.zip")
+	for _, link := range []string{file + ".part", file} {
+		if err := os.Symlink(victim, link); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Download(context.Background(), "/x", file, "", io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+			t.Errorf("download with a link at %s: %v", filepath.Base(link), err)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "root's file" {
+			t.Fatalf("a link at %s was written through: %q", filepath.Base(link), b)
+		}
+		os.Remove(link)
+	}
+	if err := c.Download(context.Background(), "/x", file, "", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "the bundle" {
+		t.Fatalf("file holds %q", b)
+	}
+}
