@@ -30,6 +30,9 @@ type collector struct {
 	caKey      *ecdsa.PrivateKey
 	requestKey ed25519.PrivateKey
 	ticket     string
+	// refusal, when set, is the error text answered to the requested
+	// snapshot instead of an ack, as a hostile collector might.
+	refusal string
 }
 
 const testAgentID = "agent-test-1"
@@ -160,7 +163,12 @@ func (c *collector) request(conn *quic.Conn) {
 	if req.Sign(c.requestKey, testAgentID, nonce) != nil || protocol.Write(str, req) != nil {
 		return
 	}
-	if snap, err := protocol.ReadAs[*protocol.Snapshot](str); err == nil {
+	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
+	switch {
+	case err != nil:
+	case c.refusal != "":
+		protocol.Write(str, &protocol.Error{Code: protocol.CodeInternal, RequestID: req.RequestID, Message: c.refusal})
+	default:
 		protocol.Write(str, &protocol.Ack{AgentID: snap.AgentID, BootEpoch: snap.BootEpoch, Seq: snap.Seq})
 	}
 }

@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sondehq/sonde/agent/receipt"
+	"github.com/sondehq/sonde/agent/state"
 )
 
 // TestSnapshotOutputRefusesALink: `snapshot -o FILE` run as root must not
@@ -46,5 +51,51 @@ func TestSnapshotOutputRefusesALink(t *testing.T) {
 	}
 	if fi, _ := os.Stat(plain); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestReceiptsPrintSafely: `sonde-agent receipts` shows a collector's
+// error text with escape sequences as visible text (they would erase the
+// lines above and hide receipts), and says what left the machine from the
+// receipt's own facts: a snapshot written in full is "yes", whatever the
+// collector's text claims.
+func TestReceiptsPrintSafely(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	pub := state.PublicDir(dir)
+	if err := os.MkdirAll(pub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := &receipt.Log{Dir: pub}
+	for _, r := range []receipt.Receipt{
+		{Kind: "requested", Ticket: "INC-1", Probes: []string{"cpu"}, Collector: "c.example:443", Sent: receipt.SentAll,
+			Error: "\x1b[2K\x1b[1Anot delivered\u009b2K"},
+		{Kind: "periodic", Probes: []string{"cpu"}, Collector: "c.example:443", Sent: receipt.SentNone, Error: "kept here"},
+		{Kind: "periodic", Probes: []string{"cpu"}, Collector: "c.example:443", Error: "from an older agent"},
+	} {
+		r.At = time.Now()
+		if err := l.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main(t.Context(), []string{"receipts", "--state", dir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	if strings.ContainsAny(out, "\x1b\u009b") {
+		t.Fatalf("a terminal escape reached the output: %q", out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "LEFT THIS MACHINE") {
+		t.Fatalf("output:\n%s", out)
+	}
+	for i, want := range []string{
+		`  yes  *no: \x1b[2K\x1b[1Anot delivered\x9b2K`,
+		`  no  *no: kept here`,
+		`  not recorded  *no: from an older agent`,
+	} {
+		if !regexp.MustCompile(regexp.QuoteMeta(want[:strings.Index(want, "*")]) + " +" + regexp.QuoteMeta(want[strings.Index(want, "*")+1:]) + "$").MatchString(lines[i+1]) {
+			t.Errorf("line %d: %q, want it to end in %q", i+1, lines[i+1], want)
+		}
 	}
 }

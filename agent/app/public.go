@@ -8,9 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/kardianos/service"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/agent/status"
 	"github.com/sondehq/sonde/internal/cliflag"
+	"github.com/sondehq/sonde/internal/render"
 )
 
 // The commands here only read, and are for whoever sits at the machine,
@@ -161,7 +160,7 @@ func describe(platform string, st service.Status, err error, conn *status.Status
 	if platform != "" {
 		platform = " (" + platform + ")"
 	}
-	lines := []string{fmt.Sprintf("cannot ask the service manager%s: %s", platform, printable(err.Error()))}
+	lines := []string{fmt.Sprintf("cannot ask the service manager%s: %s", platform, render.Clean(err.Error()))}
 	if live {
 		return append(lines, fmt.Sprintf("the agent (process %d) reports: %s", conn.PID, connection(conn))), statusRunning
 	}
@@ -176,21 +175,10 @@ func connection(s *status.Status) string {
 		if s.Transport == "TCP" {
 			why = " (UDP is blocked on this network; QUIC is tried again every few minutes)"
 		}
-		return fmt.Sprintf("running, connected to %s over %s since %s%s", printable(s.Collector), printable(s.Transport),
+		return fmt.Sprintf("running, connected to %s over %s since %s%s", render.Clean(s.Collector), render.Clean(s.Transport),
 			s.Since.Local().Format(time.DateTime), why)
 	case s.Error != "":
-		return "running, not connected: " + printable(s.Error)
+		return "running, not connected: " + render.Clean(s.Error)
 	}
-	return "running, connecting to " + printable(s.Collector)
-}
-
-// printable keeps text that came from the network (a collector's error
-// message) from driving the terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
+	return "running, connecting to " + render.Clean(s.Collector)
 }

@@ -12,8 +12,10 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/state"
 	"github.com/sondehq/sonde/internal/cliflag"
+	"github.com/sondehq/sonde/internal/render"
 )
 
 // receipts shows the end user what was collected and sent.
@@ -49,25 +51,45 @@ func receipts(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WHEN\tWHY\tTICKET\tPROBES\tSENT TO\tDELIVERED")
+	fmt.Fprintln(tw, "WHEN\tWHY\tTICKET\tPROBES\tSENT TO\tLEFT THIS MACHINE\tDELIVERED")
 	for _, r := range list {
-		ticket, delivered := r.Ticket, "yes"
+		ticket := r.Ticket
 		if ticket == "" {
 			ticket = "-"
 		}
-		if !r.Delivered {
-			delivered = "no"
-			if r.Error != "" {
-				delivered = "no: " + r.Error
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Local().Format(time.DateTime), printable(r.Kind), printable(ticket),
-			printable(strings.Join(r.Probes, ",")), printable(r.Collector), printable(delivered))
+		left, delivered := outcome(r)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.At.Local().Format(time.DateTime), render.Clean(r.Kind), render.Clean(ticket),
+			render.Clean(strings.Join(r.Probes, ",")), render.Clean(r.Collector), left, render.Clean(delivered))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing the receipts: %w", err)
 	}
 	return nil
+}
+
+// outcome says whether a receipt's snapshot left this machine, from what
+// the agent wrote (receipt.Record), and whether the collector acknowledged
+// it, with why not. A receipt of an older agent that records no Sent says
+// "not recorded" rather than "no": it was not known.
+func outcome(r receipt.Receipt) (left, delivered string) {
+	switch {
+	case r.Delivered || r.Sent == receipt.SentAll:
+		left = "yes"
+	case r.Sent == receipt.SentPart:
+		left = "partly"
+	case r.Sent == receipt.SentNone:
+		left = "no"
+	default:
+		left = "not recorded"
+	}
+	delivered = "yes"
+	if !r.Delivered {
+		delivered = "no"
+		if r.Error != "" {
+			delivered = "no: " + r.Error
+		}
+	}
+	return left, delivered
 }
 
 // quote quotes a path for a shell when it needs it.

@@ -70,7 +70,7 @@ func TestDescribe(t *testing.T) {
 		{"no service at all", "", service.StatusUnknown, errors.New("no service system detected"), nil,
 			[]string{"cannot ask the service manager: no service system detected"}, 4},
 		{"a hostile error message", "linux-systemd", service.StatusRunning, nil,
-			&status.Status{PID: 10, Error: "refused\x1b]0;pwned\x07"}, []string{"running, not connected: refused?]0;pwned?"}, 0},
+			&status.Status{PID: 10, Error: "refused\x1b]0;pwned\x07"}, []string{`running, not connected: refused\x1b]0;pwned\x07`}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, code := describe(tc.platform, tc.st, tc.err, tc.conn, alive)

@@ -437,13 +437,11 @@ func (c *Client) receipt(kind, requestID, ticket string, snap *protocol.Snapshot
 		return
 	}
 	r := receipt.Receipt{At: time.UnixMilli(snap.CapturedAt), Kind: kind, RequestID: requestID, Ticket: ticket,
-		Collector: c.ID.Collector, Delivered: sendErr == nil}
+		Collector: c.ID.Collector}
 	for _, p := range snap.Probes {
 		r.Probes = append(r.Probes, p.Name)
 	}
-	if sendErr != nil {
-		r.Error = sendErr.Error()
-	}
+	r.Record(sendErr)
 	if err := c.Receipts.Add(r); err != nil {
 		c.Log.Warn("receipt not written", "err", err)
 	}
@@ -500,10 +498,10 @@ func (c *Client) send(str transport.Stream, snap *protocol.Snapshot) error {
 		err = werr
 	}
 	if err != nil {
-		return err
+		return receipt.Sending(err, werr == nil) // the receipt says what left
 	}
 	if ack.Seq != snap.Seq || ack.BootEpoch != snap.BootEpoch {
-		return fmt.Errorf("ack for seq %d, sent %d", ack.Seq, snap.Seq)
+		return receipt.Sending(fmt.Errorf("ack for seq %d, sent %d", ack.Seq, snap.Seq), true)
 	}
 	c.stats.delivered.Add(1)
 	c.lastAck.Store(time.Now().UnixNano())

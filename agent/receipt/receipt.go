@@ -47,9 +47,15 @@ type Receipt struct {
 	Ticket    string    `json:"ticket,omitempty"`
 	Probes    []string  `json:"probes"`
 	Collector string    `json:"collector,omitempty"`
+	// Sent is how much of the snapshot left the machine, from what the
+	// agent wrote (SentAll, SentPart, SentNone; empty in receipts written
+	// before it was recorded).
+	Sent string `json:"sent,omitempty"`
 	// Delivered is whether the collector acknowledged the snapshot.
-	Delivered bool   `json:"delivered"`
-	Error     string `json:"error,omitempty"`
+	Delivered bool `json:"delivered"`
+	// Error says why it was not delivered, in the agent's words (see
+	// Record); text from the network in it is quoted and bounded.
+	Error string `json:"error,omitempty"`
 }
 
 // Log appends receipts to the file in Dir, the public folder.
