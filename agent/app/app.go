@@ -120,10 +120,10 @@ func enroll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("enrolling with %s: %w", *addr, err)
 	}
-	fmt.Fprintf(stdout, "enrolled as agent %s with collector %s (state in %s)\n", cfg.AgentID, cfg.Collector, *dir)
+	fmt.Fprintf(stdout, "enrolled as agent %s with collector %s (state in %s)\n", render.Clean(cfg.AgentID), render.Clean(cfg.Collector), render.Clean(*dir))
 	if _, err := state.EnsurePublic(*dir); err != nil {
 		// The agent tries again when it starts.
-		fmt.Fprintln(stderr, "sonde-agent: warning:", err)
+		fmt.Fprintln(stderr, "sonde-agent: warning:", render.Clean(err.Error()))
 	}
 	return nil
 }
@@ -342,7 +342,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// file must not stop the person at the keyboard from a check.
 	cfg, err := config.Load("")
 	if err != nil {
-		fmt.Fprintf(stderr, "sonde-agent: %v (checking without its reachability targets)\n", err)
+		fmt.Fprintf(stderr, "sonde-agent: %s (checking without its reachability targets)\n", render.Clean(err.Error()))
 		cfg = &config.Config{}
 	}
 	// Every probe, the heavy ones too: the person at the keyboard asked,

@@ -11,6 +11,7 @@ import (
 	"github.com/kardianos/service"
 
 	"github.com/sondehq/sonde/internal/cliflag"
+	"github.com/sondehq/sonde/internal/render"
 )
 
 // program adapts the agent to the service manager: Start returns at once
@@ -28,7 +29,7 @@ func (p *program) Start(service.Service) error {
 	go func() {
 		defer close(p.done)
 		if err := p.flags.run(ctx, p.stderr); err != nil {
-			fmt.Fprintln(p.stderr, "sonde-agent:", err)
+			fmt.Fprintln(p.stderr, "sonde-agent:", render.Clean(err.Error()))
 		}
 	}()
 	return nil

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/sondehq/sonde/internal/render"
 )
 
 // Parse parses args with fs, letting flags follow positional arguments,
@@ -76,6 +78,8 @@ func ExitCode(err error, prog, usage string, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	fmt.Fprintln(stderr, prog+":", err)
+	// The error may quote a peer (a collector's refusal, an API's error)
+	// or the host: each line is made safe for a terminal.
+	fmt.Fprintln(stderr, prog+":", strings.Join(render.Lines(err.Error()), "\n"))
 	return 1
 }
