@@ -3,6 +3,8 @@ package receipt
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -50,5 +52,24 @@ func TestRecordFromTheAgentsFacts(t *testing.T) {
 	r.Record(Sending(&protocol.Error{Code: 500, Message: strings.Repeat("x", 10000)}, true))
 	if len(r.Error) > 2*maxError {
 		t.Errorf("a note of %d bytes", len(r.Error))
+	}
+}
+
+// TestAddRefusesALink: the receipts file is never appended to through a
+// link at its path.
+func TestAddRefusesALink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, File)); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Log{Dir: dir}).Add(Receipt{Kind: "periodic"}); err == nil {
+		t.Fatal("Add through a link succeeded")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "x" {
+		t.Fatalf("the link's target was appended to: %q", b)
 	}
 }

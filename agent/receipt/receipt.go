@@ -78,7 +78,8 @@ func (l *Log) Add(r Receipt) error {
 			return fmt.Errorf("logging a receipt: rotating the log: %w", err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, Mode)
+	// Not through a link, nor into a file another account owns.
+	f, err := atomicfile.OpenPart(path, Mode)
 	if err != nil {
 		return fmt.Errorf("logging a receipt: %w", err)
 	}
