@@ -342,3 +342,24 @@ func TestCheckPin(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestNamingAProbeTwice: a request that names a probe twice is
+// refused, saying which; 64 × network was 64 handshakes for a snapshot
+// that Validate then refused. MaxProbes distinct names are taken.
+func TestRequestNamingAProbeTwice(t *testing.T) {
+	m := &SnapshotRequest{RequestID: testRequestID, Deadline: 1}
+	for range MaxProbes {
+		m.Probes = append(m.Probes, "network")
+	}
+	_, _, err := Decode(rawFrame(t, TypeSnapshotRequest, m))
+	checkSentinel(t, err, ErrInvalid)
+	if want := "snapshot-request: invalid message: probe network named twice"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	for i := range m.Probes {
+		m.Probes[i] = probeNameN(i)
+	}
+	if err := m.Validate(); err != nil {
+		t.Errorf("%d distinct probes: %v", MaxProbes, err)
+	}
+}

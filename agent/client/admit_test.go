@@ -48,6 +48,7 @@ func TestAdmit(t *testing.T) {
 		{"expired", req(nil, now.Add(-time.Second), key, "agent-1", 4), "expired"},
 		{"living too long", req(nil, now.Add(time.Hour), key, "agent-1", 5), "too far ahead"},
 		{"unknown probe", req([]string{"shell"}, now.Add(30*time.Second), key, "agent-1", 6), "unknown probe"},
+		{"a probe named twice", req([]string{"memory", "network", "memory"}, now.Add(30*time.Second), key, "agent-1", 7), "probe memory named twice"},
 	} {
 		_, refusal := c.admit(tc.req, now)
 		if refusal == nil || !strings.Contains(refusal.Message, tc.says) {

@@ -449,10 +449,19 @@ func (c *Client) receipt(kind, requestID, ticket string, snap *protocol.Snapshot
 	}
 }
 
-// admit decides whether to serve req at now: it must carry the collector's
-// signature for this agent, be fresh and unseen, and name only compiled-in
-// probes. It returns the time the probes may take, or the refusal to send.
+// admit decides whether to serve req at now: it must be valid (the
+// decoder checked, and admit checks again whoever built req: a probe named
+// twice would run twice), carry the collector's signature for this agent,
+// be fresh and unseen, and name only compiled-in probes. It returns the
+// time the probes may take, or the refusal to send.
 func (c *Client) admit(req *protocol.SnapshotRequest, now time.Time) (time.Duration, *protocol.Error) {
+	if err := req.Validate(); err != nil {
+		refusal := &protocol.Error{Code: protocol.CodeBadRequest, Message: "request refused: " + err.Error()}
+		if protocol.ValidID(req.RequestID) {
+			refusal.RequestID = req.RequestID
+		}
+		return 0, refusal
+	}
 	if err := c.verifier.Verify(req, now); err != nil {
 		return 0, &protocol.Error{Code: protocol.CodeUnauthorized, RequestID: req.RequestID, Message: "request refused: " + err.Error()}
 	}
