@@ -45,11 +45,11 @@ func TestDeflateIsPlainDEFLATE(t *testing.T) {
 		if err != nil || !bytes.Equal(got, tc.p) {
 			t.Errorf("%s: compress/flate read %d bytes (%v), want the %d written", tc.name, len(got), err, len(tc.p))
 		}
-		if out, err := inflate(nil, z); err != nil || !bytes.Equal(out, tc.p) {
+		if out, err := inflate(nil, z, TypeSnapshot); err != nil || !bytes.Equal(out, tc.p) {
 			t.Errorf("%s: inflate: %d bytes, %v", tc.name, len(out), err)
 		}
 		// Into a used buffer, as Read does with its pooled ones.
-		if out, err := inflate(bytes.Repeat([]byte{0xff}, 100), z); err != nil || !bytes.Equal(out, tc.p) {
+		if out, err := inflate(bytes.Repeat([]byte{0xff}, 100), z, TypeSnapshot); err != nil || !bytes.Equal(out, tc.p) {
 			t.Errorf("%s: inflate into a used buffer: %d bytes, %v", tc.name, len(out), err)
 		}
 	}

@@ -15,10 +15,18 @@
 //
 // A message travels as one frame: an 8-byte header (magic 'S', version, type,
 // flags, big-endian payload length) followed by the payload. The payload is
-// CBOR, optionally DEFLATE-compressed (FlagDeflate). [MaxFrameSize] bounds the
-// bytes on the wire and [MaxDecodedSize] bounds the payload after
-// decompression, so a compression bomb is refused at the limit with bounded
-// memory.
+// CBOR, optionally DEFLATE-compressed (FlagDeflate). Each message type has
+// its own limits ([LimitsOf]), on the bytes on the wire and on the payload
+// after decompression, and both sides read with the same table: a snapshot,
+// the one large message, may take [MaxFrameSize] (8 MiB) on the wire and
+// [MaxDecodedSize] (32 MiB) decoded; a snapshot request at most 16 KiB
+// decoded, a welcome or an ack 4 KiB, an error 8 KiB, a renew or renewed
+// 32 KiB, a hello, enroll or enrolled 64 KiB, each at least twice the
+// largest message of its type that validates, and on the wire as much
+// plus what DEFLATE adds to bytes that do not compress. A header whose
+// length is past its type's limit is refused before the payload is read,
+// and decompression stops one byte past the decoded limit, so a
+// compression bomb costs what its type may hold, not what a snapshot may.
 //
 // # Encoding
 //

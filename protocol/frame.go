@@ -13,7 +13,8 @@ import (
 	kflate "github.com/klauspost/compress/flate"
 )
 
-// Frame limits.
+// Frame limits. MaxFrameSize and MaxDecodedSize are a snapshot's, the
+// largest message; every other type has smaller ones (see LimitsOf).
 const (
 	HeaderSize     = 8
 	MaxFrameSize   = 8 << 20  // payload bytes on the wire
@@ -69,9 +70,10 @@ func Append(b []byte, m Message) ([]byte, error) {
 	if err != nil {
 		return b, fmt.Errorf("encoding %s: %w", m.Type(), err)
 	}
-	if len(payload) > MaxDecodedSize {
+	lim := LimitsOf(m.Type())
+	if len(payload) > lim.Decoded {
 		// Compressed, it might fit in a frame, but the peer would refuse it.
-		return b, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrFrameTooLarge, m.Type(), len(payload), MaxDecodedSize)
+		return b, tooLarge(m.Type(), "of "+byteSize(len(payload))+" decoded", lim.Decoded)
 	}
 	var flags byte
 	if len(payload) > compressAbove {
@@ -81,8 +83,8 @@ func Append(b []byte, m Message) ([]byte, error) {
 		}
 		flags |= FlagDeflate
 	}
-	if len(payload) > MaxFrameSize {
-		return b, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrFrameTooLarge, m.Type(), len(payload), MaxFrameSize)
+	if limit := lim.payloadLimit(flags); len(payload) > limit {
+		return b, tooLarge(m.Type(), "frame of "+byteSize(len(payload))+" on the wire", limit)
 	}
 	b = append(b, magic, Version, byte(m.Type()), flags)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
@@ -108,7 +110,8 @@ type Header struct {
 	Length uint32
 }
 
-// ParseHeader checks a frame header against the limits.
+// ParseHeader checks a frame header against the limits of its type (see
+// LimitsOf): a frame too large is refused before its payload is read.
 func ParseHeader(h []byte) (Header, error) {
 	if len(h) < HeaderSize {
 		return Header{}, fmt.Errorf("%w: short header", ErrBadFrame)
@@ -126,8 +129,8 @@ func ParseHeader(h []byte) (Header, error) {
 	if hd.Flags&^knownFlags != 0 {
 		return Header{}, fmt.Errorf("%w: unknown flags 0x%02x", ErrBadFrame, hd.Flags)
 	}
-	if hd.Length > MaxFrameSize {
-		return Header{}, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, hd.Length, MaxFrameSize)
+	if limit := LimitsOf(hd.Type).payloadLimit(hd.Flags); int64(hd.Length) > int64(limit) {
+		return Header{}, tooLarge(hd.Type, "frame of "+byteSize(hd.Length)+" on the wire", limit)
 	}
 	return hd, nil
 }
@@ -193,7 +196,7 @@ func decodePayload(hd Header, payload []byte) (Message, error) {
 	if hd.Flags&FlagDeflate != 0 {
 		buf := getScratch()
 		defer putScratch(buf)
-		out, err := inflate(*buf, payload)
+		out, err := inflate(*buf, payload, hd.Type)
 		if err != nil {
 			return nil, err
 		}
@@ -234,9 +237,10 @@ func AppendDeflate(dst, p []byte) ([]byte, error) {
 
 // onePass is the decompressed size up to which inflate produces its output
 // in one pass. Past it, inflate measures the rest of the stream before it
-// produces any more, so a stream that would inflate past MaxDecodedSize
+// produces any more, so a stream that would inflate past its type's limit
 // costs at most onePass bytes to refuse. Snapshots inflate to tens of
-// kilobytes.
+// kilobytes; every other type's limit is below onePass, so such a stream
+// is refused one byte past its limit, in the one pass.
 const onePass = 256 << 10
 
 // inflater is a DEFLATE decoder kept for reuse, with the reader it reads
@@ -252,11 +256,15 @@ var inflaters = sync.Pool{New: func() any {
 	return f
 }}
 
-// inflate decompresses p, into dst's memory when it has room, and refuses
-// output beyond MaxDecodedSize without producing it: up to onePass bytes
-// are produced as they come; past that, the rest of the stream is only
-// measured, and decompressed again into a new buffer of exactly its size.
-func inflate(dst, p []byte) ([]byte, error) {
+// inflate decompresses p, the payload of a frame of type t, into dst's
+// memory when it has room, and refuses output beyond t's decoded limit
+// without producing it: up to onePass bytes are produced as they come, and
+// decompression stops one byte past the limit; past onePass, the rest of
+// the stream is only measured, and decompressed again into a new buffer of
+// exactly its size.
+func inflate(dst, p []byte, t Type) ([]byte, error) {
+	limit := LimitsOf(t).Decoded
+	past := func() error { return tooLarge(t, "of more than "+byteSize(limit)+" decoded", limit) }
 	f := inflaters.Get().(*inflater)
 	defer func() {
 		f.src.Reset(nil) // keep nothing of p
@@ -272,20 +280,24 @@ func inflate(dst, p []byte) ([]byte, error) {
 	if err := rewind(); err != nil {
 		return nil, err
 	}
-	dst, err := readAtMost(dst[:0], f.r, onePass+1)
+	first := min(onePass, limit)
+	dst, err := readAtMost(dst[:0], f.r, first+1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
 	}
-	if len(dst) <= onePass {
+	if len(dst) <= first {
 		return dst, nil
 	}
-	rest, err := io.Copy(io.Discard, io.LimitReader(f.r, MaxDecodedSize+1-onePass-1))
+	if first == limit {
+		return nil, past()
+	}
+	rest, err := io.Copy(io.Discard, io.LimitReader(f.r, int64(limit-first)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: decompressing: %v", ErrBadFrame, err)
 	}
-	n := onePass + 1 + rest
-	if n > MaxDecodedSize {
-		return nil, fmt.Errorf("%w: decompresses past %d bytes", ErrFrameTooLarge, MaxDecodedSize)
+	n := int64(first) + 1 + rest
+	if n > int64(limit) {
+		return nil, past()
 	}
 	if err := rewind(); err != nil {
 		return nil, err

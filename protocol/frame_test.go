@@ -255,6 +255,8 @@ func TestDecodeInvalidMessages(t *testing.T) {
 		{"request empty id", &SnapshotRequest{Deadline: 1}},
 		{"request too many probes", &SnapshotRequest{RequestID: testRequestID, Deadline: 1, Probes: names(MaxProbes + 1)}},
 		{"request too many process names", &SnapshotRequest{RequestID: testRequestID, Deadline: 1, Processes: names(MaxProcessNames + 1)}},
+		{"request names a probe twice", &SnapshotRequest{RequestID: testRequestID, Deadline: 1, Probes: []string{"network", "cpu", "network"}}},
+		{"hello names a probe twice", &Hello{AgentID: testAgentID, Versions: []uint8{1}, Probes: []string{"cpu", "cpu"}}},
 		{"request process name too long", &SnapshotRequest{RequestID: testRequestID, Deadline: 1, Processes: []string{strings.Repeat("j", MaxProcessNameLen+1)}}},
 		{"request empty process name", &SnapshotRequest{RequestID: testRequestID, Deadline: 1, Processes: []string{"java", ""}}},
 		{"request process name with a newline", &SnapshotRequest{RequestID: testRequestID, Deadline: 1, Processes: []string{"java\nfake log line"}}},

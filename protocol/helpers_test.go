@@ -326,7 +326,7 @@ func splitFrame(tb testing.TB, b []byte) (Header, []byte) {
 	}
 	p := b[HeaderSize:]
 	if hd.Flags&FlagDeflate != 0 {
-		if p, err = inflate(nil, p); err != nil {
+		if p, err = inflate(nil, p, hd.Type); err != nil {
 			tb.Fatalf("inflate: %v", err)
 		}
 	}

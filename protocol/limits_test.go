@@ -14,19 +14,28 @@ import (
 // The limits are exact: what one side may send at the limit, the other
 // side takes, and one byte more is refused on both.
 
-// enrollOfSize returns an Enroll whose CBOR payload is exactly n bytes,
-// its CSR filled by fill. Append does not validate, so the CSR may be far
-// past MaxCSRLen.
-func enrollOfSize(t *testing.T, n int, fill func([]byte)) *Enroll {
+// ofSize sets the byte string *field of m so that m's CBOR payload is
+// exactly n bytes, filled by fill. Append does not validate, so the field
+// may be far past what Validate allows.
+func ofSize[M Message](t *testing.T, m M, field *[]byte, n int, fill func([]byte)) M {
 	t.Helper()
-	m := &Enroll{Token: "t", CSR: make([]byte, 1<<17)}
-	base := len(mustMarshal(t, m))
-	m.CSR = make([]byte, len(m.CSR)+n-base)
-	fill(m.CSR)
+	*field = make([]byte, 1<<17)
+	// Twice: the field's length takes fewer bytes below 64 KiB.
+	for range 2 {
+		*field = make([]byte, len(*field)+n-len(mustMarshal(t, m)))
+	}
+	fill(*field)
 	if got := len(mustMarshal(t, m)); got != n {
 		t.Fatalf("built a %d byte payload, want %d", got, n)
 	}
 	return m
+}
+
+// snapshotOfSize returns a Snapshot, the largest message, whose CBOR
+// payload is exactly n bytes, its one probe's data filled by fill.
+func snapshotOfSize(t *testing.T, n int, fill func([]byte)) *Snapshot {
+	m := &Snapshot{Kind: KindFull, AgentID: testAgentID, Seq: 1, CapturedAt: 1, Probes: []ProbeResult{{Name: "cpu"}}}
+	return ofSize(t, m, &m.Probes[0].Data, n, fill)
 }
 
 func zeroFill([]byte) {}
@@ -52,21 +61,29 @@ func TestCompressionThreshold(t *testing.T) {
 	}
 }
 
-// TestDecodedSizeLimitExact: Append encodes a message whose payload is
-// exactly MaxDecodedSize bytes, and the decoder inflates it (to refuse it
-// only for what it holds); one byte more and Append refuses.
+// TestDecodedSizeLimitExact: Append encodes a snapshot whose payload is
+// exactly MaxDecodedSize bytes, and an enroll of exactly its own decoded
+// limit, and the decoder inflates them (to refuse them only for what they
+// hold); one byte more and Append refuses.
 func TestDecodedSizeLimitExact(t *testing.T) {
 	t.Parallel()
-	m := enrollOfSize(t, MaxDecodedSize, zeroFill)
-	b, err := Append(nil, m)
-	if err != nil {
-		t.Fatalf("a payload of exactly MaxDecodedSize: %v", err)
+	snap := snapshotOfSize(t, MaxDecodedSize, zeroFill)
+	enroll := &Enroll{Token: "t"}
+	enroll = ofSize(t, enroll, &enroll.CSR, LimitsOf(TypeEnroll).Decoded, zeroFill)
+	for _, tc := range []struct {
+		m     Message
+		field *[]byte
+	}{{snap, &snap.Probes[0].Data}, {enroll, &enroll.CSR}} {
+		b, err := Append(nil, tc.m)
+		if err != nil {
+			t.Fatalf("a %s payload of exactly its decoded limit: %v", tc.m.Type(), err)
+		}
+		_, _, err = Decode(b)
+		checkSentinel(t, err, ErrInvalid) // inflated and decoded; the field is too long
+		*tc.field = append(*tc.field, 0)
+		_, err = Append(nil, tc.m)
+		checkSentinel(t, err, ErrFrameTooLarge)
 	}
-	_, _, err = Decode(b)
-	checkSentinel(t, err, ErrInvalid) // inflated and decoded; the CSR is too long
-	m.CSR = append(m.CSR, 0)
-	_, err = Append(nil, m)
-	checkSentinel(t, err, ErrFrameTooLarge)
 }
 
 // TestFrameSizeLimitExact: Append writes a frame whose compressed payload
@@ -78,8 +95,8 @@ func TestFrameSizeLimitExact(t *testing.T) {
 	rand.NewChaCha8([32]byte{1}).Read(noise)
 	// Random bytes do not compress: the compressed size grows with the
 	// payload, by one byte a byte but at block boundaries.
-	compressed := func(n int) (*Enroll, int) {
-		m := enrollOfSize(t, n, func(b []byte) { copy(b, noise) })
+	compressed := func(n int) (*Snapshot, int) {
+		m := snapshotOfSize(t, n, func(b []byte) { copy(b, noise) })
 		p, err := Deflate(mustMarshal(t, m))
 		if err != nil {
 			t.Fatal(err)
@@ -323,5 +340,26 @@ func TestCheckPin(t *testing.T) {
 		if err := CheckPin(cert, bad); err == nil {
 			t.Errorf("CheckPin(%q) accepted", bad)
 		}
+	}
+}
+
+// TestRequestNamingAProbeTwice: a request that names a probe twice is
+// refused, saying which; 64 × network was 64 handshakes for a snapshot
+// that Validate then refused. MaxProbes distinct names are taken.
+func TestRequestNamingAProbeTwice(t *testing.T) {
+	m := &SnapshotRequest{RequestID: testRequestID, Deadline: 1}
+	for range MaxProbes {
+		m.Probes = append(m.Probes, "network")
+	}
+	_, _, err := Decode(rawFrame(t, TypeSnapshotRequest, m))
+	checkSentinel(t, err, ErrInvalid)
+	if want := "snapshot-request: invalid message: probe network named twice"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	for i := range m.Probes {
+		m.Probes[i] = probeNameN(i)
+	}
+	if err := m.Validate(); err != nil {
+		t.Errorf("%d distinct probes: %v", MaxProbes, err)
 	}
 }

@@ -99,6 +99,7 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add([]byte{magic, Version + 1, 1, 0, 0, 0, 0, 0})
 	f.Add([]byte{magic, Version, 0xff, 0, 0, 0, 0, 0})
 	f.Add([]byte{magic, Version, byte(TypeAck), 0x80, 0, 0, 0, 0})
+	f.Add(binary.BigEndian.AppendUint32([]byte{magic, Version, byte(TypeSnapshotRequest), 0}, 16<<10+1))
 	f.Add([]byte{magic})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -118,7 +119,7 @@ func FuzzParseHeader(f *testing.F) {
 		if len(b) < HeaderSize || b[0] != magic || b[1] != Version {
 			t.Fatalf("accepted %x", b)
 		}
-		if hd.Length > MaxFrameSize || hd.Flags&^knownFlags != 0 || newMessage(hd.Type) == nil {
+		if int64(hd.Length) > int64(LimitsOf(hd.Type).payloadLimit(hd.Flags)) || hd.Flags&^knownFlags != 0 || newMessage(hd.Type) == nil {
 			t.Fatalf("accepted header %+v is out of limits", hd)
 		}
 		enc := binary.BigEndian.AppendUint32([]byte{magic, Version, byte(hd.Type), hd.Flags}, hd.Length)

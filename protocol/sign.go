@@ -51,13 +51,28 @@ var (
 )
 
 // Verifier checks signed requests on the agent and remembers nonces until
-// their requests expire, so none is accepted twice.
+// their requests expire, so none is accepted twice: at most MaxNonces of
+// them, at the same cost a check however many it holds (see nonces).
 type Verifier struct {
 	Key     ed25519.PublicKey
 	AgentID string
+	// Floor refuses every request expiring at or before it, as one that
+	// may have been accepted already: the agent sets it, when it starts, to
+	// the latest expiry it accepted before (see Keep), so a request
+	// accepted before a restart is not accepted again. Both are the
+	// collector's clock: no skew between the agent's clock and the
+	// collector's enters the comparison.
+	Floor time.Time
+	// Keep, when set, is called before a request is accepted with its
+	// expiry, when that is later than Floor and than any expiry Keep was
+	// given: the agent writes it down, to be the Floor after a restart. An
+	// error refuses the request, for the guarantee could not be kept.
+	Keep func(expiry time.Time) error
 
-	mu   sync.Mutex
-	seen map[string]time.Time // nonce → expiry
+	mu     sync.Mutex
+	seen   nonces
+	kept   int64 // the latest expiry Keep took, Unix milliseconds
+	loaded bool  // Floor was read into seen and kept
 }
 
 // Verify checks m at now: signed by the collector's request key, for this
@@ -85,17 +100,23 @@ func (v *Verifier) Verify(m *SnapshotRequest, now time.Time) error {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.seen == nil {
-		v.seen = map[string]time.Time{}
-	}
-	for n, e := range v.seen { // forget what can no longer be replayed
-		if !e.After(now) {
-			delete(v.seen, n)
+	if !v.loaded {
+		if !v.Floor.IsZero() {
+			v.seen.floor = v.Floor.UnixMilli()
+			v.kept = v.seen.floor
 		}
+		v.loaded = true
 	}
-	if _, dup := v.seen[string(m.Nonce)]; dup {
-		return ErrReplayed
+	bucket, err := v.seen.check(string(m.Nonce), m.Deadline, now.UnixMilli(), MaxNonces)
+	if err != nil {
+		return err
 	}
-	v.seen[string(m.Nonce)] = exp
+	if v.Keep != nil && m.Deadline > v.kept {
+		if err := v.Keep(exp); err != nil {
+			return fmt.Errorf("the agent could not record the request against replays after a restart: %w", err)
+		}
+		v.kept = m.Deadline
+	}
+	v.seen.add(bucket, string(m.Nonce))
 	return nil
 }

@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -128,13 +129,21 @@ func checkID(field, id string, optional bool) error {
 	return nil
 }
 
+// checkProbeNames checks a list of probe names: at most MaxProbes, each
+// well formed and named once. A request naming a probe twice would run it
+// twice (64 × network: 64 handshakes) for a snapshot that Validate refuses.
 func checkProbeNames(names []string) error {
 	if len(names) > MaxProbes {
 		return invalid("%d probes, limit %d", len(names), MaxProbes)
 	}
-	for _, n := range names {
+	for i, n := range names {
 		if !ValidProbeName(n) {
 			return invalid("probe name %q is not valid", truncate(n))
+		}
+		// At most MaxProbes names: comparing with those before costs less
+		// than a map.
+		if slices.Contains(names[:i], n) {
+			return invalid("probe %s named twice", n)
 		}
 	}
 	return nil

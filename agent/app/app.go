@@ -261,7 +261,14 @@ func snapshot(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("unknown probe %q; available: %s", p, strings.Join(set.Names(), ", "))
 		}
 	}
-	doc := localDocument(ctx, set, *dir, *health, probes, *timeout, cfg)
+	// A probe named twice runs once, as a snapshot holds each once.
+	var once []string
+	for _, p := range probes {
+		if !slices.Contains(once, p) {
+			once = append(once, p)
+		}
+	}
+	doc := localDocument(ctx, set, *dir, *health, once, *timeout, cfg)
 
 	w := stdout
 	var file *atomicfile.File

@@ -89,3 +89,24 @@ func TestServiceArgs(t *testing.T) {
 		t.Errorf("service arguments without a configuration: %q", f.serviceArgs())
 	}
 }
+
+// TestSnapshotProbeNamedTwice: `snapshot --probes time,time` runs the
+// probe once, as a snapshot holds each probe once.
+func TestSnapshotProbeNamedTwice(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"snapshot", "--state", t.TempDir(), "--probes", "time,time", "--format", "json"}
+	if code := Main(t.Context(), args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var doc struct {
+		Probes []struct {
+			Name string `json:"name"`
+		} `json:"probes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if len(doc.Probes) != 1 || doc.Probes[0].Name != "time" {
+		t.Errorf("probes %+v, want time once", doc.Probes)
+	}
+}

@@ -201,7 +201,7 @@ func (c *Client) Run(ctx context.Context) error {
 	// A run is a boot: its epoch is new, after any earlier run's, even one
 	// in the same millisecond.
 	c.bootEpoch = max(time.Now().UnixMilli(), c.bootEpoch+1)
-	c.verifier = &protocol.Verifier{Key: c.ID.RequestKey, AgentID: c.ID.AgentID}
+	c.verifier = c.newVerifier(time.Now())
 	c.kick = make(chan struct{}, 1)
 	c.replayNow = make(chan struct{}, 1)
 	c.mu.Lock()
@@ -447,10 +447,19 @@ func (c *Client) receipt(kind, requestID, ticket string, snap *protocol.Snapshot
 	}
 }
 
-// admit decides whether to serve req at now: it must carry the collector's
-// signature for this agent, be fresh and unseen, and name only compiled-in
-// probes. It returns the time the probes may take, or the refusal to send.
+// admit decides whether to serve req at now: it must be valid (the
+// decoder checked, and admit checks again whoever built req: a probe named
+// twice would run twice), carry the collector's signature for this agent,
+// be fresh and unseen, and name only compiled-in probes. It returns the
+// time the probes may take, or the refusal to send.
 func (c *Client) admit(req *protocol.SnapshotRequest, now time.Time) (time.Duration, *protocol.Error) {
+	if err := req.Validate(); err != nil {
+		refusal := &protocol.Error{Code: protocol.CodeBadRequest, Message: "request refused: " + err.Error()}
+		if protocol.ValidID(req.RequestID) {
+			refusal.RequestID = req.RequestID
+		}
+		return 0, refusal
+	}
 	if err := c.verifier.Verify(req, now); err != nil {
 		return 0, &protocol.Error{Code: protocol.CodeUnauthorized, RequestID: req.RequestID, Message: "request refused: " + err.Error()}
 	}
@@ -461,6 +470,32 @@ func (c *Client) admit(req *protocol.SnapshotRequest, now time.Time) (time.Durat
 	}
 	// Leave time for the answer to travel and be stored.
 	return min(probeTimeout, time.UnixMilli(req.Deadline).Sub(now)*3/4), nil
+}
+
+// newVerifier returns the request check of a run starting at now. With a
+// state dir, it refuses the requests a run before it accepted, however
+// long ago it stopped: each accepted request's expiry is written there
+// first (protocol.Verifier.Keep), and requests expiring no later than the
+// last one written are refused (Floor). That holds across a crash, costs
+// one 16-byte write a request, and refuses a new request only when it
+// expires before one accepted earlier (a shorter deadline asked for right
+// after a restart). A mark that cannot be read rules out nothing: then
+// every request that may have lived before now is refused, those expiring
+// within MaxRequestLife of it (by the agent's clock, which checked their
+// expiry against the same bound).
+func (c *Client) newVerifier(now time.Time) *protocol.Verifier {
+	v := &protocol.Verifier{Key: c.ID.RequestKey, AgentID: c.ID.AgentID}
+	if c.StateDir == "" {
+		return v // nothing on disk: a run remembers only its own requests
+	}
+	floor, err := state.LoadReplayMark(c.StateDir)
+	if err != nil {
+		floor = now.Add(protocol.MaxRequestLife)
+		c.Log.Warn("refusing requests that may have been accepted before this start", "until", floor, "err", err)
+	}
+	v.Floor = floor
+	v.Keep = func(exp time.Time) error { return state.SaveReplayMark(c.StateDir, exp) }
+	return v
 }
 
 // take runs probes into a new snapshot.

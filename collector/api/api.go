@@ -389,12 +389,16 @@ func checkProcesses(names, probes, known []string) error {
 	return nil
 }
 
-// checkProbes refuses names that are malformed or that the agent does not
-// have (when it told us which it has).
+// checkProbes refuses names that are malformed, named twice (agents
+// refuse such requests) or that the agent does not have (when it told us
+// which it has).
 func checkProbes(asked, known []string) error {
-	for _, p := range asked {
+	for i, p := range asked {
 		if !protocol.ValidProbeName(p) {
 			return fmt.Errorf("probe name %q is not valid", p)
+		}
+		if contains(asked[:i], p) {
+			return fmt.Errorf("probe %s is named twice", p)
 		}
 		if len(known) > 0 && !contains(known, p) {
 			return fmt.Errorf("unknown probe %q; this agent has: %s", p, strings.Join(known, ", "))

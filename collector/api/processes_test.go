@@ -74,6 +74,7 @@ func TestSnapshotProcesses(t *testing.T) {
 		{fmt.Sprintf(`{"processes":[%q]}`, strings.Repeat("j", 65)), "not valid"},
 		{`{"processes":[` + tooMany + `]}`, "17 process names"},
 		{`{"probes":["cpu"],"processes":["java"]}`, "not the processes probe"},
+		{`{"probes":["network","cpu","network"]}`, "probe network is named twice"},
 	} {
 		code, body := post(tc.body)
 		if code != http.StatusBadRequest || !strings.Contains(body, tc.says) {

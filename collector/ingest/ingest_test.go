@@ -1100,12 +1100,22 @@ func TestBadInput(t *testing.T) {
 		binary.BigEndian.PutUint32(oversize[4:], protocol.MaxFrameSize+1)
 		truncated := frame(t, h.snapshot(good.AgentID))
 		truncated = truncated[:len(truncated)-5]
+		// A renew is at most 32 KiB decoded (see protocol.LimitsOf): one
+		// that inflates to 64 KiB is refused as the agent refuses an
+		// oversized request.
+		zeros, err := protocol.Deflate(make([]byte, 64<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inflating := binary.BigEndian.AppendUint32([]byte{'S', protocol.Version, byte(protocol.TypeRenew), protocol.FlagDeflate}, uint32(len(zeros)))
+		inflating = append(inflating, zeros...)
 		cases := []struct {
 			name, reason string
 			raw          []byte
 		}{
 			{"garbage", "malformed frame", []byte("GET / HTTP/1.1\r\nHost: collector\r\n\r\n")},
 			{"oversize", "frame too large", oversize},
+			{"small message inflating past its limit", "renew of more than 32 KiB decoded", inflating},
 			{"truncated", "malformed frame", truncated},
 			{"wrong message", "want snapshot", frame(t, helloFor(good.AgentID))},
 			{"invalid snapshot", "invalid message", func() []byte {
