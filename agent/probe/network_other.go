@@ -17,6 +17,9 @@ func diagSockets(context.Context, *sockList, *sockList) error {
 	return errors.ErrUnsupported
 }
 
+// newDiag returns diagSockets: there is no sock_diag to keep a walk of.
+func newDiag() func(ctx context.Context, listen, estab *sockList) error { return diagSockets }
+
 // hostOwnerSearch is nil: sockets have inodes to look up among the
 // processes' descriptors only on Linux (Windows's socket tables name their
 // owners).

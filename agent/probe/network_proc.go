@@ -160,7 +160,8 @@ func (p *networkProbe) readResolvConf(path string, d *NetworkDNS) error {
 }
 
 // procSockets parses /proc/net/{tcp,tcp6,udp,udp6} into the listening
-// TCP and bound UDP sockets, and the established TCP connections.
+// TCP and bound UDP sockets, and the established TCP connections
+// (ESTABLISHED and CLOSE-WAIT, as sock_diag's connectedStates).
 func (p *networkProbe) procSockets(ctx context.Context, listen, estab *sockList) error {
 	var fields [][]byte
 	for _, t := range [...]struct {
@@ -178,7 +179,7 @@ func (p *networkProbe) procSockets(ctx context.Context, listen, estab *sockList)
 			switch st := string(fields[3]); {
 			case tcp && st == "0A", !tcp && st == "07":
 				into = listen
-			case tcp && st == "01":
+			case tcp && (st == "01" || st == "08"):
 				into = estab
 			default:
 				return
