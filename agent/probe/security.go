@@ -34,6 +34,15 @@ type securityProbe struct {
 	// the same generation, the ruleset has not changed (nftables).
 	ruleset *NFTables
 	gen     uint32
+	// updates keeps linuxAutoUpdates' result while the files it read
+	// are unchanged.
+	updates fileMemo[autoUpdatesRead]
+}
+
+// autoUpdatesRead is what linuxAutoUpdates returned.
+type autoUpdatesRead struct {
+	u   *AutoUpdates
+	err error
 }
 
 // SecurityResult is the security probe's result.
@@ -174,8 +183,12 @@ func (p *securityProbe) linux(ctx context.Context) *SecurityResult {
 	fail(err)
 	r.SecureBoot, err = linuxSecureBoot(ctx)
 	fail(err)
-	r.AutoUpdates, err = linuxAutoUpdates(ctx)
-	fail(err)
+	got := p.updates.get(ctx, func(ctx context.Context) autoUpdatesRead {
+		u, err := linuxAutoUpdates(ctx)
+		return autoUpdatesRead{u, err}
+	})
+	r.AutoUpdates = got.u
+	fail(got.err)
 	r.ScreenLock = &ScreenLock{Why: "per-user desktop settings: GNOME keeps them in dconf, a binary database the probe does not read"}
 	return r
 }
