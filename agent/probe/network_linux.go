@@ -304,10 +304,17 @@ func (f rawFile) Close() error {
 	return nil
 }
 
-// hostInterfaces lists the host's interfaces with their addresses, from
-// the agent's one list of them (see interfaceCache): the network and vpn
-// probes both read it at every full snapshot.
-var hostInterfaces = (&interfaceCache{dump: dumpInterfaces, sub: -1}).get
+// hostInterfaceCache is the agent's one list of the host's interfaces
+// (see interfaceCache): the network and vpn probes both read it at every
+// full snapshot, through hostInterfaces; the vpn and wifi probes keep what
+// they read of the interfaces in /sys while its generation does not move
+// (hostLinkGen).
+var hostInterfaceCache = &interfaceCache{dump: dumpInterfaces, sub: -1}
+
+var (
+	hostInterfaces = hostInterfaceCache.get
+	hostLinkGen    = hostInterfaceCache.generation
+)
 
 // dumpInterfaces lists the interfaces, then all their addresses in one
 // netlink dump: Go's Interface.Addrs dumps every address of the machine

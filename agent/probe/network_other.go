@@ -28,6 +28,10 @@ var hostOwnerSearch ownerSearch
 // openProcFile opens a file of the host's /etc for reading.
 func openProcFile(path string) (io.ReadCloser, error) { return os.Open(path) }
 
+// hostLinkGen is Linux's: elsewhere nothing tells the interfaces'
+// changes, and the probes read them at every call.
+var hostLinkGen func() (uint64, bool)
+
 // hostInterfaces lists the interfaces through the kernel.
 func hostInterfaces() ([]NetworkInterface, error) {
 	ifs, err := net.Interfaces()
