@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -113,7 +114,9 @@ func (s *ownerWalk) recheck() string {
 		s.want[inode] = fdRef{}
 	}
 	s.left = len(s.want)
-	slices.SortFunc(held, func(a, b fdRef) int { return cmp.Or(cmp.Compare(a.pid, b.pid), cmp.Compare(a.fd, b.fd)) })
+	sort.Slice(held, func(i, j int) bool { // not slices.SortFunc: see sortUnits
+		return cmp.Or(cmp.Compare(held[i].pid, held[j].pid), cmp.Compare(held[i].fd, held[j].fd)) < 0
+	})
 	var last int32
 	for _, ref := range held {
 		if ref.pid != last {

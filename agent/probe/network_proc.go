@@ -8,7 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
-	"slices"
+	"sort"
 
 	"github.com/shirou/gopsutil/v3/common"
 )
@@ -108,8 +108,8 @@ func (p *networkProbe) defaultRoutes(ctx context.Context, firstOnly bool) ([]Net
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil // IPv6 is disabled
 	}
-	slices.SortStableFunc(routes, func(a, b NetworkRoute) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Metric, b.Metric))
+	sort.SliceStable(routes, func(i, j int) bool { // not slices.SortStableFunc: see sortUnits
+		return cmp.Or(cmp.Compare(routes[i].Family, routes[j].Family), cmp.Compare(routes[i].Metric, routes[j].Metric)) < 0
 	})
 	return routes, err
 }

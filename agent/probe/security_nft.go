@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 )
 
 // nftables numbers (linux/netfilter/nf_tables.h, nfnetlink.h,
@@ -250,7 +250,10 @@ func parseNFT(tables, chains, rules []byte) (*NFTables, error) {
 			r.Tables[i].BaseChains[j].Rules++
 		}
 	}
-	slices.SortFunc(r.Tables, func(a, b NFTable) int { return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Name, b.Name)) })
+	sort.Slice(r.Tables, func(i, j int) bool { // not slices.SortFunc: see sortUnits
+		a, b := r.Tables[i], r.Tables[j]
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Name, b.Name)) < 0
+	})
 	return r, nil
 }
 
