@@ -37,6 +37,8 @@ type securityProbe struct {
 	// updates keeps linuxAutoUpdates' result while the files it read
 	// are unchanged.
 	updates fileMemo[autoUpdatesRead]
+	// mounts reads the mount table again only when it changed.
+	mounts mountWatch
 }
 
 // autoUpdatesRead is what linuxAutoUpdates returned.
@@ -179,7 +181,7 @@ func (p *securityProbe) linux(ctx context.Context) *SecurityResult {
 	var err error
 	r.Firewall, err = p.linuxFirewall(ctx)
 	fail(err)
-	r.DiskEncryption, err = linuxDiskEncryption(ctx)
+	r.DiskEncryption, err = linuxDiskEncryption(ctx, &p.mounts)
 	fail(err)
 	r.SecureBoot, err = linuxSecureBoot(ctx)
 	fail(err)

@@ -79,9 +79,9 @@ func firewalldRunning(ctx context.Context) *bool {
 // linuxDiskEncryption follows the device mounted on / down through device
 // mapper and RAID (each device's slaves/) and calls it encrypted when
 // every path down reaches a dm-crypt device (dm/uuid "CRYPT-...").
-func linuxDiskEncryption(ctx context.Context) (*DiskEncryption, error) {
+func linuxDiskEncryption(ctx context.Context, mounts *mountWatch) (*DiskEncryption, error) {
 	d := &DiskEncryption{Volume: "/"}
-	b, _, err := readCapped(Path(ctx, common.HostProcEnvKey, "self", "mountinfo"), 4<<20)
+	b, _, err := mounts.read(Path(ctx, common.HostProcEnvKey, "self", "mountinfo"))
 	if err != nil {
 		d.Why = "the mount table could not be read"
 		return d, fmt.Errorf("reading the mount table: %w", err)
