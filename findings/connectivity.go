@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -86,7 +87,9 @@ func analyzeConnectivity(in *input) []Finding {
 		for u := range targets {
 			uses = append(uses, u)
 		}
-		slices.SortFunc(uses, func(a, b use) int { return strings.Compare(a.user+"\x00"+a.kind, b.user+"\x00"+b.kind) })
+		sort.Slice(uses, func(i, j int) bool { // not slices.SortFunc: see findings.Sort
+			return uses[i].user+"\x00"+uses[i].kind < uses[j].user+"\x00"+uses[j].kind
+		})
 		for _, u := range uses {
 			if ts := targets[u]; len(ts) > 1 {
 				out = append(out, Finding{ID: "proxy.conflicting", Severity: Warning, Subject: clip(u.kind),

@@ -88,6 +88,8 @@ type Client struct {
 
 	dialOnce sync.Once
 	dialer   *dialer // see dial
+
+	idle *idleRelease // gives memory back after on-demand snapshots
 }
 
 // dial returns the client's dialer, which remembers the networks that
@@ -211,6 +213,8 @@ func (c *Client) Run(ctx context.Context) error {
 	c.interval.Store(int64(c.HealthInterval))
 	c.status = status.Status{PID: os.Getpid(), Version: version.Version, Started: time.Now(), Collector: c.ID.Collector}
 	c.report(nil, nil)
+	c.idle = newIdleRelease()
+	defer c.idle.stop()
 	defer c.stopped()
 	defer c.wg.Wait()
 	if c.Spool != nil {
@@ -429,6 +433,7 @@ func (c *Client) answer(ctx context.Context, str transport.Stream) {
 	if err != nil {
 		c.keep(snap, err)
 	}
+	c.idle.touch()
 }
 
 // receipt records a snapshot in the end user's receipts.

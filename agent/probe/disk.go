@@ -25,9 +25,11 @@ type diskProbe struct {
 	// usage statfs(2)s the file system mounted at path; tests fake it.
 	usage func(ctx context.Context, path string) (*disk.UsageStat, error)
 	// mountinfo and parts are the mount table last read and gopsutil's
-	// parse of it, reused while the table is byte for byte the same.
+	// parse of it, reused while the table is byte for byte the same, or
+	// while the kernel announces no change of it (table).
 	mountinfo []byte
 	parts     []disk.PartitionStat
+	table     mountWatch
 }
 
 // skippedFstypes are file systems on block devices that are full by
@@ -156,20 +158,17 @@ func (p *diskProbe) mounts(ctx context.Context) ([]DiskMount, error) {
 }
 
 // partitions returns the mounted block file systems. The mount table
-// seldom changes, so it is read in place and compared with the last one:
-// gopsutil's parse, and its read of /proc/filesystems, happen only when it
-// changed.
+// seldom changes: it is read again only when the kernel announced a change
+// (mountWatch), and compared with the last one: gopsutil's parse, and its
+// read of /proc/filesystems, happen only when it changed.
 func (p *diskProbe) partitions(ctx context.Context) ([]disk.PartitionStat, error) {
-	same := false
-	var table []byte
-	_ = withProcFile(Path(ctx, common.HostProcEnvKey, "1/mountinfo"), func(b []byte) error {
-		if same = p.parts != nil && bytes.Equal(b, p.mountinfo); !same {
-			table = bytes.Clone(b)
-		}
-		return nil
-	})
-	if same {
+	b, changed, err := p.table.read(Path(ctx, common.HostProcEnvKey, "1/mountinfo"))
+	if err == nil && p.parts != nil && (!changed || bytes.Equal(b, p.mountinfo)) {
 		return p.parts, nil
+	}
+	var table []byte
+	if err == nil {
+		table = bytes.Clone(b)
 	}
 	parts, err := disk.PartitionsWithContext(ctx, false)
 	if err != nil {

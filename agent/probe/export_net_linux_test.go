@@ -32,4 +32,15 @@ func sockets(l *sockList) []NetworkSocket {
 
 // CurrEstab is the kernel's count of established TCP connections, by
 // which the probe skips the walk of the established hash.
-var CurrEstab = currEstab
+func CurrEstab(ctx context.Context) (uint64, bool) {
+	c, ok := readTCPCounters(ctx)
+	return c.currEstab, ok
+}
+
+// NewTestNetworkReadlink is NewTestNetwork with the search for sockets'
+// owners reading descriptors' links with readlink.
+func NewTestNetworkReadlink(f NetworkFakes, readlink func(dirfd int, path string, buf []byte) (int, error)) Probe {
+	p := NewTestNetwork(f).(*networkProbe)
+	p.findOwners = ownerSearchWith(readlink)
+	return p
+}

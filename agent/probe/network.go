@@ -24,7 +24,7 @@ func init() {
 			interfaces: hostInterfaces,
 			lookupHost: net.DefaultResolver.LookupHost,
 			now:        time.Now,
-			diag:       diagSockets,
+			diag:       newDiag(),
 			tables:     hostSocketTables,
 			findOwners: hostOwnerSearch,
 			procNet:    runtime.GOOS == "linux",
@@ -78,8 +78,10 @@ type NetworkResult struct {
 	DNS           *NetworkDNS        `json:"dns,omitempty"`
 	Listening     []NetworkSocket    `json:"listening"`
 	ListeningLeft int                `json:"listening_left_off,omitempty"`
-	// Established lists established TCP connections, at most
-	// maxEstablished; EstablishedLeft counts the rest.
+	// Established lists established TCP connections (ESTABLISHED and
+	// CLOSE-WAIT: what the kernel counts as established, RFC 1213's
+	// tcpCurrEstab), at most maxEstablished; EstablishedLeft counts the
+	// rest.
 	Established     []NetworkSocket `json:"established"`
 	EstablishedLeft int             `json:"established_left_off,omitempty"`
 	// OwnersTruncated says the sockets' owners were looked for in part;

@@ -96,7 +96,7 @@ func FuzzDiagMessages(f *testing.F) {
 	f.Add(refused, false)
 	f.Fuzz(func(t *testing.T, b []byte, udp bool) {
 		listen, estab := newSockList(), newSockList()
-		_, _ = diagMessages(b, udp, listen, estab)
+		_, _, _ = diagMessages(b, udp, listen, estab)
 		if n := len(listen.items) + len(estab.items); n > len(b)/(nlmsgHdrLen+diagMsgLen) {
 			t.Fatalf("%d sockets from %d bytes", n, len(b))
 		}
@@ -115,28 +115,37 @@ func FuzzDiagMessages(f *testing.F) {
 }
 
 // TestDiagMessages: a listening and an established TCP socket are told
-// apart by their state, and a TCP socket in any other state is left out.
+// apart by their state, a connection in CLOSE-WAIT is listed as
+// established and counted unsettled, one being set up only counted, and a
+// TCP socket in any other state is left out.
 func TestDiagMessages(t *testing.T) {
 	var b []byte
 	b = append(b, diagRecord(tcpDiagGetSock, unix.AF_INET, tcpListen, 22, 100)...)
 	b = append(b, diagRecord(tcpDiagGetSock, unix.AF_INET6, tcpEstablished, 50000, 101)...)
 	b = append(b, diagRecord(tcpDiagGetSock, unix.AF_INET, tcpClose, 53, 102)...)
+	b = append(b, diagRecord(tcpDiagGetSock, unix.AF_INET, tcpCloseWait, 50001, 104)...)
+	b = append(b, diagRecord(tcpDiagGetSock, unix.AF_INET, tcpSynSent, 50002, 105)...)
+	b = append(b, diagRecord(tcpDiagGetSock, unix.AF_INET6, tcpSynRecv, 80, 106)...)
 	listen, estab := newSockList(), newSockList()
-	if done, err := diagMessages(b, false, listen, estab); done || err != nil {
+	unsettled, done, err := diagMessages(b, false, listen, estab)
+	if done || err != nil {
 		t.Fatalf("done %v, err %v", done, err)
 	}
-	if len(listen.items) != 1 || len(estab.items) != 1 {
-		t.Fatalf("listening %+v, established %+v", listen.items, estab.items)
+	if len(listen.items) != 1 || len(estab.items) != 2 || unsettled != 3 {
+		t.Fatalf("listening %+v, established %+v, %d unsettled", listen.items, estab.items, unsettled)
 	}
-	l, e := listen.items[0], estab.items[0]
+	l, e, w := listen.items[0], estab.items[0], estab.items[1]
 	if l.proto != "tcp" || l.local.String() != "127.0.0.1:22" || l.remote.IsValid() || l.inode != 100 || l.uid != 1000 {
 		t.Errorf("listening %+v", l)
 	}
 	if e.proto != "tcp6" || e.local.Port() != 50000 || e.remote.Port() != 443 || e.inode != 101 {
 		t.Errorf("established %+v", e)
 	}
+	if w.proto != "tcp" || w.local.Port() != 50001 || w.remote.String() != "10.0.0.2:443" || w.inode != 104 {
+		t.Errorf("in CLOSE-WAIT %+v", w)
+	}
 	listen.reset()
-	if _, err := diagMessages(diagRecord(unix.SOCK_DIAG_BY_FAMILY, unix.AF_INET6, tcpClose, 53, 103), true, listen, estab); err != nil ||
+	if _, _, err := diagMessages(diagRecord(unix.SOCK_DIAG_BY_FAMILY, unix.AF_INET6, tcpClose, 53, 103), true, listen, estab); err != nil ||
 		len(listen.items) != 1 || listen.items[0].proto != "udp6" {
 		t.Errorf("udp6: %+v, %v", listen.items, err)
 	}

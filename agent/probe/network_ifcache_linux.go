@@ -22,6 +22,9 @@ type interfaceCache struct {
 	sub  int // the subscribed socket, -1 when there is none
 	list []NetworkInterface
 	ok   bool // list is current as of the last look at sub
+	// gen counts the dumps: what else is read of the interfaces (the vpn
+	// and wifi probes' sysfs files) is current while it does not move.
+	gen uint64
 }
 
 // interfaceGroups are the rtnetlink multicast groups whose messages say
@@ -33,15 +36,33 @@ const interfaceGroups = unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP
 func (c *interfaceCache) get() ([]NetworkInterface, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	err := c.refresh()
+	return cloneInterfaces(c.list), err
+}
+
+// generation returns the count of dumps, dumping again first when the
+// interfaces may have changed; false when nothing tells their changes (no
+// subscription), so that every call is a change.
+func (c *interfaceCache) generation() (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.refresh()
+	return c.gen, err == nil && c.ok
+}
+
+// refresh dumps the interfaces again unless the subscription says
+// nothing changed since the last dump. c.mu is held.
+func (c *interfaceCache) refresh() error {
 	if c.ok && !c.changed() {
-		return cloneInterfaces(c.list), nil
+		return nil
 	}
 	if c.sub < 0 {
 		c.sub = subscribeInterfaces()
 	}
 	list, err := c.dump()
+	c.gen++
 	c.list, c.ok = list, err == nil && c.sub >= 0
-	return cloneInterfaces(list), err
+	return err
 }
 
 // changed drains what the subscription received since the last call and

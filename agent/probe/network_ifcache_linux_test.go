@@ -100,8 +100,63 @@ func interfaceCacheSteps(t *testing.T) error {
 		if step.check != nil && !step.check(l) {
 			t.Errorf("%s: %+v", step.name, l)
 		}
+		if gen, ok := c.generation(); !ok || gen != uint64(step.dumps) || dumps != step.dumps {
+			t.Errorf("%s: generation %d (%v) after %d dumps; want the count of dumps, and no dump more", step.name, gen, ok, dumps)
+		}
 	}
 	return nil
+}
+
+// TestInterfaceGenerationFailed: a cache whose dump fails tells no
+// generation to keep anything by, and dumps at every call.
+func TestInterfaceGenerationFailed(t *testing.T) {
+	dumps := 0
+	c := &interfaceCache{sub: -1, dump: func() ([]NetworkInterface, error) { dumps++; return nil, errors.New("refused") }}
+	defer func() {
+		if c.sub >= 0 {
+			unix.Close(c.sub)
+		}
+	}()
+	for i := range 2 {
+		if gen, ok := c.generation(); ok || gen != uint64(i+1) || dumps != i+1 {
+			t.Errorf("call %d: generation %d (%v), %d dumps", i+1, gen, ok, dumps)
+		}
+	}
+}
+
+// TestLinkMemo: a value is read again exactly when the generation moved
+// or could not be told; without a generation (another platform) at every
+// call.
+func TestLinkMemo(t *testing.T) {
+	gen, told := uint64(1), true
+	reads := 0
+	m := linkMemo[int]{gen: func() (uint64, bool) { return gen, told }}
+	read := func() int { reads++; return reads }
+	for _, step := range []struct {
+		name  string
+		set   func()
+		reads int
+	}{
+		{"first", func() {}, 1},
+		{"same generation", func() {}, 1},
+		{"moved", func() { gen = 2 }, 2},
+		{"same again", func() {}, 2},
+		{"not told", func() { told = false }, 3},
+		{"not told, same number", func() {}, 4},
+		{"told again", func() { told = true }, 5},
+		{"kept", func() {}, 5},
+	} {
+		step.set()
+		if v := m.get(read); v != step.reads || reads != step.reads {
+			t.Errorf("%s: value %d, %d reads; want %d", step.name, v, reads, step.reads)
+		}
+	}
+	var none linkMemo[int]
+	for i := range 2 {
+		if v := none.get(read); v != reads {
+			t.Errorf("no generation, call %d: kept %d", i+1, v)
+		}
+	}
 }
 
 // linkUp is an ifinfomsg that sets IFF_UP on interface index.

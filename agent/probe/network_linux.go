@@ -15,18 +15,31 @@ import (
 )
 
 // hostOwnerSearch finds sockets' owners through /proc/<pid>/fd.
-var hostOwnerSearch ownerSearch = findSocketOwners
+var hostOwnerSearch = ownerSearchWith(unix.Readlinkat)
 
 // Socket states (net/tcp_states.h) and the inet_diag requests
 // (linux/inet_diag.h) the probe uses.
 const (
 	tcpEstablished = 1
+	tcpSynSent     = 2
+	tcpSynRecv     = 3
 	tcpClose       = 7 // a bound UDP socket, not connected
+	tcpCloseWait   = 8
 	tcpListen      = 10
 	// tcpDiagGetSock is inet_diag's first request, which the kernel keeps
 	// for compatibility: it takes no family and dumps the TCP sockets of
 	// both in one walk of the kernel's tables.
 	tcpDiagGetSock = 18
+)
+
+// The states, a bit each, of the TCP connections the probe lists as
+// established: those the kernel counts in CurrEstab (RFC 1213's
+// tcpCurrEstab), ESTABLISHED and CLOSE-WAIT (a connection its peer has
+// closed and its program not yet). And of those being set up, which a
+// walk looks for only to know whether its list may be kept (estabCache).
+const (
+	connectedStates = 1<<tcpEstablished | 1<<tcpCloseWait
+	openingStates   = 1<<tcpSynSent | 1<<tcpSynRecv
 )
 
 // Sizes of struct nlmsghdr, inet_diag_req_v2, inet_diag_req (the
@@ -40,54 +53,58 @@ const (
 )
 
 // diagSockets lists the listening TCP and bound UDP sockets, and the
-// established TCP connections, through NETLINK_SOCK_DIAG. For a
-// LISTEN-only dump the kernel walks just its listening hash, where reading
-// /proc/net/tcp walks every bucket of the established hash as well: over a
-// millisecond on a large machine, even an idle one. The established
-// connections need that walk (the hash has 2^18 buckets on a machine of
-// 24 GiB: about 0.9 ms here), so it is made once for both families, in
-// the same dump as the listening sockets, and not at all when the kernel
-// counts no established connection (currEstab).
+// established TCP connections, through NETLINK_SOCK_DIAG, walking the
+// kernel's established hash whenever it counts a connection: a probe keeps
+// what a walk found instead (newDiag).
 func diagSockets(ctx context.Context, listen, estab *sockList) error {
+	var c estabCache // kept by no one: every call walks
+	return c.sockets(ctx, listen, estab)
+}
+
+// newDiag returns the network probe's reader of sockets: sock_diag, with
+// the established connections kept between calls while the kernel's
+// counters say none came or went (estabCache).
+func newDiag() func(ctx context.Context, listen, estab *sockList) error {
+	return new(estabCache).sockets
+}
+
+// diagDump lists the listening TCP and bound UDP sockets into listen and,
+// with walk, the established TCP connections into estab, returning how
+// many of the connections the walk saw are unsettled: being set up, or
+// in CLOSE-WAIT (see estabCache). For a LISTEN-only dump the
+// kernel walks just its listening hash, where reading /proc/net/tcp walks
+// every bucket of the established hash as well. The established
+// connections need that walk (the hash has 2^18 buckets on a machine of
+// 24 GiB: 1.4 ms here), so it is made once for both families, in the same
+// dump as the listening sockets.
+func diagDump(walk bool, listen, estab *sockList) (unsettled int, err error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return fmt.Errorf("sock_diag socket: %w", err)
+		return 0, fmt.Errorf("sock_diag socket: %w", err)
 	}
 	defer unix.Close(fd)
 	d := diagConn{fd: fd, buf: make([]byte, diagRecvBufLen)}
 	states := uint32(1 << tcpListen)
-	if n, ok := currEstab(ctx); !ok || n > 0 {
-		states |= 1 << tcpEstablished
+	if walk {
+		states |= connectedStates | openingStates
 	}
 	if err := d.dump(d.compatRequest(states), false, listen, estab); err != nil {
 		// A kernel without the compatible request: one dump per family.
 		listen.reset()
 		estab.reset()
+		d.unsettled = 0
 		for _, family := range [...]uint8{unix.AF_INET, unix.AF_INET6} {
 			if err := d.dump(d.request(family, unix.IPPROTO_TCP, states), false, listen, estab); err != nil {
-				return fmt.Errorf("sock_diag tcp: %w", err)
+				return 0, fmt.Errorf("sock_diag tcp: %w", err)
 			}
 		}
 	}
 	for _, family := range [...]uint8{unix.AF_INET, unix.AF_INET6} {
 		if err := d.dump(d.request(family, unix.IPPROTO_UDP, 1<<tcpClose), true, listen, estab); err != nil {
-			return fmt.Errorf("sock_diag udp: %w", err)
+			return 0, fmt.Errorf("sock_diag udp: %w", err)
 		}
 	}
-	return nil
-}
-
-// currEstab returns the kernel's count of established TCP connections of
-// both families in the agent's network namespace (CurrEstab in
-// /proc/net/snmp); false when it cannot be read.
-func currEstab(ctx context.Context) (uint64, bool) {
-	var n uint64
-	var ok bool
-	_ = withProcFile(procNetPath(ctx, "snmp"), func(b []byte) error {
-		n, ok = snmpValue(b, "Tcp:", "CurrEstab")
-		return nil
-	})
-	return n, ok
+	return d.unsettled, nil
 }
 
 // diagConn is a NETLINK_SOCK_DIAG socket and its receive buffer.
@@ -96,6 +113,9 @@ type diagConn struct {
 	buf []byte
 	seq uint32
 	req [nlmsgHdrLen + diagCompatLen]byte
+	// unsettled counts the connections the dumps saw being set up or in
+	// CLOSE-WAIT.
+	unsettled int
 }
 
 // request builds an inet_diag_req_v2 dump request for one family and
@@ -143,53 +163,69 @@ func (d *diagConn) dump(req []byte, udp bool, listen, estab *sockList) error {
 		if flags&unix.MSG_TRUNC != 0 {
 			return fmt.Errorf("answer larger than %d bytes", len(d.buf))
 		}
-		if done, err := diagMessages(d.buf[:n], udp, listen, estab); done || err != nil {
+		unsettled, done, err := diagMessages(d.buf[:n], udp, listen, estab)
+		d.unsettled += unsettled
+		if done || err != nil {
 			return err
 		}
 	}
 }
 
 // diagMessages decodes one read of a sock_diag answer into listen and
-// estab; done says it held the end of the dump.
-func diagMessages(b []byte, udp bool, listen, estab *sockList) (done bool, err error) {
+// estab, and counts the unsettled TCP connections in it (being set up, or
+// in CLOSE-WAIT); done says it held the end of the dump.
+func diagMessages(b []byte, udp bool, listen, estab *sockList) (unsettled int, done bool, err error) {
 	for len(b) >= nlmsgHdrLen {
 		l := int(binary.NativeEndian.Uint32(b[0:]))
 		if l < nlmsgHdrLen || l > len(b) {
-			return false, fmt.Errorf("malformed netlink message")
+			return unsettled, false, fmt.Errorf("malformed netlink message")
 		}
 		data := b[nlmsgHdrLen:l]
 		switch binary.NativeEndian.Uint16(b[4:]) {
 		case unix.NLMSG_DONE:
-			return true, nil
+			return unsettled, true, nil
 		case unix.NLMSG_ERROR:
 			if len(data) >= 4 {
 				if errno := -int32(binary.NativeEndian.Uint32(data)); errno != 0 {
-					return true, fmt.Errorf("the kernel refused the dump: %w", unix.Errno(errno))
+					return unsettled, true, fmt.Errorf("the kernel refused the dump: %w", unix.Errno(errno))
 				}
 			}
-			return true, nil
+			return unsettled, true, nil
 		case unix.SOCK_DIAG_BY_FAMILY, tcpDiagGetSock:
 			if len(data) >= diagMsgLen {
-				if e, established, ok := diagSocket(data, udp); ok {
-					into := listen
-					if established {
-						into = estab
-					}
-					into.add(e)
+				switch e, kind := diagSocket(data, udp); kind {
+				case diagListening:
+					listen.add(e)
+				case diagConnected:
+					estab.add(e)
+				case diagClosing:
+					estab.add(e)
+					unsettled++
+				case diagOpening:
+					unsettled++
 				}
 			}
 		}
 		b = b[min((l+3)&^3, len(b)):]
 	}
-	return false, nil
+	return unsettled, false, nil
 }
+
+// diagKind is what a socket of a sock_diag answer is to the probe.
+type diagKind uint8
+
+const (
+	diagOther     diagKind = iota // another family, or a state not asked for: left out
+	diagListening                 // a listening TCP socket, or a bound UDP one
+	diagConnected                 // an established TCP connection
+	diagClosing                   // one in CLOSE-WAIT: listed as established, and unsettled
+	diagOpening                   // a TCP connection being set up (openingStates): unsettled, not listed
+)
 
 // diagSocket decodes an inet_diag_msg: family, state, timer, retrans,
 // then the socket id (ports and addresses in network order), expires,
-// queues, uid and inode. established says it is an established TCP
-// connection; false for a family other than IPv4 and IPv6, or a TCP
-// socket neither listening nor established (the dumps ask for no other).
-func diagSocket(m []byte, udp bool) (e sockEntry, established, ok bool) {
+// queues, uid and inode; and says what kind of socket it is.
+func diagSocket(m []byte, udp bool) (e sockEntry, kind diagKind) {
 	var local, remote netip.Addr
 	switch m[0] {
 	case unix.AF_INET:
@@ -199,22 +235,29 @@ func diagSocket(m []byte, udp bool) (e sockEntry, established, ok bool) {
 		local, remote = netip.AddrFrom16([16]byte(m[8:24])), netip.AddrFrom16([16]byte(m[24:40]))
 		e.proto = "tcp6"
 	default:
-		return e, false, false
+		return e, diagOther
 	}
-	if udp {
-		e.proto = "udp" + e.proto[3:]
+	state := uint32(1) << (m[1] & 31)
+	switch {
+	case udp:
+		kind, e.proto = diagListening, "udp"+e.proto[3:]
+	case m[1] == tcpListen:
+		kind = diagListening
+	case state&connectedStates != 0:
+		kind = diagConnected
+		if m[1] == tcpCloseWait {
+			kind = diagClosing
+		}
+		e.remote = netip.AddrPortFrom(remote, binary.BigEndian.Uint16(m[6:]))
+	case state&openingStates != 0:
+		return e, diagOpening
+	default:
+		return e, diagOther
 	}
 	e.local = netip.AddrPortFrom(local, binary.BigEndian.Uint16(m[4:]))
 	e.uid, e.hasUID = binary.NativeEndian.Uint32(m[64:]), true
 	e.inode = uint64(binary.NativeEndian.Uint32(m[68:]))
-	established = !udp && m[1] == tcpEstablished
-	if !udp && !established && m[1] != tcpListen {
-		return e, false, false
-	}
-	if established {
-		e.remote = netip.AddrPortFrom(remote, binary.BigEndian.Uint16(m[6:]))
-	}
-	return e, established, true
+	return e, kind
 }
 
 // rawFile reads a file with bare system calls: os.Open adds fcntl and
@@ -261,10 +304,17 @@ func (f rawFile) Close() error {
 	return nil
 }
 
-// hostInterfaces lists the host's interfaces with their addresses, from
-// the agent's one list of them (see interfaceCache): the network and vpn
-// probes both read it at every full snapshot.
-var hostInterfaces = (&interfaceCache{dump: dumpInterfaces, sub: -1}).get
+// hostInterfaceCache is the agent's one list of the host's interfaces
+// (see interfaceCache): the network and vpn probes both read it at every
+// full snapshot, through hostInterfaces; the vpn and wifi probes keep what
+// they read of the interfaces in /sys while its generation does not move
+// (hostLinkGen).
+var hostInterfaceCache = &interfaceCache{dump: dumpInterfaces, sub: -1}
+
+var (
+	hostInterfaces = hostInterfaceCache.get
+	hostLinkGen    = hostInterfaceCache.generation
+)
 
 // dumpInterfaces lists the interfaces, then all their addresses in one
 // netlink dump: Go's Interface.Addrs dumps every address of the machine

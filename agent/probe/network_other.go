@@ -17,6 +17,9 @@ func diagSockets(context.Context, *sockList, *sockList) error {
 	return errors.ErrUnsupported
 }
 
+// newDiag returns diagSockets: there is no sock_diag to keep a walk of.
+func newDiag() func(ctx context.Context, listen, estab *sockList) error { return diagSockets }
+
 // hostOwnerSearch is nil: sockets have inodes to look up among the
 // processes' descriptors only on Linux (Windows's socket tables name their
 // owners).
@@ -24,6 +27,10 @@ var hostOwnerSearch ownerSearch
 
 // openProcFile opens a file of the host's /etc for reading.
 func openProcFile(path string) (io.ReadCloser, error) { return os.Open(path) }
+
+// hostLinkGen is Linux's: elsewhere nothing tells the interfaces'
+// changes, and the probes read them at every call.
+var hostLinkGen func() (uint64, bool)
 
 // hostInterfaces lists the interfaces through the kernel.
 func hostInterfaces() ([]NetworkInterface, error) {

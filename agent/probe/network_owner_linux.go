@@ -5,26 +5,37 @@ package probe
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
-// findSocketOwners sets, for each socket inode in want, the descriptor
-// of the first process found holding it, reading the links in
-// /proc/<pid>/fd ("socket:[INODE]") relative to an open /proc: first the
-// one link want names for it, if any (its holder at the previous call);
-// then, for the sockets not found so, the processes of first, then the
-// others in increasing PID order (so that of processes sharing a socket,
-// the parent is usually found). It stops once every inode has its owner,
-// and early (saying why) at lim's processes or descriptors, or when
-// expired says the time is up. Unlike gopsutil's lookup, which maps every
-// descriptor of every process first, only the inodes asked for are kept.
-func findSocketOwners(ctx context.Context, want map[uint64]fdRef, first []int32, lim ownerLimits, expired func() bool) (string, error) {
-	if len(want) == 0 {
+// ownerSearchWith returns the search for sockets' owners that reads
+// descriptors' links with readlink (unix.Readlinkat; a fake in tests):
+// for each socket inode in want, it sets the descriptor of the first
+// process found holding it, reading the links in /proc/<pid>/fd
+// ("socket:[INODE]") relative to an open /proc: first the one link want
+// names for it, if any (its holder at the previous call); then, for the
+// sockets not found so, the processes of first, then the others in
+// increasing PID order (so that of processes sharing a socket, the parent
+// is usually found). It stops once every inode has its owner, and early
+// (saying why) at lim's processes or descriptors, or when expired says the
+// time is up. Unlike gopsutil's lookup, which maps every descriptor of
+// every process first, only the inodes asked for are kept.
+func ownerSearchWith(readlink func(dirfd int, path string, buf []byte) (int, error)) ownerSearch {
+	return func(ctx context.Context, want map[uint64]fdRef, first []int32, lim ownerLimits, expired func() bool) (string, error) {
+		return findSocketOwners(ctx, ownerWalk{want: want, lim: lim, expired: expired, readlink: readlink}, first)
+	}
+}
+
+// findSocketOwners runs the search s: see ownerSearchWith.
+func findSocketOwners(ctx context.Context, s ownerWalk, first []int32) (string, error) {
+	if len(s.want) == 0 {
 		return "", nil
 	}
 	dir, err := openProcDir(ctx)
@@ -32,7 +43,7 @@ func findSocketOwners(ctx context.Context, want map[uint64]fdRef, first []int32,
 		return "", err
 	}
 	defer unix.Close(dir)
-	s := ownerWalk{dir: dir, want: want, lim: lim, expired: expired}
+	s.dir = dir
 	if why := s.recheck(); why != "" {
 		return why, nil
 	}
@@ -75,6 +86,7 @@ type ownerWalk struct {
 	// was looked into, against lim.
 	left, processes, fds int
 	link                 [64]byte // "socket:[4294967295]" and more fit
+	readlink             func(dirfd int, path string, buf []byte) (int, error)
 }
 
 // look counts process pid as looked into, or says why the search stops
@@ -102,7 +114,9 @@ func (s *ownerWalk) recheck() string {
 		s.want[inode] = fdRef{}
 	}
 	s.left = len(s.want)
-	slices.SortFunc(held, func(a, b fdRef) int { return cmp.Or(cmp.Compare(a.pid, b.pid), cmp.Compare(a.fd, b.fd)) })
+	sort.Slice(held, func(i, j int) bool { // not slices.SortFunc: see sortUnits
+		return cmp.Or(cmp.Compare(held[i].pid, held[j].pid), cmp.Compare(held[i].fd, held[j].fd)) < 0
+	})
 	var last int32
 	for _, ref := range held {
 		if ref.pid != last {
@@ -115,7 +129,7 @@ func (s *ownerWalk) recheck() string {
 			return ownersStopped("descriptors", s.fds)
 		}
 		s.fds++
-		n, err := unix.Readlinkat(s.dir, strconv.Itoa(int(ref.pid))+"/fd/"+strconv.Itoa(int(ref.fd)), s.link[:])
+		n, err := s.readlink(s.dir, strconv.Itoa(int(ref.pid))+"/fd/"+strconv.Itoa(int(ref.fd)), s.link[:])
 		if err != nil {
 			continue // closed, or its process gone
 		}
@@ -135,7 +149,11 @@ func (s *ownerWalk) record(link []byte, ref fdRef) {
 }
 
 // walk reads every descriptor of process pid until no inode is left to
-// find, or says why the search stops.
+// find, or says why the search stops. A process whose descriptors the
+// agent may list but not read (one with more privileges: the kernel asks
+// for ptrace access to read the links) is left at its first refusal:
+// reading on would cost a refused system call for each of its
+// descriptors, 640 of them for one such process here at each search.
 func (s *ownerWalk) walk(pid int32, buf []byte) string {
 	fd, err := unix.Openat(s.dir, strconv.Itoa(int(pid))+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -152,7 +170,10 @@ func (s *ownerWalk) walk(pid int32, buf []byte) string {
 			return false
 		}
 		s.fds++
-		n, err := unix.Readlinkat(fd, string(name), s.link[:])
+		n, err := s.readlink(fd, string(name), s.link[:])
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return false // none of its links will be ours to read
+		}
 		if err != nil {
 			return true // closed since the listing
 		}

@@ -6,10 +6,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sondehq/sonde/agent/probe"
 )
@@ -169,5 +173,42 @@ func TestNetworkOwnersRemembered(t *testing.T) {
 	probe.SetOwnerLimits(p, 8, 1000)
 	if third, _ := collectOwners(t, p); !third.OwnersTruncated {
 		t.Error("nine owners found within eight processes")
+	}
+}
+
+// TestNetworkOwnerRefused: a process whose descriptors may be listed but
+// whose links the kernel refuses to show (one with more privileges than
+// the agent) costs one refused link, not one for each descriptor, and the
+// search goes on past it.
+func TestNetworkOwnerRefused(t *testing.T) {
+	full, _ := collectOwners(t, ownersProbe(t, probe.NetworkFakes{}))
+	refused := 0
+	readlink := func(dirfd int, path string, buf []byte) (int, error) {
+		dir, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", dirfd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(filepath.Dir(dir)) == "1" || strings.HasPrefix(path, "1/") { // PID 1's, four descriptors
+			refused++
+			return 0, unix.EACCES
+		}
+		return unix.Readlinkat(dirfd, path, buf)
+	}
+	f := probe.NetworkFakes{Interfaces: interfacesFrom(t, filepath.Join("testdata", "network", "owners", "interfaces.json")), Now: newStepClock().now}
+	r, _ := collectOwners(t, probe.NewTestNetworkReadlink(f, readlink))
+	if refused != 1 {
+		t.Errorf("%d of PID 1's links read, each refused; want the first only", refused)
+	}
+	if r.OwnersTruncated {
+		t.Errorf("the search stopped: %s", r.OwnersNote)
+	}
+	for i, s := range full.Listening {
+		want := s.SocketOwner
+		if want.PID == 1 {
+			want = probe.SocketOwner{}
+		}
+		if r.Listening[i].SocketOwner != want {
+			t.Errorf("%s port %d: owner %+v, want %+v", s.Proto, s.Port, r.Listening[i].SocketOwner, want)
+		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
-	"slices"
+	"sort"
 
 	"github.com/shirou/gopsutil/v3/common"
 )
@@ -108,8 +108,8 @@ func (p *networkProbe) defaultRoutes(ctx context.Context, firstOnly bool) ([]Net
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil // IPv6 is disabled
 	}
-	slices.SortStableFunc(routes, func(a, b NetworkRoute) int {
-		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Metric, b.Metric))
+	sort.SliceStable(routes, func(i, j int) bool { // not slices.SortStableFunc: see sortUnits
+		return cmp.Or(cmp.Compare(routes[i].Family, routes[j].Family), cmp.Compare(routes[i].Metric, routes[j].Metric)) < 0
 	})
 	return routes, err
 }
@@ -160,7 +160,8 @@ func (p *networkProbe) readResolvConf(path string, d *NetworkDNS) error {
 }
 
 // procSockets parses /proc/net/{tcp,tcp6,udp,udp6} into the listening
-// TCP and bound UDP sockets, and the established TCP connections.
+// TCP and bound UDP sockets, and the established TCP connections
+// (ESTABLISHED and CLOSE-WAIT, as sock_diag's connectedStates).
 func (p *networkProbe) procSockets(ctx context.Context, listen, estab *sockList) error {
 	var fields [][]byte
 	for _, t := range [...]struct {
@@ -178,7 +179,7 @@ func (p *networkProbe) procSockets(ctx context.Context, listen, estab *sockList)
 			switch st := string(fields[3]); {
 			case tcp && st == "0A", !tcp && st == "07":
 				into = listen
-			case tcp && st == "01":
+			case tcp && (st == "01" || st == "08"):
 				into = estab
 			default:
 				return

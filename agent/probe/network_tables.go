@@ -25,6 +25,7 @@ var socketRowLen = map[string]int{"tcp": 24, "tcp6": 56, "udp": 12, "udp6": 28}
 const (
 	mibTCPListen      = 2
 	mibTCPEstablished = 5
+	mibTCPCloseWait   = 8
 )
 
 // parse adds the table's listening TCP and bound UDP sockets to listen and
@@ -75,7 +76,7 @@ func (t socketTable) parse(listen, estab *sockList) error {
 		case state == mibTCPListen:
 			e.remote = netip.AddrPort{}
 			listen.add(e)
-		case state == mibTCPEstablished:
+		case state == mibTCPEstablished, state == mibTCPCloseWait:
 			estab.add(e)
 		}
 	}

@@ -34,6 +34,16 @@ type proxyProbe struct {
 	goos string
 	reg  winreg.Reader
 	run  toolRunner
+	// etc keeps what linuxProxies read while its files are unchanged.
+	etc fileMemo[linuxProxyRead]
+}
+
+// linuxProxyRead is what linuxProxies read: the settings as the files
+// hold them (Collect checks and scrubs them at every call), and what it
+// said in its result.
+type linuxProxyRead struct {
+	settings        []ProxySetting
+	errors, notRead []string
 }
 
 // Bounds of the proxy probe.
@@ -83,7 +93,13 @@ func (p *proxyProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	var raw []ProxySetting
 	switch p.goos {
 	case "linux":
-		raw = linuxProxies(ctx, r)
+		got := p.etc.get(ctx, func(ctx context.Context) linuxProxyRead {
+			var lr ProxyResult
+			raw := linuxProxies(ctx, &lr)
+			return linuxProxyRead{raw, lr.Errors, lr.NotRead}
+		})
+		raw, r.NotRead = got.settings, got.notRead
+		r.Errors = append(r.Errors, got.errors...)
 	case "windows":
 		settings, errs := sysproxy.Windows(p.reg)
 		raw = proxySettings(settings)
@@ -223,7 +239,8 @@ func checkProxy(s *ProxySetting) (password string) {
 
 // linuxProxies reads the system-wide settings: /etc/environment,
 // /etc/profile.d/*.sh, APT's configuration and systemd's default
-// environment for services.
+// environment for services, through the trace functions of filememo.go,
+// so that the probe keeps what it read while none of those files changes.
 func linuxProxies(ctx context.Context, r *ProxyResult) []ProxySetting {
 	var out []ProxySetting
 	fail := func(err error) {
@@ -233,7 +250,7 @@ func linuxProxies(ctx context.Context, r *ProxyResult) []ProxySetting {
 	}
 	etc := func(parts ...string) string { return Path(ctx, common.HostEtcEnvKey, parts...) }
 	read := func(path string, parse func(source string, b []byte) ([]ProxySetting, error)) {
-		b, truncated, err := readCapped(path, maxProxyFile)
+		b, truncated, err := traceRead(ctx, path, maxProxyFile)
 		if err != nil {
 			fail(err)
 			return
@@ -248,7 +265,7 @@ func linuxProxies(ctx context.Context, r *ProxyResult) []ProxySetting {
 		}
 	}
 	readDir := func(dir string, keep func(string) bool, parse func(string, []byte) ([]ProxySetting, error)) {
-		names, left, err := listNames(dir, "", 4*maxProxyDirFiles)
+		names, left, err := traceList(ctx, dir, "", 4*maxProxyDirFiles)
 		if err != nil {
 			fail(err)
 			return

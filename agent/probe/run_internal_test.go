@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -84,5 +85,66 @@ func TestDefaultLeavesHeavyOut(t *testing.T) {
 	}
 	if r := s.Run(t.Context(), &Env{}, []string{"heavy"}, time.Minute)[0]; r.Error != "" || string(r.Data) != `["b"]` {
 		t.Errorf("heavy probe asked by name: %+v", r)
+	}
+}
+
+// funcProbe collects with its function.
+type funcProbe func(ctx context.Context) (any, error)
+
+func (funcProbe) Name() string { return "func" }
+
+func (f funcProbe) Collect(ctx context.Context, _ *Env) (any, error) { return f(ctx) }
+
+// TestRunOutcomes: each probe's outcome lands in its own result, in the
+// order asked: a value, an error, a panic, a name not in the set, and a
+// probe stuck past the timeout, reported as timed out while the others are
+// not held up by it. A probe still stuck from one Run is not entered by
+// the next, which reports it timed out too; once it returns, the next Run
+// runs it again.
+func TestRunOutcomes(t *testing.T) {
+	release := make(chan struct{})
+	var entered sync.WaitGroup
+	entries := 0
+	s := testSet(map[string]Probe{
+		"ok":     funcProbe(func(context.Context) (any, error) { return map[string]int{"n": 1}, nil }),
+		"failed": funcProbe(func(context.Context) (any, error) { return nil, errors.New("no such file") }),
+		"panics": funcProbe(func(context.Context) (any, error) { panic("boom") }),
+		"stuck": funcProbe(func(context.Context) (any, error) {
+			entries++
+			entered.Done()
+			<-release // a system call that ignores ctx
+			return "late", nil
+		}),
+	}, nil)
+	names := []string{"stuck", "ok", "nope", "failed", "panics"}
+	entered.Add(1)
+	check := func(run int, rs []protocol.ProbeResult) {
+		t.Helper()
+		for i, r := range rs {
+			if r.Name != names[i] {
+				t.Fatalf("run %d: result %d is %q, want %q", run, i, r.Name, names[i])
+			}
+		}
+		if rs[0].Error != "timed out after 200ms" || rs[0].Data != nil {
+			t.Errorf("run %d: stuck: %+v", run, rs[0])
+		}
+		if string(rs[1].Data) != `{"n":1}` || rs[1].Error != "" || rs[1].Duration <= 0 {
+			t.Errorf("run %d: ok: %+v", run, rs[1])
+		}
+		if rs[2].Error != "unknown probe" || rs[3].Error != "no such file" || !strings.HasPrefix(rs[4].Error, "probe panicked: boom") {
+			t.Errorf("run %d: %q, %q, %q", run, rs[2].Error, rs[3].Error, rs[4].Error)
+		}
+	}
+	check(1, s.Run(context.Background(), &Env{}, names, 200*time.Millisecond))
+	entered.Wait()
+	check(2, s.Run(context.Background(), &Env{}, names, 200*time.Millisecond))
+	if entries != 1 {
+		t.Fatalf("the stuck probe was entered %d times", entries)
+	}
+	entered.Add(1)
+	close(release)
+	rs := s.Run(context.Background(), &Env{}, names[:1], 10*time.Second)
+	if string(rs[0].Data) != `"late"` || rs[0].Error != "" || entries != 2 {
+		t.Errorf("after the release: %+v, %d entries", rs[0], entries)
 	}
 }

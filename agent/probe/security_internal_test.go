@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -90,5 +91,76 @@ func TestSecureBootVariants(t *testing.T) {
 				t.Errorf("%+v, want enabled %v", s, tc.enabled)
 			}
 		})
+	}
+}
+
+// genNFT is a ruleset source that reports its generation and counts its
+// dumps.
+type genNFT struct {
+	gen    uint32
+	genErr error
+	dumps  int
+}
+
+func (f *genNFT) Dump(context.Context, uint8) ([]byte, error) { f.dumps++; return nil, nil }
+
+func (f *genNFT) Gen(context.Context) ([]byte, error) {
+	if f.genErr != nil {
+		return nil, f.genErr
+	}
+	return nftGenAnswer(f.gen), nil
+}
+
+// nftGenAnswer is the kernel's NFT_MSG_NEWGEN answer for generation gen.
+func nftGenAnswer(gen uint32) []byte {
+	b := make([]byte, 16+nfgenmsgLen+8)
+	binary.NativeEndian.PutUint32(b, uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], nfnlSubsysNFTables<<8|nftMsgNewGen)
+	binary.NativeEndian.PutUint16(b[16+nfgenmsgLen:], 8)
+	binary.NativeEndian.PutUint16(b[16+nfgenmsgLen+2:], nftaGenID)
+	binary.BigEndian.PutUint32(b[16+nfgenmsgLen+4:], gen)
+	return b
+}
+
+// TestNFTablesGeneration: the ruleset is dumped again only when the
+// kernel reports another generation than before the last dumps, and at
+// every call where the generation cannot be read.
+func TestNFTablesGeneration(t *testing.T) {
+	src := &genNFT{gen: 7}
+	p := &securityProbe{nft: src}
+	ctx := context.Background()
+	first, err := p.nftables(ctx)
+	if err != nil || src.dumps != 3 {
+		t.Fatalf("first call: %d dumps, %v", src.dumps, err)
+	}
+	if again, err := p.nftables(ctx); err != nil || again != first || src.dumps != 3 {
+		t.Fatalf("same generation: %d dumps, %v", src.dumps, err)
+	}
+	src.gen = 8
+	if again, err := p.nftables(ctx); err != nil || again == first || src.dumps != 6 {
+		t.Fatalf("a new generation: %d dumps, %v", src.dumps, err)
+	}
+	src.genErr = errors.New("refused")
+	for i := range 2 {
+		if _, err := p.nftables(ctx); err != nil || src.dumps != 9+3*i {
+			t.Fatalf("no generation, call %d: %d dumps, %v", i+1, src.dumps, err)
+		}
+	}
+}
+
+// TestParseNFTGen reads the generation out of the kernel's answer, and
+// fails on an answer without one.
+func TestParseNFTGen(t *testing.T) {
+	if gen, err := parseNFTGen(nftGenAnswer(0x01020304)); err != nil || gen != 0x01020304 {
+		t.Errorf("gen %#x, %v", gen, err)
+	}
+	refused := make([]byte, 20)
+	binary.NativeEndian.PutUint32(refused, 20)
+	binary.NativeEndian.PutUint16(refused[4:], nlmsgError)
+	binary.NativeEndian.PutUint32(refused[16:], uint32(0x100000000-1)) // -EPERM
+	for _, b := range [][]byte{nil, refused, nftGenAnswer(1)[:16+nfgenmsgLen]} {
+		if gen, err := parseNFTGen(b); err == nil {
+			t.Errorf("% x: gen %d, no error", b, gen)
+		}
 	}
 }

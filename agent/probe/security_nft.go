@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 )
 
 // nftables numbers (linux/netfilter/nf_tables.h, nfnetlink.h,
@@ -19,6 +19,8 @@ const (
 	nftMsgGetChain     = 4
 	nftMsgNewRule      = 6
 	nftMsgGetRule      = 7
+	nftMsgNewGen       = 15
+	nftMsgGetGen       = 16
 
 	nftaTableName    = 1
 	nftaChainTable   = 1
@@ -30,6 +32,7 @@ const (
 	nftaHookPriority = 2
 	nftaRuleTable    = 1
 	nftaRuleChain    = 2
+	nftaGenID        = 1
 
 	nfDrop = 0
 )
@@ -41,6 +44,37 @@ const nfgenmsgLen = 4
 // GETCHAIN or GETRULE, every family).
 type nftSource interface {
 	Dump(ctx context.Context, cmd uint8) ([]byte, error)
+}
+
+// nftGenSource is an nftSource that also returns the raw answer of
+// NFT_MSG_GETGEN: the ruleset's generation, which the kernel moves at
+// every change of the ruleset (every commit of a transaction).
+type nftGenSource interface {
+	nftSource
+	Gen(ctx context.Context) ([]byte, error)
+}
+
+// parseNFTGen reads the generation from an NFT_MSG_NEWGEN answer.
+func parseNFTGen(b []byte) (uint32, error) {
+	msgs, err := splitNetlink(b, 4)
+	if err != nil {
+		return 0, fmt.Errorf("nftables generation: %w", err)
+	}
+	for _, m := range msgs {
+		if m.Type != nfnlSubsysNFTables<<8|nftMsgNewGen || len(m.Data) < nfgenmsgLen {
+			continue
+		}
+		attrs, err := parseAttrs(m.Data[nfgenmsgLen:])
+		if err != nil {
+			return 0, fmt.Errorf("nftables generation: %w", err)
+		}
+		for _, a := range attrs {
+			if gen, ok := attrBE32(a); ok && a.Type == nftaGenID {
+				return gen, nil
+			}
+		}
+	}
+	return 0, errors.New("nftables generation: not in the answer")
 }
 
 // NFTables summarises the nftables ruleset: tables, their chains and how
@@ -216,7 +250,10 @@ func parseNFT(tables, chains, rules []byte) (*NFTables, error) {
 			r.Tables[i].BaseChains[j].Rules++
 		}
 	}
-	slices.SortFunc(r.Tables, func(a, b NFTable) int { return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Name, b.Name)) })
+	sort.Slice(r.Tables, func(i, j int) bool { // not slices.SortFunc: see sortUnits
+		a, b := r.Tables[i], r.Tables[j]
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Name, b.Name)) < 0
+	})
 	return r, nil
 }
 

@@ -79,9 +79,9 @@ func firewalldRunning(ctx context.Context) *bool {
 // linuxDiskEncryption follows the device mounted on / down through device
 // mapper and RAID (each device's slaves/) and calls it encrypted when
 // every path down reaches a dm-crypt device (dm/uuid "CRYPT-...").
-func linuxDiskEncryption(ctx context.Context) (*DiskEncryption, error) {
+func linuxDiskEncryption(ctx context.Context, mounts *mountWatch) (*DiskEncryption, error) {
 	d := &DiskEncryption{Volume: "/"}
-	b, _, err := readCapped(Path(ctx, common.HostProcEnvKey, "self", "mountinfo"), 4<<20)
+	b, _, err := mounts.read(Path(ctx, common.HostProcEnvKey, "self", "mountinfo"))
 	if err != nil {
 		d.Why = "the mount table could not be read"
 		return d, fmt.Errorf("reading the mount table: %w", err)
@@ -271,13 +271,14 @@ func parseEFIBool(b []byte) (bool, error) {
 
 // linuxAutoUpdates reads APT's periodic settings and whether
 // unattended-upgrades is installed, or dnf-automatic's timers and
-// settings.
+// settings, through the trace functions of filememo.go, so that the
+// probe keeps the result while none of those files changes.
 func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 	etc := func(parts ...string) string { return Path(ctx, common.HostEtcEnvKey, parts...) }
 	wants := etc("systemd", "system", "timers.target.wants")
-	timer := func(name string) bool { _, err := os.Lstat(wants + "/" + name); return err == nil }
-	_, wantsErr := os.Stat(wants)
-	if _, err := os.Stat(etc("apt")); err == nil {
+	timer := func(name string) bool { return traceExists(ctx, wants+"/"+name, true) }
+	wantsFound := traceExists(ctx, wants, false)
+	if traceExists(ctx, etc("apt"), false) {
 		u := &AutoUpdates{Mechanism: "unattended-upgrades", Settings: map[string]string{}}
 		entries, err := aptConfig(ctx)
 		for _, e := range entries {
@@ -286,24 +287,24 @@ func linuxAutoUpdates(ctx context.Context) (*AutoUpdates, error) {
 				u.Settings[e.Key] = cleanText(e.Value, 32)
 			}
 		}
-		_, ierr := os.Stat(Path(ctx, common.HostVarEnvKey, "lib", "dpkg", "info", "unattended-upgrades.list"))
+		installed := traceExists(ctx, Path(ctx, common.HostVarEnvKey, "lib", "dpkg", "info", "unattended-upgrades.list"), false)
 		days, _ := strconv.Atoi(u.Settings["APT::Periodic::Unattended-Upgrade"])
 		switch {
-		case ierr != nil:
+		case !installed:
 			u.Enabled, u.Why = pointerTo(false), "unattended-upgrades is not installed"
 		case days <= 0:
 			u.Enabled, u.Why = pointerTo(false), "APT::Periodic::Unattended-Upgrade is not set to a number of days"
-		case wantsErr == nil && !timer("apt-daily-upgrade.timer"):
+		case wantsFound && !timer("apt-daily-upgrade.timer"):
 			u.Enabled, u.Why = pointerTo(false), "apt-daily-upgrade.timer, which runs it, is not enabled"
 		default:
 			u.Enabled = pointerTo(true)
 		}
 		return u, err
 	}
-	if _, err := os.Stat(etc("dnf")); err == nil {
+	if traceExists(ctx, etc("dnf"), false) {
 		u := &AutoUpdates{Mechanism: "dnf-automatic", Settings: map[string]string{}}
 		apply := ""
-		if b, _, err := readCapped(etc("dnf", "automatic.conf"), 64<<10); err == nil {
+		if b, _, err := traceRead(ctx, etc("dnf", "automatic.conf"), 64<<10); err == nil {
 			for line := range bytes.Lines(b) {
 				k, v, ok := strings.Cut(string(line), "=")
 				if ok && strings.TrimSpace(k) == "apply_updates" {
@@ -338,7 +339,7 @@ func aptConfig(ctx context.Context) ([]aptEntry, error) {
 	var out []aptEntry
 	var errs []error
 	dir := Path(ctx, common.HostEtcEnvKey, "apt", "apt.conf.d")
-	names, _, err := listNames(dir, "", maxProxyDirFiles)
+	names, _, err := traceList(ctx, dir, "", maxProxyDirFiles)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
@@ -350,7 +351,7 @@ func aptConfig(ctx context.Context) ([]aptEntry, error) {
 	}
 	files = append(files, Path(ctx, common.HostEtcEnvKey, "apt", "apt.conf"))
 	for _, f := range files {
-		b, _, err := readCapped(f, maxProxyFile)
+		b, _, err := traceRead(ctx, f, maxProxyFile)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, err)

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
-	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -221,9 +221,10 @@ func cleanPackages(source string, pkgs []SoftwarePackage) []SoftwarePackage {
 			out = append(out, pk)
 		}
 	}
-	slices.SortFunc(out, func(a, b SoftwarePackage) int {
+	sort.Slice(out, func(i, j int) bool { // not slices.SortFunc: see sortUnits
+		a, b := &out[i], &out[j]
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version),
-			cmp.Compare(a.User, b.User), cmp.Compare(a.ID, b.ID))
+			cmp.Compare(a.User, b.User), cmp.Compare(a.ID, b.ID)) < 0
 	})
 	return out
 }

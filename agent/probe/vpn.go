@@ -18,7 +18,8 @@ func init() {
 	// Every platform reads files, the registry or the interface table: a
 	// default probe.
 	Register("vpn", Spec{Platforms: Everywhere}, func() Probe {
-		return &vpnProbe{goos: runtime.GOOS, interfaces: hostInterfaces, reg: winreg.Live()}
+		return &vpnProbe{goos: runtime.GOOS, interfaces: hostInterfaces, reg: winreg.Live(),
+			linux: linkMemo[tunnelsRead]{gen: hostLinkGen}}
 	})
 }
 
@@ -34,6 +35,14 @@ type vpnProbe struct {
 	// network probe reads them.
 	interfaces func() ([]NetworkInterface, error)
 	reg        winreg.Reader
+	// linux keeps linuxTunnels' result while the interfaces are unchanged.
+	linux linkMemo[tunnelsRead]
+}
+
+// tunnelsRead is what linuxTunnels returned.
+type tunnelsRead struct {
+	tunnels []VPNTunnel
+	err     error
 }
 
 // maxTunnels bounds the tunnels reported.
@@ -77,7 +86,8 @@ func (p *vpnProbe) Collect(ctx context.Context, env *Env) (any, error) {
 	var tunnels []VPNTunnel
 	switch p.goos {
 	case "linux":
-		tunnels, err = linuxTunnels(ctx)
+		got := p.linux.get(func() tunnelsRead { t, err := linuxTunnels(ctx); return tunnelsRead{t, err} })
+		tunnels, err = slices.Clone(got.tunnels), got.err
 	case "windows":
 		tunnels, err = windowsTunnels(p.reg)
 	default:

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 
 	"github.com/shirou/gopsutil/v3/common"
@@ -19,7 +20,7 @@ func init() {
 	// details only through a tool (netsh, system_profiler, which takes
 	// seconds), so there it is heavy: it runs when named.
 	Register("wifi", Spec{Heavy: runtime.GOOS != "linux", Platforms: Everywhere}, func() Probe {
-		return &wifiProbe{goos: runtime.GOOS, nl: newNL80211(), run: runTool}
+		return &wifiProbe{goos: runtime.GOOS, nl: newNL80211(), run: runTool, wireless: linkMemo[wirelessRead]{gen: hostLinkGen}}
 	})
 }
 
@@ -30,6 +31,15 @@ type wifiProbe struct {
 	nl nl80211Source
 	// run runs netsh or system_profiler.
 	run toolRunner
+	// wireless keeps linuxWireless' result while the interfaces are
+	// unchanged.
+	wireless linkMemo[wirelessRead]
+}
+
+// wirelessRead is what linuxWireless returned.
+type wirelessRead struct {
+	ifs []WifiInterface
+	err error
 }
 
 // nl80211Source returns the raw answers of two nl80211 dumps.
@@ -127,25 +137,11 @@ func wifiResult(ifs []WifiInterface, source string) (*WifiResult, error) {
 // wireless/ folder or a phy80211 link), reads /proc/net/wireless, and asks
 // nl80211 for the network, frequency, signal and rates.
 func (p *wifiProbe) linux(ctx context.Context) (*WifiResult, error) {
-	sysNet := Path(ctx, common.HostSysEnvKey, "class", "net")
-	names, _, err := listNames(sysNet, "", 1024)
-	if err != nil {
-		return nil, fmt.Errorf("listing interfaces: %w", err)
+	got := p.wireless.get(func() wirelessRead { ifs, err := linuxWireless(ctx); return wirelessRead{ifs, err} })
+	if got.err != nil {
+		return nil, got.err
 	}
-	r := &WifiResult{Interfaces: []WifiInterface{}, Source: "nl80211"}
-	for _, n := range names {
-		if !sysPathExists(sysNet, n, "wireless") && !sysPathExists(sysNet, n, "phy80211") {
-			continue
-		}
-		if len(r.Interfaces) == maxWifi {
-			break
-		}
-		state, _ := readTrimmed(sysNet + "/" + n + "/operstate")
-		r.Interfaces = append(r.Interfaces, WifiInterface{Name: cleanText(n, 64), State: cleanText(state, 32)})
-	}
-	if len(r.Interfaces) == 0 {
-		return nil, notAvailable("no Wi-Fi interface (none in /sys/class/net has wireless/ or phy80211)")
-	}
+	r := &WifiResult{Interfaces: slices.Clone(got.ifs), Source: "nl80211"}
 	proc := map[string]procWireless{}
 	if b, _, err := readCapped(procNetPath(ctx, "wireless"), 64<<10); err == nil {
 		proc = parseProcWireless(b)
@@ -170,6 +166,31 @@ func (p *wifiProbe) linux(ctx context.Context) (*WifiResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// linuxWireless lists the wireless interfaces of /sys/class/net (those
+// with wireless/ or phy80211) and their link state.
+func linuxWireless(ctx context.Context) ([]WifiInterface, error) {
+	sysNet := Path(ctx, common.HostSysEnvKey, "class", "net")
+	names, _, err := listNames(sysNet, "", 1024)
+	if err != nil {
+		return nil, fmt.Errorf("listing interfaces: %w", err)
+	}
+	ifs := []WifiInterface{}
+	for _, n := range names {
+		if !sysPathExists(sysNet, n, "wireless") && !sysPathExists(sysNet, n, "phy80211") {
+			continue
+		}
+		if len(ifs) == maxWifi {
+			break
+		}
+		state, _ := readTrimmed(sysNet + "/" + n + "/operstate")
+		ifs = append(ifs, WifiInterface{Name: cleanText(n, 64), State: cleanText(state, 32)})
+	}
+	if len(ifs) == 0 {
+		return nil, notAvailable("no Wi-Fi interface (none in /sys/class/net has wireless/ or phy80211)")
+	}
+	return ifs, nil
 }
 
 // nlInterfaces asks nl80211 for its interfaces, by name.
