@@ -487,7 +487,18 @@ func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind,
 // send writes snap and waits for the collector's ack. A busy collector's
 // answer holds back further sends for the time it asks.
 func (c *Client) send(str transport.Stream, snap *protocol.Snapshot) error {
-	werr := protocol.Write(str, snap)
+	return c.sendFrame(str, snap, nil)
+}
+
+// sendFrame is send with snap already encoded as one protocol frame (a
+// spooled record's), written as is; nil encodes it.
+func (c *Client) sendFrame(str transport.Stream, snap *protocol.Snapshot, frame []byte) error {
+	var werr error
+	if frame == nil {
+		werr = protocol.Write(str, snap)
+	} else if _, err := str.Write(frame); err != nil {
+		werr = fmt.Errorf("writing a %d-byte frame: %w", len(frame), err)
+	}
 	// Read the answer even if the write failed: a busy collector answers
 	// at once and stops reading.
 	ack, err := protocol.ReadAs[*protocol.Ack](str)
