@@ -470,8 +470,13 @@ func (c *Client) take(ctx context.Context, kind protocol.Kind, requestID string,
 	return c.takeIn(ctx, c.Env(kind == protocol.KindHealth), kind, requestID, probes, timeout)
 }
 
-// takeIn runs probes in env into a new snapshot.
+// takeIn runs probes in env into a new snapshot: a health snapshot's one
+// after another (see probe.Set.RunInOrder), others side by side.
 func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind, requestID string, probes []string, timeout time.Duration) *protocol.Snapshot {
+	run := c.Probes.Run
+	if env.Health {
+		run = c.Probes.RunInOrder
+	}
 	now := time.Now()
 	return &protocol.Snapshot{
 		RequestID:  requestID,
@@ -480,7 +485,7 @@ func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind,
 		BootEpoch:  c.bootEpoch,
 		Seq:        c.seq.Add(1),
 		CapturedAt: now.UnixMilli(),
-		Probes:     c.Probes.Run(ctx, env, probes, timeout),
+		Probes:     run(ctx, env, probes, timeout),
 	}
 }
 
