@@ -508,8 +508,13 @@ func (c *Client) take(ctx context.Context, kind protocol.Kind, requestID string,
 	return c.takeIn(ctx, c.Env(kind == protocol.KindHealth), kind, requestID, probes, timeout)
 }
 
-// takeIn runs probes in env into a new snapshot.
+// takeIn runs probes in env into a new snapshot: a health snapshot's one
+// after another (see probe.Set.RunInOrder), others side by side.
 func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind, requestID string, probes []string, timeout time.Duration) *protocol.Snapshot {
+	run := c.Probes.Run
+	if env.Health {
+		run = c.Probes.RunInOrder
+	}
 	now := time.Now()
 	return &protocol.Snapshot{
 		RequestID:  requestID,
@@ -518,14 +523,25 @@ func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind,
 		BootEpoch:  c.bootEpoch,
 		Seq:        c.seq.Add(1),
 		CapturedAt: now.UnixMilli(),
-		Probes:     c.Probes.Run(ctx, env, probes, timeout),
+		Probes:     run(ctx, env, probes, timeout),
 	}
 }
 
 // send writes snap and waits for the collector's ack. A busy collector's
 // answer holds back further sends for the time it asks.
 func (c *Client) send(str transport.Stream, snap *protocol.Snapshot) error {
-	werr := protocol.Write(str, snap)
+	return c.sendFrame(str, snap, nil)
+}
+
+// sendFrame is send with snap already encoded as one protocol frame (a
+// spooled record's), written as is; nil encodes it.
+func (c *Client) sendFrame(str transport.Stream, snap *protocol.Snapshot, frame []byte) error {
+	var werr error
+	if frame == nil {
+		werr = protocol.Write(str, snap)
+	} else if _, err := str.Write(frame); err != nil {
+		werr = fmt.Errorf("writing a %d-byte frame: %w", len(frame), err)
+	}
 	// Read the answer even if the write failed: a busy collector answers
 	// at once and stops reading.
 	ack, err := protocol.ReadAs[*protocol.Ack](str)

@@ -35,6 +35,8 @@ type testCollector struct {
 	requestKey ed25519.PrivateKey
 	tcpAddr    string
 	conns      chan transport.Conn
+	// snaps, when set, receives each snapshot acknowledged.
+	snaps chan *protocol.Snapshot
 }
 
 // startTestCollector listens on QUIC and TCP on loopback. The identity's
@@ -129,6 +131,9 @@ func (tc *testCollector) serve(conn transport.Conn) {
 				tc.conns <- conn
 			case *protocol.Snapshot:
 				protocol.Write(str, &protocol.Ack{AgentID: m.AgentID, BootEpoch: m.BootEpoch, Seq: m.Seq})
+				if tc.snaps != nil {
+					tc.snaps <- m
+				}
 			}
 		}()
 	}

@@ -125,10 +125,12 @@ func (c *Client) deliver(ctx context.Context, snap *protocol.Snapshot) error {
 	if c.held() > 0 {
 		return errHeld
 	}
-	return c.deliverOn(ctx, cur.conn, snap)
+	return c.deliverOn(ctx, cur.conn, snap, nil)
 }
 
-func (c *Client) deliverOn(ctx context.Context, conn transport.Conn, snap *protocol.Snapshot) error {
+// deliverOn sends snap on a new stream of conn and waits for its ack;
+// frame, when not nil, is snap already encoded (see sendFrame).
+func (c *Client) deliverOn(ctx context.Context, conn transport.Conn, snap *protocol.Snapshot, frame []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
 	defer cancel()
 	str, err := conn.OpenStream(ctx)
@@ -139,7 +141,7 @@ func (c *Client) deliverOn(ctx context.Context, conn transport.Conn, snap *proto
 	defer str.CancelRead(0) // see answer
 	defer unblockOnDone(ctx, str)()
 	str.SetDeadline(time.Now().Add(ackTimeout))
-	return c.send(str, snap)
+	return c.sendFrame(str, snap, frame)
 }
 
 // refused reports whether err is the collector's permanent refusal of a
@@ -176,28 +178,55 @@ func (c *Client) keep(snap *protocol.Snapshot, sendErr error) {
 }
 
 // replayLoop sends the spool's records in order over conn, removing each
-// once acknowledged, whenever the spool gains one and every interval, and
-// never while a busy collector asked to wait.
+// once acknowledged, whenever the spool gains one, and every interval while
+// records are left (a delivery failed), never while a busy collector asked
+// to wait. An empty spool sets no timer: the agent wakes for nothing.
 func (c *Client) replayLoop(ctx context.Context, conn transport.Conn) {
 	for {
 		if wait := c.held(); wait > 0 {
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, wait) {
 				return
-			case <-time.After(wait):
 			}
 		}
 		c.replay(ctx, conn)
+		if !c.awaitReplay(ctx) {
+			return
+		}
+	}
+}
+
+// awaitReplay waits for a new record in the spool, or the interval (or the
+// time a busy collector asked for) while records are left: false when ctx
+// ended.
+func (c *Client) awaitReplay(ctx context.Context) bool {
+	var retry <-chan time.Time // nil: a new record only
+	if n, _, _, _ := c.Spool.Stats(); n > 0 {
 		wait := c.healthInterval()
 		if h := c.held(); h > 0 {
 			wait = h
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.replayNow:
-		case <-time.After(wait):
-		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		retry = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c.replayNow:
+	case <-retry:
+	}
+	return true
+}
+
+// sleep waits for d, or until ctx ends: false then.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -222,7 +251,7 @@ func (c *Client) replay(ctx context.Context, conn transport.Conn) {
 	)
 	defer wg.Wait()
 	for ctx.Err() == nil && c.held() <= 0 && !failed.Load() {
-		snap, id, err := c.Spool.After(at)
+		rec, err := c.Spool.RecordAfter(at)
 		if errors.Is(err, spool.ErrEmpty) {
 			return
 		}
@@ -230,6 +259,7 @@ func (c *Client) replay(ctx context.Context, conn transport.Conn) {
 			c.Log.Warn("reading the spool", "err", err)
 			return
 		}
+		snap, id := rec.Snapshot, rec.ID
 		at = id
 		select {
 		case slots <- struct{}{}:
@@ -238,7 +268,7 @@ func (c *Client) replay(ctx context.Context, conn transport.Conn) {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			err := c.deliverOn(ctx, conn, snap)
+			err := c.deliverOn(ctx, conn, snap, rec.Frame)
 			if err != nil && !refused(err) {
 				c.Log.Debug("spooled snapshot not delivered; will retry", "seq", snap.Seq, "err", err)
 				failed.Store(true)

@@ -1,9 +1,11 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
@@ -127,5 +129,73 @@ func TestRefused(t *testing.T) {
 	}
 	if refused(errors.New("timeout")) || refused(errNotConnected) {
 		t.Error("a transport error counts as a refusal")
+	}
+}
+
+// TestSpoolReplayed: once connected, the client sends what its spool
+// holds (records left by an earlier run, read from disk, and its own
+// health snapshot, held in memory), each as it was spooled, and removes
+// each once acknowledged.
+func TestSpoolReplayed(t *testing.T) {
+	tc := startTestCollector(t)
+	tc.snaps = make(chan *protocol.Snapshot, 16)
+	dir := t.TempDir()
+	earlier, err := spool.Open(dir, 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[uint64]*protocol.Snapshot{}
+	for seq := uint64(1); seq <= 3; seq++ {
+		m := &protocol.Snapshot{Kind: protocol.KindHealth, AgentID: tc.id.AgentID, BootEpoch: 1, Seq: seq, CapturedAt: 1700000000000,
+			Probes: []protocol.ProbeResult{{Name: "cpu", Data: []byte(`{"usage_percent":1}`), Duration: 1}}}
+		if err := earlier.Put(m); err != nil {
+			t.Fatal(err)
+		}
+		left[seq] = m
+	}
+	sp, err := spool.Open(dir, 0, slog.New(slog.DiscardHandler)) // a restart
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{ID: tc.id, Probes: probe.NewSet(), Log: slog.New(slog.DiscardHandler), HealthInterval: time.Hour, Spool: sp}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	own := 0
+	for i := range 4 {
+		select {
+		case got := <-tc.snaps:
+			if got.BootEpoch == 1 {
+				if !reflect.DeepEqual(got, left[got.Seq]) {
+					t.Fatalf("spooled snapshot %d not delivered as spooled", got.Seq)
+				}
+				delete(left, got.Seq)
+				continue
+			}
+			own++
+			if got.Kind != protocol.KindHealth || got.BootEpoch != c.bootEpoch || len(got.Probes) != len(probe.HealthProbes) {
+				t.Fatalf("the client's own health snapshot: kind %s, epoch %d, %d probes", got.Kind, got.BootEpoch, len(got.Probes))
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d snapshots delivered, want 4", i)
+		}
+	}
+	if len(left) != 0 || own != 1 {
+		t.Fatalf("spooled snapshots not delivered: %v; %d of the client's own", left, own)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, _, _, _ := sp.Stats()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records left in the spool after their acks", n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

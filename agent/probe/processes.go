@@ -46,11 +46,13 @@ type processesProbe struct {
 	uidNames map[string]string
 	// details is what was read of the processes shown at the last call,
 	// by PID, so that the next call reads again only what can change;
-	// topDetail the same of the busiest process at the last health call.
-	details   map[int32]procDetail
-	topDetail procDetail
-	// calls counts the full calls, to tell which details are the newest.
-	calls uint64
+	// topDetails the same of the busiest processes at the last health
+	// calls (see keepTop).
+	details    map[int32]procDetail
+	topDetails map[int32]procDetail
+	// calls and healthCalls count the full and the health calls, to tell
+	// which details are the newest.
+	calls, healthCalls uint64
 	// bootTime is the Unix time of the clock's zero where that clock is the
 	// uptime (Linux), read once: 0 until then, or where the clock is the
 	// Unix clock itself.

@@ -57,7 +57,8 @@ type procDetail struct {
 	rawHash uint64
 	rawCut  bool
 	clean   bool
-	// shown is the probe's call at which the process was last shown.
+	// shown is the probe's call (full, or health for topDetails) at
+	// which the process was last shown.
 	shown uint64
 }
 

@@ -373,18 +373,14 @@ func (p *processesProbe) health(ctx context.Context, env *Env) (*ProcessHealth, 
 	if s := p.busiest(snap); s != nil {
 		h.Top = p.topOf(ctx, env, snap, s)
 	}
-	dir, err := openProcDir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(dir)
-	if b, err := readFileAt(dir, "stat", p.buf); err == nil {
+	// Both files are made whole at the first read (single_open).
+	if b, err := readRecordAt(unix.AT_FDCWD, Path(ctx, common.HostProcEnvKey, "stat"), p.buf); err == nil {
 		running, _ := lineUint(b, "procs_running")
 		blocked, _ := lineUint(b, "procs_blocked")
 		h.Running, h.Blocked = int(running), int(blocked)
 	}
 	// The fourth field of loadavg is runnable/total scheduling entities.
-	if b, err := readFileAt(dir, "loadavg", p.buf); err == nil {
+	if b, err := readRecordAt(unix.AT_FDCWD, Path(ctx, common.HostProcEnvKey, "loadavg"), p.buf); err == nil {
 		if f := bytes.Fields(b); len(f) >= 4 {
 			if _, total, ok := bytes.Cut(f[3], []byte{'/'}); ok {
 				h.Threads = int(atou(total))

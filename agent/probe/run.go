@@ -96,15 +96,10 @@ func runOne(ctx context.Context, p Probe, lock *sync.Mutex, env *Env, timeout ti
 	go func() {
 		lock.Lock()
 		defer lock.Unlock()
-		defer func() {
-			if e := recover(); e != nil {
-				done <- outcome{err: fmt.Errorf("probe panicked: %v\n%s", e, debug.Stack())}
-			}
-		}()
 		if ctx.Err() != nil {
 			return // the caller has reported the timeout already
 		}
-		v, err := p.Collect(ctx, env)
+		v, err := collect(ctx, p, env)
 		done <- outcome{v, err}
 	}()
 	var o outcome
@@ -114,14 +109,32 @@ func runOne(ctx context.Context, p Probe, lock *sync.Mutex, env *Env, timeout ti
 	case <-ctx.Done():
 		// A probe stuck in a system call cannot be interrupted; report the
 		// timeout now and let it finish in the background.
-		o.err = fmt.Errorf("timed out after %s", timeout)
+		o.err = timedOut(timeout)
 	}
 	r.Duration = int64(time.Since(start))
-	if o.err != nil {
-		r.Error = truncateError(o.err.Error())
+	setOutcome(r, o.v, o.err)
+}
+
+// collect runs p, turning a panic into an error.
+func collect(ctx context.Context, p Probe, env *Env) (v any, err error) {
+	defer func() {
+		if e := recover(); e != nil {
+			v, err = nil, fmt.Errorf("probe panicked: %v\n%s", e, debug.Stack())
+		}
+	}()
+	return p.Collect(ctx, env)
+}
+
+func timedOut(timeout time.Duration) error { return fmt.Errorf("timed out after %s", timeout) }
+
+// setOutcome puts what a probe returned into r: its error, and its value
+// encoded as JSON.
+func setOutcome(r *protocol.ProbeResult, v any, err error) {
+	if err != nil {
+		r.Error = truncateError(err.Error())
 	}
-	if o.v != nil {
-		b, err := json.Marshal(o.v)
+	if v != nil {
+		b, err := json.Marshal(v)
 		if err != nil {
 			r.Error = truncateError(fmt.Sprintf("encoding result: %v", err))
 			return

@@ -11,6 +11,13 @@
 // synced and renamed into place, and the directory is synced after, so a
 // crash leaves either a whole record or none. A record that fails its checks
 // is skipped, counted and deleted.
+//
+// Removing an acknowledged record is not synced: a record that a crash
+// brings back is sent again, and the collector acknowledges it as a
+// duplicate without storing it twice (it keeps one snapshot per boot epoch
+// and sequence number); the next Put's directory sync makes the removal
+// durable anyway. The records this process wrote are kept in memory too,
+// within maxHeld bytes, so that sending them reads nothing back from disk.
 package spool
 
 import (
@@ -54,6 +61,30 @@ var ErrTooLarge = errors.New("spool: record larger than the cap")
 // ID names one record in a spool.
 type ID string
 
+// Record is one spooled snapshot.
+type Record struct {
+	ID       ID
+	Snapshot *protocol.Snapshot
+	// Frame is the snapshot as one protocol frame, as stored: what the
+	// agent sends, without encoding it again.
+	Frame []byte
+}
+
+// maxHeld bounds the records a spool keeps in memory (see heldSize): a
+// health snapshot is a few kilobytes, and records past the bound are read
+// back from disk when sent, as after a restart.
+const maxHeld = 1 << 20
+
+// heldSize is what keeping r in memory costs, about: its frame and its
+// probes' data.
+func heldSize(r Record) int64 {
+	n := len(r.Frame)
+	for _, p := range r.Snapshot.Probes {
+		n += len(p.Data) + len(p.Error)
+	}
+	return int64(n)
+}
+
 // Spool is a bounded on-disk queue of snapshots. It is safe for concurrent
 // use.
 type Spool struct {
@@ -76,6 +107,10 @@ type Spool struct {
 	reserved int64
 	dropped  uint64
 	corrupt  uint64
+	// held are the records this process wrote, by name, while they fit
+	// in maxHeld (heldBytes).
+	held      map[string]Record
+	heldBytes int64
 }
 
 // Open opens the spool in dir, creating it if needed. capBytes bounds the
@@ -95,7 +130,7 @@ func Open(dir string, capBytes int64, log *slog.Logger) (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, cap: capBytes, log: log, sizes: map[string]int64{}, writing: map[string]bool{}}
+	s := &Spool{dir: dir, cap: capBytes, log: log, sizes: map[string]int64{}, writing: map[string]bool{}, held: map[string]Record{}}
 	s.changed = sync.NewCond(&s.mu)
 	for _, e := range entries {
 		name := e.Name()
@@ -127,7 +162,9 @@ func recordName(snap *protocol.Snapshot) string {
 }
 
 // Put stores snap. To stay within the cap, or when the disk is full, it
-// drops the oldest health snapshots first, then the oldest full ones.
+// drops the oldest health snapshots first, then the oldest full ones. The
+// spool may keep snap and hand it out again (RecordAfter): the caller does
+// not change it afterwards.
 //
 // The record is written and synced without holding the spool's lock, so
 // that Stats, After and Remove never wait for the disk: under the lock Put
@@ -164,6 +201,7 @@ func (s *Spool) Put(snap *protocol.Snapshot) error {
 			s.names = slices.Insert(s.names, i, name)
 			s.sizes[name] = size
 			s.bytes += size
+			s.hold(Record{ID: ID(name), Snapshot: snap, Frame: payload})
 			s.release(name, size)
 			s.mu.Unlock()
 			return nil
@@ -289,8 +327,20 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// hold keeps r in memory if it fits in maxHeld; the caller holds s.mu.
+func (s *Spool) hold(r Record) {
+	if size := heldSize(r); s.heldBytes+size <= maxHeld {
+		s.held[string(r.ID)] = r
+		s.heldBytes += size
+	}
+}
+
 // removeName forgets name; the caller holds s.mu.
 func (s *Spool) removeName(name string) {
+	if r, ok := s.held[name]; ok {
+		s.heldBytes -= heldSize(r)
+		delete(s.held, name)
+	}
 	delete(s.sizes, name)
 	i := sort.SearchStrings(s.names, name)
 	if i < len(s.names) && s.names[i] == name {
@@ -309,6 +359,13 @@ func (s *Spool) Next() (*protocol.Snapshot, ID, error) {
 // oldest of all when id is empty, so a caller can walk the spool in order
 // while earlier records await their acks.
 func (s *Spool) After(id ID) (*protocol.Snapshot, ID, error) {
+	r, err := s.RecordAfter(id)
+	return r.Snapshot, r.ID, err
+}
+
+// RecordAfter is After, with the record's frame: from memory when this
+// process wrote it (see maxHeld), else read back and checked.
+func (s *Spool) RecordAfter(id ID) (Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -317,12 +374,15 @@ func (s *Spool) After(id ID) (*protocol.Snapshot, ID, error) {
 			i = sort.Search(len(s.names), func(k int) bool { return s.names[k] > string(id) })
 		}
 		if i >= len(s.names) {
-			return nil, "", ErrEmpty
+			return Record{}, ErrEmpty
 		}
 		name := s.names[i]
-		snap, err := s.read(name)
+		if r, ok := s.held[name]; ok {
+			return r, nil
+		}
+		r, err := s.read(name)
 		if err == nil {
-			return snap, ID(name), nil
+			return r, nil
 		}
 		s.corrupt++
 		s.log.Warn("spool: skipping a damaged record", "record", name, "err", err, "corrupt", s.corrupt)
@@ -333,58 +393,56 @@ func (s *Spool) After(id ID) (*protocol.Snapshot, ID, error) {
 }
 
 // read loads and checks one record; the caller holds s.mu.
-func (s *Spool) read(name string) (*protocol.Snapshot, error) {
+func (s *Spool) read(name string) (Record, error) {
 	b, err := limitfile.Read(filepath.Join(s.dir, name), maxRecord)
 	if err != nil {
-		return nil, err
+		return Record{}, err
 	}
 	if len(b) < headerLen || string(b[:4]) != magic {
-		return nil, errors.New("bad header")
+		return Record{}, errors.New("bad header")
 	}
 	n := binary.BigEndian.Uint32(b[4:])
 	payload := b[headerLen:]
 	if uint64(len(payload)) != uint64(n) {
-		return nil, fmt.Errorf("payload is %d bytes, header says %d", len(payload), n)
+		return Record{}, fmt.Errorf("payload is %d bytes, header says %d", len(payload), n)
 	}
 	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(b[8:]) {
-		return nil, errors.New("checksum mismatch")
+		return Record{}, errors.New("checksum mismatch")
 	}
 	m, used, err := protocol.Decode(payload)
 	if err != nil {
-		return nil, fmt.Errorf("decoding: %w", err)
+		return Record{}, fmt.Errorf("decoding: %w", err)
 	}
 	if used != len(payload) {
-		return nil, errors.New("trailing bytes after the snapshot")
+		return Record{}, errors.New("trailing bytes after the snapshot")
 	}
 	snap, ok := m.(*protocol.Snapshot)
 	if !ok {
-		return nil, fmt.Errorf("record holds a %s, not a snapshot", m.Type())
+		return Record{}, fmt.Errorf("record holds a %s, not a snapshot", m.Type())
 	}
 	if recordName(snap) != name {
-		return nil, fmt.Errorf("record holds snapshot %s", recordName(snap))
+		return Record{}, fmt.Errorf("record holds snapshot %s", recordName(snap))
 	}
-	return snap, nil
+	return Record{ID: ID(name), Snapshot: snap, Frame: payload}, nil
 }
 
 // Remove deletes a record, once the collector has acknowledged it. Removing
-// a record that is already gone is not an error.
+// a record that is already gone is not an error. The removal is not synced
+// (see the package comment).
 func (s *Spool) Remove(id ID) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	name := string(id)
 	size, ok := s.sizes[name]
 	if !ok {
-		s.mu.Unlock()
 		return nil
 	}
 	if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.mu.Unlock()
 		return fmt.Errorf("spool: %w", err)
 	}
 	s.bytes -= size
 	s.removeName(name)
-	s.mu.Unlock()
-	// Making the removal durable need not hold up the spool's readers.
-	return syncDir(s.dir)
+	return nil
 }
 
 // Cap is the spool's size cap in bytes.

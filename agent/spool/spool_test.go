@@ -1,11 +1,13 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -125,6 +127,9 @@ func TestCapDropsOldest(t *testing.T) {
 	n, _, dropped, _ := s.Stats()
 	if n != 5 || dropped != 7 {
 		t.Fatalf("%d records, %d dropped; want 5 and 7", n, dropped)
+	}
+	if len(s.held) != 5 {
+		t.Errorf("%d records held in memory, want the 5 kept", len(s.held))
 	}
 	got := drain(t, s)
 	if got[0] != 8 || got[4] != 12 {
@@ -343,5 +348,86 @@ func TestConcurrentPutsOfOneSnapshot(t *testing.T) {
 	wg.Wait()
 	if got := drain(t, s); !slices.Equal(got, []uint64{7}) {
 		t.Fatalf("spool holds %v, want one record 7", got)
+	}
+}
+
+// TestRecordsKeptInMemory: a record this process wrote comes back from
+// memory, as it was put, with its frame as stored, whatever became of its
+// file; the same record read back from disk after a restart has the same
+// frame, and a damaged one is skipped then.
+func TestRecordsKeptInMemory(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	small, big := snap(1, 1, 100), snap(1, 2, 4<<10) // big is compressed
+	for _, m := range []*protocol.Snapshot{small, big} {
+		if err := s.Put(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := s.RecordAfter("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.RecordAfter(first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		r    Record
+		want *protocol.Snapshot
+	}{{first, small}, {second, big}} {
+		frame, err := protocol.Append(nil, tt.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.r.Snapshot != tt.want || !bytes.Equal(tt.r.Frame, frame) || tt.r.ID != ID(recordName(tt.want)) {
+			t.Errorf("record %s: not the snapshot put, or not its frame", tt.r.ID)
+		}
+	}
+	// Damage the first on disk: this process still sends what it put.
+	if err := os.WriteFile(filepath.Join(dir, string(first.ID)), []byte("SSP1garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.RecordAfter(""); err != nil || r.Snapshot != small {
+		t.Fatalf("after damage on disk: %v, %v", r.ID, err)
+	}
+	// After a restart, records come from disk: the damaged one is
+	// skipped, the other has the frame that was held.
+	s = open(t, dir, 0)
+	r, err := s.RecordAfter("")
+	if err != nil || r.ID != second.ID || !bytes.Equal(r.Frame, second.Frame) || !reflect.DeepEqual(r.Snapshot, big) {
+		t.Fatalf("after reopening: %s, %v", r.ID, err)
+	}
+	if _, _, _, corrupt := s.Stats(); corrupt != 1 {
+		t.Errorf("%d corrupt, want 1", corrupt)
+	}
+}
+
+// TestHeldMemoryBounded: the records kept in memory stay within maxHeld;
+// those past it are read back from disk, and every record comes back in
+// order; records removed or dropped leave memory too.
+func TestHeldMemoryBounded(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	const n = 40
+	each := maxHeld / 16 // of probe data: about 16 fit
+	for i := uint64(1); i <= n; i++ {
+		m := snap(1, i, each)
+		m.Probes[0].Data = []byte(`"` + strings.Repeat(string(rune('a'+i%26)), each) + `"`) // compresses, but is held whole
+		if err := s.Put(m); err != nil {
+			t.Fatal(err)
+		}
+		if s.heldBytes > maxHeld {
+			t.Fatalf("after %d records: %d bytes held, bound %d", i, s.heldBytes, maxHeld)
+		}
+	}
+	if len(s.held) == 0 || len(s.held) == n {
+		t.Fatalf("%d of %d records held: want some, not all", len(s.held), n)
+	}
+	got := drain(t, s)
+	if len(got) != n || !slices.IsSorted(got) {
+		t.Fatalf("drained %v", got)
+	}
+	if len(s.held) != 0 || s.heldBytes != 0 {
+		t.Errorf("after draining: %d records, %d bytes held", len(s.held), s.heldBytes)
 	}
 }

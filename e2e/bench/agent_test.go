@@ -30,44 +30,55 @@ import (
 //
 // Knobs (environment): AGENT_SNAPSHOTS (200 requests to each process),
 // AGENT_ROUNDS (10), AGENT_IDLE_SECONDS (120), AGENT_HEALTH_SECONDS (30),
-// BENCH_LDFLAGS (the agent's -ldflags; the Makefile passes its own).
+// BENCH_LDFLAGS (the agent's -ldflags; the Makefile passes its own),
+// AGENT_ONLY=health (only the idle and the health windows: no requests,
+// no node_exporter), AGENT_BIN (a built agent to measure instead of
+// building this tree's, to compare two builds in back-to-back runs).
 func TestAgentFigures(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("make bench-agent needs root: the agent is measured as it runs when installed, as root, reading every process's /proc files")
 	}
-	exporterBin, err := exec.LookPath("prometheus-node-exporter")
-	if err != nil {
-		t.Fatal("prometheus-node-exporter is not installed: run `scripts/deps.sh bench` (as root it installs Debian's package) " +
-			"or `apt-get install -y prometheus-node-exporter`")
+	only := healthOnly(t)
+	var exporterBin string
+	if !only {
+		var err error
+		if exporterBin, err = exec.LookPath("prometheus-node-exporter"); err != nil {
+			t.Fatal("prometheus-node-exporter is not installed: run `scripts/deps.sh bench` (as root it installs Debian's package) " +
+				"or `apt-get install -y prometheus-node-exporter`")
+		}
 	}
 	f := agentFigures{
-		snapshots: envInt(t, "AGENT_SNAPSHOTS", 200),
-		rounds:    envInt(t, "AGENT_ROUNDS", 10),
-		idle:      time.Duration(envInt(t, "AGENT_IDLE_SECONDS", 120)) * time.Second,
-		health:    time.Duration(envInt(t, "AGENT_HEALTH_SECONDS", 30)) * time.Second,
-		loadFrom:  loadAvg(t),
+		healthOnly: only,
+		snapshots:  envInt(t, "AGENT_SNAPSHOTS", 200),
+		rounds:     envInt(t, "AGENT_ROUNDS", 10),
+		idle:       time.Duration(envInt(t, "AGENT_IDLE_SECONDS", 120)) * time.Second,
+		health:     time.Duration(envInt(t, "AGENT_HEALTH_SECONDS", 30)) * time.Second,
+		loadFrom:   loadAvg(t),
 	}
 	if f.snapshots < f.rounds {
 		t.Fatalf("AGENT_SNAPSHOTS=%d is fewer than AGENT_ROUNDS=%d", f.snapshots, f.rounds)
 	}
 	began := time.Now()
 	agentBin := f.buildAgent(t)
-	f.exporterSize, f.exporterVersion = fileSize(t, exporterBin), firstLine(t, exporterBin, "--version")
 
 	col := &harness.Collector{Bin: bin, Data: t.TempDir(), QUIC: harness.FreeAddr(t), HTTP: harness.FreeAddr(t)}
 	col.Start(t)
 	token, pin := col.Token(t, 1)
 	ag := enroll(t, agentBin, nil, col.QUIC, token, pin)
-	api := newAPI(t, col, localClient(t))
-	exp := startExporter(t, exporterBin)
-
-	f.collect(t, ag, api, exp)
+	var exporterProc *harness.Proc // not measured when nil
+	if !f.healthOnly {
+		f.exporterSize, f.exporterVersion = fileSize(t, exporterBin), firstLine(t, exporterBin, "--version")
+		api := newAPI(t, col, localClient(t))
+		exp := startExporter(t, exporterBin)
+		f.collect(t, ag, api, exp)
+		exporterProc = exp.proc
+	}
 
 	// The agent at its default health interval, then at one a second.
 	metrics := "http://" + col.HTTP + "/metrics"
 	p, _, _ := run(t, ag)
 	time.Sleep(settle) // start-up and the first health snapshot done
-	f.idleWin = measureWindow(t, p, exp.proc, metrics, f.idle)
+	f.idleWin = measureWindow(t, p, exporterProc, metrics, f.idle)
 	p.Stop(10 * time.Second)
 	p, _, _ = run(t, ag, "--health-interval", "1s")
 	time.Sleep(settle)
@@ -261,10 +272,31 @@ func (e *exporter) lines(t *testing.T) int {
 	return n
 }
 
+// healthOnly reads AGENT_ONLY: "health" measures only the idle and the
+// health windows, for work on the health path; unset measures everything.
+func healthOnly(t *testing.T) bool {
+	t.Helper()
+	switch v := os.Getenv("AGENT_ONLY"); v {
+	case "":
+		return false
+	case "health":
+		return true
+	default:
+		t.Fatalf("AGENT_ONLY=%q: want health, or nothing for every figure", v)
+		return false
+	}
+}
+
 // buildAgent builds sonde-agent as `make build` does (-trimpath, and the
-// Makefile's -ldflags, passed in BENCH_LDFLAGS; "-s -w" without it).
+// Makefile's -ldflags, passed in BENCH_LDFLAGS; "-s -w" without it), or
+// takes the one AGENT_BIN names.
 func (f *agentFigures) buildAgent(t *testing.T) string {
 	t.Helper()
+	if path := os.Getenv("AGENT_BIN"); path != "" {
+		f.build = "AGENT_BIN=" + path
+		f.agentSize, f.agentVersion = fileSize(t, path), firstLine(t, path, "version")
+		return path
+	}
 	ldflags := os.Getenv("BENCH_LDFLAGS")
 	if ldflags == "" {
 		ldflags = "-s -w"

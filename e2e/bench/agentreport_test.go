@@ -12,6 +12,7 @@ import (
 type agentFigures struct {
 	snapshots, rounds int
 	idle, health      time.Duration
+	healthOnly        bool // AGENT_ONLY=health: no requests, no node_exporter
 	loadFrom, loadTo  string
 	wall              time.Duration
 
@@ -29,6 +30,9 @@ type agentFigures struct {
 // table prints the figures as markdown, the agent and node_exporter side
 // by side, with the targets.
 func (f *agentFigures) table() string {
+	if f.healthOnly {
+		return f.healthTable()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Command: `make bench-agent` (`go test -tags bench -count=1 -v -timeout 30m -run TestAgentFigures ./e2e/bench/`)"+
 		" with AGENT_SNAPSHOTS=%d AGENT_ROUNDS=%d AGENT_IDLE_SECONDS=%.0f AGENT_HEALTH_SECONDS=%.0f; load average %s before, %s after; %s in all.\n\n",
@@ -55,12 +59,7 @@ func (f *agentFigures) table() string {
 	row(fmt.Sprintf("CPU idle at the default health interval (`sonde-agent run`, 60 s), over %s", w.took.Round(time.Second)),
 		fmt.Sprintf("%s = %s of a core (%d health samples)", ms2(w.cpu), core(w.cpu, w.took), w.samples),
 		fmt.Sprintf("%s = %s, not scraped", ms2(w.exporter), core(w.exporter, w.took)), "", "≤ 0.05 % of a core")
-	h, sample := f.healthWin, "n/a (no more samples a second than idle)"
-	if perSample, base, ok := f.healthSample(); ok {
-		sample = fmt.Sprintf("%s (idle without samples: %s of a core)", ms2(perSample), core(base, time.Second))
-	}
-	row(fmt.Sprintf("CPU per health sample (`--health-interval 1s` for %s: %d samples, %s), the idle cost solved out (below)",
-		h.took.Round(time.Second), h.samples, ms2(h.cpu)), sample, "", "", "≤ 1 ms")
+	row(f.healthRow()...)
 	row("binary", mb(float64(f.agentSize)), mb(float64(f.exporterSize)), fmt.Sprintf("%.2f", float64(f.agentSize)/float64(f.exporterSize)), "")
 
 	fmt.Fprintf(&b, "\nCommands: agent %s, built `%s`; the collector built by the harness (`go build`), "+
@@ -71,8 +70,38 @@ func (f *agentFigures) table() string {
 		"%d rounds of %d each, alternating which goes first; CPU is utime + stime from /proc/PID/stat (10 ms ticks: ±%s a request "+
 		"over a round's series), memory from /proc/PID/status.\n",
 		f.agentVersion, f.build, f.exporterVersion, f.exporterLines, requestEvery, f.rounds, each, ms2(10*time.Millisecond/time.Duration(each)))
-	b.WriteString("\nHealth sample: the idle window (I: CPU C_i over T_i with k_i samples) and the 1 s window (H) are each " +
-		"a·T + s·k, a the cost a second without samples, s a sample's; solved together, s = (C_h − C_i·T_h/T_i) / (k_h − k_i·T_h/T_i).\n")
+	b.WriteString(healthMethod)
+	return b.String()
+}
+
+// healthMethod says how the health sample's CPU is solved for.
+const healthMethod = "\nHealth sample: the idle window (I: CPU C_i over T_i with k_i samples) and the 1 s window (H) are each " +
+	"a·T + s·k, a the cost a second without samples, s a sample's; solved together, s = (C_h − C_i·T_h/T_i) / (k_h − k_i·T_h/T_i).\n"
+
+// healthRow is the table's row of the CPU per health sample.
+func (f *agentFigures) healthRow() []string {
+	h, sample := f.healthWin, "n/a (no more samples a second than idle)"
+	if perSample, base, ok := f.healthSample(); ok {
+		sample = fmt.Sprintf("%s (idle without samples: %s of a core)", ms2(perSample), core(base, time.Second))
+	}
+	return []string{fmt.Sprintf("CPU per health sample (`--health-interval 1s` for %s: %d samples, %s), the idle cost solved out (below)",
+		h.took.Round(time.Second), h.samples, ms2(h.cpu)), sample, "", "", "≤ 1 ms"}
+}
+
+// healthTable prints what AGENT_ONLY=health measured: the idle window and
+// the health sample.
+func (f *agentFigures) healthTable() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Command: `AGENT_ONLY=health make bench-agent` with AGENT_IDLE_SECONDS=%.0f AGENT_HEALTH_SECONDS=%.0f; agent %s, built `%s`; "+
+		"load average %s before, %s after; %s in all.\n\n",
+		f.idle.Seconds(), f.health.Seconds(), f.agentVersion, f.build, f.loadFrom, f.loadTo, f.wall.Round(time.Second))
+	b.WriteString("| | sonde-agent | | | target |\n|---|---|---|---|---|\n")
+	row := func(cells ...string) { fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | ")) }
+	w := f.idleWin
+	row(fmt.Sprintf("CPU idle at the default health interval (`sonde-agent run`, 60 s), over %s", w.took.Round(time.Second)),
+		fmt.Sprintf("%s = %s of a core (%d health samples)", ms2(w.cpu), core(w.cpu, w.took), w.samples), "", "", "≤ 0.05 % of a core")
+	row(f.healthRow()...)
+	b.WriteString(healthMethod)
 	return b.String()
 }
 
