@@ -888,6 +888,20 @@ func answerRequests(ctx context.Context, conn transport.Conn, reqs chan<- *proto
 	}
 }
 
+// received returns the next request answerRequests passed on, failing the
+// test when none comes within patience (a RequestSnapshot that returned
+// without sending one).
+func received(t *testing.T, reqs <-chan *protocol.SnapshotRequest) *protocol.SnapshotRequest {
+	t.Helper()
+	select {
+	case req := <-reqs:
+		return req
+	case <-time.After(patience):
+		t.Fatal("the agent never saw the request")
+		return nil
+	}
+}
+
 func TestRequestSnapshotDeadline(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, 0)
