@@ -142,15 +142,18 @@ func TestAgentHoldsWhenBusy(t *testing.T) {
 		t.Fatalf("while the collector was busy: %+v", d)
 	}
 	gs.open()
+	// The agent keeps spooling health snapshots: compare the store with
+	// its account at the moment its spool was empty, not a later one.
+	var drained *probe.Delivery
 	waitUntil(t, "the spool to drain", func() bool {
-		d := c.Delivery()
-		return d.SpoolRecords == 0 && d.Delivered >= d.Spooled
+		drained = c.Delivery()
+		return drained.SpoolRecords == 0 && drained.Delivered >= drained.Spooled
 	})
 	list, err := h.store.Snapshots(t.Context(), real.AgentID, store.SnapshotFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := c.Delivery(); uint64(len(list)) < d.Spooled {
-		t.Fatalf("stored %d snapshots, %d were spooled", len(list), d.Spooled)
+	if uint64(len(list)) < drained.Spooled {
+		t.Fatalf("stored %d snapshots, %d were spooled", len(list), drained.Spooled)
 	}
 }

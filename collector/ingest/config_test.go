@@ -59,7 +59,7 @@ func TestZeroConfig(t *testing.T) {
 	if _, err := h.srv.RequestSnapshot(timeout(t), id.AgentID, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&protocol.Verifier{Key: id.RequestKey, AgentID: id.AgentID}).Verify(<-reqs, time.Now()); err != nil {
+	if err := (&protocol.Verifier{Key: id.RequestKey, AgentID: id.AgentID}).Verify(received(t, reqs), time.Now()); err != nil {
 		t.Errorf("a request from a collector with a key of its own making: %v", err)
 	}
 }

@@ -254,7 +254,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	if ac == nil {
 		return 0, ErrOffline
 	}
-	if err := silent(ac); err != nil {
+	if err := s.cfg.live.silent(ac); err != nil {
 		return 0, err
 	}
 	deadline, ok := ctx.Deadline()
@@ -268,7 +268,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 	defer func() { s.obs.RoundTrip(time.Since(start), err) }()
 	ctx, give := context.WithCancelCause(ctx)
 	defer give(nil)
-	w := watchAnswer(ctx, ac, give)
+	w := s.cfg.live.watchAnswer(ctx, ac, give)
 	defer w.Stop()
 	// failed says why an exchange with the agent failed: not answering
 	// when that is what it was, else what.

@@ -131,6 +131,11 @@ type harness struct {
 	obs   *observer
 	logs  *syncBuffer // the collector's log
 	seq   atomic.Uint64
+	// The keep-alive period and idle timeout offer of the agents that
+	// keep their connections alive (connectCuttable, dialTCP): 5 s, as
+	// agents have it, and 30 s, an older agent's offer (agent/client's is
+	// 15 s); a liveness harness's are scaled (newLivenessHarness).
+	keepAlive, agentIdle time.Duration
 }
 
 func newHarness(t testing.TB, healthInterval time.Duration) *harness {
@@ -184,7 +189,8 @@ func newHarnessWith(t testing.TB, tune func(*ingest.Config)) *harness {
 			t.Logf("collector log:\n%s", logs)
 		}
 	})
-	return &harness{ca: ca, store: st, srv: srv, addr: srv.Addr().String(), obs: obs, logs: logs}
+	return &harness{ca: ca, store: st, srv: srv, addr: srv.Addr().String(), obs: obs, logs: logs,
+		keepAlive: 5 * time.Second, agentIdle: 30 * time.Second}
 }
 
 // waitUntil polls cond until it holds, failing the test after patience.
@@ -291,8 +297,8 @@ func (h *harness) dialTCP(t *testing.T, cert *tls.Certificate, raw net.Conn) (tr
 			return nil, err
 		}
 	}
-	// As agents do: keep-alives every 5 s.
-	conn, err := tcp.Client(timeout(t), raw, h.clientTLS(cert), &tcp.Config{IdleTimeout: 30 * time.Second, KeepAlivePeriod: 5 * time.Second})
+	// As agents do: keep-alives.
+	conn, err := tcp.Client(timeout(t), raw, h.clientTLS(cert), &tcp.Config{IdleTimeout: h.agentIdle, KeepAlivePeriod: h.keepAlive})
 	if err != nil {
 		return nil, err
 	}
@@ -879,6 +885,20 @@ func answerRequests(ctx context.Context, conn transport.Conn, reqs chan<- *proto
 			io.Copy(io.Discard, str) // the ack, then the end of the stream
 			str.Close()
 		}()
+	}
+}
+
+// received returns the next request answerRequests passed on, failing the
+// test when none comes within patience (a RequestSnapshot that returned
+// without sending one).
+func received(t *testing.T, reqs <-chan *protocol.SnapshotRequest) *protocol.SnapshotRequest {
+	t.Helper()
+	select {
+	case req := <-reqs:
+		return req
+	case <-time.After(patience):
+		t.Fatal("the agent never saw the request")
+		return nil
 	}
 }
 

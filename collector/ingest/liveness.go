@@ -58,6 +58,36 @@ const (
 	answerPoll = 100 * time.Millisecond
 )
 
+// liveness is the times a Server keeps liveness by: the constants above
+// and its idle timeout offer (idleTimeout, server.go). A production Server
+// keeps productionLiveness; only the package's tests set others, through
+// Config.live (export_test.go), to run in seconds, every time divided by
+// one factor, what takes a production collector a minute. It is no knob of
+// Config's: these times are in proportion to each other and to the
+// agents' keep-alive, and an operator who changed one would break that.
+type liveness struct {
+	idle          time.Duration // the collector's idle timeout offer
+	silentAfter   time.Duration
+	heardTick     time.Duration
+	minAnswerWait time.Duration
+	answerPoll    time.Duration
+	// ptoDiv divides the probe timeouts answerWait counts: 1 in
+	// production. Tests that divide the times above cannot make round
+	// trips faster (a loopback's, under the race detector, can take tens
+	// of milliseconds), so they divide the collector's reckoning of them.
+	ptoDiv time.Duration
+}
+
+// productionLiveness is the liveness of every Server outside tests.
+var productionLiveness = liveness{
+	idle:          idleTimeout,
+	silentAfter:   silentAfter,
+	heardTick:     heardTick,
+	minAnswerWait: minAnswerWait,
+	answerPoll:    answerPoll,
+	ptoDiv:        1,
+}
+
 // ErrNotAnswering is returned for a request to an agent whose connection is
 // still open but from which nothing arrives: it most likely died without
 // closing it. Errors that say so are *NotAnsweringError.
@@ -111,7 +141,7 @@ func (ac *agentConn) lastHeard() time.Time {
 // heardTick until ctx ends. It costs one look at a few atomic counters per
 // connection and tick (see BENCHMARKS.md, Liveness).
 func (s *Server) trackHeard(ctx context.Context) {
-	t := time.NewTicker(heardTick)
+	t := time.NewTicker(s.cfg.live.heardTick)
 	defer t.Stop()
 	var conns []*agentConn
 	for {
@@ -135,8 +165,8 @@ func (s *Server) trackHeard(ctx context.Context) {
 
 // silent returns a NotAnsweringError when nothing has been heard from ac
 // for more than silentAfter, else nil.
-func silent(ac *agentConn) error {
-	if d := time.Since(ac.lastHeard()); d > silentAfter {
+func (lv *liveness) silent(ac *agentConn) error {
+	if d := time.Since(ac.lastHeard()); d > lv.silentAfter {
 		return &NotAnsweringError{Agent: ac.id, Silent: d}
 	}
 	return nil
@@ -145,17 +175,19 @@ func silent(ac *agentConn) error {
 // answerWait is how long a request waits for any packet from the agent
 // once sent: six probe timeouts as RFC 9002 reckons them (the request is
 // sent again at each, with doubling waits, so a live agent on a lossy
-// path is heard within two or three), and at least minAnswerWait.
-func answerWait(st transport.Stats) time.Duration {
+// path is heard within two or three), and at least minAnswerWait. (Tests
+// divide the probe timeouts: see ptoDiv.)
+func (lv *liveness) answerWait(st transport.Stats) time.Duration {
 	const maxAckDelay = 25 * time.Millisecond // the agents' default
 	pto := st.SmoothedRTT + max(4*st.MeanDeviation, time.Millisecond) + maxAckDelay
-	return max(minAnswerWait, 6*pto)
+	return max(lv.minAnswerWait, 6*pto/lv.ptoDiv)
 }
 
 // watch ends a request's context, with a NotAnsweringError, as soon as
 // the agent is found silent: for more than silentAfter at any time, or,
 // once the request is on its way (sending), for answerWait after it.
 type watch struct {
+	lv      *liveness
 	ac      *agentConn
 	cancel  context.CancelCauseFunc
 	sent    chan sentAt // one, from sending
@@ -171,10 +203,10 @@ type sentAt struct {
 	wait    time.Duration
 }
 
-// watchAnswer starts watching ac for the request whose context cancel
-// ends. Call Stop once the exchange is over.
-func watchAnswer(ctx context.Context, ac *agentConn, cancel context.CancelCauseFunc) *watch {
-	w := &watch{ac: ac, cancel: cancel, sent: make(chan sentAt, 1), stopped: make(chan struct{}), ended: make(chan struct{})}
+// watchAnswer starts watching ac, by lv's times, for the request whose
+// context cancel ends. Call Stop once the exchange is over.
+func (lv *liveness) watchAnswer(ctx context.Context, ac *agentConn, cancel context.CancelCauseFunc) *watch {
+	w := &watch{lv: lv, ac: ac, cancel: cancel, sent: make(chan sentAt, 1), stopped: make(chan struct{}), ended: make(chan struct{})}
 	go w.run(ctx)
 	return w
 }
@@ -184,7 +216,7 @@ func watchAnswer(ctx context.Context, ac *agentConn, cancel context.CancelCauseF
 // counts as an answer.
 func (w *watch) sending() {
 	st := w.ac.conn.Stats()
-	w.sent <- sentAt{packets: st.Received, at: time.Now(), wait: answerWait(st)}
+	w.sent <- sentAt{packets: st.Received, at: time.Now(), wait: w.lv.answerWait(st)}
 }
 
 // Stop ends the watch and returns once it has ended. Calls after the
@@ -196,7 +228,7 @@ func (w *watch) Stop() {
 
 func (w *watch) run(ctx context.Context) {
 	defer close(w.ended)
-	t := time.NewTicker(answerPoll)
+	t := time.NewTicker(w.lv.answerPoll)
 	defer t.Stop()
 	var (
 		sent     sentAt
@@ -212,7 +244,7 @@ func (w *watch) run(ctx context.Context) {
 			continue
 		case <-t.C:
 		}
-		if err := silent(w.ac); err != nil {
+		if err := w.lv.silent(w.ac); err != nil {
 			w.cancel(err)
 			return
 		}

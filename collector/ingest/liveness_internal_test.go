@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/sondehq/sonde/collector/pki"
+	"github.com/sondehq/sonde/collector/store"
 	tquic "github.com/sondehq/sonde/internal/transport/quic"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -79,19 +81,63 @@ func BenchmarkLastHeard(b *testing.B) {
 
 // TestAnswerWait: a request waits six probe timeouts (RFC 9002: smoothed
 // RTT, four mean deviations but at least a millisecond, the agent's
-// 25 ms ack delay) for any packet, and never less than minAnswerWait.
+// 25 ms ack delay) for any packet, and never less than minAnswerWait
+// (3 s in production); a liveness sped up for tests divides both.
 func TestAnswerWait(t *testing.T) {
+	fast := liveness{minAnswerWait: 600 * time.Millisecond, ptoDiv: 5}
 	for _, c := range []struct {
+		lv   *liveness
 		st   transport.Stats
 		want time.Duration
 	}{
-		{transport.Stats{SmoothedRTT: time.Second, MeanDeviation: 100 * time.Millisecond}, 6 * (time.Second + 400*time.Millisecond + 25*time.Millisecond)},
-		{transport.Stats{SmoothedRTT: time.Second, MeanDeviation: 100 * time.Microsecond}, 6 * (time.Second + time.Millisecond + 25*time.Millisecond)},
-		{transport.Stats{SmoothedRTT: 2 * time.Second}, 6 * (2*time.Second + time.Millisecond + 25*time.Millisecond)},
-		{transport.Stats{SmoothedRTT: 10 * time.Millisecond}, minAnswerWait},
+		{&productionLiveness, transport.Stats{SmoothedRTT: time.Second, MeanDeviation: 100 * time.Millisecond}, 6 * (time.Second + 400*time.Millisecond + 25*time.Millisecond)},
+		{&productionLiveness, transport.Stats{SmoothedRTT: time.Second, MeanDeviation: 100 * time.Microsecond}, 6 * (time.Second + time.Millisecond + 25*time.Millisecond)},
+		{&productionLiveness, transport.Stats{SmoothedRTT: 2 * time.Second}, 6 * (2*time.Second + time.Millisecond + 25*time.Millisecond)},
+		{&productionLiveness, transport.Stats{SmoothedRTT: 10 * time.Millisecond}, 3 * time.Second},
+		{&fast, transport.Stats{SmoothedRTT: time.Second, MeanDeviation: 100 * time.Millisecond}, 6 * (time.Second + 400*time.Millisecond + 25*time.Millisecond) / 5},
+		{&fast, transport.Stats{SmoothedRTT: 10 * time.Millisecond}, 600 * time.Millisecond},
 	} {
-		if got := answerWait(c.st); got != c.want {
-			t.Errorf("answerWait(%+v) = %v, want %v", c.st, got, c.want)
+		if got := c.lv.answerWait(c.st); got != c.want {
+			t.Errorf("%+v: answerWait(%+v) = %v, want %v", *c.lv, c.st, got, c.want)
 		}
 	}
 }
+
+// TestProductionLiveness pins the times a production collector keeps
+// liveness by (liveness.go), which the liveness tests run divided by a
+// factor (SpeedUpLiveness): the collector's 12 s idle timeout offer,
+// 10 s of silence (two of the agents' 5 s keep-alive periods) to call an
+// agent dead, 3 s at least for a first packet after a request, heard at
+// 1 s and watched at 100 ms, probe timeouts undivided; and that a Server
+// is given them.
+func TestProductionLiveness(t *testing.T) {
+	want := liveness{
+		idle:          12 * time.Second,
+		silentAfter:   10 * time.Second,
+		heardTick:     time.Second,
+		minAnswerWait: 3 * time.Second,
+		answerPoll:    100 * time.Millisecond,
+		ptoDiv:        1,
+	}
+	if productionLiveness != want {
+		t.Errorf("production liveness %+v, want %+v", productionLiveness, want)
+	}
+	ca, _, err := pki.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(Config{Addr: "127.0.0.1:0", Hosts: []string{"127.0.0.1"}, CA: ca, Store: noRevocations{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.cfg.live != want {
+		t.Errorf("a Server keeps liveness by %+v, want production's %+v", s.cfg.live, want)
+	}
+}
+
+// noRevocations is a store that Listen can start with: it knows of no
+// revoked agent, and nothing else is asked of it.
+type noRevocations struct{ store.Store }
+
+func (noRevocations) Revoked(context.Context) ([]string, error) { return nil, nil }

@@ -65,6 +65,8 @@ type Config struct {
 	// exchanges in flight finish (a snapshot being stored is stored and
 	// acked) before it cuts them; default 5 s.
 	DrainTimeout time.Duration
+
+	live liveness // zero: productionLiveness; only tests set it (liveness.go)
 }
 
 // Observer receives ingest events. Implementations must be fast.
@@ -156,6 +158,9 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 5 * time.Second
 	}
+	if cfg.live == (liveness{}) {
+		cfg.live = productionLiveness
+	}
 	if cfg.CertValidity == 0 {
 		cfg.CertValidity = 7 * 24 * time.Hour
 	}
@@ -208,7 +213,7 @@ func Listen(cfg Config) (*Server, error) {
 	}
 	qln, err := s.tr.Listen(tlsConf, &quic.Config{
 		HandshakeIdleTimeout:           handshakeTimeout,
-		MaxIdleTimeout:                 idleTimeout,
+		MaxIdleTimeout:                 cfg.live.idle,
 		MaxIncomingStreams:             maxStreams,
 		MaxIncomingUniStreams:          -1,
 		InitialStreamReceiveWindow:     256 << 10,

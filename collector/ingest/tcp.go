@@ -37,7 +37,7 @@ func (s *Server) listenTCP(ln net.Listener, tc *tls.Config) {
 	s.srcs = &sources{m: map[netip.Addr]*bucket{}}
 	s.tcp = tcp.NewListener(ln, tc, &tcp.Config{
 		HandshakeTimeout:   handshakeTimeout,
-		IdleTimeout:        idleTimeout,
+		IdleTimeout:        s.cfg.live.idle,
 		MaxIncomingStreams: maxStreams,
 		MaxStreamWindow:    tcpWindow,
 		MaxHandshakes:      tcpHandshakes,

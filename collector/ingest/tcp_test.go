@@ -113,11 +113,13 @@ func TestTCPRefusals(t *testing.T) {
 }
 
 // TestTCPDeadAgentNotAnswering: over TCP too, a request to an agent cut
-// off without a word fails as not answering within seconds: a live
-// agent's side answers what is sent to it (pings), a dead one does not.
+// off without a word fails as not answering after the answer watch's
+// wait, before the silence check would fail it: a live agent's side
+// answers what is sent to it (pings), a dead one does not. (As in
+// TestDeadAgentNotAnswering, times are speedup times production's.)
 func TestTCPDeadAgentNotAnswering(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, 0)
+	h := newLivenessHarness(t)
 	id := h.enroll(t, "dying-host")
 	raw, err := net.Dial("tcp", h.addr)
 	if err != nil {
@@ -129,24 +131,27 @@ func TestTCPDeadAgentNotAnswering(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the hello's pings have been answered
 	sock.Cut.Store(true)
 	cut := time.Now()
-	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Second/speedup)
 	_, err = h.srv.RequestSnapshot(ctx, id.AgentID, nil)
 	cancel()
 	var na *ingest.NotAnsweringError
-	if !errors.As(err, &na) || time.Since(cut) >= 9*time.Second {
-		t.Fatalf("request to a dead TCP agent: %v after %s, want not answering within seconds", err, time.Since(cut))
+	// Not the silence check's failure either, which reports more than
+	// deadSilence.
+	if !errors.As(err, &na) || time.Since(cut) >= deadSilence-heardTick || na.Silent > deadSilence {
+		t.Fatalf("request to a dead TCP agent: %v after %s, want not answering from the answer watch, within %s", err, time.Since(cut), deadSilence-heardTick)
 	}
 }
 
 // TestTCPQuietAgentIsAnswering: a live TCP agent that takes its time with
-// a request (its keep-alives every 5 s) is not called silent.
+// a request (its keep-alives every agentKeepAlive) past the silence that
+// marks a dead agent is not called silent.
 func TestTCPQuietAgentIsAnswering(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, 0)
+	h := newLivenessHarness(t)
 	id := h.enroll(t, "slow-host")
 	conn := h.connectTCP(t, id, nil)
 	go answerRequests(t.Context(), conn, make(chan *protocol.SnapshotRequest, 1), nil)
-	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 12*time.Second/speedup) // past deadSilence
 	_, err := h.srv.RequestSnapshot(ctx, id.AgentID, nil)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ingest.ErrNotAnswering) {

@@ -196,7 +196,7 @@ func TestRequestSigned(t *testing.T) {
 	if _, err := h.srv.RequestSnapshot(ctx, id.AgentID, []string{"memory"}); err != nil {
 		t.Fatal(err)
 	}
-	req := <-reqs
+	req := received(t, reqs)
 	// The collector sets the deadline after sent and before now: at most
 	// MaxRequestLife after the moment it did.
 	late := time.Since(sent)
@@ -214,7 +214,7 @@ func TestRequestSigned(t *testing.T) {
 	if _, err := h.srv.RequestSnapshot(t.Context(), id.AgentID, nil); err != nil {
 		t.Fatal(err)
 	}
-	req = <-reqs
+	req = received(t, reqs)
 	if req.Ticket != "" {
 		t.Errorf("a request for no ticket names %q", req.Ticket)
 	}
