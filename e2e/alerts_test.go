@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/e2e/harness"
 )
 
 // alertmanagerBin is Debian's prometheus-alertmanager.
@@ -37,7 +39,7 @@ func startAlertmanager(t *testing.T) string {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "alertmanager.yml")
 	os.WriteFile(cfg, []byte("route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n"), 0o600)
-	addr := freePort(t, "tcp")
+	addr := harness.FreeAddr(t)
 	cmd := exec.Command(alertmanagerBin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--cluster.listen-address=")
 	out := &proc{cmd: cmd}
@@ -148,9 +150,9 @@ func TestProactiveAlerts(t *testing.T) {
 	data, dir := t.TempDir(), t.TempDir()
 	os.MkdirAll(filepath.Join(data, "rules"), 0o700)
 	os.WriteFile(filepath.Join(data, "rules", "test.yaml"), []byte(alertRules), 0o600)
-	httpAddr := freePort(t, "tcp")
+	httpAddr := harness.FreeAddr(t)
 	s := &sonde{data: data, base: "http://" + httpAddr}
-	s.serveArgs = []string{"serve", "--data", data, "--quic", freePort(t, "udp"), "--http", httpAddr,
+	s.serveArgs = []string{"serve", "--data", data, "--quic", harness.FreeAddr(t), "--http", httpAddr,
 		"--alert-interval", "1s", "--alertmanager", am}
 	s.startCollector(t)
 	key := firstLine(mustRun(t, nil, "sonde-collector", "apikey", "create", "e2e", "--role", "l2", "--data", data))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/e2e/harness"
 )
 
 // TestUnattendedEnrollment: an agent started by its service with an
@@ -16,8 +18,8 @@ import (
 // tried again with the settings read afresh, and once enrolled the file
 // with its spent token is gone.
 func TestUnattendedEnrollment(t *testing.T) {
-	s := &sonde{data: t.TempDir(), state: filepath.Join(t.TempDir(), "agent"), quicAddr: freePort(t, "udp")}
-	httpAddr := freePort(t, "tcp")
+	s := &sonde{data: t.TempDir(), state: filepath.Join(t.TempDir(), "agent"), quicAddr: harness.FreeAddr(t)}
+	httpAddr := harness.FreeAddr(t)
 	s.base = "http://" + httpAddr
 	s.serveArgs = []string{"serve", "--data", s.data, "--quic", s.quicAddr, "--http", httpAddr}
 	s.startCollector(t)

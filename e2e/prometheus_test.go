@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/e2e/harness"
 )
 
 const (
@@ -92,7 +94,7 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := freePort(t, "tcp")
+	promAddr := harness.FreeAddr(t)
 	prom := "http://" + promAddr
 	startSystem(t, "prometheus", "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/e2e/harness"
 )
 
 // runScript runs scripts/run.sh with the test's binaries, state in dir
@@ -60,7 +62,7 @@ func alive(pid int) bool {
 // process behind.
 func TestMakeRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	http1, quic1 := freePort(t, "tcp"), freePort(t, "udp")
+	http1, quic1 := harness.FreeAddr(t), harness.FreeAddr(t)
 	t.Cleanup(func() { runScript(t, dir, http1, quic1, "stop") })
 
 	// First start: enrolls the agent and makes the key.
@@ -83,7 +85,7 @@ func TestMakeRun(t *testing.T) {
 
 	// Second start on other ports: the same agent, at the new address,
 	// and the same key.
-	http2, quic2 := freePort(t, "tcp"), freePort(t, "udp")
+	http2, quic2 := harness.FreeAddr(t), harness.FreeAddr(t)
 	t.Cleanup(func() { runScript(t, dir, http2, quic2, "stop") })
 	out, errOut, err = runScript(t, dir, http2, quic2, "start")
 	if err != nil {
@@ -127,13 +129,13 @@ func TestMakeRun(t *testing.T) {
 
 	// A start on a port another program holds is refused, with whose it
 	// is and a free one, and leaves the running copy alone.
-	busy, err := net.Listen("tcp", freePort(t, "tcp"))
+	busy, err := net.Listen("tcp", harness.FreeAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer busy.Close()
 	busyAddr := busy.Addr().String()
-	out, errOut, err = runScript(t, dir, busyAddr, freePort(t, "udp"), "start")
+	out, errOut, err = runScript(t, dir, busyAddr, harness.FreeAddr(t), "start")
 	if err == nil {
 		t.Fatalf("start on a busy port succeeded:\n%s", out)
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/e2e/harness"
 )
 
 // sonde is a running collector with one enrolled, connected agent.
@@ -47,8 +49,8 @@ func (s *sonde) enroll(t *testing.T) {
 // agent is online.
 func startSonde(t *testing.T) *sonde {
 	t.Helper()
-	s := &sonde{data: t.TempDir(), state: t.TempDir(), quicAddr: freePort(t, "udp")}
-	httpAddr := freePort(t, "tcp")
+	s := &sonde{data: t.TempDir(), state: t.TempDir(), quicAddr: harness.FreeAddr(t)}
+	httpAddr := harness.FreeAddr(t)
 	s.base = "http://" + httpAddr
 	s.serveArgs = []string{"serve", "--data", s.data, "--quic", s.quicAddr, "--http", httpAddr}
 	s.startCollector(t)

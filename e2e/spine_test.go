@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sondehq/sonde/e2e/harness"
 )
 
 type agentView struct {
@@ -36,8 +38,8 @@ type snapshotView struct {
 // CLI, find it in the store; bad input gets clear errors; the agent comes
 // back by itself after the collector is killed and restarted.
 func TestSpine(t *testing.T) {
-	s := &sonde{data: t.TempDir(), state: t.TempDir(), quicAddr: freePort(t, "udp")}
-	httpAddr := freePort(t, "tcp")
+	s := &sonde{data: t.TempDir(), state: t.TempDir(), quicAddr: harness.FreeAddr(t)}
+	httpAddr := harness.FreeAddr(t)
 	s.base = "http://" + httpAddr
 	s.serveArgs = []string{"serve", "--data", s.data, "--quic", s.quicAddr, "--http", httpAddr}
 	data, state, quicAddr, base := s.data, s.state, s.quicAddr, s.base

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sondehq/sonde/e2e/harness"
 	_ "modernc.org/sqlite"
 )
 
@@ -151,9 +152,9 @@ func TestHTTPS(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
-	httpAddr := freePort(t, "tcp")
+	httpAddr := harness.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(httpAddr)
-	start(t, "sonde-collector", "serve", "--data", t.TempDir(), "--quic", freePort(t, "udp"), "--http", httpAddr,
+	start(t, "sonde-collector", "serve", "--data", t.TempDir(), "--quic", harness.FreeAddr(t), "--http", httpAddr,
 		"--tls-cert", certFile, "--tls-key", keyFile)
 	pool := x509.NewCertPool()
 	leaf, _ := x509.ParseCertificate(der)
@@ -172,8 +173,8 @@ func TestHTTPS(t *testing.T) {
 // TestApproval: with --require-approval a new agent waits, refused, until
 // an admin approves it; then it connects by itself.
 func TestApproval(t *testing.T) {
-	s := &sonde{data: t.TempDir(), state: t.TempDir(), quicAddr: freePort(t, "udp")}
-	httpAddr := freePort(t, "tcp")
+	s := &sonde{data: t.TempDir(), state: t.TempDir(), quicAddr: harness.FreeAddr(t)}
+	httpAddr := harness.FreeAddr(t)
 	s.base = "http://" + httpAddr
 	s.serveArgs = []string{"serve", "--data", s.data, "--quic", s.quicAddr, "--http", httpAddr, "--require-approval"}
 	s.startCollector(t)
