@@ -122,6 +122,21 @@ func drainHarness(t *testing.T, drain time.Duration) (h, h2 *harness, gs *gatedS
 	return h, &harness{ca: h.ca, store: h.store, srv: srv, addr: srv.Addr().String(), obs: h.obs}, gs, stop
 }
 
+// reachStore waits until the snapshot whose exchange ends on acked waits
+// at gs's gate, and fails at once should the exchange end first (the
+// collector turned it away).
+func reachStore(t *testing.T, gs *gatedStore, acked <-chan error) {
+	t.Helper()
+	waitUntil(t, "the snapshot to reach the store", func() bool {
+		select {
+		case err := <-acked:
+			t.Fatalf("the snapshot was answered (%v) before it reached the store", err)
+		default:
+		}
+		return gs.waiting()
+	})
+}
+
 // TestServeDrains: a snapshot being stored when Serve's context ends is
 // stored and acked before Serve returns; meanwhile no new connection is
 // accepted, and afterwards the agent is told the collector is shutting
@@ -138,7 +153,7 @@ func TestServeDrains(t *testing.T) {
 		_, err := exchange[*protocol.Ack](t, conn, frame(t, snap))
 		acked <- err
 	}()
-	waitUntil(t, "the snapshot to reach the store", gs.waiting)
+	reachStore(t, gs, acked)
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
@@ -192,7 +207,7 @@ func TestServeDrainTimeout(t *testing.T) {
 		_, err := exchange[*protocol.Ack](t, conn, frame(t, snap))
 		acked <- err
 	}()
-	waitUntil(t, "the snapshot to reach the store", gs.waiting)
+	reachStore(t, gs, acked)
 	began := time.Now()
 	if err := stop(); err != nil {
 		t.Fatalf("Serve: %v", err)
