@@ -13,8 +13,9 @@
 # -parallel=8 because the slow tests wait on the network and on timers,
 # not on the two cores that would otherwise cap them. A mutant's timeout
 # is 5 times the coverage run's time: a mutant that makes a test wait
-# forever (collector/ingest has one) costs minutes of the budget each, and
-# a timed-out mutant counts in neither killed nor lived.
+# forever costs minutes of the budget each (tests wait on what they expect
+# for a bounded time, so that such a mutant fails them instead), and a
+# timed-out mutant counts in neither killed nor lived.
 #
 #   MUTANTJOBS=2 MUTANTBUDGET=40m scripts/mutants.sh
 set -euo pipefail
