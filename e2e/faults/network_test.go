@@ -221,8 +221,12 @@ func TestNetworkFaults(t *testing.T) {
 	// at every instant, and a probe that timed out in the partition may
 	// still be finishing in the background. A leak per snapshot (~150-350
 	// of them here) would go far past these; one reconnect cannot tell a
-	// leak of one or two per reconnect from this noise.
-	const goroutineSlack, fdSlack = 5, 2
+	// leak of one or two per reconnect from this noise. The full probes
+	// keep a few descriptors open from one snapshot to the next (the mount
+	// table, which the kernel flags when it changes, among them): the
+	// baseline follows only health snapshots, the end follows the fault
+	// snapshot's full set, and 77 against 74 was seen.
+	const goroutineSlack, fdSlack = 5, 5
 	if final.goroutines > base.goroutines+goroutineSlack {
 		t.Errorf("goroutines %d at the end, %d at the start; the agent's stacks follow", final.goroutines, base.goroutines)
 		// SIGQUIT makes a Go program print every goroutine's stack and exit.
