@@ -73,3 +73,22 @@ func TestDeflateAfterGC(t *testing.T) {
 		}
 	}
 }
+
+// TestInflateLimit: Inflate gives back what Deflate took in, and refuses a
+// stream one byte past its limit without producing it.
+func TestInflateLimit(t *testing.T) {
+	in := bytes.Repeat([]byte("sonde "), 100)
+	z, err := Deflate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := Inflate(z, len(in)); err != nil || !bytes.Equal(out, in) {
+		t.Fatalf("Inflate at the limit: %d bytes, %v", len(out), err)
+	}
+	if out, err := Inflate(z, len(in)-1); err == nil || out != nil {
+		t.Fatalf("Inflate one byte past the limit: %d bytes, %v; want an error", len(out), err)
+	}
+	if _, err := Inflate([]byte{0xff, 0xff}, 10); err == nil {
+		t.Fatal("Inflate of a broken stream: no error")
+	}
+}

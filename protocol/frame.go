@@ -256,6 +256,29 @@ var inflaters = sync.Pool{New: func() any {
 	return f
 }}
 
+// Inflate decompresses p, a DEFLATE stream such as Deflate makes, with a
+// pooled decoder, and refuses output past limit bytes (stopping one byte
+// past it): the collector's store reads probe results with it.
+func Inflate(p []byte, limit int) ([]byte, error) {
+	f := inflaters.Get().(*inflater)
+	defer func() {
+		f.src.Reset(nil) // keep nothing of p
+		inflaters.Put(f)
+	}()
+	f.src.Reset(p)
+	if err := f.r.(kflate.Resetter).Reset(&f.src, nil); err != nil {
+		return nil, fmt.Errorf("decompressing: %w", err)
+	}
+	out, err := readAtMost(nil, f.r, limit+1)
+	if err != nil {
+		return nil, fmt.Errorf("decompressing: %w", err)
+	}
+	if len(out) > limit {
+		return nil, fmt.Errorf("decompresses past %d bytes", limit)
+	}
+	return out, nil
+}
+
 // inflate decompresses p, the payload of a frame of type t, into dst's
 // memory when it has room, and refuses output beyond t's decoded limit
 // without producing it: up to onePass bytes are produced as they come, and

@@ -1,12 +1,8 @@
 package sqlite
 
 import (
-	"bytes"
-	"compress/flate"
 	"context"
 	"fmt"
-	"io"
-	"sync"
 	"time"
 
 	"github.com/sondehq/sonde/protocol"
@@ -24,21 +20,6 @@ func compress(b []byte) ([]byte, error) {
 	return z, nil
 }
 
-// inflater is a DEFLATE decoder kept for reuse with the reader it reads
-// from: building one costs some 40 KB, and the alert evaluation reads two
-// health snapshots of every agent every 30 s (with 10,000 agents, a new
-// decoder each made the heap swing by a hundred megabytes).
-type inflater struct {
-	src bytes.Reader
-	r   io.ReadCloser
-}
-
-var inflaters = sync.Pool{New: func() any {
-	f := new(inflater)
-	f.r = flate.NewReader(&f.src)
-	return f
-}}
-
 // maxStored bounds a stored blob after inflating, like the wire does.
 const maxStored = 64 << 20
 
@@ -46,21 +27,9 @@ func decompress(b []byte) ([]byte, error) {
 	if len(b) == 0 || b[0] != deflated {
 		return b, nil
 	}
-	f := inflaters.Get().(*inflater)
-	defer func() {
-		f.src.Reset(nil) // keep nothing of b
-		inflaters.Put(f)
-	}()
-	f.src.Reset(b[1:])
-	if err := f.r.(flate.Resetter).Reset(&f.src, nil); err != nil {
-		return nil, fmt.Errorf("inflating stored probe results: %w", err)
-	}
-	out, err := io.ReadAll(io.LimitReader(f.r, maxStored+1))
+	out, err := protocol.Inflate(b[1:], maxStored)
 	if err != nil {
 		return nil, fmt.Errorf("inflating stored probe results: %w", err)
-	}
-	if len(out) > maxStored {
-		return nil, fmt.Errorf("stored probe results inflate past %d bytes", maxStored)
 	}
 	return out, nil
 }
