@@ -67,29 +67,38 @@ func lineUint(data []byte, key string) (uint64, bool) {
 // readUptime returns the seconds since boot from /proc/uptime, or
 // elsewhere than Linux from the system (sysctl, GetTickCount64).
 func readUptime(ctx context.Context) (float64, error) {
+	up, _, err := readUptimeIdle(ctx)
+	return up, err
+}
+
+// readUptimeIdle is readUptime, with the seconds all CPUs together spent
+// idle since boot (the second field of /proc/uptime); that is -1 where it
+// is not known (elsewhere than Linux, or a file without it).
+func readUptimeIdle(ctx context.Context) (up, idle float64, err error) {
 	if runtime.GOOS != "linux" {
-		up, err := host.UptimeWithContext(ctx)
+		u, err := host.UptimeWithContext(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("reading uptime: %w", err)
+			return 0, -1, fmt.Errorf("reading uptime: %w", err)
 		}
-		return float64(up), nil
+		return float64(u), -1, nil
 	}
 	path := Path(ctx, common.HostProcEnvKey, "uptime")
-	var up float64
-	err := withProcFile(path, func(b []byte) error {
-		if i := bytes.IndexAny(b, " \n"); i >= 0 {
-			b = b[:i]
-		}
+	idle = -1
+	err = withProcFile(path, func(b []byte) error {
+		first, rest, _ := bytes.Cut(bytes.TrimSpace(b), []byte{' '})
 		var err error
-		if up, err = strconv.ParseFloat(string(b), 64); err != nil {
+		if up, err = strconv.ParseFloat(string(first), 64); err != nil {
 			return fmt.Errorf("parsing %s: %w", path, err)
+		}
+		if v, err := strconv.ParseFloat(string(bytes.TrimSpace(rest)), 64); err == nil && v >= 0 && v <= math.MaxFloat64 {
+			idle = v
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("reading uptime: %w", err)
+		return 0, -1, fmt.Errorf("reading uptime: %w", err)
 	}
-	return up, nil
+	return up, idle, nil
 }
 
 // readBootTime returns the boot time, in Unix seconds, from the btime line

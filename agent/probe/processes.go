@@ -33,8 +33,9 @@ type processesProbe struct {
 	// prev and next map a process to its CPU time at the previous call; the
 	// two maps are swapped and reused rather than reallocated.
 	prev, next map[int32]procPrev
-	// prevClock is the snapshot clock at the previous call, 0 before it.
-	prevClock float64
+	// prevClock is the snapshot clock at the previous call, 0 before it;
+	// prevIdle the CPUs' idle seconds then, -1 where not known (see quiet).
+	prevClock, prevIdle float64
 	// kept are the per-process files kept open between calls, where the
 	// platform does (Linux: processes_stat_linux.go).
 	kept *statFiles
@@ -87,8 +88,11 @@ type procSample struct {
 
 // procSnapshot is every process at one instant.
 type procSnapshot struct {
-	// clock is the instant on the same clock as the samples' start times.
+	// clock is the instant on the same clock as the samples' start times;
+	// idle is the seconds all CPUs together were idle since boot at that
+	// instant, -1 where not known.
 	clock    float64
+	idle     float64
 	memTotal uint64
 	// epoch is the Unix time, in seconds, at which clock was 0, to turn
 	// start times into dates; negative when unknown.
@@ -132,7 +136,9 @@ type ProcessHealth struct {
 	Running int `json:"running,omitempty"`
 	Blocked int `json:"blocked,omitempty"`
 	// Top is the busiest process (see ProcessTop); absent where the
-	// platform gives no per-process figures (macOS) or lists none.
+	// platform gives no per-process figures (macOS) or lists none, and on
+	// Linux when the whole machine was quiet since the last listing (see
+	// quietCores): no process was busy then.
 	Top *ProcessTop `json:"top,omitempty"`
 }
 
@@ -237,7 +243,7 @@ func (p *processesProbe) rates(snap procSnapshot) {
 		p.next[s.pid] = procPrev{cpu: s.cpu, started: s.started, name: s.name}
 	}
 	p.prev, p.next = p.next, p.prev
-	p.prevClock = snap.clock
+	p.prevClock, p.prevIdle = snap.clock, snap.idle
 }
 
 // byCPU orders processes by CPU use.

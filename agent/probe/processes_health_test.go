@@ -127,3 +127,51 @@ func TestProcessesHealthMatchesFull(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessesHealthQuietMachine: on a machine that used less than half a
+// core since the last listing, the health variant counts the processes
+// without reading them and names no busiest one (none was busy); once the
+// machine is busy again it lists them, over the window since that last
+// listing, and half a core exactly is busy.
+func TestProcessesHealthQuietMachine(t *testing.T) {
+	root := procRoot(t.TempDir())
+	root.write(t, "proc/stat", "cpu  1 2 3 4 5 6 7 0 0 0\ncpu0 1 1 1 2 2 3 3 0 0 0\ncpu1 0 1 2 2 3 3 4 0 0 0\nintr 1\nprocs_running 1\nprocs_blocked 0\nbtime 1773302400\n")
+	root.write(t, "proc/loadavg", "0.01 0.01 0.01 1/90 4242\n")
+	root.proc(t, 77, "bash", 500, 100, "bash\x00")
+	pr := probe.NewTestProcesses(5, 4096)
+	step := func(uptime, idle string, job int) (*probe.ProcessHealth, error) {
+		root.write(t, "proc/uptime", uptime+" "+idle+"\n")
+		root.proc(t, 4242, "reportgen", job, 50000, "reportgen\x00")
+		v, err := pr.Collect(probe.WithRoot(context.Background(), string(root)), &probe.Env{Health: true})
+		if err != nil {
+			return nil, err
+		}
+		return v.(*probe.ProcessHealth), nil
+	}
+	for _, c := range []struct {
+		uptime, idle string
+		job          int
+		top          bool    // a busiest process named
+		window       float64 // its window, seconds
+	}{
+		{"1000.00", "1900.00", 40000, true, 500}, // no listing yet: the first lists
+		{"1060.00", "2019.00", 40100, false, 0},  // 1 core-second in the 60 s since
+		{"1120.00", "2080.00", 43100, true, 120}, // 60 core-seconds in the 120 s since the listing: half a core exactly
+		{"1180.00", "2199.99", 43101, false, 0},  // 0.01 core-seconds in the 60 s since
+		{"1240.00", "2200.00", 49101, true, 120}, // 120 core-seconds in the 120 s since: a whole core
+	} {
+		h, err := step(c.uptime, c.idle, c.job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Total != 2 || h.Running != 1 || h.Threads != 90 {
+			t.Errorf("at %s: total %d, running %d, threads %d; want 2, 1, 90", c.uptime, h.Total, h.Running, h.Threads)
+		}
+		switch {
+		case !c.top && h.Top != nil:
+			t.Errorf("at %s the machine was quiet, yet the busiest process is %+v", c.uptime, *h.Top)
+		case c.top && (h.Top == nil || h.Top.PID != 4242 || h.Top.WindowSeconds != c.window):
+			t.Errorf("at %s: busiest %+v, want reportgen over %v s", c.uptime, h.Top, c.window)
+		}
+	}
+}

@@ -42,11 +42,11 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 func (p *processesProbe) list(ctx context.Context, withMemTotal bool) (procSnapshot, error) {
 	var snap procSnapshot
 	p.grow()
-	up, err := readUptime(ctx)
+	up, idle, err := readUptimeIdle(ctx)
 	if err != nil {
 		return snap, err
 	}
-	snap.clock = up
+	snap.clock, snap.idle = up, idle
 	if p.bootTime == 0 {
 		if bt, err := readBootTime(ctx); err == nil && bt > 0 {
 			p.bootTime = float64(bt) // fixed while the machine runs
@@ -361,23 +361,21 @@ func readPasswd(ctx context.Context) map[string]string {
 	return m
 }
 
-// health lists the processes as the full variant does, one stat read
-// each, to find the busiest (see processes_health.go), and reads the
-// running, blocked and thread counts from system-wide counters.
+// health reads the running, blocked and thread counts from system-wide
+// counters and, unless the machine was quiet since the last listing (see
+// quiet), lists the processes as the full variant does, one stat read
+// each, to find the busiest (see processes_health.go). A quiet machine's
+// processes are counted, not read.
 func (p *processesProbe) health(ctx context.Context, env *Env) (*ProcessHealth, error) {
-	snap, err := p.list(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	h := &ProcessHealth{Total: snap.listed}
-	if s := p.busiest(snap); s != nil {
-		h.Top = p.topOf(ctx, env, snap, s)
-	}
+	p.grow()
+	h := &ProcessHealth{}
+	cpus := 0
 	// Both files are made whole at the first read (single_open).
 	if b, err := readRecordAt(unix.AT_FDCWD, Path(ctx, common.HostProcEnvKey, "stat"), p.buf); err == nil {
 		running, _ := lineUint(b, "procs_running")
 		blocked, _ := lineUint(b, "procs_blocked")
 		h.Running, h.Blocked = int(running), int(blocked)
+		cpus = onlineCPUs(b)
 	}
 	// The fourth field of loadavg is runnable/total scheduling entities.
 	if b, err := readRecordAt(unix.AT_FDCWD, Path(ctx, common.HostProcEnvKey, "loadavg"), p.buf); err == nil {
@@ -387,5 +385,76 @@ func (p *processesProbe) health(ctx context.Context, env *Env) (*ProcessHealth, 
 			}
 		}
 	}
+	if up, idle, err := readUptimeIdle(ctx); err == nil && p.quiet(up, idle, cpus) {
+		n, err := p.count(ctx)
+		h.Total = n
+		return h, err
+	}
+	snap, err := p.list(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	h.Total = snap.listed
+	if s := p.busiest(snap); s != nil {
+		h.Top = p.topOf(ctx, env, snap, s)
+	}
 	return h, nil
+}
+
+// quietCores is the machine's CPU use, in cores over the window, under
+// which the health variant does not look for the busiest process: no
+// process used more than the whole machine did, and one that held less
+// than half a core is nobody's culprit (process.runaway asks for 90% of
+// one core, the hog findings for most of the machine). Reading every
+// process's stat is most of a health sample's cost, and most samples fall
+// on a quiet machine.
+const quietCores = 0.5
+
+// quiet reports whether the machine used less than quietCores since the
+// last listing (by either variant: the window the CPU rates would cover),
+// from /proc/uptime at now (up, and idle: the seconds all CPUs together
+// were idle since boot) and cpus, the CPUs online. It is false when it
+// cannot tell: no listing yet, no idle figure, no time gone by.
+func (p *processesProbe) quiet(up, idle float64, cpus int) bool {
+	if p.prevClock <= 0 || p.prevIdle < 0 || idle < p.prevIdle || cpus <= 0 {
+		return false
+	}
+	span := up - p.prevClock
+	if span <= 0 {
+		return false
+	}
+	busy := span*float64(cpus) - (idle - p.prevIdle)
+	return busy < quietCores*span
+}
+
+// onlineCPUs counts the per-CPU lines ("cpu0 ...") of /proc/stat, which
+// lists the CPUs online.
+func onlineCPUs(stat []byte) int {
+	n := 0
+	for line := range bytes.Lines(stat) {
+		if len(line) > 3 && string(line[:3]) == "cpu" && line[3] >= '0' && line[3] <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+// count counts the processes /proc lists, reading none of them.
+func (p *processesProbe) count(ctx context.Context) (int, error) {
+	dir, err := openProcDir(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(dir)
+	n := 0
+	err = eachDirent(dir, p.dirBuf, func(name []byte) bool {
+		if pid := atou(name); pid > 0 && pid <= math.MaxInt32 {
+			n++
+		}
+		return true
+	})
+	if err != nil {
+		return 0, fmt.Errorf("listing processes: %w", err)
+	}
+	return n, nil
 }

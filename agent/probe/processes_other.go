@@ -35,7 +35,7 @@ func (p *processesProbe) sample(ctx context.Context) (procSnapshot, error) {
 // more each (on Windows, the thread count takes a snapshot of every
 // process, for each process).
 func (p *processesProbe) sampleWith(ctx context.Context, light bool) (procSnapshot, error) {
-	var snap procSnapshot
+	snap := procSnapshot{idle: -1}
 	if runtime.GOOS == "darwin" {
 		return snap, errForks
 	}
