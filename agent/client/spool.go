@@ -165,7 +165,11 @@ func (c *Client) keep(snap *protocol.Snapshot, sendErr error) {
 		c.Log.Warn("snapshot not delivered", "kind", snap.Kind.String(), "request", snap.RequestID, "seq", snap.Seq, "err", sendErr)
 		return
 	}
-	if err := c.Spool.Put(snap); err != nil {
+	put := c.Spool.Put
+	if snap.Kind == protocol.KindHealth && sendErr == nil && c.conn.Load() != nil {
+		put = c.Spool.PutLive // on its way out: see spool.PutLive
+	}
+	if err := put(snap); err != nil {
 		c.stats.lost.Add(1)
 		c.Log.Warn("snapshot not delivered and not spooled", "seq", snap.Seq, "err", err, "send_err", sendErr)
 		return

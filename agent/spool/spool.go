@@ -12,12 +12,22 @@
 // crash leaves either a whole record or none. A record that fails its checks
 // is skipped, counted and deleted.
 //
+// A record put on its way out over a live connection (PutLive) is written
+// and renamed into place but not synced: the collector acknowledges it
+// within moments, and it is removed before the kernel writes it back. It
+// is synced at the next Put if it is still there, and a live put into a
+// spool that holds other records (they wait, so may it) is synced at once.
+// A crash of the agent loses nothing (the file is in the kernel's cache);
+// a power cut can lose that one record, a health snapshot, and a torn file
+// it leaves is found damaged, skipped and counted.
+//
 // Removing an acknowledged record is not synced: a record that a crash
 // brings back is sent again, and the collector acknowledges it as a
 // duplicate without storing it twice (it keeps one snapshot per boot epoch
-// and sequence number); the next Put's directory sync makes the removal
-// durable anyway. The records this process wrote are kept in memory too,
-// within maxHeld bytes, so that sending them reads nothing back from disk.
+// and sequence number); the next synced Put's directory sync makes the
+// removal durable anyway. The records this process wrote are kept in
+// memory too, within maxHeld bytes, so that sending them reads nothing
+// back from disk.
 package spool
 
 import (
@@ -111,6 +121,9 @@ type Spool struct {
 	// in maxHeld (heldBytes).
 	held      map[string]Record
 	heldBytes int64
+	// unsynced names the records PutLive wrote without a sync, while
+	// they are in the spool: the next Put syncs them.
+	unsynced []string
 }
 
 // Open opens the spool in dir, creating it if needed. capBytes bounds the
@@ -172,6 +185,18 @@ func recordName(snap *protocol.Snapshot) string {
 // once the record is durable, makes it readable. Concurrent Puts of the
 // same snapshot take turns.
 func (s *Spool) Put(snap *protocol.Snapshot) error {
+	return s.put(snap, false)
+}
+
+// PutLive is Put for a snapshot about to be sent over a live connection,
+// whose acknowledgement is moments away: the record is not synced unless
+// other records are in the spool, and is synced at the next Put if it is
+// still there (see the package comment).
+func (s *Spool) PutLive(snap *protocol.Snapshot) error {
+	return s.put(snap, true)
+}
+
+func (s *Spool) put(snap *protocol.Snapshot, live bool) error {
 	payload, err := protocol.Append(nil, snap)
 	if err != nil {
 		return fmt.Errorf("spool: encoding: %w", err)
@@ -192,9 +217,13 @@ func (s *Spool) Put(snap *protocol.Snapshot) error {
 		s.mu.Unlock()
 		return err
 	}
+	durable := !live || len(s.names) > 0 || len(s.writing) > 1
+	waiting := s.unsynced
+	s.unsynced = nil
 	s.mu.Unlock()
+	s.syncRecords(waiting)
 	for {
-		err := s.writeFile(name, rec)
+		err := s.writeFile(name, rec, durable)
 		s.mu.Lock()
 		if err == nil {
 			i := sort.SearchStrings(s.names, name)
@@ -202,6 +231,9 @@ func (s *Spool) Put(snap *protocol.Snapshot) error {
 			s.sizes[name] = size
 			s.bytes += size
 			s.hold(Record{ID: ID(name), Snapshot: snap, Frame: payload})
+			if !durable {
+				s.unsynced = append(s.unsynced, name)
+			}
 			s.release(name, size)
 			s.mu.Unlock()
 			return nil
@@ -282,10 +314,50 @@ func (s *Spool) drop(why string) error {
 	return nil
 }
 
-// writeFile writes data to the record name through a synced temporary
-// file and syncs the directory after the rename. No two writes of one name
-// run at once (see reserve), so the temporary file is the caller's alone.
-func (s *Spool) writeFile(name string, data []byte) error {
+// syncRecords syncs the records a live put left unsynced, those still in
+// the spool, and then the folder that holds their names. A record removed
+// meanwhile needs nothing; one that cannot be synced is logged and left
+// (the kernel still writes it back in its own time).
+func (s *Spool) syncRecords(names []string) {
+	synced := false
+	for _, name := range names {
+		f, err := os.Open(filepath.Join(s.dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = s.syncFile(f)
+			f.Close()
+		}
+		if err != nil {
+			s.log.Warn("spool: syncing a record", "record", name, "err", err)
+			continue
+		}
+		synced = true
+	}
+	if synced {
+		if err := syncDir(s.dir); err != nil {
+			s.log.Warn("spool: syncing the folder", "err", err)
+		}
+	}
+}
+
+// syncFile makes f durable (see Spool.sync).
+func (s *Spool) syncFile(f *os.File) error {
+	if s.sync != nil {
+		return s.sync(f)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing: %w", err)
+	}
+	return nil
+}
+
+// writeFile writes data to the record name through a temporary file and
+// renames it into place; when durable, the file is synced before the
+// rename and the directory after it. No two writes of one name run at once
+// (see reserve), so the temporary file is the caller's alone.
+func (s *Spool) writeFile(name string, data []byte, durable bool) error {
 	dir := s.dir
 	tmp := filepath.Join(dir, name+tmpSuffix)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -293,12 +365,8 @@ func (s *Spool) writeFile(name string, data []byte) error {
 		return fmt.Errorf("writing spool record %s: %w", name, err)
 	}
 	_, err = f.Write(data)
-	if err == nil {
-		if s.sync != nil {
-			err = s.sync(f)
-		} else {
-			err = f.Sync()
-		}
+	if err == nil && durable {
+		err = s.syncFile(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -309,6 +377,9 @@ func (s *Spool) writeFile(name string, data []byte) error {
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing spool record %s: %w", name, err)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
@@ -337,6 +408,9 @@ func (s *Spool) hold(r Record) {
 
 // removeName forgets name; the caller holds s.mu.
 func (s *Spool) removeName(name string) {
+	if i := slices.Index(s.unsynced, name); i >= 0 {
+		s.unsynced = slices.Delete(s.unsynced, i, i+1)
+	}
 	if r, ok := s.held[name]; ok {
 		s.heldBytes -= heldSize(r)
 		delete(s.held, name)

@@ -431,3 +431,55 @@ func TestHeldMemoryBounded(t *testing.T) {
 		t.Errorf("after draining: %d records, %d bytes held", len(s.held), s.heldBytes)
 	}
 }
+
+// TestPutLiveSyncsOnlyWhatWaits: a live put into an empty spool is not
+// synced, yet readable, and a new spool opened on the folder finds it (the
+// process's crash loses nothing); a record that is still there at the next
+// put is synced then, and a live put behind another record is synced at
+// once; Put always syncs.
+func TestPutLiveSyncsOnlyWhatWaits(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 0)
+	var synced []string
+	s.sync = func(f *os.File) error {
+		synced = append(synced, filepath.Base(f.Name()))
+		return f.Sync()
+	}
+	name := func(seq uint64) string { return recordName(snap(1, seq, 10)) }
+	step := func(what string, put func() error, want ...string) {
+		t.Helper()
+		synced = nil
+		if err := put(); err != nil {
+			t.Fatal(err)
+		}
+		got := slices.Clone(synced) // a new record is synced as its temporary file
+		for i, g := range got {
+			got[i] = strings.TrimSuffix(g, tmpSuffix)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: synced %q, want %q", what, got, want)
+		}
+	}
+
+	step("a live put into an empty spool", func() error { return s.PutLive(snap(1, 1, 10)) })
+	if m, _, err := open(t, dir, 0).Next(); err != nil || m.Seq != 1 {
+		t.Fatalf("the unsynced record, read by a new spool: %v, %v", m, err)
+	}
+	if err := s.Remove(ID(name(1))); err != nil {
+		t.Fatal(err)
+	}
+	step("a live put after the last was acknowledged", func() error { return s.PutLive(snap(1, 2, 10)) })
+	step("a live put while the last waits", func() error { return s.PutLive(snap(1, 3, 10)) }, name(2), name(3))
+	if err := s.Remove(ID(name(2))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(ID(name(3))); err != nil {
+		t.Fatal(err)
+	}
+	step("a live put into an empty spool again", func() error { return s.PutLive(snap(1, 4, 10)) })
+	step("a put while a live one waits", func() error { return s.Put(snap(1, 5, 10)) }, name(4), name(5))
+	step("a put with nothing unsynced", func() error { return s.Put(snap(1, 6, 10)) }, name(6))
+	if got := drain(t, s); !slices.Equal(got, []uint64{4, 5, 6}) {
+		t.Errorf("drained %v, want 4 5 6", got)
+	}
+}
