@@ -126,7 +126,7 @@ func FuzzRecord(f *testing.F) {
 		if werr != nil {
 			t.Fatalf("a damaged record was returned (%v): %+v", werr, got)
 		}
-		if id != ID(name) || records != 1 || size != int64(len(b)) || corrupt != 0 {
+		if id != ID(name) || records != 1 || size != onDisk(int64(len(b))) || corrupt != 0 {
 			t.Fatalf("record %s: %d records, %d bytes, %d corrupt", id, records, size, corrupt)
 		}
 		if err := got.Validate(); err != nil {

@@ -229,8 +229,8 @@ func TestRemove(t *testing.T) {
 	if err := s.Remove(second); err != nil {
 		t.Fatal(err)
 	}
-	if n, b, _, _ := s.Stats(); n != 2 || b != all-info.Size() {
-		t.Fatalf("after Remove: %d records, %d bytes; want 2, %d", n, b, all-info.Size())
+	if n, b, _, _ := s.Stats(); n != 2 || b != all-onDisk(info.Size()) {
+		t.Fatalf("after Remove: %d records, %d bytes; want 2, %d", n, b, all-onDisk(info.Size()))
 	}
 	if _, err := os.Stat(filepath.Join(dir, string(second))); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("removed record still on disk: %v", err)
@@ -292,5 +292,30 @@ func TestNoFileLeftOpen(t *testing.T) {
 	}
 	if after := fds(); after != before {
 		t.Errorf("%d files open before 20 Puts and Removes, %d after", before, after)
+	}
+}
+
+// TestCapCountsBlocks: records far smaller than a block each count as the
+// block they take on disk, so a flood of tiny health snapshots (a collector
+// asking for one every nanosecond) fills no more of the disk than the cap:
+// ten blocks hold ten records, however small.
+func TestCapCountsBlocks(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, 10*block)
+	for i := uint64(1); i <= 100; i++ {
+		if err := s.Put(snap(1, i, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, b, dropped, _ := s.Stats()
+	if n != 10 || b != 10*block || dropped != 90 {
+		t.Errorf("%d records, %d bytes, %d dropped; want 10, %d, 90", n, b, dropped, 10*block)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 10 {
+		t.Errorf("%d files in the spool, want 10", len(entries))
 	}
 }

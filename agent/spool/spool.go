@@ -51,6 +51,17 @@ import (
 // DefaultCap is the default size cap of a spool in bytes.
 const DefaultCap = 100 << 20
 
+// block is the unit a record's size counts in against the cap: a file
+// takes whole blocks on disk, 4 KiB on the common file systems (ext4,
+// XFS, NTFS, APFS), so that many small records cannot fill more of the
+// disk than the cap says (a 1 KiB health record takes 4 KiB).
+const block = 4 << 10
+
+// onDisk is what a record of size bytes takes on disk, in whole blocks.
+func onDisk(size int64) int64 {
+	return (size + block - 1) / block * block
+}
+
 const (
 	magic     = "SSP1"
 	headerLen = 4 + 4 + 4 // magic, payload length, CRC32C
@@ -157,8 +168,9 @@ func Open(dir string, capBytes int64, log *slog.Logger) (*Spool, error) {
 				continue
 			}
 			s.names = append(s.names, name)
-			s.sizes[name] = info.Size()
-			s.bytes += info.Size()
+			size := onDisk(info.Size())
+			s.sizes[name] = size
+			s.bytes += size
 		}
 	}
 	sort.Strings(s.names)
@@ -206,7 +218,7 @@ func (s *Spool) put(snap *protocol.Snapshot, live bool) error {
 	binary.BigEndian.PutUint32(rec[4:], uint32(len(payload)))
 	binary.BigEndian.PutUint32(rec[8:], crc32.Checksum(payload, castagnoli))
 	rec = append(rec, payload...)
-	size := int64(len(rec))
+	size := onDisk(int64(len(rec)))
 	if size > s.cap {
 		return fmt.Errorf("%w: %d bytes, cap %d", ErrTooLarge, size, s.cap)
 	}
@@ -522,7 +534,8 @@ func (s *Spool) Remove(id ID) error {
 // Cap is the spool's size cap in bytes.
 func (s *Spool) Cap() int64 { return s.cap }
 
-// Stats reports the records held, their total size, and how many records
+// Stats reports the records held, the disk they take (whole blocks, see
+// block), and how many records
 // were dropped for the cap or found damaged since Open.
 func (s *Spool) Stats() (records int, bytes int64, dropped, corrupt uint64) {
 	s.mu.Lock()
