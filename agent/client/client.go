@@ -25,10 +25,19 @@ import (
 // Defaults.
 const (
 	DefaultHealthInterval = 60 * time.Second
-	probeTimeout          = 10 * time.Second
-	ackTimeout            = 30 * time.Second
-	minBackoff            = time.Second
-	maxBackoff            = time.Minute
+	// MinHealthInterval and MaxHealthInterval bound the health interval
+	// a collector sets (Welcome), honest or not: it cannot make the agent
+	// sample more often than every 10 s (one that asked for every
+	// nanosecond drove an agent to more than a core and its spool to
+	// tens of thousands of files), nor stop its history for more than a
+	// day. The agent's own interval (--health-interval, set by whoever
+	// installed it) is not bound.
+	MinHealthInterval = 10 * time.Second
+	MaxHealthInterval = 24 * time.Hour
+	probeTimeout      = 10 * time.Second
+	ackTimeout        = 30 * time.Second
+	minBackoff        = time.Second
+	maxBackoff        = time.Minute
 )
 
 // Client is a running agent's link to its collector.
@@ -40,6 +49,10 @@ type Client struct {
 	// HealthInterval is the period of health snapshots; 0 means
 	// DefaultHealthInterval, unless the collector sets one.
 	HealthInterval time.Duration
+	// MinHealthInterval, when set, replaces the package's
+	// MinHealthInterval as the shortest interval a collector may set (for
+	// tests, whose collectors ask for a few a second).
+	MinHealthInterval time.Duration
 	// Receipts, when set, records every snapshot taken and sent, for the
 	// person at the keyboard.
 	Receipts *receipt.Log
@@ -394,12 +407,26 @@ func (c *Client) hello(ctx context.Context, conn transport.Conn) (time.Duration,
 	c.mu.Unlock()
 	interval := c.HealthInterval
 	if w.HealthInterval > 0 {
-		interval = time.Duration(w.HealthInterval)
+		interval = c.boundInterval(time.Duration(w.HealthInterval))
 	}
 	if interval <= 0 {
 		interval = DefaultHealthInterval
 	}
 	return interval, nil
+}
+
+// boundInterval brings a health interval the collector set within
+// [MinHealthInterval, MaxHealthInterval], saying so when it had to.
+func (c *Client) boundInterval(d time.Duration) time.Duration {
+	lo := MinHealthInterval
+	if c.MinHealthInterval > 0 {
+		lo = c.MinHealthInterval
+	}
+	bounded := min(max(d, lo), MaxHealthInterval)
+	if bounded != d {
+		c.Log.Warn("the collector's health interval is out of bounds; using the nearest bound", "asked", d, "using", bounded)
+	}
+	return bounded
 }
 
 // answer serves one request from the collector.

@@ -37,6 +37,9 @@ type testCollector struct {
 	conns      chan transport.Conn
 	// snaps, when set, receives each snapshot acknowledged.
 	snaps chan *protocol.Snapshot
+	// interval, when set, is the health interval the collector's welcome
+	// asks for, instead of an hour.
+	interval time.Duration
 }
 
 // startTestCollector listens on QUIC and TCP on loopback. The identity's
@@ -127,7 +130,11 @@ func (tc *testCollector) serve(conn transport.Conn) {
 			}
 			switch m := m.(type) {
 			case *protocol.Hello:
-				protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(time.Hour)})
+				interval := time.Hour
+				if tc.interval != 0 {
+					interval = tc.interval
+				}
+				protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(interval)})
 				tc.conns <- conn
 			case *protocol.Snapshot:
 				protocol.Write(str, &protocol.Ack{AgentID: m.AgentID, BootEpoch: m.BootEpoch, Seq: m.Seq})

@@ -487,6 +487,8 @@ func (h *harness) runAgent(t *testing.T, id *state.Identity, interval time.Durat
 		Facts:          testFacts("real-agent"),
 		Log:            slog.New(slog.DiscardHandler),
 		HealthInterval: interval,
+		// The tests' collectors ask for a health snapshot every 100 ms.
+		MinHealthInterval: time.Millisecond,
 	}
 	runClient(t, c)
 	waitUntil(t, "the agent to connect", func() bool {
