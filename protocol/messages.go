@@ -137,6 +137,12 @@ type SnapshotRequest struct {
 	// encodes exactly as requests did before the field existed, and an
 	// older agent ignores it (and dials on every full snapshot anyway).
 	FreshHandshake bool `cbor:"9,keyasint,omitempty"`
+	// Fresh asks the agent to run the probes now, within its on-demand
+	// budget, rather than answer with the results of a run of the same
+	// probes that finished seconds ago (see the agent's client/shared.go).
+	// False signs and encodes exactly as requests did before the field
+	// existed.
+	Fresh bool `cbor:"10,keyasint,omitempty"`
 }
 
 // Kind tells an on-demand snapshot from a periodic health one.
@@ -206,8 +212,11 @@ const (
 	CodeUnauthorized = 401
 	CodeNotFound     = 404
 	CodeTooLarge     = 413
-	CodeInternal     = 500
-	CodeUnavailable  = 503
+	// CodeTooMany is an agent's refusal of a request over its on-demand
+	// budget; RetryAfter says when it admits one again.
+	CodeTooMany     = 429
+	CodeInternal    = 500
+	CodeUnavailable = 503
 )
 
 // Error reports a failure to the other side of a stream.

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sondehq/sonde/agent/budget"
 	"github.com/sondehq/sonde/agent/probe"
 	"github.com/sondehq/sonde/agent/receipt"
 	"github.com/sondehq/sonde/agent/spool"
@@ -76,6 +77,9 @@ type Client struct {
 	// QUICRetry is how often an agent connected over TCP tries QUIC again
 	// (see race.go); 0 means every 5 minutes.
 	QUICRetry time.Duration
+	// Budget bounds the CPU on-demand snapshots take (see shared.go); nil
+	// means budget's defaults.
+	Budget *budget.Budget
 
 	running   atomic.Bool
 	wg        sync.WaitGroup // the goroutines of the current Run
@@ -102,7 +106,8 @@ type Client struct {
 	dialOnce sync.Once
 	dialer   *dialer // see dial
 
-	idle *idleRelease // gives memory back after on-demand snapshots
+	idle     *idleRelease // gives memory back after on-demand snapshots
+	onDemand *onDemand    // shares and budgets on-demand runs
 }
 
 // dial returns the client's dialer, which remembers the networks that
@@ -227,6 +232,10 @@ func (c *Client) Run(ctx context.Context) error {
 	c.status = status.Status{PID: os.Getpid(), Version: version.Version, Started: time.Now(), Collector: c.ID.Collector}
 	c.report(nil, nil)
 	c.idle = newIdleRelease()
+	if c.Budget == nil {
+		c.Budget, _ = budget.New(budget.DefaultShare, budget.DefaultWindow) // the defaults are within bounds
+	}
+	c.onDemand = newOnDemand(c.Budget)
 	defer c.idle.stop()
 	defer c.stopped()
 	defer c.wg.Wait()
@@ -453,7 +462,23 @@ func (c *Client) answer(ctx context.Context, str transport.Stream) {
 	env := c.Env(false)
 	env.Processes = req.Processes // names to look for, never to run
 	env.Collector.Fresh = req.FreshHandshake
-	snap := c.takeIn(ctx, env, protocol.KindFull, req.RequestID, req.Probes, timeout)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	probes, captured, err := c.onDemand.take(rctx, runKey(c.Probes, env, req.Probes), req.Probes, !req.Fresh, func() []protocol.ProbeResult {
+		return c.Probes.Run(ctx, env, req.Probes, timeout)
+	})
+	var over *OverBudget
+	if errors.As(err, &over) {
+		c.Log.Warn("request refused: the on-demand budget is spent", "request", req.RequestID, "retry_in", over.Wait)
+		protocol.Write(str, &protocol.Error{Code: protocol.CodeTooMany, RequestID: req.RequestID, RetryAfter: min(over.Wait, protocol.MaxRetryAfter).Milliseconds(), Message: over.Error()})
+		return
+	}
+	if err != nil {
+		c.Log.Warn("request not answered", "request", req.RequestID, "err", err)
+		protocol.Write(str, &protocol.Error{Code: protocol.CodeUnavailable, RequestID: req.RequestID, Message: "request not answered: " + err.Error()})
+		return
+	}
+	snap := c.newSnapshot(protocol.KindFull, req.RequestID, captured, probes)
 	c.Log.Info("snapshot requested", "request", req.RequestID, "probes", len(snap.Probes), "processes", len(req.Processes))
 	err = c.send(str, snap)
 	c.receipt("requested", req.RequestID, req.Ticket, snap, err)
@@ -543,14 +568,20 @@ func (c *Client) takeIn(ctx context.Context, env *probe.Env, kind protocol.Kind,
 		run = c.Probes.RunInOrder
 	}
 	now := time.Now()
+	return c.newSnapshot(kind, requestID, now, run(ctx, env, probes, timeout))
+}
+
+// newSnapshot numbers probe results captured at captured as the next
+// snapshot.
+func (c *Client) newSnapshot(kind protocol.Kind, requestID string, captured time.Time, probes []protocol.ProbeResult) *protocol.Snapshot {
 	return &protocol.Snapshot{
 		RequestID:  requestID,
 		Kind:       kind,
 		AgentID:    c.ID.AgentID,
 		BootEpoch:  c.bootEpoch,
 		Seq:        c.seq.Add(1),
-		CapturedAt: now.UnixMilli(),
-		Probes:     run(ctx, env, probes, timeout),
+		CapturedAt: captured.UnixMilli(),
+		Probes:     probes,
 	}
 }
 

@@ -150,11 +150,22 @@ func (tc *testCollector) serve(conn transport.Conn) {
 // answers with, acknowledged.
 func (tc *testCollector) ask(t testing.TB, conn transport.Conn, req *protocol.SnapshotRequest) *protocol.Snapshot {
 	t.Helper()
+	snap, err := tc.tryAsk(conn, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// tryAsk is ask, returning what went wrong (a *protocol.Error when the
+// agent refused) instead of failing the test, for use off the test's
+// goroutine.
+func (tc *testCollector) tryAsk(conn transport.Conn, req *protocol.SnapshotRequest) (*protocol.Snapshot, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	str, err := conn.OpenStream(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer str.Close()
 	str.SetDeadline(time.Now().Add(20 * time.Second))
@@ -162,17 +173,17 @@ func (tc *testCollector) ask(t testing.TB, conn transport.Conn, req *protocol.Sn
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
 	if err := req.Sign(tc.requestKey, tc.id.AgentID, nonce); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := protocol.Write(str, req); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	snap, err := protocol.ReadAs[*protocol.Snapshot](str)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	protocol.Write(str, &protocol.Ack{AgentID: snap.AgentID, BootEpoch: snap.BootEpoch, Seq: snap.Seq})
-	return snap
+	return snap, nil
 }
 
 // dials counts a dialer's attempts on each transport.
