@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,6 +45,8 @@ type API struct {
 	Checkpoints auditmark.File
 
 	limits limiter
+	// asked limits the snapshots each agent is asked for (agentRate).
+	asked limiter
 }
 
 // Handler returns the API's routes, /livez and /readyz included.
@@ -208,18 +211,23 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) (store.Agent, bool
 type httpError struct {
 	status int
 	msg    string
+	// retryAfter, when set, is sent as Retry-After (whole seconds).
+	retryAfter time.Duration
 }
 
 func (e *httpError) Error() string { return e.msg }
 
 func errorf(status int, format string, args ...any) error {
-	return &httpError{status, fmt.Sprintf(format, args...)}
+	return &httpError{status: status, msg: fmt.Sprintf(format, args...)}
 }
 
 // fail answers with err's status and message (see Status), logging what
 // it does not show.
 func (a *API) fail(w http.ResponseWriter, err error) {
 	status, msg := Status(err)
+	if he := (*httpError)(nil); errors.As(err, &he) && he.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(he.retryAfter.Seconds())), 10))
+	}
 	if status == http.StatusServiceUnavailable {
 		a.Log.Error("store", "err", err)
 	}
@@ -278,6 +286,10 @@ type SnapshotRequest struct {
 	Processes []string `json:"processes,omitempty"`
 	// Timeout is a Go duration ("30s"); default 30s.
 	Timeout string `json:"timeout,omitempty"`
+	// Fresh asks the agent to run the probes now, within its on-demand
+	// budget; without it, an agent that ran the same probes seconds ago
+	// answers with that run, captured when it was.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -297,7 +309,11 @@ func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, err)
 		return
 	}
-	snap, err := a.TakeSnapshot(r.Context(), ag, req.Probes, req.Processes, timeout)
+	ctx := r.Context()
+	if req.Fresh {
+		ctx = ingest.WithFresh(ctx)
+	}
+	snap, err := a.TakeSnapshot(ctx, ag, req.Probes, req.Processes, timeout)
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -320,6 +336,9 @@ func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processe
 	if err := checkProcesses(processes, probes, ag.Probes); err != nil {
 		return nil, errorf(http.StatusBadRequest, "%v", err)
 	}
+	if err := a.mayAsk(ag); err != nil {
+		return nil, err
+	}
 	if len(processes) > 0 {
 		ctx = ingest.WithProcesses(ctx, processes)
 	}
@@ -340,10 +359,52 @@ func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processe
 		return nil, errorf(http.StatusGatewayTimeout, "agent %s (%s) is not answering (last heard %s ago)", ag.ID, ag.Facts.Hostname, ingest.Ago(quiet.Silent))
 	case errors.Is(err, context.DeadlineExceeded):
 		return nil, errorf(http.StatusGatewayTimeout, "agent %s did not deliver a snapshot within %s", ag.ID, timeout)
+	case overBudget(err) != nil:
+		return nil, a.overBudget(ctx, ag, overBudget(err))
 	case err != nil:
 		return nil, errorf(http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
 	}
 	return a.Store.Snapshot(ctx, id)
+}
+
+// mayAsk refuses a snapshot request to ag past the per-agent limit, which
+// holds whichever keys ask.
+func (a *API) mayAsk(ag store.Agent) error {
+	if a.asked.allowAt(ag.ID, time.Now(), agentRate, agentBurst) {
+		return nil
+	}
+	return &httpError{status: http.StatusTooManyRequests, retryAfter: time.Second,
+		msg: fmt.Sprintf("agent %s (%s) is being asked for more than %d snapshots a second, from all keys together; retry shortly", ag.ID, ag.Facts.Hostname, agentRate)}
+}
+
+// tooMany reports whether err is mayAsk's refusal.
+func tooMany(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && he.status == http.StatusTooManyRequests
+}
+
+// overBudget returns the agent's refusal of a request over its on-demand
+// budget in err, or nil.
+func overBudget(err error) *protocol.Error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.Code == protocol.CodeTooMany {
+		return pe
+	}
+	return nil
+}
+
+// overBudget is the answer to a request the agent refused over its
+// on-demand budget: 429, with its Retry-After, saying which stored
+// snapshot there is to use meanwhile.
+func (a *API) overBudget(ctx context.Context, ag store.Agent, pe *protocol.Error) error {
+	he := &httpError{status: http.StatusTooManyRequests, retryAfter: time.Duration(pe.RetryAfter) * time.Millisecond,
+		msg: fmt.Sprintf("agent %s (%s): %s", ag.ID, ag.Facts.Hostname, pe.Message)}
+	latest, err := a.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "full", Delivered: store.Delivers(ag.ID), Limit: 1})
+	if err == nil && len(latest) > 0 {
+		he.msg += fmt.Sprintf("; or use the latest stored full snapshot, %d, captured %s ago (sonde show %d)",
+			latest[0].ID, ingest.Ago(time.Since(latest[0].CapturedAt)), latest[0].ID)
+	}
+	return he
 }
 
 // Status returns the HTTP status and the message to show for an error of

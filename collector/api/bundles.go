@@ -134,15 +134,20 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 		Redact: redact.Options{Pseudonymize: pseudo, Salt: randomBytes(16)}}
 	// A bundle is evidence for a ticket: its snapshot checks connectivity
 	// afresh, beside the connection the agent holds.
-	snapCtx, cancel := context.WithTimeout(ingest.WithFreshHandshake(ingest.WithTicket(ctx, t.Ref)), timeout)
+	snapCtx, cancel := context.WithTimeout(ingest.WithFresh(ingest.WithFreshHandshake(ingest.WithTicket(ctx, t.Ref))), timeout)
 	// Every probe the agent has, the heavy ones (logs, software, storage
 	// health) included, which a snapshot that names none leaves out.
-	id, err := a.Agents.RequestSnapshot(snapCtx, ag.ID, ag.Probes)
+	var id int64
+	err = a.mayAsk(ag)
+	if err == nil {
+		id, err = a.Agents.RequestSnapshot(snapCtx, ag.ID, ag.Probes)
+	}
 	cancel()
 	switch {
 	case err == nil:
 		in.Fresh = true
-	case errors.Is(err, ingest.ErrOffline), errors.Is(err, ingest.ErrNotAnswering), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, ingest.ErrOffline), errors.Is(err, ingest.ErrNotAnswering), errors.Is(err, context.DeadlineExceeded),
+		overBudget(err) != nil, tooMany(err):
 		latest, lerr := a.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "full", Delivered: store.Delivers(ag.ID), Limit: 1})
 		if lerr != nil {
 			return store.Bundle{}, lerr

@@ -11,6 +11,8 @@ import (
 
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/ingest"
+	"github.com/sondehq/sonde/collector/store"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // TestSnapshotNotAnswering: an agent whose connection is open but silent
@@ -26,5 +28,69 @@ func TestSnapshotNotAnswering(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if body := rec.Body.String(); rec.Code != http.StatusGatewayTimeout || !strings.Contains(body, "is not answering (last heard 7 s ago)") {
 		t.Errorf("HTTP %d %s, want 504 saying the agent is not answering, last heard 7 s ago", rec.Code, body)
+	}
+}
+
+// TestSnapshotOverBudget: an agent that refuses a request over its
+// on-demand budget makes the API answer 429, with the agent's Retry-After
+// (whole seconds, rounded up) and its words, and the stored snapshot to use
+// meanwhile; "fresh" in the request reaches the agent.
+func TestSnapshotOverBudget(t *testing.T) {
+	e := newImportEnv(t)
+	id := e.deliver(t, "enrolled", 7, time.Now().Add(-12*time.Second))
+	refusal := &protocol.Error{Code: protocol.CodeTooMany, RequestID: "r1", RetryAfter: 40_500,
+		Message: "the agent is protecting the machine: its on-demand budget (2% of one core over 5m0s) is spent; next snapshot in 41s"}
+	asked := &askedAgents{err: fmt.Errorf("agent refused: %w", refusal)}
+	h := (&api.API{Store: e.st, Agents: asked, Log: slog.New(slog.DiscardHandler)}).Handler()
+	req := httptest.NewRequest("POST", "/api/v1/agents/enrolled/snapshots", strings.NewReader(`{"fresh":true}`))
+	req.Header.Set("Authorization", "Bearer "+importKey)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	body := rec.Body.String()
+	want := fmt.Sprintf("agent enrolled (pc-enrolled): %s; or use the latest stored full snapshot, %d, captured 12 s ago (sonde show %d)", refusal.Message, id, id)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "41" || !strings.Contains(body, want) {
+		t.Errorf("HTTP %d, Retry-After %q, %s; want 429, 41, %q", rec.Code, rec.Header().Get("Retry-After"), body, want)
+	}
+	if !asked.freshRun {
+		t.Error(`"fresh" did not reach the agent's request`)
+	}
+}
+
+// TestSnapshotsPerAgentLimited: one machine is asked for at most
+// agentBurst snapshots at once, from all keys together; past that the API
+// answers 429 with a Retry-After before asking the agent.
+func TestSnapshotsPerAgentLimited(t *testing.T) {
+	e := newImportEnv(t)
+	const other = "sonde_second_key_for_the_same_machine"
+	if err := e.st.CreateAPIKey(t.Context(), store.APIKey{ID: "l2b", Name: "l2b", Role: store.RoleL2, CreatedAt: time.Now()}, api.HashKey(other)); err != nil {
+		t.Fatal(err)
+	}
+	asked := &askedAgents{}
+	h := (&api.API{Store: e.st, Agents: asked, Log: slog.New(slog.DiscardHandler)}).Handler()
+	codes := map[int]int{}
+	var refused *httptest.ResponseRecorder
+	start := time.Now()
+	for i := range 30 {
+		key := importKey
+		if i%2 == 1 {
+			key = other
+		}
+		req := httptest.NewRequest("POST", "/api/v1/agents/enrolled/snapshots", strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		codes[rec.Code]++
+		if rec.Code == http.StatusTooManyRequests && refused == nil {
+			refused = rec
+		}
+	}
+	// The agent is offline here (503): what matters is how many were
+	// asked: the burst, and what the rate refilled while the loop ran.
+	most := 20 + int(time.Since(start).Seconds()*2)
+	if asked.calls < 20 || asked.calls > most || codes[http.StatusServiceUnavailable] != asked.calls || codes[http.StatusTooManyRequests] != 30-asked.calls {
+		t.Fatalf("agent asked %d times, answers %v; want 20 to %d asked (503 each), the rest refused with 429", asked.calls, codes, most)
+	}
+	if body := refused.Body.String(); refused.Header().Get("Retry-After") != "1" || !strings.Contains(body, "is being asked for more than 2 snapshots a second, from all keys together") {
+		t.Errorf("Retry-After %q, %s", refused.Header().Get("Retry-After"), body)
 	}
 }

@@ -19,6 +19,7 @@ import (
 type askedAgents struct {
 	probes, processes []string
 	fresh             bool // a connectivity check was asked for
+	freshRun          bool // a fresh run was asked for
 	calls             int
 	err               error
 }
@@ -26,7 +27,7 @@ type askedAgents struct {
 func (a *askedAgents) Connected() map[string]ingest.Link { return map[string]ingest.Link{} }
 func (a *askedAgents) RequestSnapshot(ctx context.Context, _ string, probes []string) (int64, error) {
 	a.calls++
-	a.probes, a.processes, a.fresh = probes, ingest.ProcessesFrom(ctx), ingest.FreshHandshakeFrom(ctx)
+	a.probes, a.processes, a.fresh, a.freshRun = probes, ingest.ProcessesFrom(ctx), ingest.FreshHandshakeFrom(ctx), ingest.FreshFrom(ctx)
 	if a.err != nil {
 		return 0, a.err
 	}

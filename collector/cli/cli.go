@@ -29,9 +29,10 @@ const usage = `sonde: the L2 engineer's command line for Sonde
 commands:
   whoami [--json]                               your API key's name and role, and what it shows you
   agents [--json]                               list agents and whether they are online
-  snapshot AGENT [--probes a,b] [--process NAME,...] [--json]
-                                                take a fresh snapshot of a machine now; --process
-                                                finds processes by name, with their command lines
+  snapshot AGENT [--probes a,b] [--process NAME,...] [--fresh] [--json]
+                                                take a snapshot of a machine now; --process finds
+                                                processes by name, with their command lines; --fresh
+                                                runs the probes anew even if they ran seconds ago
   snapshots AGENT [--kind full|health] [--json] list a machine's stored snapshots
   show SNAPSHOT-ID [--json]                     print a stored snapshot
   diff AGENT [--from X] [--to Y] [--json]       what changed between two snapshots
@@ -189,11 +190,12 @@ func oneAgent(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("snapshot", "sonde snapshot AGENT [--probes a,b] [--process NAME[,NAME...]] [--timeout 30s] [--json]", stderr)
+	fs := cliflag.New("snapshot", "sonde snapshot AGENT [--probes a,b] [--process NAME[,NAME...]] [--fresh] [--timeout 30s] [--json]", stderr)
 	var probes, processes cliflag.List
 	fs.Var(&probes, "probes", "probes to run, comma-separated (default: all)")
 	fs.Var(&processes, "process", "find these processes by name (process or executable file name, any case), comma-separated or repeated: the processes probe lists them with their command lines")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent")
+	fresh := fs.Bool("fresh", false, "run the probes anew, within the agent's budget, even if they ran seconds ago (without it, the agent may answer with that run)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	agent, err := oneAgent(fs, args)
 	if err != nil {
@@ -203,7 +205,7 @@ func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.W
 	if len(processes) > 0 && len(probes) > 0 && !slices.Contains(probes, "processes") {
 		probes = append(probes, "processes") // the probe that finds them
 	}
-	req := api.SnapshotRequest{Probes: probes, Processes: processes, Timeout: timeout.String()}
+	req := api.SnapshotRequest{Probes: probes, Processes: processes, Timeout: timeout.String(), Fresh: *fresh}
 	if err := c.Do(ctx, "POST", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots", req, &snap.Snapshot); err != nil {
 		return err
 	}

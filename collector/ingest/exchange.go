@@ -292,7 +292,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		deadline = latest // agents refuse requests that claim to live longer
 	}
 	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli(), Ticket: ticketFrom(ctx),
-		Processes: ProcessesFrom(ctx), FreshHandshake: FreshHandshakeFrom(ctx)}
+		Processes: ProcessesFrom(ctx), FreshHandshake: FreshHandshakeFrom(ctx), Fresh: FreshFrom(ctx)}
 	if err := req.Validate(); err != nil {
 		return 0, fmt.Errorf("asking for a snapshot: %w", err)
 	}
@@ -378,6 +378,22 @@ func WithFreshHandshake(ctx context.Context) context.Context {
 // FreshHandshakeFrom reports whether WithFreshHandshake marked ctx.
 func FreshHandshakeFrom(ctx context.Context) bool {
 	fresh, _ := ctx.Value(freshKey{}).(bool)
+	return fresh
+}
+
+type freshRunKey struct{}
+
+// WithFresh returns a context whose snapshot requests ask the agent to run
+// the probes anew (protocol.SnapshotRequest.Fresh), within its on-demand
+// budget, rather than answer with a run of the same probes that finished
+// seconds before.
+func WithFresh(ctx context.Context) context.Context {
+	return context.WithValue(ctx, freshRunKey{}, true)
+}
+
+// FreshFrom reports whether WithFresh marked ctx.
+func FreshFrom(ctx context.Context) bool {
+	fresh, _ := ctx.Value(freshRunKey{}).(bool)
 	return fresh
 }
 

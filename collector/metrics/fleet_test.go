@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -259,5 +260,37 @@ sonde_agents_connected{transport="tcp"} 1
 	fresh := metrics.New()
 	if n, err := testutil.GatherAndCount(fresh.Registry, "sonde_agents_connected"); err != nil || n != 2 {
 		t.Errorf("a fresh registry has %d sonde_agents_connected series (%v), want quic and tcp at 0", n, err)
+	}
+}
+
+// TestRoundTripResults: on-demand round trips count by result, and an
+// agent's refusal over its budget is told from other failures.
+func TestRoundTripResults(t *testing.T) {
+	m := metrics.New()
+	m.RoundTrip(time.Millisecond, nil)
+	m.RoundTrip(time.Millisecond, errors.New("agent did not answer in time"))
+	m.RoundTrip(time.Millisecond, fmt.Errorf("agent refused: %w", &protocol.Error{Code: protocol.CodeTooMany, RetryAfter: 1000}))
+	m.RoundTrip(time.Millisecond, fmt.Errorf("agent refused: %w", &protocol.Error{Code: protocol.CodeUnauthorized}))
+	for result, want := range map[string]float64{"ok": 1, "error": 2, "over_budget": 1} {
+		var got float64
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "sonde_snapshot_request_duration_seconds" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				for _, l := range s.GetLabel() {
+					if l.GetName() == "result" && l.GetValue() == result {
+						got = float64(s.GetHistogram().GetSampleCount())
+					}
+				}
+			}
+		}
+		if got != want {
+			t.Errorf("result %q: %v round trips, want %v", result, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"errors"
 	"net/http"
 	"runtime"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/sondehq/sonde/collector/ingest"
 	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/internal/version"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // Metrics holds the collector's metrics and observes ingest.
@@ -49,7 +51,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		roundTrip: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "sonde_snapshot_request_duration_seconds", Help: "On-demand snapshot round trips, request to stored snapshot.",
+			Name: "sonde_snapshot_request_duration_seconds", Help: "On-demand snapshot round trips, request to stored snapshot, by result: ok, error, or over_budget (the agent refused: its on-demand budget was spent).",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}, []string{"result"}),
 		alerts: newAlertMetrics(),
@@ -96,7 +98,11 @@ func (m *Metrics) IngestFailed(reason string) { m.ingestFailed.WithLabelValues(r
 // RoundTrip implements ingest.Observer.
 func (m *Metrics) RoundTrip(took time.Duration, err error) {
 	result := "ok"
-	if err != nil {
+	var pe *protocol.Error
+	switch {
+	case errors.As(err, &pe) && pe.Code == protocol.CodeTooMany:
+		result = "over_budget" // the agent protecting its machine
+	case err != nil:
 		result = "error"
 	}
 	m.roundTrip.WithLabelValues(result).Observe(took.Seconds())
