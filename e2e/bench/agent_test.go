@@ -128,8 +128,11 @@ func (f *agentFigures) collect(t *testing.T, ag *enrolled, api *api, exp *export
 }
 
 // fullSet is the body of an on-demand request for the default full set
-// of probes (the heavy ones left out).
-const fullSet = `{}`
+// of probes (the heavy ones left out), run anew each time: without
+// "fresh", the agent answers a request that comes within seconds of the
+// last with that run's results (agent/client/shared.go), which would
+// measure nothing.
+const fullSet = `{"fresh":true}`
 
 // round is one series of requests to one process, one every
 // requestEvery.

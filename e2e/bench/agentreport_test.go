@@ -66,7 +66,7 @@ func (f *agentFigures) table() string {
 		"`sonde-collector serve --data DIR --quic 127.0.0.1:PORT --http 127.0.0.1:PORT`, the agent enrolled with `sonde-agent enroll`; "+
 		"`sonde-agent run --state DIR --health-interval 1h` for the requests, `sonde-agent run --state DIR` for the idle window, "+
 		"`--health-interval 1s` for the health samples; `prometheus-node-exporter --web.listen-address=127.0.0.1:PORT` (%s, default collectors, %d series a scrape). "+
-		"Requests: `POST /api/v1/agents/ID/snapshots` with `{}` and an l2 key, and `GET /metrics` (gzip), one every %s, "+
+		"Requests: `POST /api/v1/agents/ID/snapshots` with `{\"fresh\":true}` (the default full set, run anew) and an l2 key, and `GET /metrics` (gzip), one every %s, "+
 		"%d rounds of %d each, alternating which goes first; CPU is utime + stime from /proc/PID/stat (10 ms ticks: ±%s a request "+
 		"over a round's series), memory from /proc/PID/status.\n",
 		f.agentVersion, f.build, f.exporterVersion, f.exporterLines, requestEvery, f.rounds, each, ms2(10*time.Millisecond/time.Duration(each)))

@@ -295,8 +295,9 @@ func (n *benchNet) measureOnDemand(t *testing.T, count int) map[string]*onDemand
 	return out
 }
 
-// systemOnly is the body of an on-demand request for the "system" probe.
-const systemOnly = `{"probes":["system"]}`
+// systemOnly is the body of an on-demand request for the "system" probe,
+// run anew each time (see fullSet).
+const systemOnly = `{"probes":["system"],"fresh":true}`
 
 // api asks a collector's API for on-demand snapshots, with an l2 key.
 type api struct {
@@ -313,8 +314,8 @@ func newAPI(t *testing.T, col *harness.Collector, client *http.Client) *api {
 	return &api{url: "http://" + col.HTTP, key: key, client: client}
 }
 
-// snapshot asks the collector for a snapshot of agent with body (`{}`:
-// the default full set), and returns the request's wall time and whether
+// snapshot asks the collector for a snapshot of agent with body (fullSet,
+// systemOnly), and returns the request's wall time and whether
 // it was answered 201 Created (failing the test when not).
 func (a *api) snapshot(t *testing.T, agent, body string) (time.Duration, bool) {
 	t.Helper()
