@@ -319,3 +319,24 @@ func TestCapCountsBlocks(t *testing.T) {
 		t.Errorf("%d files in the spool, want 10", len(entries))
 	}
 }
+
+// TestSizes: a record counts whole blocks against the cap, and in memory
+// its frame and its probes' data and errors, held up to maxHeld exactly.
+func TestSizes(t *testing.T) {
+	for size, want := range map[int64]int64{0: 0, 1: block, block - 1: block, block: block, block + 1: 2 * block} {
+		if got := onDisk(size); got != want {
+			t.Errorf("onDisk(%d) = %d, want %d", size, got, want)
+		}
+	}
+	r := Record{ID: "r", Frame: make([]byte, 10), Snapshot: &protocol.Snapshot{Probes: []protocol.ProbeResult{
+		{Name: "cpu", Data: make([]byte, 5)}, {Name: "disk", Error: "boom"}}}}
+	if got := heldSize(r); got != 19 {
+		t.Errorf("heldSize = %d, want 19 (frame 10, data 5, error 4)", got)
+	}
+	s := open(t, t.TempDir(), 0)
+	r.Frame = make([]byte, maxHeld-9)
+	s.hold(r)
+	if s.heldBytes != maxHeld || len(s.held) != 1 {
+		t.Errorf("a record of exactly maxHeld: %d bytes, %d records held; want it held", s.heldBytes, len(s.held))
+	}
+}
