@@ -186,6 +186,10 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
+	onDemand, err := cfg.Budget()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
 	id, err := state.Load(f.dir)
 	if errors.Is(err, state.ErrNotEnrolled) {
 		if err = autoEnroll(ctx, f.dir, f.enroll, px, log); err == nil {
@@ -227,6 +231,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		Reachability:   cfg.Reachability,
 		Proxies:        px,
 		QUICRetry:      quicRetry,
+		Budget:         onDemand,
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	if err := c.Run(ctx); err != nil {

@@ -233,7 +233,7 @@ func (c *Client) Run(ctx context.Context) error {
 	c.report(nil, nil)
 	c.idle = newIdleRelease()
 	if c.Budget == nil {
-		c.Budget, _ = budget.New(budget.DefaultShare, budget.DefaultWindow) // the defaults are within bounds
+		c.Budget, _ = budget.New(budget.DefaultShare, budget.DefaultBurst) // the defaults are within bounds
 	}
 	c.onDemand = newOnDemand(c.Budget)
 	defer c.idle.stop()

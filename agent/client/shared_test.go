@@ -18,7 +18,7 @@ import (
 // captured when they were; other processes, a connectivity check or a
 // request for a fresh run make a run of their own.
 func TestOnDemandShared(t *testing.T) {
-	b, err := budget.New(budget.DefaultShare, budget.DefaultWindow)
+	b, err := budget.New(budget.DefaultShare, budget.DefaultBurst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestOverBudgetRefused(t *testing.T) {
 		pe.RetryAfter > protocol.MaxRetryAfter.Milliseconds() {
 		t.Fatalf("a request over the budget: %v, want a CodeTooMany refusal with a retry-after", err)
 	}
-	if want := "the agent is protecting the machine: its on-demand budget (2% of one core over 5m0s) is spent; next snapshot in "; len(pe.Message) < len(want) || pe.Message[:len(want)] != want {
+	if want := "the agent is protecting the machine: its on-demand budget (2% of one core, 1s at once) is spent; next snapshot in "; len(pe.Message) < len(want) || pe.Message[:len(want)] != want {
 		t.Errorf("refusal %q", pe.Message)
 	}
 	snap, err := tc.tryAsk(conn, &protocol.SnapshotRequest{RequestID: "rq-again", Probes: []string{"time"}})

@@ -13,6 +13,8 @@
 //	proxy_password_file: proxy-password
 //	no_proxy: [.corp.example, 10.0.0.0/8]
 //	quic_retry: 5m
+//	on_demand_cpu: 2%
+//	on_demand_burst: 1s
 package config
 
 import (
@@ -31,6 +33,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sondehq/sonde/agent/budget"
 )
 
 // Bounds of the file.
@@ -69,6 +73,15 @@ type Config struct {
 	// blocked on its network, tries QUIC again: a Go duration ("5m"),
 	// from MinQUICRetry to MaxQUICRetry; empty means 5 minutes.
 	QUICRetry string `yaml:"quic_retry"`
+	// OnDemandCPU is the share of one core that snapshots asked for by
+	// the collector (on demand, bundles) may take on average: a
+	// percentage ("2%") from 0.5% to 50%; empty means 2%. Health samples
+	// are not counted: they keep their own pace. See package budget.
+	OnDemandCPU string `yaml:"on_demand_cpu"`
+	// OnDemandBurst is the CPU time they may take at once before the
+	// average holds them back: a Go duration ("1s") from 100ms to 1m;
+	// empty means 1s.
+	OnDemandBurst string `yaml:"on_demand_burst"`
 
 	dir string // agent.yaml's folder, for ProxyPasswordFile
 }
@@ -188,6 +201,9 @@ func (c *Config) validate() error {
 	if _, err := c.QUICRetryPeriod(); err != nil {
 		return err
 	}
+	if _, err := c.Budget(); err != nil {
+		return err
+	}
 	if len(c.Reachability) > MaxTargets {
 		return fmt.Errorf("reachability: %d targets, at most %d", len(c.Reachability), MaxTargets)
 	}
@@ -211,6 +227,32 @@ const (
 	MinQUICRetry = 10 * time.Second
 	MaxQUICRetry = 24 * time.Hour
 )
+
+// Budget returns the on-demand budget on_demand_cpu and on_demand_burst
+// set, budget's defaults where they are empty.
+func (c *Config) Budget() (*budget.Budget, error) {
+	share, burst := budget.DefaultShare, budget.DefaultBurst
+	if c.OnDemandCPU != "" {
+		pct, ok := strings.CutSuffix(strings.TrimSpace(c.OnDemandCPU), "%")
+		v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("on_demand_cpu: %q is not a percentage of one core (\"2%%\")", c.OnDemandCPU)
+		}
+		share = v / 100
+	}
+	if c.OnDemandBurst != "" {
+		d, err := time.ParseDuration(c.OnDemandBurst)
+		if err != nil {
+			return nil, fmt.Errorf("on_demand_burst: %q is not a duration (\"1s\")", c.OnDemandBurst)
+		}
+		burst = d
+	}
+	b, err := budget.New(share, burst)
+	if err != nil {
+		return nil, fmt.Errorf("on_demand_cpu, on_demand_burst: %w", err)
+	}
+	return b, nil
+}
 
 // QUICRetryPeriod returns quic_retry, 0 when it is not set.
 func (c *Config) QUICRetryPeriod() (time.Duration, error) {

@@ -87,6 +87,16 @@ func TestParse(t *testing.T) {
 		{"quic_retry: 9s\n", "not a duration from 10s to 24h0m0s"},
 		{"quic_retry: 25h\n", "not a duration from 10s to 24h0m0s"},
 		{"quic_retry: often\n", "not a duration"},
+		{"on_demand_cpu: 2%\n", ""},
+		{"on_demand_cpu: '0.5 %'\non_demand_burst: 100ms\n", ""},
+		{"on_demand_cpu: 50%\non_demand_burst: 1m\n", ""},
+		{"on_demand_cpu: 0.4%\n", "out of bounds"},
+		{"on_demand_cpu: 51%\n", "out of bounds"},
+		{"on_demand_cpu: 2\n", "not a percentage"},
+		{"on_demand_cpu: lots%\n", "not a percentage"},
+		{"on_demand_burst: 99ms\n", "out of bounds"},
+		{"on_demand_burst: 2m\n", "out of bounds"},
+		{"on_demand_burst: soon\n", "not a duration"},
 	} {
 		c, err := Parse([]byte(tc.yaml))
 		switch {
@@ -164,5 +174,23 @@ func TestParseDuplicates(t *testing.T) {
 	_, err = Parse([]byte(strings.Repeat("a: &a\n", 6000)))
 	if err == nil || len(err.Error()) > 200 || time.Since(start) > time.Second {
 		t.Errorf("6000 duplicates: %d bytes of error in %s", len(err.Error()), time.Since(start))
+	}
+}
+
+// TestBudgetSettings: the budget a configuration sets is the one the agent
+// runs with, budget's defaults where it sets none.
+func TestBudgetSettings(t *testing.T) {
+	for yaml, want := range map[string]string{
+		"":                                         "2% of one core, 1s at once",
+		"on_demand_cpu: 5%\non_demand_burst: 3s\n": "5% of one core, 3s at once",
+	} {
+		c, err := Parse([]byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.Budget()
+		if err != nil || b.String() != want {
+			t.Errorf("%q: budget %v (%v), want %s", yaml, b, err, want)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func TestSnapshotOverBudget(t *testing.T) {
 	e := newImportEnv(t)
 	id := e.deliver(t, "enrolled", 7, time.Now().Add(-12*time.Second))
 	refusal := &protocol.Error{Code: protocol.CodeTooMany, RequestID: "r1", RetryAfter: 40_500,
-		Message: "the agent is protecting the machine: its on-demand budget (2% of one core over 5m0s) is spent; next snapshot in 41s"}
+		Message: "the agent is protecting the machine: its on-demand budget (2% of one core, 1s at once) is spent; next snapshot in 41s"}
 	asked := &askedAgents{err: fmt.Errorf("agent refused: %w", refusal)}
 	h := (&api.API{Store: e.st, Agents: asked, Log: slog.New(slog.DiscardHandler)}).Handler()
 	req := httptest.NewRequest("POST", "/api/v1/agents/enrolled/snapshots", strings.NewReader(`{"fresh":true}`))
