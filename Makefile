@@ -62,7 +62,7 @@ bench-collector: build ## the collector at scale (sonde-loadgen, ~10 min): 1,000
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/sonde-loadgen
 	bin/sonde-loadgen bench --collector-bin bin/sonde-collector $(BENCH_ARGS)
 
-bench-agent: ## the agent beside node_exporter, real binaries, one run: CPU per on-demand full snapshot against a scrape, memory, idle and health-sample CPU, binary sizes (root, prometheus-node-exporter; ~6 min). AGENT_SNAPSHOTS=200 AGENT_ROUNDS=10 AGENT_IDLE_SECONDS=120 AGENT_HEALTH_SECONDS=30
+bench-agent: ## the agent beside node_exporter, real binaries, one run: CPU per on-demand full snapshot against a scrape, memory, idle and health-sample CPU, binary sizes (root, prometheus-node-exporter; ~9 min). AGENT_SNAPSHOTS=200 AGENT_ROUNDS=10 AGENT_IDLE_SECONDS=120 AGENT_HEALTH_SECONDS=30
 	@scripts/deps.sh bench
 	BENCH_LDFLAGS='$(LDFLAGS)' $(GO) test -tags bench -count=1 -v -timeout 30m -run TestAgentFigures ./e2e/bench/
 

@@ -124,13 +124,11 @@ func (o *onDemand) take(ctx context.Context, key string, names []string, reuse b
 	defer func() {
 		o.mu.Lock()
 		delete(o.running, key)
-		for k, old := range o.done {
-			if time.Since(old.captured) >= reuseFor {
-				delete(o.done, k)
-			}
-		}
 		if r.probes != nil {
 			o.done[key] = r
+			// Kept no longer than it may answer: the memory goes back
+			// to the machine with the rest (see idleRelease).
+			time.AfterFunc(reuseFor, func() { o.forget(key, r) })
 		}
 		o.mu.Unlock()
 		close(r.ready)
@@ -148,4 +146,14 @@ func (o *onDemand) take(ctx context.Context, key string, names []string, reuse b
 	r.probes = run()
 	o.budget.Spend(budget.ProcessCPU() - before)
 	return r.probes, r.captured, nil
+}
+
+// forget drops r, the finished run of key, unless a newer one took its
+// place.
+func (o *onDemand) forget(key string, r *sharedRun) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done[key] == r {
+		delete(o.done, key)
+	}
 }

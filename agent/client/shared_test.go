@@ -118,3 +118,29 @@ func TestOverBudgetRefused(t *testing.T) {
 		t.Errorf("a request the last run answers: %v, %v", snap, err)
 	}
 }
+
+// TestOnDemandForgets: a finished run is let go once it may no longer
+// answer, so its results do not stay in the agent's memory.
+func TestOnDemandForgets(t *testing.T) {
+	t.Parallel()
+	b, err := budget.New(budget.DefaultShare, budget.DefaultBurst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOnDemand(b)
+	run := func() []protocol.ProbeResult { return []protocol.ProbeResult{{Name: "cpu"}} }
+	if _, _, err := o.take(t.Context(), "k", nil, true, run); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(reuseFor + 5*time.Second); ; time.Sleep(50 * time.Millisecond) {
+		o.mu.Lock()
+		n := len(o.done)
+		o.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d finished runs still held %v after they could answer", n, reuseFor+5*time.Second)
+		}
+	}
+}
