@@ -99,3 +99,36 @@ func TestReceiptsPrintSafely(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptsShowTheSummary: `sonde-agent receipts` prints the days
+// rotated out of the log before the receipts left, a line a day, with the
+// tickets they were for.
+func TestReceiptsShowTheSummary(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	pub := state.PublicDir(dir)
+	if err := os.MkdirAll(pub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := &receipt.Log{Dir: pub}
+	day1 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if err := l.Add(receipt.Receipt{At: day1, Kind: "requested", Ticket: "INC-1", Probes: []string{"cpu"}, Sent: receipt.SentAll, Delivered: true}); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 100<<10)
+	for i := range 30 {
+		if err := l.Add(receipt.Receipt{At: day1.Add(24*time.Hour + time.Duration(i)*time.Second), Kind: "periodic", Sent: receipt.SentNone, Error: big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Main(t.Context(), []string{"receipts", "--state", dir, "--limit", "3"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	want := "Earlier, by day (UTC; the receipts themselves rotated out of the log):\n" +
+		"  2026-12-01  1 snapshot (1 requested), 1 left this machine, 1 delivered; for tickets INC-1 (1)\n" +
+		"  2026-12-02  "
+	if !strings.HasPrefix(out, want) || !strings.Contains(out, "periodic), 0 left this machine, 0 delivered\n\nWHEN") {
+		t.Errorf("output:\n%s\nwant it to start with:\n%s", out, want)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,7 +44,17 @@ func receipts(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
+	// The days a flood or the years rotated out of the log, summarized;
+	// unreadable, they are left out rather than hide the receipts.
+	days, _ := receipt.ReadSummary(state.PublicDir(d))
+	if *limit > 0 && len(days) > *limit {
+		days = days[len(days)-*limit:]
+	}
+	printDays(stdout, days)
 	if len(list) == 0 {
+		if len(days) > 0 {
+			return nil
+		}
 		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintf(stdout, "nothing collected yet (no agent state in %s)\n", d)
 			return nil
@@ -65,6 +77,39 @@ func receipts(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("writing the receipts: %w", err)
 	}
 	return nil
+}
+
+// printDays prints the summary of receipts rotated out of the log, a line
+// a day, before the receipts themselves.
+func printDays(w io.Writer, days []receipt.Day) {
+	if len(days) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Earlier, by day (UTC; the receipts themselves rotated out of the log):")
+	for _, d := range days {
+		kinds := make([]string, 0, len(d.Kinds))
+		for _, k := range slices.Sorted(maps.Keys(d.Kinds)) {
+			kinds = append(kinds, fmt.Sprintf("%d %s", d.Kinds[k], render.Clean(k)))
+		}
+		noun := "snapshots"
+		if d.Total() == 1 {
+			noun = "snapshot"
+		}
+		line := fmt.Sprintf("  %s  %d %s (%s), %d left this machine, %d delivered", render.Clean(d.Date), d.Total(), noun,
+			strings.Join(kinds, ", "), d.Left, d.Delivered)
+		if len(d.Tickets) > 0 || d.OtherTickets > 0 {
+			var tickets []string
+			for _, t := range slices.Sorted(maps.Keys(d.Tickets)) {
+				tickets = append(tickets, fmt.Sprintf("%s (%d)", render.Clean(t), d.Tickets[t]))
+			}
+			if d.OtherTickets > 0 {
+				tickets = append(tickets, fmt.Sprintf("%d for other tickets", d.OtherTickets))
+			}
+			line += "; for tickets " + strings.Join(tickets, ", ")
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintln(w)
 }
 
 // outcome says whether a receipt's snapshot left this machine, from what

@@ -82,3 +82,38 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSummary writes arbitrary bytes as the receipts' summary and reads it
+// back: nothing may panic; what reads is in date order, and a fold of more
+// receipts into it keeps within the bounds.
+func FuzzSummary(f *testing.F) {
+	seed, err := json.Marshal(summarize(nil, []Receipt{
+		{At: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), Kind: "requested", Ticket: "INC-1", Sent: SentAll, Delivered: true},
+		{At: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Kind: "periodic", Sent: SentNone},
+	}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`[{"date":"2026-12-02","kinds":null},{"date":"2026-12-01","tickets":{"A":1}}]`))
+	f.Add([]byte(`{}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(filepath.Join(dir, SummaryFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		days, err := ReadSummary(dir)
+		if err != nil {
+			return
+		}
+		for i := 1; i < len(days); i++ {
+			if days[i-1].Date > days[i].Date {
+				t.Fatalf("days out of order: %q before %q", days[i-1].Date, days[i].Date)
+			}
+		}
+		more := summarize(days, []Receipt{{At: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Kind: "periodic", Ticket: "T-1"}})
+		if len(more) > max(len(days), maxDays) {
+			t.Fatalf("%d days after folding one receipt into %d", len(more), len(days))
+		}
+	})
+}

@@ -73,9 +73,14 @@ func (l *Log) Add(r Receipt) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	path := filepath.Join(l.Dir, File)
+	var folded error
 	if fi, err := os.Stat(path); err == nil && fi.Size()+int64(len(b)) > MaxSize {
-		if err := os.Rename(path, path+".1"); err != nil {
-			return fmt.Errorf("logging a receipt: rotating the log: %w", err)
+		// The receipts rotated out go to the summary first; if they
+		// cannot, the log grows past its size rather than lose them.
+		if folded = fold(l.Dir, path+".1"); folded == nil {
+			if err := os.Rename(path, path+".1"); err != nil {
+				return fmt.Errorf("logging a receipt: rotating the log: %w", err)
+			}
 		}
 	}
 	// Not through a link, nor into a file another account owns.
@@ -95,6 +100,9 @@ func (l *Log) Add(r Receipt) error {
 	if err != nil {
 		return fmt.Errorf("logging a receipt: %w", err)
 	}
+	if folded != nil {
+		return fmt.Errorf("logged a receipt, but did not rotate the log: %w", folded)
+	}
 	return nil
 }
 
@@ -113,19 +121,26 @@ func Read(limit int, dirs ...string) ([]Receipt, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading receipts: %w", err)
 		}
-		// The whole file is in memory: split it without a line length
-		// limit, so that one overlong line hides no receipt after it.
-		for line := range bytes.Lines(b) {
-			var r Receipt
-			if json.Unmarshal(line, &r) == nil {
-				out = append(out, r)
-			}
-		}
+		out = append(out, parse(b)...)
 	}
 	if limit > 0 && len(out) > limit {
 		out = out[len(out)-limit:]
 	}
 	return out, nil
+}
+
+// parse reads the receipts of a file's content. The whole file is in
+// memory: it is split without a line length limit, so that one overlong
+// line hides no receipt after it; lines that are not receipts are skipped.
+func parse(b []byte) []Receipt {
+	var out []Receipt
+	for line := range bytes.Lines(b) {
+		var r Receipt
+		if json.Unmarshal(line, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // names lists the receipts files in dirs, oldest first.
