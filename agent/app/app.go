@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -190,6 +191,11 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
+	ceiling, err := cfg.MemoryCeilingBytes()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	debug.SetMemoryLimit(int64(ceiling)) // the collector works harder near it
 	id, err := state.Load(f.dir)
 	if errors.Is(err, state.ErrNotEnrolled) {
 		if err = autoEnroll(ctx, f.dir, f.enroll, px, log); err == nil {
@@ -232,9 +238,22 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		Proxies:        px,
 		QUICRetry:      quicRetry,
 		Budget:         onDemand,
+		MemoryCeiling:  ceiling,
+	}
+	if c.RestartedFor, err = state.TakeRestart(f.dir); err != nil {
+		log.Warn("why the agent last restarted is not known", "err", err)
+	}
+	if c.RestartedFor != "" {
+		log.Warn("the agent restarted", "why", c.RestartedFor)
 	}
 	c.Log.Info("agent starting", "agent", id.AgentID, "collector", id.Collector, "version", version.Version)
 	if err := c.Run(ctx); err != nil {
+		if errors.Is(err, client.ErrMemoryCeiling) {
+			why := time.Now().UTC().Format(time.RFC3339) + ": " + err.Error()
+			if serr := state.SaveRestart(f.dir, why); serr != nil {
+				log.Warn("why the agent stops is not recorded", "err", serr)
+			}
+		}
 		return fmt.Errorf("running the agent: %w", err)
 	}
 	return nil

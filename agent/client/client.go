@@ -80,6 +80,14 @@ type Client struct {
 	// Budget bounds the CPU on-demand snapshots take (see shared.go); nil
 	// means budget's defaults.
 	Budget *budget.Budget
+	// MemoryCeiling bounds the memory the agent's process holds, in bytes
+	// (see memwatch.go); 0 sets none (a library user, or a test that runs
+	// many clients and a collector in one process).
+	MemoryCeiling uint64
+	// RestartedFor, when set, says why the previous run of the agent
+	// ended for the service manager to start it again (its memory); the
+	// agent probe reports it.
+	RestartedFor string
 
 	running   atomic.Bool
 	wg        sync.WaitGroup // the goroutines of the current Run
@@ -93,7 +101,14 @@ type Client struct {
 	verifier  *protocol.Verifier
 	holdUntil atomic.Int64 // unix ns: a busy collector asked us to wait
 	lastAck   atomic.Int64 // unix ns of the last ack from the collector
-	stats     struct{ reconnects, delivered, spooled, lost, throttled atomic.Uint64 }
+	stats     struct {
+		reconnects, delivered, spooled, lost, throttled atomic.Uint64
+		overBudget, memoryDrops                         atomic.Uint64
+	}
+	// stop ends the current Run with a cause (see memwatch.go).
+	stop context.CancelCauseFunc
+	// answering counts the requests being answered.
+	answering atomic.Int32
 
 	mu          sync.Mutex
 	failedUnits []string      // of the previous health snapshot; nil before one
@@ -147,13 +162,16 @@ func (c *Client) liveConn() (probe.LiveConn, bool) {
 // agent probe carries it to the collector.
 func (c *Client) Delivery() *probe.Delivery {
 	d := &probe.Delivery{
-		Taken:      c.seq.Load(),
-		Connected:  c.conn.Load() != nil,
-		Reconnects: c.stats.reconnects.Load(),
-		Delivered:  c.stats.delivered.Load(),
-		Spooled:    c.stats.spooled.Load(),
-		Lost:       c.stats.lost.Load(),
-		Throttled:  c.stats.throttled.Load(),
+		Taken:        c.seq.Load(),
+		Connected:    c.conn.Load() != nil,
+		Reconnects:   c.stats.reconnects.Load(),
+		Delivered:    c.stats.delivered.Load(),
+		Spooled:      c.stats.spooled.Load(),
+		Lost:         c.stats.lost.Load(),
+		Throttled:    c.stats.throttled.Load(),
+		OverBudget:   c.stats.overBudget.Load(),
+		MemoryDrops:  c.stats.memoryDrops.Load(),
+		RestartedFor: c.RestartedFor,
 	}
 	if c.Spool != nil {
 		d.SpoolRecords, d.SpoolBytes, d.Dropped, d.Corrupt = c.Spool.Stats()
@@ -218,6 +236,8 @@ func (c *Client) Run(ctx context.Context) error {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	ctx, c.stop = context.WithCancelCause(ctx)
+	defer c.stop(nil)
 	// A run is a boot: its epoch is new, after any earlier run's, even one
 	// in the same millisecond.
 	c.bootEpoch = max(time.Now().UnixMilli(), c.bootEpoch+1)
@@ -236,6 +256,7 @@ func (c *Client) Run(ctx context.Context) error {
 		c.Budget, _ = budget.New(budget.DefaultShare, budget.DefaultBurst) // the defaults are within bounds
 	}
 	c.onDemand = newOnDemand(c.Budget)
+	c.onDemand.memory = c.overCeiling
 	defer c.idle.stop()
 	defer c.stopped()
 	defer c.wg.Wait()
@@ -271,6 +292,9 @@ func (c *Client) Run(ctx context.Context) error {
 			t.Stop()
 		}
 		backoff = min(2*backoff, maxBackoff)
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrMemoryCeiling) {
+		return cause
 	}
 	if err := ctx.Err(); !errors.Is(err, context.Canceled) {
 		return err
@@ -440,6 +464,8 @@ func (c *Client) boundInterval(d time.Duration) time.Duration {
 
 // answer serves one request from the collector.
 func (c *Client) answer(ctx context.Context, str transport.Stream) {
+	c.answering.Add(1)
+	defer c.answering.Add(-1)
 	defer str.Close()
 	// Stop reading when done: a stream whose end is never read never
 	// completes, and keeps one of the collector's stream credits.
@@ -469,9 +495,14 @@ func (c *Client) answer(ctx context.Context, str transport.Stream) {
 	})
 	var over *OverBudget
 	if errors.As(err, &over) {
+		c.stats.overBudget.Add(1)
 		c.Log.Warn("request refused: the on-demand budget is spent", "request", req.RequestID, "retry_in", over.Wait)
 		protocol.Write(str, &protocol.Error{Code: protocol.CodeTooMany, RequestID: req.RequestID, RetryAfter: min(over.Wait, protocol.MaxRetryAfter).Milliseconds(), Message: over.Error()})
 		return
+	}
+	if md := (*MemoryDropped)(nil); errors.As(err, &md) {
+		c.stats.memoryDrops.Add(1)
+		c.Log.Error("request dropped: past the memory ceiling", "request", req.RequestID, "err", err)
 	}
 	if err != nil {
 		c.Log.Warn("request not answered", "request", req.RequestID, "err", err)

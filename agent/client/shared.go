@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,9 @@ const reuseFor = 5 * time.Second
 type onDemand struct {
 	budget *budget.Budget
 	heavy  chan struct{} // holds a token while a run with heavy probes is under way
+	// memory says whether the agent is above its memory ceiling once it
+	// gave back what it could (Client.overCeiling); nil checks nothing.
+	memory func() error
 
 	mu      sync.Mutex
 	running map[string]*sharedRun // by key (see runKey)
@@ -145,8 +149,25 @@ func (o *onDemand) take(ctx context.Context, key string, names []string, reuse b
 	r.captured = time.Now()
 	r.probes = run()
 	o.budget.Spend(budget.ProcessCPU() - before)
+	if o.memory != nil {
+		if err := o.memory(); err != nil {
+			r.probes = nil
+			debug.FreeOSMemory() // what the run's results held
+			return nil, time.Time{}, &MemoryDropped{err}
+		}
+	}
 	return r.probes, r.captured, nil
 }
+
+// MemoryDropped is the answer to a request whose run took the agent past
+// its memory ceiling: its results are dropped.
+type MemoryDropped struct{ Err error }
+
+func (e *MemoryDropped) Error() string {
+	return "the agent dropped this snapshot to protect the machine: " + e.Err.Error() + "; ask for fewer probes"
+}
+
+func (e *MemoryDropped) Unwrap() error { return e.Err }
 
 // forget drops r, the finished run of key, unless a newer one took its
 // place.

@@ -69,6 +69,17 @@ func (c *Client) healthLoop(ctx context.Context) {
 			return
 		}
 		c.pushHealth(ctx)
+		// A request being answered holds what it read until it is sent;
+		// its own check (onDemand.take) drops it if that is too much.
+		if c.answering.Load() == 0 {
+			if err := c.overCeiling(); err != nil {
+				// Nothing was asked, and it did not go down: a leak. The
+				// service manager starts the agent afresh.
+				c.Log.Error("the agent's memory stays above its ceiling: stopping, for the service manager to start it again", "err", err)
+				c.stop(err)
+				return
+			}
+		}
 		t.Reset(c.healthInterval())
 	}
 }

@@ -15,6 +15,7 @@
 //	quic_retry: 5m
 //	on_demand_cpu: 2%
 //	on_demand_burst: 1s
+//	memory_ceiling: 100MiB
 package config
 
 import (
@@ -82,6 +83,11 @@ type Config struct {
 	// average holds them back: a Go duration ("1s") from 100ms to 1m;
 	// empty means 1s.
 	OnDemandBurst string `yaml:"on_demand_burst"`
+	// MemoryCeiling bounds the memory the agent holds ("100MiB", from
+	// 32MiB to 4GiB; empty means 100MiB): a snapshot that takes it past is
+	// dropped, and an agent that stays past it with nothing asked ends,
+	// for the service manager to start it again.
+	MemoryCeiling string `yaml:"memory_ceiling"`
 
 	dir string // agent.yaml's folder, for ProxyPasswordFile
 }
@@ -204,6 +210,9 @@ func (c *Config) validate() error {
 	if _, err := c.Budget(); err != nil {
 		return err
 	}
+	if _, err := c.MemoryCeilingBytes(); err != nil {
+		return err
+	}
 	if len(c.Reachability) > MaxTargets {
 		return fmt.Errorf("reachability: %d targets, at most %d", len(c.Reachability), MaxTargets)
 	}
@@ -252,6 +261,36 @@ func (c *Config) Budget() (*budget.Budget, error) {
 		return nil, fmt.Errorf("on_demand_cpu, on_demand_burst: %w", err)
 	}
 	return b, nil
+}
+
+// Bounds and default of memory_ceiling: room for the heavy probes on a
+// large machine at the low end, far from what a laptop can spare at the
+// high end.
+const (
+	MinMemoryCeiling     = 32 << 20
+	MaxMemoryCeiling     = 4 << 30
+	DefaultMemoryCeiling = 100 << 20
+)
+
+// MemoryCeilingBytes returns memory_ceiling in bytes, DefaultMemoryCeiling
+// when it is not set.
+func (c *Config) MemoryCeilingBytes() (uint64, error) {
+	if c.MemoryCeiling == "" {
+		return DefaultMemoryCeiling, nil
+	}
+	v := strings.TrimSpace(c.MemoryCeiling)
+	unit := uint64(0)
+	switch {
+	case strings.HasSuffix(v, "MiB"):
+		unit, v = 1<<20, strings.TrimSuffix(v, "MiB")
+	case strings.HasSuffix(v, "GiB"):
+		unit, v = 1<<30, strings.TrimSuffix(v, "GiB")
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+	if unit == 0 || err != nil || n*unit < MinMemoryCeiling || n*unit > MaxMemoryCeiling {
+		return 0, fmt.Errorf("memory_ceiling: %q is not a size from 32MiB to 4GiB (\"100MiB\")", c.MemoryCeiling)
+	}
+	return n * unit, nil
 }
 
 // QUICRetryPeriod returns quic_retry, 0 when it is not set.

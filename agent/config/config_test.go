@@ -97,6 +97,13 @@ func TestParse(t *testing.T) {
 		{"on_demand_burst: 99ms\n", "out of bounds"},
 		{"on_demand_burst: 2m\n", "out of bounds"},
 		{"on_demand_burst: soon\n", "not a duration"},
+		{"memory_ceiling: 32MiB\n", ""},
+		{"memory_ceiling: 4GiB\n", ""},
+		{"memory_ceiling: 31MiB\n", "not a size from 32MiB to 4GiB"},
+		{"memory_ceiling: 5GiB\n", "not a size"},
+		{"memory_ceiling: 100MB\n", "not a size"},
+		{"memory_ceiling: -1GiB\n", "not a size"},
+		{"memory_ceiling: 99999999999GiB\n", "not a size"},
 	} {
 		c, err := Parse([]byte(tc.yaml))
 		switch {
@@ -181,7 +188,7 @@ func TestParseDuplicates(t *testing.T) {
 // runs with, budget's defaults where it sets none.
 func TestBudgetSettings(t *testing.T) {
 	for yaml, want := range map[string]string{
-		"":                                         "2% of one core, 1s at once",
+		"": "2% of one core, 1s at once",
 		"on_demand_cpu: 5%\non_demand_burst: 3s\n": "5% of one core, 3s at once",
 	} {
 		c, err := Parse([]byte(yaml))

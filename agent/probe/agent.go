@@ -49,6 +49,15 @@ type Delivery struct {
 	SpoolCap     int64  `json:"spool_cap"`
 	Dropped      uint64 `json:"spool_dropped"` // oldest records dropped for the cap
 	Corrupt      uint64 `json:"spool_corrupt"` // damaged records skipped
+	// OverBudget counts the requests refused because the on-demand budget
+	// was spent, MemoryDrops the snapshots dropped because they took the
+	// agent past its memory ceiling.
+	OverBudget  uint64 `json:"over_budget,omitempty"`
+	MemoryDrops uint64 `json:"memory_drops,omitempty"`
+	// RestartedFor says why the agent's previous run ended for the
+	// service manager to start it again, when it did (its memory stayed
+	// above its ceiling).
+	RestartedFor string `json:"restarted_for,omitempty"`
 }
 
 func (p *agentProbe) Name() string { return "agent" }
