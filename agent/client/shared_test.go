@@ -1,7 +1,10 @@
 package client
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/sondehq/sonde/agent/budget"
 	"github.com/sondehq/sonde/agent/probe"
+	"github.com/sondehq/sonde/agent/spool"
 	"github.com/sondehq/sonde/internal/transport"
 	"github.com/sondehq/sonde/protocol"
 )
@@ -143,4 +147,67 @@ func TestOnDemandForgets(t *testing.T) {
 			t.Fatalf("%d finished runs still held %v after they could answer", n, reuseFor+5*time.Second)
 		}
 	}
+}
+
+// TestHealthGoesOnUnderLoad: while requests for fresh full snapshots come
+// as fast as the agent answers or refuses them, and spend its budget, its
+// health samples still arrive, one after another: they are not charged.
+func TestHealthGoesOnUnderLoad(t *testing.T) {
+	tc := startTestCollector(t)
+	tc.snaps = make(chan *protocol.Snapshot, 4096)
+	tc.interval = 50 * time.Millisecond // the collector's welcome sets the pace
+	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool"), 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := budget.New(budget.MinShare, budget.MinBurst) // spent within the first requests
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{ID: tc.id, Probes: probe.NewSet(), Log: slog.New(slog.DiscardHandler), HealthInterval: 50 * time.Millisecond, Spool: sp,
+		MinHealthInterval: time.Millisecond, Budget: small}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	conn := <-tc.conns
+
+	var asked, refused atomic.Int64
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	for range 4 {
+		load.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := tc.tryAsk(conn, &protocol.SnapshotRequest{RequestID: "rq-load", Fresh: true})
+				if pe := (*protocol.Error)(nil); errors.As(err, &pe) && pe.Code == protocol.CodeTooMany {
+					refused.Add(1)
+				}
+				asked.Add(1)
+			}
+		})
+	}
+	// Ten health samples after the load began, each while it went on.
+	health := 0
+	timeout := time.After(60 * time.Second)
+	for health < 10 {
+		select {
+		case s := <-tc.snaps:
+			if s.Kind == protocol.KindHealth && asked.Load() > 0 {
+				health++
+			}
+		case <-timeout:
+			t.Fatalf("%d health samples in 60 s under %d requests", health, asked.Load())
+		}
+	}
+	close(stop)
+	load.Wait()
+	if asked.Load() < 10 || refused.Load() == 0 {
+		t.Errorf("%d requests made while 10 health samples arrived, %d refused: the load did not spend the budget", asked.Load(), refused.Load())
+	}
+	t.Logf("10 health samples arrived under %d requests (%d refused over the budget)", asked.Load(), refused.Load())
 }
