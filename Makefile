@@ -8,7 +8,7 @@ WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help build run stop test test-faults test-packages packages soak lint bench bench-transport bench-agent bench-collector fuzz mutants clean
+.PHONY: bench-hammer help build run stop test test-faults test-packages packages soak lint bench bench-transport bench-agent bench-collector fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench-collector: build ## the collector at scale (sonde-loadgen, ~10 min): 1,000
 bench-agent: ## the agent beside node_exporter, real binaries, one run: CPU per on-demand full snapshot against a scrape, memory, idle and health-sample CPU, binary sizes (root, prometheus-node-exporter; ~9 min). AGENT_SNAPSHOTS=200 AGENT_ROUNDS=10 AGENT_IDLE_SECONDS=120 AGENT_HEALTH_SECONDS=30
 	@scripts/deps.sh bench
 	BENCH_LDFLAGS='$(LDFLAGS)' $(GO) test -tags bench -count=1 -v -timeout 30m -run TestAgentFigures ./e2e/bench/
+
+bench-hammer: build ## one agent asked by 50 callers at full speed for 60 s through the API, budget at its defaults then at its widest: agent CPU, refusals, peak RSS, health gaps, one engineer's round trips (~3 min). HAMMER_CALLERS=50 HAMMER_SECONDS=60
+	BENCH_LDFLAGS='$(LDFLAGS)' $(GO) test -tags bench -count=1 -v -timeout 30m -run TestHammer ./e2e/bench/
 
 FUZZTIME ?= 60s
 FUZZJOBS ?= 2

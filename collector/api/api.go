@@ -313,31 +313,53 @@ func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 	if req.Fresh {
 		ctx = ingest.WithFresh(ctx)
 	}
-	snap, err := a.TakeSnapshot(ctx, ag, req.Probes, req.Processes, timeout)
+	snap, shared, err := a.take(ctx, ag, req.Probes, req.Processes, timeout)
 	if err != nil {
 		a.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, snap)
+	writeJSON(w, http.StatusCreated, SnapshotAnswer{Snapshot: snap, Shared: shared})
+}
+
+// SnapshotAnswer is the answer to POST /api/v1/agents/{agent}/snapshots:
+// the snapshot stored.
+type SnapshotAnswer struct {
+	*store.Snapshot
+	// Shared says the snapshot was taken moments before for another
+	// request: the machine was being asked for more than its limit (see
+	// mayAsk), and it was recent enough to answer this one.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // TakeSnapshot asks a connected agent for a snapshot of the named probes
 // (all when empty), and about the named processes (none when empty), and
 // returns it once stored. Its errors carry the HTTP status they answer
 // with (see Status).
-func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processes []string, timeout time.Duration) (_ *store.Snapshot, err error) {
+func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processes []string, timeout time.Duration) (*store.Snapshot, error) {
+	snap, _, err := a.take(ctx, ag, probes, processes, timeout)
+	return snap, err
+}
+
+// take is TakeSnapshot, saying whether the snapshot answered an earlier
+// request too (shared: see recent).
+func (a *API) take(ctx context.Context, ag store.Agent, probes, processes []string, timeout time.Duration) (_ *store.Snapshot, shared bool, err error) {
 	defer a.audit(ctx, access.TakeSnapshot, agentTarget(ag), &err)
 	if err := allow(ctx, access.TakeSnapshot); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := checkProbes(probes, ag.Probes); err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+		return nil, false, errorf(http.StatusBadRequest, "%v", err)
 	}
 	if err := checkProcesses(processes, probes, ag.Probes); err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+		return nil, false, errorf(http.StatusBadRequest, "%v", err)
 	}
 	if err := a.mayAsk(ag); err != nil {
-		return nil, err
+		if len(processes) == 0 && !ingest.FreshFrom(ctx) {
+			if snap, ok := a.recent(ctx, ag, probes); ok {
+				return snap, true, nil
+			}
+		}
+		return nil, false, err
 	}
 	if len(processes) > 0 {
 		ctx = ingest.WithProcesses(ctx, processes)
@@ -352,19 +374,20 @@ func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processe
 		if !ag.LastSeen.IsZero() {
 			seen = ag.LastSeen.Format(time.RFC3339)
 		}
-		return nil, errorf(http.StatusServiceUnavailable, "agent %s (%s) is offline; last seen %s", ag.ID, ag.Facts.Hostname, seen)
+		return nil, false, errorf(http.StatusServiceUnavailable, "agent %s (%s) is offline; last seen %s", ag.ID, ag.Facts.Hostname, seen)
 	case errors.As(err, &quiet):
 		// At once, not at the deadline: the agent has most likely died
 		// without closing its connection, which is dropped within seconds.
-		return nil, errorf(http.StatusGatewayTimeout, "agent %s (%s) is not answering (last heard %s ago)", ag.ID, ag.Facts.Hostname, ingest.Ago(quiet.Silent))
+		return nil, false, errorf(http.StatusGatewayTimeout, "agent %s (%s) is not answering (last heard %s ago)", ag.ID, ag.Facts.Hostname, ingest.Ago(quiet.Silent))
 	case errors.Is(err, context.DeadlineExceeded):
-		return nil, errorf(http.StatusGatewayTimeout, "agent %s did not deliver a snapshot within %s", ag.ID, timeout)
+		return nil, false, errorf(http.StatusGatewayTimeout, "agent %s did not deliver a snapshot within %s", ag.ID, timeout)
 	case overBudget(err) != nil:
-		return nil, a.overBudget(ctx, ag, overBudget(err))
+		return nil, false, a.overBudget(ctx, ag, overBudget(err))
 	case err != nil:
-		return nil, errorf(http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
+		return nil, false, errorf(http.StatusBadGateway, "snapshot from agent %s failed: %v", ag.ID, err)
 	}
-	return a.Store.Snapshot(ctx, id)
+	snap, err := a.Store.Snapshot(ctx, id)
+	return snap, false, err
 }
 
 // mayAsk refuses a snapshot request to ag past the per-agent limit, which
@@ -375,6 +398,35 @@ func (a *API) mayAsk(ag store.Agent) error {
 	}
 	return &httpError{status: http.StatusTooManyRequests, retryAfter: time.Second,
 		msg: fmt.Sprintf("agent %s (%s) is being asked for more than %d snapshots a second, from all keys together; retry shortly", ag.ID, ag.Facts.Hostname, agentRate)}
+}
+
+// shareFor is how old a snapshot taken on request may be to answer
+// another request for the same probes when the machine is being asked
+// for more than its limit: the agent's own reuse of a run (agent/client).
+const shareFor = 5 * time.Second
+
+// recent returns the agent's latest full snapshot, when it was taken on
+// request within shareFor and holds every probe named (when none is
+// named, any such snapshot: it was of the agent's default probes or more).
+func (a *API) recent(ctx context.Context, ag store.Agent, probes []string) (*store.Snapshot, bool) {
+	latest, err := a.Store.Snapshots(ctx, ag.ID, store.SnapshotFilter{Kind: "full", Delivered: store.Delivers(ag.ID), Limit: 1})
+	if err != nil || len(latest) == 0 || latest[0].RequestID == "" || time.Since(latest[0].CapturedAt) >= shareFor {
+		return nil, false
+	}
+	snap, err := a.Store.Snapshot(ctx, latest[0].ID)
+	if err != nil {
+		return nil, false
+	}
+	have := make(map[string]bool, len(snap.Probes))
+	for _, p := range snap.Probes {
+		have[p.Name] = true
+	}
+	for _, name := range probes {
+		if !have[name] {
+			return nil, false
+		}
+	}
+	return snap, true
 }
 
 // tooMany reports whether err is mayAsk's refusal.

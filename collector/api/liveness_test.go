@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -92,5 +93,51 @@ func TestSnapshotsPerAgentLimited(t *testing.T) {
 	}
 	if body := refused.Body.String(); refused.Header().Get("Retry-After") != "1" || !strings.Contains(body, "is being asked for more than 2 snapshots a second, from all keys together") {
 		t.Errorf("Retry-After %q, %s", refused.Header().Get("Retry-After"), body)
+	}
+}
+
+// TestSharedWhenAskedTooOften: past the per-agent limit, a request that
+// does not ask for a fresh run is answered with the snapshot the agent
+// took for another request moments before, marked shared, when that one
+// holds every probe asked for; otherwise it is refused.
+func TestSharedWhenAskedTooOften(t *testing.T) {
+	e := newImportEnv(t)
+	if err := e.st.SeenAgent(t.Context(), store.Agent{ID: "enrolled", Facts: protocol.Facts{Hostname: "pc-enrolled", HostID: "host-enrolled"},
+		Probes: []string{"cpu", "memory"}, LastSeen: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := e.st.PutSnapshot(t.Context(), &store.Snapshot{Document: protocol.Document{
+		AgentID: "enrolled", BootEpoch: 1, Seq: 1, Kind: "full", RequestID: "rq-other", CapturedAt: time.Now(),
+		Probes: []protocol.ProbeJSON{{Name: "memory", Data: json.RawMessage(`{"total":8589934592}`)}},
+	}, ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := (&api.API{Store: e.st, Agents: &askedAgents{}, Log: slog.New(slog.DiscardHandler)}).Handler()
+	ask := func(body string) (int, string) {
+		req := httptest.NewRequest("POST", "/api/v1/agents/enrolled/snapshots", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+importKey)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for range 25 { // past the limit, however fast the machine
+		ask(`{"probes":["cpu"]}`)
+	}
+	want := fmt.Sprintf(`"id": %d`, id)
+	for _, c := range []struct {
+		body   string
+		code   int
+		shared bool
+	}{
+		{`{}`, http.StatusCreated, true},
+		{`{"probes":["memory"]}`, http.StatusCreated, true},
+		{`{"probes":["cpu"]}`, http.StatusTooManyRequests, false},
+		{`{"fresh":true}`, http.StatusTooManyRequests, false},
+	} {
+		code, body := ask(c.body)
+		if code != c.code || c.shared != (strings.Contains(body, `"shared": true`) && strings.Contains(body, want)) {
+			t.Errorf("%s: HTTP %d %s; want %d, shared %v", c.body, code, body, c.code, c.shared)
+		}
 	}
 }

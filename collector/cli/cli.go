@@ -206,8 +206,17 @@ func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.W
 		probes = append(probes, "processes") // the probe that finds them
 	}
 	req := api.SnapshotRequest{Probes: probes, Processes: processes, Timeout: timeout.String(), Fresh: *fresh}
-	if err := c.Do(ctx, "POST", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots", req, &snap.Snapshot); err != nil {
+	var ans struct {
+		store.Snapshot
+		Shared bool `json:"shared"`
+	}
+	if err := c.Do(ctx, "POST", "/api/v1/agents/"+url.PathEscape(agent)+"/snapshots", req, &ans); err != nil {
 		return err
+	}
+	snap.Snapshot = ans.Snapshot
+	if ans.Shared && !*asJSON {
+		fmt.Fprintf(stdout, "shared: the machine is being asked for more than its limit, so this is the snapshot it took %s before for another request (--fresh asks it again)\n",
+			render.Duration(time.Since(ans.CapturedAt).Round(100*time.Millisecond)))
 	}
 	return printSnapshot(stdout, &snap, *asJSON, time.Now())
 }
