@@ -38,7 +38,9 @@ func TestSoftwareDiff(t *testing.T) {
 		var snap struct {
 			ID int64 `json:"id"`
 		}
-		out := mustRun(t, s.env, "sonde", "snapshot", s.host, "--probes", "software", "--json")
+		// --fresh: the package changed seconds after the last run, which
+		// the agent would otherwise answer with.
+		out := mustRun(t, s.env, "sonde", "snapshot", s.host, "--probes", "software", "--fresh", "--json")
 		if err := json.Unmarshal([]byte(out), &snap); err != nil || snap.ID == 0 {
 			t.Fatalf("sonde snapshot: %v\n%.500s", err, out)
 		}
