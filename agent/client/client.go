@@ -294,7 +294,7 @@ func (c *Client) Run(ctx context.Context) error {
 		backoff = min(2*backoff, maxBackoff)
 	}
 	if cause := context.Cause(ctx); errors.Is(cause, ErrMemoryCeiling) {
-		return cause
+		return fmt.Errorf("stopping: %w", cause)
 	}
 	if err := ctx.Err(); !errors.Is(err, context.Canceled) {
 		return err
