@@ -172,13 +172,8 @@ func Migrate(from, to string) error {
 		// folders need not share a file system.
 		switch have, err := os.ReadFile(dst); {
 		case errors.Is(err, os.ErrNotExist):
-			if err := atomicfile.Write(dst, b, Mode); err != nil {
+			if err := writePublic(dst, b); err != nil {
 				return fmt.Errorf("moving receipts: %w", err)
-			}
-			if runtime.GOOS != "windows" {
-				if err := os.Chmod(dst, Mode); err != nil {
-					return fmt.Errorf("moving receipts: %w", err)
-				}
 			}
 		case err != nil:
 			return fmt.Errorf("moving receipts: %w", err)
@@ -187,6 +182,21 @@ func Migrate(from, to string) error {
 		}
 		if err := os.Remove(src); err != nil {
 			return fmt.Errorf("moving receipts: %w", err)
+		}
+	}
+	return nil
+}
+
+// writePublic writes b to the file at path in the public folder, readable
+// by every local user (Mode) whatever the umask made of it; on Windows the
+// folder's access list does this.
+func writePublic(path string, b []byte) error {
+	if err := atomicfile.Write(path, b, Mode); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	if runtime.GOOS != "windows" {
+		if err := os.Chmod(path, Mode); err != nil {
+			return fmt.Errorf("setting its mode: %w", err)
 		}
 	}
 	return nil

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
-	"github.com/sondehq/sonde/internal/atomicfile"
 	"github.com/sondehq/sonde/internal/limitfile"
 )
 
@@ -129,14 +127,8 @@ func fold(dir, old string) error {
 	if err != nil {
 		return fmt.Errorf("summarizing old receipts: %w", err)
 	}
-	path := filepath.Join(dir, SummaryFile)
-	if err := atomicfile.Write(path, out, Mode); err != nil {
+	if err := writePublic(filepath.Join(dir, SummaryFile), out); err != nil {
 		return fmt.Errorf("summarizing old receipts: %w", err)
-	}
-	if runtime.GOOS != "windows" {
-		if err := os.Chmod(path, Mode); err != nil { // whatever the umask made of it
-			return fmt.Errorf("summarizing old receipts: %w", err)
-		}
 	}
 	return nil
 }
