@@ -72,7 +72,15 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-func (r *rig) bin(name string) string { return filepath.Join(bin, name) }
+// bin is the path of a program built for this run. SONDE_HOSTILE_AGENT
+// names another sonde-agent to run instead: one built from an earlier
+// commit, to see that the cases fail there.
+func (r *rig) bin(name string) string {
+	if other := os.Getenv("SONDE_HOSTILE_AGENT"); other != "" && name == "sonde-agent" {
+		return other
+	}
+	return filepath.Join(bin, name)
+}
 
 // startAgent runs the agent as its service does.
 func (r *rig) startAgent(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,7 +156,7 @@ func TestReceiptsHold(t *testing.T) {
 	const lie = "\x1b[2K\x1b[1Anot delivered\u009b2K"
 	m, err := h.ask(t.Context(), conn, h.request(t, "rq-inc-1", "INC-1", time.Minute, "time"), lie)
 	if _, ok := m.(*protocol.Snapshot); err != nil || !ok {
-		t.Fatalf("the request for INC-1: %v, %T", err, m)
+		t.Fatalf("the request for INC-1 was answered %s (err %v)", describe(m), err)
 	}
 	out := receipts(t, r)
 	if strings.ContainsAny(out, "\x1b\u009b") {
@@ -244,7 +245,7 @@ func TestReplayAfterRestart(t *testing.T) {
 	if m, err := h.ask(t.Context(), conn, req, ""); err != nil {
 		t.Fatal(err)
 	} else if _, ok := m.(*protocol.Snapshot); !ok {
-		t.Fatalf("the first request was answered %v", m)
+		t.Fatalf("the first request was answered %s", describe(m))
 	}
 	wantReplayRefused(t, h, conn, req)
 
@@ -266,7 +267,7 @@ func wantReplayRefused(t *testing.T, h *hostile, conn *quic.Conn, req *protocol.
 		e, _ = m.(*protocol.Error)
 	}
 	if e == nil || e.Code != protocol.CodeUnauthorized {
-		t.Fatalf("a replayed request was answered %v (err %v), want it refused", m, err)
+		t.Fatalf("a replayed request was answered %s (err %v), want it refused", describe(m), err)
 	}
 	t.Logf("replay refused: %s", e.Message)
 }
@@ -289,7 +290,7 @@ func TestDuplicateProbesRefused(t *testing.T) {
 		e, _ = m.(*protocol.Error)
 	}
 	if e == nil || !strings.Contains(e.Message, "twice") {
-		t.Fatalf("a request naming network 64 times was answered %v (err %v), want it refused", m, err)
+		t.Fatalf("a request naming network 64 times was answered %s (err %v), want it refused", describe(m), err)
 	}
 	r.backToHonest(t, h)
 }
@@ -327,4 +328,17 @@ func TestLocalFiles(t *testing.T) {
 		t.Fatalf("the link's target was overwritten: %.60q", b)
 	}
 	t.Logf("refused: %s", bytes.TrimSpace(out))
+}
+
+// describe names a message for a failure report: an error's text, or the
+// type of anything else.
+func describe(m protocol.Message) string {
+	switch m := m.(type) {
+	case nil:
+		return "nothing"
+	case *protocol.Error:
+		return fmt.Sprintf("error %d: %s", m.Code, m.Message)
+	default:
+		return "a " + m.Type().String()
+	}
 }
