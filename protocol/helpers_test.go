@@ -68,6 +68,13 @@ func goldenMessages() []namedMessage {
 			Ticket:         "INC-4711",
 			FreshHandshake: true,
 		}},
+		{"snapshot-request-agreed", &SnapshotRequest{
+			RequestID:  testRequestID,
+			Probes:     []string{"logs"},
+			Deadline:   1732458926123,
+			Fresh:      true,
+			UserAgreed: true,
+		}},
 		{"snapshot-request-processes", &SnapshotRequest{
 			RequestID: testRequestID,
 			Probes:    []string{"processes"},

@@ -143,6 +143,13 @@ type SnapshotRequest struct {
 	// False signs and encodes exactly as requests did before the field
 	// existed.
 	Fresh bool `cbor:"10,keyasint,omitempty"`
+	// UserAgreed says the person at the machine agreed to heavy probes
+	// (logs, software, storage health, the disk walk) running on a
+	// battery below the agent's floor (its battery_floor), which holds
+	// them back otherwise: L2 asked them, on the phone. It can only make
+	// the agent do what the same request does on mains power. False
+	// signs and encodes exactly as requests did before the field existed.
+	UserAgreed bool `cbor:"11,keyasint,omitempty"`
 }
 
 // Kind tells an on-demand snapshot from a periodic health one.
@@ -213,7 +220,8 @@ const (
 	CodeNotFound     = 404
 	CodeTooLarge     = 413
 	// CodeTooMany is an agent's refusal of a request over its on-demand
-	// budget; RetryAfter says when it admits one again.
+	// budget, or of heavy probes on a low battery (see
+	// SnapshotRequest.UserAgreed); RetryAfter says when to ask again.
 	CodeTooMany     = 429
 	CodeInternal    = 500
 	CodeUnavailable = 503

@@ -116,6 +116,7 @@ var readOnlyAllowList = func() map[string]allowed {
 		"SnapshotRequest.Ticket":         {"string", guardID, 0, "a ticket reference, shown in the end user's receipts"},
 		"SnapshotRequest.FreshHandshake": {"bool", guardPlain, 0, "a flag: the network probe times a fresh connection to the collector the agent is enrolled with, as every full snapshot once did; no address, argument or transport comes with it"},
 		"SnapshotRequest.Fresh":          {"bool", guardPlain, 0, "a flag: run the probes now (within the agent's on-demand budget) rather than answer with a run of the same probes that finished seconds ago; it can only make the agent do what the same request without it does"},
+		"SnapshotRequest.UserAgreed":     {"bool", guardPlain, 0, "a flag: the end user agreed to heavy probes on a low battery; it can only make the agent do what the same request does on mains power"},
 		"SnapshotRequest.Processes":      {"[]string", guardProcessName, MaxProcessNames, "names of processes L2 asks about: the processes probe compares them with the names of the processes it lists anyway and reports the matches; never a path, an argument or a pattern, and nothing is started, opened or signalled by them"},
 
 		"Snapshot.RequestID":                 {"string", guardID, 0, "echoes the request"},

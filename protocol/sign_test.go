@@ -229,3 +229,44 @@ func TestSignCoversFreshHandshake(t *testing.T) {
 		t.Errorf("a request without the flag signs differently from before the field: %x", got)
 	}
 }
+
+// TestSignCoversUserAgreed: the end user's agreement to heavy probes on a
+// low battery is signed like the rest (a collector that did not sign it,
+// or anyone on the way, cannot add it), and a request without it signs as
+// before the field existed.
+func TestSignCoversUserAgreed(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	v := &Verifier{Key: pub, AgentID: testAgentID}
+	for i, agreed := range []bool{true, false} {
+		r := &SnapshotRequest{RequestID: testRequestID, Probes: []string{"logs"}, Deadline: now.Add(time.Minute).UnixMilli(), UserAgreed: agreed}
+		if err := r.Sign(key, testAgentID, bytes.Repeat([]byte{byte(2*i + 1)}, nonceLen)); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Verify(r, now); err != nil {
+			t.Fatalf("a signed request, UserAgreed %v: %v", agreed, err)
+		}
+		if err := r.Sign(key, testAgentID, bytes.Repeat([]byte{byte(2*i + 2)}, nonceLen)); err != nil {
+			t.Fatal(err)
+		}
+		r.UserAgreed = !agreed
+		if err := v.Verify(r, now); !errors.Is(err, ErrSignature) {
+			t.Errorf("UserAgreed turned %v after signing: %v, want %v", !agreed, err, ErrSignature)
+		}
+	}
+	b, err := os.ReadFile(goldenPath("snapshot-request"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload := splitFrame(t, b)
+	m := goldenMessage(t, "snapshot-request").(*SnapshotRequest)
+	m.UserAgreed = false
+	if got, _ := m.SigningBytes(); !bytes.Equal(got, append([]byte("sonde/1 snapshot-request\x00"), payload...)) {
+		t.Errorf("a request without the flag signs differently from before the field: %x", got)
+	}
+	agreed := goldenMessage(t, "snapshot-request-agreed").(*SnapshotRequest)
+	sb, _ := agreed.SigningBytes()
+	if !bytes.Contains(sb, []byte{0x0b, 0xf5}) { // key 11, true
+		t.Errorf("the signed bytes of an agreed request hold no key 11 = true: %x", sb)
+	}
+}

@@ -196,6 +196,10 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
 	debug.SetMemoryLimit(int64(ceiling)) // the collector works harder near it
+	batteryFloor, err := cfg.BatteryFloorPercent()
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
 	id, err := state.Load(f.dir)
 	if errors.Is(err, state.ErrNotEnrolled) {
 		if err = autoEnroll(ctx, f.dir, f.enroll, px, log); err == nil {
@@ -239,6 +243,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		QUICRetry:      quicRetry,
 		Budget:         onDemand,
 		MemoryCeiling:  ceiling,
+		BatteryFloor:   batteryFloor,
 	}
 	if c.RestartedFor, err = state.TakeRestart(f.dir); err != nil {
 		log.Warn("why the agent last restarted is not known", "err", err)

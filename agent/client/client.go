@@ -84,6 +84,14 @@ type Client struct {
 	// (see memwatch.go); 0 sets none (a library user, or a test that runs
 	// many clients and a collector in one process).
 	MemoryCeiling uint64
+	// BatteryFloor is the battery charge, in percent, below which heavy
+	// probes wait while the machine runs on its battery, unless the
+	// request says the user agreed (see battery.go); 0 turns the rule off.
+	BatteryFloor int
+	// PowerRoot, when set, is the folder read as the host's root (its
+	// sys/class/power_supply) by the battery rule; tests point it at
+	// fixture trees.
+	PowerRoot string
 	// RestartedFor, when set, says why the previous run of the agent
 	// ended for the service manager to start it again (its memory); the
 	// agent probe reports it.
@@ -103,7 +111,7 @@ type Client struct {
 	lastAck   atomic.Int64 // unix ns of the last ack from the collector
 	stats     struct {
 		reconnects, delivered, spooled, lost, throttled atomic.Uint64
-		overBudget, memoryDrops                         atomic.Uint64
+		overBudget, memoryDrops, onBattery              atomic.Uint64
 	}
 	// stop ends the current Run with a cause (see memwatch.go).
 	stop context.CancelCauseFunc
@@ -171,6 +179,7 @@ func (c *Client) Delivery() *probe.Delivery {
 		Throttled:    c.stats.throttled.Load(),
 		OverBudget:   c.stats.overBudget.Load(),
 		MemoryDrops:  c.stats.memoryDrops.Load(),
+		OnBattery:    c.stats.onBattery.Load(),
 		RestartedFor: c.RestartedFor,
 	}
 	if c.Spool != nil {
@@ -484,10 +493,17 @@ func (c *Client) answer(ctx context.Context, str transport.Stream) {
 		protocol.Write(str, refusal)
 		return
 	}
+	if held := c.holdForBattery(ctx, req); held != nil {
+		c.stats.onBattery.Add(1)
+		c.Log.Warn("request refused: heavy probes wait on a low battery", "request", req.RequestID, "battery", held.Percent, "floor", held.Floor)
+		protocol.Write(str, batteryRefusal(req, held))
+		return
+	}
 	str.SetDeadline(time.UnixMilli(req.Deadline).Add(ackTimeout))
 	env := c.Env(false)
 	env.Processes = req.Processes // names to look for, never to run
 	env.Collector.Fresh = req.FreshHandshake
+	env.Background = true // the probes yield to the person at the machine
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	probes, captured, err := c.onDemand.take(rctx, runKey(c.Probes, env, req.Probes), req.Probes, !req.Fresh, func() []protocol.ProbeResult {

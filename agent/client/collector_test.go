@@ -193,7 +193,7 @@ type dials struct{ quic, tcp atomic.Int32 }
 // QUIC failing at once, as a firewall refusing UDP does) until the test
 // ends, and returns it with the collector's side of its connection and
 // the count of its dials.
-func connectedClient(t testing.TB, tc *testCollector, kind string) (*Client, transport.Conn, *dials) {
+func connectedClient(t testing.TB, tc *testCollector, kind string, opts ...func(*Client)) (*Client, transport.Conn, *dials) {
 	t.Helper()
 	n := &dials{}
 	d := newDialer(nil, tc.id.CA)
@@ -210,6 +210,9 @@ func connectedClient(t testing.TB, tc *testCollector, kind string) (*Client, tra
 		return tcp.Dial(ctx, tc.tcpAddr, tlc, tcpConfig())
 	}
 	c := &Client{ID: tc.id, Probes: probe.NewSet(), Log: slog.New(slog.DiscardHandler), HealthInterval: time.Hour, dialer: d}
+	for _, o := range opts {
+		o(c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()

@@ -16,6 +16,7 @@
 //	on_demand_cpu: 2%
 //	on_demand_burst: 1s
 //	memory_ceiling: 100MiB
+//	battery_floor: 20%
 package config
 
 import (
@@ -88,6 +89,13 @@ type Config struct {
 	// dropped, and an agent that stays past it with nothing asked ends,
 	// for the service manager to start it again.
 	MemoryCeiling string `yaml:"memory_ceiling"`
+	// BatteryFloor is the battery charge below which heavy probes (logs,
+	// software, storage health, the disk walk) wait while the machine
+	// runs on its battery, unless the request says the person at the
+	// machine agreed: a percentage ("20%") from 0% to 100%; 0% turns the
+	// rule off; empty means 20%. Health samples and snapshots without
+	// heavy probes are never held back.
+	BatteryFloor string `yaml:"battery_floor"`
 
 	dir string // agent.yaml's folder, for ProxyPasswordFile
 }
@@ -169,7 +177,7 @@ func Parse(b []byte) (*Config, error) {
 }
 
 // maxKeys bounds the top-level keys checkShape lets through.
-const maxKeys = 8
+const maxKeys = 9
 
 // checkShape refuses, with its line, a top-level key given twice, and more
 // than maxKeys keys, before the strict decoder sees them: it reports
@@ -211,6 +219,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if _, err := c.MemoryCeilingBytes(); err != nil {
+		return err
+	}
+	if _, err := c.BatteryFloorPercent(); err != nil {
 		return err
 	}
 	if len(c.Reachability) > MaxTargets {
@@ -291,6 +302,24 @@ func (c *Config) MemoryCeilingBytes() (uint64, error) {
 		return 0, fmt.Errorf("memory_ceiling: %q is not a size from 32MiB to 4GiB (\"100MiB\")", c.MemoryCeiling)
 	}
 	return n * unit, nil
+}
+
+// DefaultBatteryFloor is battery_floor's default, in percent: what
+// laptops call a low battery.
+const DefaultBatteryFloor = 20
+
+// BatteryFloorPercent returns battery_floor in percent (0 turns the
+// battery rule off), DefaultBatteryFloor when it is not set.
+func (c *Config) BatteryFloorPercent() (int, error) {
+	if c.BatteryFloor == "" {
+		return DefaultBatteryFloor, nil
+	}
+	pct, ok := strings.CutSuffix(strings.TrimSpace(c.BatteryFloor), "%")
+	n, err := strconv.Atoi(strings.TrimSpace(pct))
+	if !ok || err != nil || n < 0 || n > 100 {
+		return 0, fmt.Errorf("battery_floor: %q is not a whole percentage from 0%% to 100%% (\"20%%\")", c.BatteryFloor)
+	}
+	return n, nil
 }
 
 // QUICRetryPeriod returns quic_retry, 0 when it is not set.

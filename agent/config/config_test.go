@@ -104,6 +104,13 @@ func TestParse(t *testing.T) {
 		{"memory_ceiling: 100MB\n", "not a size"},
 		{"memory_ceiling: -1GiB\n", "not a size"},
 		{"memory_ceiling: 99999999999GiB\n", "not a size"},
+		{"battery_floor: 0%\n", ""},
+		{"battery_floor: '100 %'\n", ""},
+		{"battery_floor: 101%\n", "not a whole percentage from 0% to 100%"},
+		{"battery_floor: -1%\n", "not a whole percentage"},
+		{"battery_floor: 20\n", "not a whole percentage"},
+		{"battery_floor: 12.5%\n", "not a whole percentage"},
+		{"battery_floor: low\n", "not a whole percentage"},
 	} {
 		c, err := Parse([]byte(tc.yaml))
 		switch {
@@ -199,5 +206,27 @@ func TestBudgetSettings(t *testing.T) {
 		if err != nil || b.String() != want {
 			t.Errorf("%q: budget %v (%v), want %s", yaml, b, err, want)
 		}
+	}
+}
+
+// TestBatteryFloorSettings: the floor a configuration sets is the one the
+// agent runs with, 20 % when it sets none, and 0 % turns the rule off.
+func TestBatteryFloorSettings(t *testing.T) {
+	for yaml, want := range map[string]int{
+		"":                     DefaultBatteryFloor,
+		"battery_floor: 35%\n": 35,
+		"battery_floor: 0%\n":  0,
+	} {
+		c, err := Parse([]byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.BatteryFloorPercent(); err != nil || got != want {
+			t.Errorf("%q: floor %d (%v), want %d", yaml, got, err, want)
+		}
+	}
+	all := "reachability: []\nproxy: ''\nproxy_password_file: ''\nno_proxy: []\nquic_retry: 5m\non_demand_cpu: 2%\non_demand_burst: 1s\nmemory_ceiling: 100MiB\nbattery_floor: 20%\n"
+	if _, err := Parse([]byte(all)); err != nil {
+		t.Errorf("every setting at once: %v", err)
 	}
 }

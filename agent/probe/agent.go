@@ -51,9 +51,11 @@ type Delivery struct {
 	Corrupt      uint64 `json:"spool_corrupt"` // damaged records skipped
 	// OverBudget counts the requests refused because the on-demand budget
 	// was spent, MemoryDrops the snapshots dropped because they took the
-	// agent past its memory ceiling.
+	// agent past its memory ceiling, OnBattery the requests for heavy
+	// probes held back on a low battery (the agent's battery_floor).
 	OverBudget  uint64 `json:"over_budget,omitempty"`
 	MemoryDrops uint64 `json:"memory_drops,omitempty"`
+	OnBattery   uint64 `json:"on_battery,omitempty"`
 	// RestartedFor says why the agent's previous run ended for the
 	// service manager to start it again, when it did (its memory stayed
 	// above its ceiling).

@@ -51,6 +51,11 @@ type Env struct {
 	// configuration file (package agent/config), checked by the
 	// reachability probe. Never taken from a request.
 	Reachability []string
+	// Background runs each probe of Set.Run on an OS thread of lowered CPU
+	// and I/O priority (package polite), so that it yields to the person
+	// at the machine: the client sets it for on-demand runs only. Health
+	// samples (Env.Health, Set.RunInOrder) never run lowered.
+	Background bool
 
 	// scrub is this probe run's redactor (see Scrub); Set.Run gives each
 	// probe its own.

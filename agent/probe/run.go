@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sondehq/sonde/agent/polite"
 	"github.com/sondehq/sonde/protocol"
 )
 
@@ -99,8 +100,13 @@ func runOne(ctx context.Context, p Probe, lock *sync.Mutex, env *Env, timeout ti
 		if ctx.Err() != nil {
 			return // the caller has reported the timeout already
 		}
-		v, err := collect(ctx, p, env)
-		done <- outcome{v, err}
+		var o outcome
+		if env.Background && !env.Health {
+			o.v, o.err = collectLowered(ctx, p, env)
+		} else {
+			o.v, o.err = collect(ctx, p, env)
+		}
+		done <- o
 	}()
 	var o outcome
 	select {
@@ -113,6 +119,17 @@ func runOne(ctx context.Context, p Probe, lock *sync.Mutex, env *Env, timeout ti
 	}
 	r.Duration = int64(time.Since(start))
 	setOutcome(r, o.v, o.err)
+}
+
+// collectLowered is collect on an OS thread of lowered priority, restored
+// before it returns (see polite.Lower): a thread that cannot be restored
+// stays locked to the calling goroutine, which ends right after, and the
+// runtime discards it. Where lowering fails the probe runs at normal
+// priority.
+func collectLowered(ctx context.Context, p Probe, env *Env) (any, error) {
+	leave, _ := polite.Lower()
+	defer func() { _ = leave() }()
+	return collect(ctx, p, env)
 }
 
 // collect runs p, turning a panic into an error.

@@ -290,6 +290,11 @@ type SnapshotRequest struct {
 	// budget; without it, an agent that ran the same probes seconds ago
 	// answers with that run, captured when it was.
 	Fresh bool `json:"fresh,omitempty"`
+	// UserAgreed says the person at the machine agreed to heavy probes
+	// (logs, software, storage health, the disk walk) on a battery below
+	// the agent's floor, which holds them back otherwise (429 with a
+	// Retry-After): set it only when they did, on the phone.
+	UserAgreed bool `json:"user_agreed,omitempty"`
 }
 
 func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -312,6 +317,9 @@ func (a *API) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if req.Fresh {
 		ctx = ingest.WithFresh(ctx)
+	}
+	if req.UserAgreed {
+		ctx = ingest.WithUserAgreed(ctx)
 	}
 	snap, shared, err := a.take(ctx, ag, req.Probes, req.Processes, timeout)
 	if err != nil {
@@ -446,8 +454,9 @@ func overBudget(err error) *protocol.Error {
 }
 
 // overBudget is the answer to a request the agent refused over its
-// on-demand budget: 429, with its Retry-After, saying which stored
-// snapshot there is to use meanwhile.
+// on-demand budget, or held back on a low battery (its message says
+// which): 429, with its Retry-After, saying which stored snapshot there is
+// to use meanwhile.
 func (a *API) overBudget(ctx context.Context, ag store.Agent, pe *protocol.Error) error {
 	he := &httpError{status: http.StatusTooManyRequests, retryAfter: time.Duration(pe.RetryAfter) * time.Millisecond,
 		msg: fmt.Sprintf("agent %s (%s): %s", ag.ID, ag.Facts.Hostname, pe.Message)}

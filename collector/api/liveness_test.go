@@ -57,6 +57,40 @@ func TestSnapshotOverBudget(t *testing.T) {
 	}
 }
 
+// TestSnapshotOnBattery: an agent that holds heavy probes back on a low
+// battery makes the API answer as over its budget: 429, the agent's
+// Retry-After and words (which name --user-agreed), and the stored
+// snapshot to use meanwhile; "user_agreed" in the request reaches the
+// agent, and its absence does not.
+func TestSnapshotOnBattery(t *testing.T) {
+	e := newImportEnv(t)
+	id := e.deliver(t, "enrolled", 7, time.Now().Add(-12*time.Second))
+	refusal := &protocol.Error{Code: protocol.CodeTooMany, RequestID: "r1", RetryAfter: 300_000,
+		Message: "the machine is on battery at 14 %; heavy probes wait until it charges or is at 20 % or more, unless the user agrees: sonde snapshot --user-agreed"}
+	asked := &askedAgents{err: fmt.Errorf("agent refused: %w", refusal)}
+	h := (&api.API{Store: e.st, Agents: asked, Log: slog.New(slog.DiscardHandler)}).Handler()
+	post := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/api/v1/agents/enrolled/snapshots", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+importKey)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := post(`{"probes":["logs"]}`)
+	want := fmt.Sprintf("agent enrolled (pc-enrolled): %s; or use the latest stored full snapshot, %d", refusal.Message, id)
+	if body := rec.Body.String(); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "300" || !strings.Contains(body, want) {
+		t.Errorf("HTTP %d, Retry-After %q, %s; want 429, 300, %q", rec.Code, rec.Header().Get("Retry-After"), body, want)
+	}
+	if asked.userAgreed {
+		t.Error("a request without user_agreed reached the agent as agreed")
+	}
+	asked.err = nil
+	post(`{"probes":["logs"],"user_agreed":true}`)
+	if !asked.userAgreed {
+		t.Error(`"user_agreed" did not reach the agent's request`)
+	}
+}
+
 // TestSnapshotsPerAgentLimited: one machine is asked for at most
 // agentBurst snapshots at once, from all keys together; past that the API
 // answers 429 with a Retry-After before asking the agent.

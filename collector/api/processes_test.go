@@ -20,6 +20,7 @@ type askedAgents struct {
 	probes, processes []string
 	fresh             bool // a connectivity check was asked for
 	freshRun          bool // a fresh run was asked for
+	userAgreed        bool // the end user agreed to heavy probes on battery
 	calls             int
 	err               error
 }
@@ -28,6 +29,7 @@ func (a *askedAgents) Connected() map[string]ingest.Link { return map[string]ing
 func (a *askedAgents) RequestSnapshot(ctx context.Context, _ string, probes []string) (int64, error) {
 	a.calls++
 	a.probes, a.processes, a.fresh, a.freshRun = probes, ingest.ProcessesFrom(ctx), ingest.FreshHandshakeFrom(ctx), ingest.FreshFrom(ctx)
+	a.userAgreed = ingest.UserAgreedFrom(ctx)
 	if a.err != nil {
 		return 0, a.err
 	}

@@ -190,12 +190,13 @@ func oneAgent(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.Writer) error {
-	fs := cliflag.New("snapshot", "sonde snapshot AGENT [--probes a,b] [--process NAME[,NAME...]] [--fresh] [--timeout 30s] [--json]", stderr)
+	fs := cliflag.New("snapshot", "sonde snapshot AGENT [--probes a,b] [--process NAME[,NAME...]] [--fresh] [--user-agreed] [--timeout 30s] [--json]", stderr)
 	var probes, processes cliflag.List
 	fs.Var(&probes, "probes", "probes to run, comma-separated (default: all)")
 	fs.Var(&processes, "process", "find these processes by name (process or executable file name, any case), comma-separated or repeated: the processes probe lists them with their command lines")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent")
 	fresh := fs.Bool("fresh", false, "run the probes anew, within the agent's budget, even if they ran seconds ago (without it, the agent may answer with that run)")
+	agreed := fs.Bool("user-agreed", false, "only when the end user agreed (e.g. on the phone): run heavy probes (logs, software, storage health, disk walk) even on a battery below the agent's battery_floor, which holds them back otherwise")
 	asJSON := fs.Bool("json", false, "print JSON")
 	agent, err := oneAgent(fs, args)
 	if err != nil {
@@ -205,7 +206,7 @@ func snapshot(ctx context.Context, c *Client, args []string, stdout, stderr io.W
 	if len(processes) > 0 && len(probes) > 0 && !slices.Contains(probes, "processes") {
 		probes = append(probes, "processes") // the probe that finds them
 	}
-	req := api.SnapshotRequest{Probes: probes, Processes: processes, Timeout: timeout.String(), Fresh: *fresh}
+	req := api.SnapshotRequest{Probes: probes, Processes: processes, Timeout: timeout.String(), Fresh: *fresh, UserAgreed: *agreed}
 	var ans struct {
 		store.Snapshot
 		Shared bool `json:"shared"`

@@ -292,7 +292,7 @@ func (s *Server) RequestSnapshot(ctx context.Context, agentID string, probes []s
 		deadline = latest // agents refuse requests that claim to live longer
 	}
 	req := &protocol.SnapshotRequest{RequestID: newID(8), Probes: probes, Deadline: deadline.UnixMilli(), Ticket: ticketFrom(ctx),
-		Processes: ProcessesFrom(ctx), FreshHandshake: FreshHandshakeFrom(ctx), Fresh: FreshFrom(ctx)}
+		Processes: ProcessesFrom(ctx), FreshHandshake: FreshHandshakeFrom(ctx), Fresh: FreshFrom(ctx), UserAgreed: UserAgreedFrom(ctx)}
 	if err := req.Validate(); err != nil {
 		return 0, fmt.Errorf("asking for a snapshot: %w", err)
 	}
