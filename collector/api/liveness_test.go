@@ -141,7 +141,9 @@ func TestSharedWhenAskedTooOften(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _, err := e.st.PutSnapshot(t.Context(), &store.Snapshot{Document: protocol.Document{
-		AgentID: "enrolled", BootEpoch: 1, Seq: 1, Kind: "full", RequestID: "rq-other", CapturedAt: time.Now(),
+		// 8 s old: the agent may answer from a run it took up to 5 s
+		// before, so a snapshot stored now can be that old already.
+		AgentID: "enrolled", BootEpoch: 1, Seq: 1, Kind: "full", RequestID: "rq-other", CapturedAt: time.Now().Add(-8 * time.Second),
 		Probes: []protocol.ProbeJSON{{Name: "memory", Data: json.RawMessage(`{"total":8589934592}`)}},
 	}, ReceivedAt: time.Now()})
 	if err != nil {
