@@ -262,41 +262,20 @@ func (a *agent) connect(ctx context.Context) (transport.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing: %w", err)
 	}
-	w, err := exchange[*protocol.Welcome](ctx, conn, &protocol.Hello{
+	// As a real agent: the facts go out only once the collector proved it
+	// holds the request key.
+	w, err := client.Greet(ctx, conn, a.id.RequestKey, &protocol.Hello{
 		AgentID: a.id.AgentID, AgentVersion: a.f.cfg.Version, Versions: []uint8{protocol.Version},
-		BootEpoch: a.bootEpoch, Facts: a.id.Facts, Probes: a.f.probes, AgentTime: time.Now().UnixNano(),
-	})
+		AgentTime: time.Now().UnixNano(),
+	}, &protocol.Introduce{BootEpoch: a.bootEpoch, Facts: a.id.Facts, Probes: a.f.probes}, 30*time.Second)
 	if err != nil {
 		conn.CloseWithError(0, "")
-		return nil, fmt.Errorf("hello: %w", err)
+		return nil, fmt.Errorf("greeting the collector: %w", err)
 	}
 	if w.HealthInterval > 0 {
 		a.f.interval.Store(w.HealthInterval)
 	}
 	return conn, nil
-}
-
-// exchange sends req on a new stream and reads the answer of type T.
-func exchange[T protocol.Message](ctx context.Context, conn transport.Conn, req protocol.Message) (T, error) {
-	var zero T
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	str, err := conn.OpenStream(ctx)
-	if err != nil {
-		return zero, fmt.Errorf("opening a stream: %w", err)
-	}
-	defer str.Close()
-	defer str.CancelRead(0)
-	stop := context.AfterFunc(ctx, func() { str.CancelRead(0) })
-	defer stop()
-	if err := protocol.Write(str, req); err != nil {
-		return zero, fmt.Errorf("sending %s: %w", req.Type(), err)
-	}
-	answer, err := protocol.ReadAs[T](str)
-	if err != nil {
-		return zero, fmt.Errorf("reading the answer to %s: %w", req.Type(), err)
-	}
-	return answer, nil
 }
 
 // serve answers the collector's requests until the connection ends.

@@ -11,6 +11,22 @@
 // the other side answers with one message, and a snapshot is always answered
 // by an [Ack] (only after the collector has committed it) or an [Error].
 //
+// The hello is the one exchange of three messages. The agent's [Hello]
+// names the agent and carries a fresh [ChallengeLen]-byte challenge, and
+// nothing of its machine; the collector's [Welcome] carries a proof
+// ([ProveHello]): an Ed25519 signature by the request key that signs
+// snapshot requests, over a context string, the agent ID, the challenge
+// and 32 bytes exported from the TLS connection ([HelloBinding], label
+// [HelloExporterLabel]), so a proof made on another connection (a man in
+// the middle's to the real collector) does not verify. Only when it
+// verifies ([VerifyHelloProof]) does the agent send an [Introduce] on the
+// same stream, with its facts, probes and boot epoch, and anything else on
+// the connection; otherwise it closes the connection, so a party holding
+// the collector's TLS certificate but not its request key learns the
+// agent's ID and version, nothing more. A hello without a challenge, from
+// an agent that predates it, carries the facts itself and gets a welcome
+// without a proof.
+//
 // # Framing
 //
 // A message travels as one frame: an 8-byte header (magic 'S', version, type,
@@ -21,7 +37,7 @@
 // the one large message, may take [MaxFrameSize] (8 MiB) on the wire and
 // [MaxDecodedSize] (32 MiB) decoded; a snapshot request at most 16 KiB
 // decoded, a welcome or an ack 4 KiB, an error 8 KiB, a renew or renewed
-// 32 KiB, a hello, enroll or enrolled 64 KiB, each at least twice the
+// 32 KiB, a hello, introduce, enroll or enrolled 64 KiB, each at least twice the
 // largest message of its type that validates, and on the wire as much
 // plus what DEFLATE adds to bytes that do not compress. A header whose
 // length is past its type's limit is refused before the payload is read,

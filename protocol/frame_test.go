@@ -676,6 +676,7 @@ func TestTypeNumbers(t *testing.T) {
 	want := map[Type]string{
 		1: "hello", 2: "welcome", 3: "snapshot-request", 4: "snapshot",
 		5: "ack", 6: "error", 7: "enroll", 8: "enrolled", 9: "renew", 10: "renewed",
+		11: "introduce",
 	}
 	for i := range 256 {
 		typ := Type(i)

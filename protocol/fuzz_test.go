@@ -37,6 +37,11 @@ func addSeeds(f *testing.F) {
 			// Empty array and byte string where omitempty leaves the key out.
 			f.Add(rawFrame(f, TypeSnapshot, map[int]any{2: 1, 3: "a", 5: 1, 6: 1, 7: []any{map[int]any{1: "cpu", 2: []byte{}, 4: 0}}}))
 			f.Add(rawFrame(f, TypeHello, map[int]any{1: "a", 3: []byte{1}, 6: []string{}}))
+			// A challenge and a proof a byte short, and an empty
+			// introduce.
+			f.Add(rawFrame(f, TypeHello, map[int]any{1: "a", 3: []byte{1}, 8: make([]byte, ChallengeLen-1)}))
+			f.Add(rawFrame(f, TypeWelcome, map[int]any{1: 1, 3: make([]byte, 63)}))
+			f.Add(rawFrame(f, TypeIntroduce, map[int]any{}))
 		}
 	}
 	long := binary.BigEndian.AppendUint32([]byte{magic, Version, byte(TypeSnapshot), 0}, MaxFrameSize+1)

@@ -122,7 +122,7 @@ func TestGoldenCoverage(t *testing.T) {
 			t.Errorf("golden %s: compressed %v, want %v", g.name, compressed, want)
 		}
 	}
-	for typ := TypeHello; typ <= TypeRenewed; typ++ {
+	for _, typ := range registeredTypes() {
 		if !types[typ] {
 			t.Errorf("no golden message of type %s", typ)
 		}

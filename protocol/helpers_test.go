@@ -45,6 +45,15 @@ type namedMessage struct {
 // snapshot large enough to be compressed. Each call returns fresh values.
 func goldenMessages() []namedMessage {
 	return []namedMessage{
+		// Listed before "hello", whose probes and facts TestReadOnlyGuards
+		// changes (goldenOf takes the last of a type).
+		{"hello-challenge", &Hello{
+			AgentID:      testAgentID,
+			AgentVersion: "0.1.0 (linux/amd64)",
+			Versions:     []uint8{1},
+			AgentTime:    1732458896000000000,
+			Challenge:    fakeDER(0x06, ChallengeLen),
+		}},
 		{"hello", &Hello{
 			AgentID:      testAgentID,
 			AgentVersion: "0.1.0 (linux/amd64)",
@@ -56,6 +65,16 @@ func goldenMessages() []namedMessage {
 		{"welcome", &Welcome{
 			CollectorTime:  1732458896123456789,
 			HealthInterval: int64(60 * time.Second),
+		}},
+		{"welcome-proof", &Welcome{
+			CollectorTime:  1732458896123456789,
+			HealthInterval: int64(60 * time.Second),
+			Proof:          fakeDER(0x07, 64),
+		}},
+		{"introduce", &Introduce{
+			BootEpoch: testBootEpoch,
+			Facts:     testFacts,
+			Probes:    []string{"cpu", "disks", "memory", "network", "processes", "system"},
 		}},
 		{"snapshot-request", &SnapshotRequest{
 			RequestID: testRequestID,

@@ -37,7 +37,7 @@ var frameLimits = [...]Limits{
 	// A hello carries the machine's facts (ten texts of up to MaxTextLen)
 	// and up to MaxProbes probe names: 14 KB at most.
 	TypeHello: small(64 << 10),
-	// A welcome holds two integers: under 30 bytes.
+	// A welcome holds two integers and a 64-byte proof: under 100 bytes.
 	TypeWelcome: small(4 << 10),
 	// A snapshot request holds IDs, a nonce, a signature, up to MaxProbes
 	// probe names and MaxProcessNames process names: 4 KB at most.
@@ -61,6 +61,9 @@ var frameLimits = [...]Limits{
 	TypeRenew: small(32 << 10),
 	// Renewed holds a certificate of up to MaxCertLen: 8 KB at most.
 	TypeRenewed: small(32 << 10),
+	// An introduce carries what a hello from before the challenge did, the
+	// facts and the probe names, and takes its limits.
+	TypeIntroduce: small(64 << 10),
 }
 
 // LimitsOf returns the limits of a message type's frames; the zero Limits

@@ -27,6 +27,7 @@ const (
 	TypeEnrolled        Type = 8
 	TypeRenew           Type = 9
 	TypeRenewed         Type = 10
+	TypeIntroduce       Type = 11
 )
 
 func (t Type) String() string {
@@ -54,6 +55,7 @@ var registry = [...]struct {
 	TypeEnrolled:        {"enrolled", func() Message { return new(Enrolled) }},
 	TypeRenew:           {"renew", func() Message { return new(Renew) }},
 	TypeRenewed:         {"renewed", func() Message { return new(Renewed) }},
+	TypeIntroduce:       {"introduce", func() Message { return new(Introduce) }},
 }
 
 // Message is implemented by every message that can travel in a frame.
@@ -81,7 +83,11 @@ type Facts struct {
 	BootTime        int64  `cbor:"13,keyasint,omitempty" json:"boot_time,omitempty"` // Unix seconds
 }
 
-// Hello is the agent's first message on a new connection.
+// Hello is the agent's first message on a new connection. An agent that
+// sends a Challenge says nothing of its machine in it: BootEpoch, Facts and
+// Probes follow in an Introduce, once the collector's Welcome has proved it
+// holds the request key (see ProveHello). Agents from before the challenge
+// carry them here, and a collector still takes them from here.
 type Hello struct {
 	AgentID      string `cbor:"1,keyasint"`
 	AgentVersion string `cbor:"2,keyasint"`
@@ -96,6 +102,10 @@ type Hello struct {
 	// the agent's clock skew with it, to place capture times that are
 	// ahead of its own clock.
 	AgentTime int64 `cbor:"7,keyasint,omitempty"`
+	// Challenge is ChallengeLen random bytes, new for each connection,
+	// that the collector's Welcome.Proof must sign; empty from agents that
+	// predate it.
+	Challenge []byte `cbor:"8,keyasint,omitempty"`
 }
 
 // Welcome answers Hello. The agent uses CollectorTime, with the round trip,
@@ -103,6 +113,21 @@ type Hello struct {
 type Welcome struct {
 	CollectorTime  int64 `cbor:"1,keyasint"` // Unix nanoseconds
 	HealthInterval int64 `cbor:"2,keyasint"` // nanoseconds; 0 keeps the agent's own
+	// Proof answers the hello's Challenge: an Ed25519 signature by the
+	// request key (ProveHello), bound to the agent, the challenge and this
+	// TLS connection. Empty when the hello had no challenge.
+	Proof []byte `cbor:"3,keyasint,omitempty"`
+}
+
+// Introduce is what an agent tells of its machine, sent on the hello's
+// stream after the Welcome, and only once its Proof verified: a party
+// holding the collector's TLS certificate but not its request key (a
+// TLS-terminating front end, a stolen certificate) learns none of it.
+type Introduce struct {
+	BootEpoch int64 `cbor:"1,keyasint"`
+	Facts     Facts `cbor:"2,keyasint"`
+	// Probes lists the probes compiled into the agent.
+	Probes []string `cbor:"3,keyasint,omitempty"`
 }
 
 // SnapshotRequest asks an agent for a snapshot. An empty Probes list means
@@ -279,6 +304,7 @@ func (*Ack) Type() Type             { return TypeAck }
 func (*Error) Type() Type           { return TypeError }
 func (*Enroll) Type() Type          { return TypeEnroll }
 func (*Enrolled) Type() Type        { return TypeEnrolled }
+func (*Introduce) Type() Type       { return TypeIntroduce }
 
 // newMessage returns an empty message of type t, or nil if t is unknown.
 func newMessage(t Type) Message {

@@ -72,7 +72,7 @@ type allowed struct {
 // reads is what could make it act.
 var (
 	toAgent   = map[string]bool{"Welcome": true, "SnapshotRequest": true, "Ack": true, "Error": true, "Enrolled": true, "Renewed": true}
-	fromAgent = map[string]bool{"Hello": true, "Snapshot": true, "Error": true, "Enroll": true, "Renew": true}
+	fromAgent = map[string]bool{"Hello": true, "Snapshot": true, "Error": true, "Enroll": true, "Renew": true, "Introduce": true}
 )
 
 // agentLogsOnly are the free-text fields an agent reads: it logs them and
@@ -103,9 +103,14 @@ var readOnlyAllowList = func() map[string]allowed {
 		"Hello.BootEpoch":    {"int64", guardPlain, 0, "a time"},
 		"Hello.Probes":       {"[]string", guardProbeName, MaxProbes, "the probes compiled into the agent, shown to L2"},
 		"Hello.AgentTime":    {"int64", guardPlain, 0, "a time, to measure clock skew"},
+		"Hello.Challenge":    {"[]uint8", guardOpaque, ChallengeLen, "random bytes the collector signs in its welcome's proof"},
 
 		"Welcome.CollectorTime":  {"int64", guardPlain, 0, "a time, to estimate the agent's clock offset"},
 		"Welcome.HealthInterval": {"int64", guardPlain, 0, "a period; the agent bounds its own work whatever it says"},
+		"Welcome.Proof":          {"[]uint8", guardOpaque, 64, "an Ed25519 signature, verified before the agent says anything of its machine"},
+
+		"Introduce.BootEpoch": {"int64", guardPlain, 0, "a time"},
+		"Introduce.Probes":    {"[]string", guardProbeName, MaxProbes, "the probes compiled into the agent, shown to L2"},
 
 		"SnapshotRequest.RequestID":      {"string", guardID, 0, "names the request, echoed in the snapshot"},
 		"SnapshotRequest.Probes":         {"[]string", guardProbeName, MaxProbes, "names of compiled-in probes: the agent runs only probes it has (it refuses others), with no argument"},
@@ -156,7 +161,7 @@ var readOnlyAllowList = func() map[string]allowed {
 		"Renew.CSR":           {"[]uint8", guardOpaque, MaxCSRLen, "DER, parsed by crypto/x509 on the collector"},
 		"Renewed.Certificate": {"[]uint8", guardOpaque, MaxCertLen, "DER, parsed by crypto/x509 and used for TLS"},
 	}
-	for _, prefix := range []string{"Hello.Facts", "Enroll.Facts"} {
+	for _, prefix := range []string{"Hello.Facts", "Enroll.Facts", "Introduce.Facts"} {
 		for k, v := range factsFields(prefix) {
 			m[k] = v
 		}

@@ -152,8 +152,9 @@ func TestLimitsHoldLargestValid(t *testing.T) {
 	}
 	largest := []Message{
 		&Hello{AgentID: text(MaxIDLen), AgentVersion: text(MaxTextLen), Versions: raw(16), BootEpoch: math.MinInt64,
-			Facts: facts, Probes: names(MaxProbes, MaxProbeNameLen), AgentTime: math.MaxInt64},
-		&Welcome{CollectorTime: math.MinInt64, HealthInterval: math.MaxInt64},
+			Facts: facts, Probes: names(MaxProbes, MaxProbeNameLen), AgentTime: math.MaxInt64, Challenge: raw(ChallengeLen)},
+		&Welcome{CollectorTime: math.MinInt64, HealthInterval: math.MaxInt64, Proof: raw(64)},
+		&Introduce{BootEpoch: math.MinInt64, Facts: facts, Probes: names(MaxProbes, MaxProbeNameLen)},
 		&SnapshotRequest{RequestID: text(MaxIDLen), Probes: names(MaxProbes, MaxProbeNameLen), Deadline: math.MaxInt64,
 			AgentID: text(MaxIDLen), Nonce: raw(64), Signature: raw(128), Ticket: text(MaxIDLen),
 			Processes: names(MaxProcessNames, MaxProcessNameLen), FreshHandshake: true},

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"slices"
@@ -219,6 +220,9 @@ func (m *Hello) Validate() error {
 	if len(m.Versions) == 0 || len(m.Versions) > 16 {
 		return invalid("%d protocol versions", len(m.Versions))
 	}
+	if len(m.Challenge) != 0 && len(m.Challenge) != ChallengeLen {
+		return invalid("challenge is %d bytes, want %d", len(m.Challenge), ChallengeLen)
+	}
 	if err := checkProbeNames(m.Probes); err != nil {
 		return err
 	}
@@ -229,7 +233,17 @@ func (m *Welcome) Validate() error {
 	if m.HealthInterval < 0 {
 		return invalid("negative health interval")
 	}
+	if len(m.Proof) != 0 && len(m.Proof) != ed25519.SignatureSize {
+		return invalid("proof is %d bytes, want %d", len(m.Proof), ed25519.SignatureSize)
+	}
 	return nil
+}
+
+func (m *Introduce) Validate() error {
+	if err := checkProbeNames(m.Probes); err != nil {
+		return err
+	}
+	return m.Facts.Validate()
 }
 
 func (m *SnapshotRequest) Validate() error {

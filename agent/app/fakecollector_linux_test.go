@@ -140,7 +140,15 @@ func (c *collector) serve(conn *quic.Conn) {
 			}
 			switch m := m.(type) {
 			case *protocol.Hello:
-				protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(time.Hour)})
+				binding, err := protocol.HelloBinding(conn.ConnectionState().TLS)
+				if err != nil {
+					return
+				}
+				protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(time.Hour),
+					Proof: protocol.ProveHello(c.requestKey, m.AgentID, m.Challenge, binding)})
+				if _, err := protocol.ReadAs[*protocol.Introduce](str); err != nil {
+					return
+				}
 				go c.request(conn)
 			case *protocol.Snapshot:
 				protocol.Write(str, &protocol.Ack{AgentID: m.AgentID, BootEpoch: m.BootEpoch, Seq: m.Seq})

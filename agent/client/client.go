@@ -348,6 +348,12 @@ func (c *Client) session(ctx context.Context) (connected bool, err error) {
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
 	interval, err := c.hello(ctx, conn)
+	if errors.Is(err, protocol.ErrNoProof) {
+		// Whoever answered holds the collector's TLS certificate but not
+		// its request key: it hears nothing more (no facts, no snapshots).
+		c.Log.Error("refusing the collector: nothing was sent", "collector", c.ID.Collector, "err", err)
+		conn.CloseWithError(protocol.CodeUnauthorized, "the collector did not prove it holds the request key")
+	}
 	if err != nil {
 		return false, err
 	}
@@ -426,19 +432,18 @@ func (c *Client) stopped() {
 	}
 }
 
+// hello greets the collector (see Greet) and returns the health interval
+// its Welcome sets, bounded.
 func (c *Client) hello(ctx context.Context, conn transport.Conn) (time.Duration, error) {
 	sent := time.Now()
-	w, err := exchange[*protocol.Welcome](ctx, conn, &protocol.Hello{
+	w, err := Greet(ctx, conn, c.ID.RequestKey, &protocol.Hello{
 		AgentID:      c.ID.AgentID,
 		AgentVersion: version.Version,
 		Versions:     []uint8{protocol.Version},
-		BootEpoch:    c.bootEpoch,
-		Facts:        c.Facts,
-		Probes:       c.Probes.Names(),
 		AgentTime:    sent.UnixNano(),
-	}, 30*time.Second)
+	}, &protocol.Introduce{BootEpoch: c.bootEpoch, Facts: c.Facts, Probes: c.Probes.Names()}, 30*time.Second)
 	if err != nil {
-		return 0, fmt.Errorf("hello: %w", err)
+		return 0, err
 	}
 	got := time.Now()
 	rtt := got.Sub(sent)

@@ -40,6 +40,10 @@ type testCollector struct {
 	// interval, when set, is the health interval the collector's welcome
 	// asks for, instead of an hour.
 	interval time.Duration
+	// heard, when set, receives every message read from the agent, on
+	// every stream, as it is read; streams counts the streams it opened.
+	heard   chan protocol.Message
+	streams atomic.Int32
 }
 
 // startTestCollector listens on QUIC and TCP on loopback. The identity's
@@ -122,9 +126,10 @@ func (tc *testCollector) serve(conn transport.Conn) {
 		if err != nil {
 			return
 		}
+		tc.streams.Add(1)
 		go func() {
 			defer str.Close()
-			m, err := protocol.Read(str)
+			m, err := tc.read(str)
 			if err != nil {
 				return
 			}
@@ -134,7 +139,16 @@ func (tc *testCollector) serve(conn transport.Conn) {
 				if tc.interval != 0 {
 					interval = tc.interval
 				}
-				protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(interval)})
+				w := &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(interval)}
+				binding, err := protocol.HelloBinding(conn.ConnectionState())
+				if err != nil {
+					return
+				}
+				w.Proof = protocol.ProveHello(tc.requestKey, m.AgentID, m.Challenge, binding)
+				protocol.Write(str, w)
+				if _, err := tc.read(str); err != nil {
+					return // the introduce
+				}
 				tc.conns <- conn
 			case *protocol.Snapshot:
 				protocol.Write(str, &protocol.Ack{AgentID: m.AgentID, BootEpoch: m.BootEpoch, Seq: m.Seq})
@@ -144,6 +158,15 @@ func (tc *testCollector) serve(conn transport.Conn) {
 			}
 		}()
 	}
+}
+
+// read reads one message from the agent, and hands it to heard.
+func (tc *testCollector) read(str transport.Stream) (protocol.Message, error) {
+	m, err := protocol.Read(str)
+	if err == nil && tc.heard != nil {
+		tc.heard <- m
+	}
+	return m, err
 }
 
 // ask sends the agent on conn a signed request and returns the snapshot it

@@ -177,21 +177,32 @@ func dialError(addr string, tc *tls.Config, err error) error {
 
 // exchange sends req on a new stream and reads one answer of type T.
 func exchange[T protocol.Message](ctx context.Context, conn transport.Conn, req protocol.Message, timeout time.Duration) (T, error) {
-	var zero T
+	var answer T
+	err := onStream(ctx, conn, timeout, func(str transport.Stream) error {
+		if err := protocol.Write(str, req); err != nil {
+			return fmt.Errorf("sending the request: %w", err)
+		}
+		var err error
+		answer, err = protocol.ReadAs[T](str)
+		return err
+	})
+	return answer, err
+}
+
+// onStream runs talk on a new stream of conn, for at most timeout, and
+// then closes the stream.
+func onStream(ctx context.Context, conn transport.Conn, timeout time.Duration, talk func(transport.Stream) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	str, err := conn.OpenStream(ctx)
 	if err != nil {
-		return zero, fmt.Errorf("opening a stream: %w", err)
+		return fmt.Errorf("opening a stream: %w", err)
 	}
 	defer str.Close()
-	defer str.CancelRead(0) // one answer is all we read; see Client.answer
+	defer str.CancelRead(0) // what talk read is all we read; see Client.answer
 	defer unblockOnDone(ctx, str)()
 	str.SetDeadline(time.Now().Add(timeout))
-	if err := protocol.Write(str, req); err != nil {
-		return zero, fmt.Errorf("sending the request: %w", err)
-	}
-	return protocol.ReadAs[T](str)
+	return talk(str)
 }
 
 // unblockOnDone makes str's reads and writes fail at once when ctx ends:

@@ -22,8 +22,12 @@ import (
 )
 
 // hello reads the agent's Hello on its first stream, checks it against the
-// certificate and the store, records the facts and answers Welcome. It
-// returns the agent's clock skew, when the agent sent its time.
+// certificate and the store, answers Welcome and records the agent's facts.
+// A hello with a challenge gets the request key's proof in the Welcome
+// (protocol.ProveHello), and the facts follow on the same stream in an
+// Introduce; a hello without one (an agent from before the challenge)
+// carries them itself. It returns the agent's clock skew, when the agent
+// sent its time.
 func (s *Server) hello(ctx context.Context, conn transport.Conn, certID string) (skew, error) {
 	ctx, cancel := context.WithTimeout(ctx, streamTimeout)
 	defer cancel()
@@ -32,8 +36,8 @@ func (s *Server) hello(ctx context.Context, conn transport.Conn, certID string) 
 		return skew{}, fmt.Errorf("waiting for hello: %w", err)
 	}
 	defer str.Close()
-	// One message is all the stream carries: stop reading, or the stream
-	// never completes and keeps one of the agent's stream credits.
+	// Stop reading when done: otherwise the stream never completes and
+	// keeps one of the agent's stream credits.
 	defer str.CancelRead(0)
 	str.SetDeadline(time.Now().Add(streamTimeout))
 	h, err := protocol.ReadAs[*protocol.Hello](str)
@@ -51,12 +55,23 @@ func (s *Server) hello(ctx context.Context, conn transport.Conn, certID string) 
 	if err == nil && ag.Pending {
 		return skew{}, s.refuse(str, protocol.CodeUnauthorized, "agent "+certID+" awaits approval: sonde-collector agent approve "+certID)
 	}
-	if err == nil {
-		err = s.cfg.Store.SeenAgent(ctx, store.Agent{ID: certID, Facts: h.Facts, AgentVersion: h.AgentVersion, Probes: h.Probes, LastSeen: now})
-	}
 	if err != nil {
 		s.refuse(str, protocol.CodeUnavailable, storeTrouble)
-		return skew{}, fmt.Errorf("recording hello: %w: %w", errStore, err)
+		return skew{}, fmt.Errorf("looking up the agent of a hello: %w: %w", errStore, err)
+	}
+	seen := func(intro *protocol.Introduce) error {
+		err := s.cfg.Store.SeenAgent(ctx, store.Agent{ID: certID, Facts: intro.Facts, AgentVersion: h.AgentVersion, Probes: intro.Probes, LastSeen: now})
+		if err != nil {
+			s.refuse(str, protocol.CodeUnavailable, storeTrouble)
+			return fmt.Errorf("recording hello: %w: %w", errStore, err)
+		}
+		return nil
+	}
+	challenged := len(h.Challenge) != 0
+	if !challenged {
+		if err := seen(&protocol.Introduce{BootEpoch: h.BootEpoch, Facts: h.Facts, Probes: h.Probes}); err != nil {
+			return skew{}, err
+		}
 	}
 	var clock skew
 	if h.AgentTime > 0 {
@@ -67,10 +82,25 @@ func (s *Server) hello(ctx context.Context, conn transport.Conn, certID string) 
 			s.log.Warn("agent clock is off", "agent", certID, "ahead_by", clock.d.Round(time.Second))
 		}
 	}
-	if err := protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(s.cfg.HealthInterval)}); err != nil {
+	welcome := &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(s.cfg.HealthInterval)}
+	if challenged {
+		binding, err := protocol.HelloBinding(conn.ConnectionState())
+		if err != nil {
+			return clock, s.refuse(str, protocol.CodeInternal, err.Error())
+		}
+		welcome.Proof = protocol.ProveHello(s.cfg.RequestKey, certID, h.Challenge, binding)
+	}
+	if err := protocol.Write(str, welcome); err != nil {
 		return clock, fmt.Errorf("sending welcome: %w", err)
 	}
-	return clock, nil
+	if !challenged {
+		return clock, nil
+	}
+	intro, err := protocol.ReadAs[*protocol.Introduce](str)
+	if err != nil {
+		return clock, fmt.Errorf("reading the agent's introduce after the welcome: %w", err)
+	}
+	return clock, seen(intro)
 }
 
 // skew is an agent's clock less the collector's, as measured at its hello;

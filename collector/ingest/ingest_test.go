@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -131,6 +132,9 @@ type harness struct {
 	obs   *observer
 	logs  *syncBuffer // the collector's log
 	seq   atomic.Uint64
+	// requestKey is the server's request key, for a second server that
+	// stands in for it (its agents refuse one without it).
+	requestKey ed25519.PrivateKey
 	// The keep-alive period and idle timeout offer of the agents that
 	// keep their connections alive (connectCuttable, dialTCP): 5 s, as
 	// agents have it, and 30 s, an older agent's offer (agent/client's is
@@ -167,6 +171,7 @@ func newHarnessWith(t testing.TB, tune func(*ingest.Config)) *harness {
 		Log:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Observe: obs,
 	}
+	_, cfg.RequestKey, _ = ed25519.GenerateKey(nil)
 	tune(&cfg)
 	srv, err := ingest.Listen(cfg)
 	if err != nil {
@@ -189,7 +194,7 @@ func newHarnessWith(t testing.TB, tune func(*ingest.Config)) *harness {
 			t.Logf("collector log:\n%s", logs)
 		}
 	})
-	return &harness{ca: ca, store: st, srv: srv, addr: srv.Addr().String(), obs: obs, logs: logs,
+	return &harness{ca: ca, store: st, srv: srv, addr: srv.Addr().String(), obs: obs, logs: logs, requestKey: cfg.RequestKey,
 		keepAlive: 5 * time.Second, agentIdle: 30 * time.Second}
 }
 

@@ -75,7 +75,7 @@ func TestSpoolWhileCollectorDown(t *testing.T) {
 	// The collector comes up on the agent's address, with the same CA and
 	// store as the one that enrolled it.
 	srv, err := ingest.Listen(ingest.Config{
-		Addr: addr, Hosts: []string{"127.0.0.1"}, CA: h.ca, Store: h.store,
+		Addr: addr, Hosts: []string{"127.0.0.1"}, CA: h.ca, Store: h.store, RequestKey: h.requestKey,
 		Log: slog.New(slog.DiscardHandler), HealthInterval: interval,
 	})
 	if err != nil {

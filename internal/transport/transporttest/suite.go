@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/internal/transport"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // Options shape the pair a Maker connects.
@@ -54,6 +55,7 @@ func Run(t *testing.T, kind string, mk Maker) {
 		{"OpenAcceptBothWays", testOpenAccept},
 		{"ManyConcurrentStreams", testManyStreams},
 		{"PeerCertificate", testPeerCertificate},
+		{"KeyingMaterialMatches", testKeyingMaterial},
 		{"ReadDeadline", testReadDeadline},
 		{"WriteDeadline", testWriteDeadline},
 		{"CancelReadStopsPeerWrites", testCancelRead},
@@ -177,6 +179,28 @@ func testPeerCertificate(t *testing.T, mk func(*testing.T, Options) Pair) {
 	}
 	if p.Client.RemoteAddr() == nil || p.Server.RemoteAddr() == nil || p.Client.LocalAddr() == nil {
 		t.Error("an address is missing")
+	}
+}
+
+// testKeyingMaterial: both ends of a connection export the same keying
+// material (the hello proof covers it: protocol.HelloBinding), and another
+// connection's differs.
+func testKeyingMaterial(t *testing.T, mk func(*testing.T, Options) Pair) {
+	export := func(c transport.Conn) []byte {
+		t.Helper()
+		b, err := protocol.HelloBinding(c.ConnectionState())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	p, q := mk(t, Options{}), mk(t, Options{})
+	cli, srv := export(p.Client), export(p.Server)
+	if len(cli) != 32 || !bytes.Equal(cli, srv) {
+		t.Errorf("the client exports %x, the server %x: want the same 32 bytes", cli, srv)
+	}
+	if other := export(q.Client); bytes.Equal(other, cli) {
+		t.Errorf("two connections export the same keying material %x", cli)
 	}
 }
 
