@@ -274,11 +274,11 @@ func (h *hostile) serve(conn *quic.Conn) {
 		h.mu.Lock()
 		h.streams++
 		h.mu.Unlock()
-		go h.serveStream(str)
+		go h.serveStream(conn, str)
 	}
 }
 
-func (h *hostile) serveStream(str *quic.Stream) {
+func (h *hostile) serveStream(conn *quic.Conn, str *quic.Stream) {
 	defer str.Close()
 	defer str.CancelRead(0)
 	str.SetDeadline(time.Now().Add(30 * time.Second))
@@ -291,7 +291,21 @@ func (h *hostile) serveStream(str *quic.Stream) {
 	h.mu.Unlock()
 	switch m := m.(type) {
 	case *protocol.Hello:
-		protocol.Write(str, &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(h.interval)})
+		// The proof an honest collector gives, with the key this one has.
+		w := &protocol.Welcome{CollectorTime: time.Now().UnixNano(), HealthInterval: int64(h.interval)}
+		binding, err := protocol.HelloBinding(conn.ConnectionState().TLS)
+		if err != nil {
+			return
+		}
+		w.Proof = protocol.ProveHello(h.key, m.AgentID, m.Challenge, binding)
+		if protocol.Write(str, w) != nil {
+			return
+		}
+		if intro, err := protocol.Read(str); err == nil {
+			h.mu.Lock()
+			h.got = append(h.got, intro)
+			h.mu.Unlock()
+		}
 	case *protocol.Snapshot:
 		protocol.Write(str, &protocol.Ack{AgentID: m.AgentID, BootEpoch: m.BootEpoch, Seq: m.Seq})
 	}

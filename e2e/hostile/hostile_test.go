@@ -3,12 +3,14 @@ package hostile
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -341,4 +343,48 @@ func describe(m protocol.Message) string {
 	default:
 		return "a " + m.Type().String()
 	}
+}
+
+// TestNothingLeavesWithoutTheRequestKey: a collector with the CA (so a
+// certificate the agent takes) but not the request key used to have every
+// request refused, yet receive the hello's facts, the health snapshots and
+// a fault snapshot after a reconnect. The agent now sends nothing past its
+// hello until the collector proves it holds the request key.
+func TestNothingLeavesWithoutTheRequestKey(t *testing.T) {
+	r := newRig(t)
+	_, wrong, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := r.startHostile(t, wrong, 10*time.Second)
+	r.startAgent(t)
+	h.conn(t)
+	// Three tries (backoff 1 s, 2 s, 4 s) or 20 s, whichever comes first.
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if msgs, _ := h.received(); len(msgs) >= 3 {
+			break
+		}
+	}
+	msgs, streams := h.received()
+	for _, m := range msgs {
+		hello, ok := m.(*protocol.Hello)
+		if !ok {
+			t.Errorf("the agent sent a %s to a collector without the request key", m.Type())
+			continue
+		}
+		if !reflect.ValueOf(hello.Facts).IsZero() || len(hello.Probes) > 0 || hello.BootEpoch != 0 {
+			t.Errorf("the hello told of the machine: facts %+v, probes %v, boot epoch %d", hello.Facts, hello.Probes, hello.BootEpoch)
+		}
+	}
+	if len(msgs) < 2 {
+		t.Errorf("%d connections in 20 s: the agent should have tried again", len(msgs))
+	}
+	if streams != len(msgs) {
+		t.Errorf("the agent opened %d streams for %d hellos", streams, len(msgs))
+	}
+	t.Logf("heard %d messages on %d streams", len(msgs), streams)
+	if !strings.Contains(r.agent.Output(), "did not prove it holds the request key") {
+		t.Errorf("the agent's log does not say why it sent nothing")
+	}
+	r.backToHonest(t, h)
 }
