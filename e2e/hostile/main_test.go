@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package hostile runs the real agent against a collector that turns
 // hostile: it holds the collector's CA and keys (or all but its request
 // key) and uses the protocol package to ask for what a real collector never
