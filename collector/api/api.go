@@ -341,11 +341,12 @@ type SnapshotAnswer struct {
 
 // TakeSnapshot asks a connected agent for a snapshot of the named probes
 // (all when empty), and about the named processes (none when empty), and
-// returns it once stored. Its errors carry the HTTP status they answer
-// with (see Status).
-func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processes []string, timeout time.Duration) (*store.Snapshot, error) {
-	snap, _, err := a.take(ctx, ag, probes, processes, timeout)
-	return snap, err
+// returns it once stored, saying whether it was shared: taken moments
+// before for another request, the machine being asked for more than its
+// limit (see recent). Its errors carry the HTTP status they answer with
+// (see Status).
+func (a *API) TakeSnapshot(ctx context.Context, ag store.Agent, probes, processes []string, timeout time.Duration) (_ *store.Snapshot, shared bool, _ error) {
+	return a.take(ctx, ag, probes, processes, timeout)
 }
 
 // take is TakeSnapshot, saying whether the snapshot answered an earlier

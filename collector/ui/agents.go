@@ -230,9 +230,14 @@ func (u *UI) takeSnapshot(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
-	snap, err := u.api.TakeSnapshot(ctx, ag, nil, nil, u.wait())
+	snap, shared, err := u.api.TakeSnapshot(ctx, ag, nil, nil, u.wait())
 	msg := ""
-	if err == nil {
+	switch {
+	case err != nil:
+	case shared:
+		msg = fmt.Sprintf("Snapshot %d, shared: the machine is being asked for more than its limit, so this is the snapshot it took %s before for another request (%d probes, captured %s).",
+			snap.ID, render.Duration(time.Since(snap.CapturedAt).Round(100*time.Millisecond)), len(snap.Probes), render.Stamp(snap.CapturedAt))
+	default:
 		msg = fmt.Sprintf("Snapshot %d taken: %d probes, captured %s.", snap.ID, len(snap.Probes), render.Stamp(snap.CapturedAt))
 	}
 	u.done(w, r, back, err, msg)

@@ -2,6 +2,8 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -195,4 +197,31 @@ func (e *env) act(t *testing.T, c *http.Client, ref string, form url.Values) str
 	t.Helper()
 	_, page := e.submit(t, c, "/tickets/"+ref+"/action", form)
 	return page
+}
+
+// TestSnapshotSharedSaysSo: past the per-agent limit the UI's snapshot
+// button gets the snapshot the machine took moments before for another
+// request, and says it is shared, and how old, as `sonde snapshot` does.
+func TestSnapshotSharedSaysSo(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	if err := e.st.AddAgent(ctx, store.Agent{ID: "a-busy", Facts: protocol.Facts{Hostname: "pc-busy"}, Probes: []string{"cpu"}, EnrolledAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := e.st.PutSnapshot(ctx, &store.Snapshot{Document: protocol.Document{
+		AgentID: "a-busy", BootEpoch: 1, Seq: 1, Kind: "full", RequestID: "rq-other", CapturedAt: time.Now().Add(-3 * time.Second),
+		Probes: []protocol.ProbeJSON{{Name: "cpu", Data: json.RawMessage(`{"cores":2}`)}},
+	}, ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.login(t, "l2")
+	var page string
+	for range 25 { // past the limit (the agent is offline here: each asks)
+		_, page = e.submit(t, c, "/agents/a-busy/snapshot", nil)
+	}
+	want := fmt.Sprintf("Snapshot %d, shared: the machine is being asked for more than its limit, so this is the snapshot it took 3", id)
+	if !strings.Contains(page, want) {
+		t.Errorf("the last of 25 snapshots asked in a row:\n%s\nwant %q", page, want)
+	}
 }
