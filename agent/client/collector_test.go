@@ -236,21 +236,15 @@ func connectedClient(t testing.TB, tc *testCollector, kind string, opts ...func(
 	for _, o := range opts {
 		o(c)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	ended, runErr := runUntilEnd(t, c)
 	select {
 	case conn := <-tc.conns:
 		if conn.Kind() != kind {
 			t.Fatalf("connected over %s, want %s", conn.Kind(), kind)
 		}
 		return c, conn, n
-	case err := <-done:
-		t.Fatalf("Run ended: %v", err)
+	case <-ended:
+		t.Fatalf("Run ended: %v", *runErr)
 	case <-time.After(20 * time.Second):
 		t.Fatal("the client did not connect")
 	}
@@ -259,3 +253,20 @@ func connectedClient(t testing.TB, tc *testCollector, kind string, opts ...func(
 
 // errUDPRefused is a host firewall's answer to a UDP send.
 var errUDPRefused = &net.AddrError{Err: "operation not permitted (test)"}
+
+// runUntilEnd runs c in the background until the test ends. The channel
+// it returns is closed when Run returns, with Run's error in *runErr.
+func runUntilEnd(t testing.TB, c *Client) (ended <-chan struct{}, runErr *error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var err error
+	go func() {
+		err = c.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return done, &err
+}

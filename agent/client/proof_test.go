@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"log/slog"
 	"strings"
@@ -56,13 +55,7 @@ func TestWrongRequestKeyHearsNothing(t *testing.T) {
 	c := &Client{ID: tc.id, Probes: probe.NewSet(), Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		Facts: protocol.Facts{Hostname: "secret-host", OS: "linux"}, HealthInterval: 200 * time.Millisecond,
 		Spool: sp, StatusDir: statusDir}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runUntilEnd(t, c)
 
 	var hellos []*protocol.Hello
 	deadline := time.After(30 * time.Second)
@@ -122,34 +115,34 @@ func TestWrongRequestKeyHearsNothing(t *testing.T) {
 }
 
 // TestHonestCollectorHearsFacts: with the right request key the facts
-// follow the welcome on the hello's stream, and snapshots come after.
+// follow the welcome on the hello's stream.
 func TestHonestCollectorHearsFacts(t *testing.T) {
 	tc := startTestCollector(t)
 	tc.heard = make(chan protocol.Message, 1024)
 	facts := protocol.Facts{Hostname: "web-01", OS: "linux"}
 	c := &Client{ID: tc.id, Probes: probe.NewSet(), Log: slog.New(slog.DiscardHandler), Facts: facts, HealthInterval: time.Hour}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runUntilEnd(t, c)
+	// The introduce follows the welcome on the hello's stream; a health
+	// snapshot, on a stream of its own, may be read first by the
+	// collector's other goroutine, so the order past the hello is not
+	// asserted here (TestWrongRequestKeyHearsNothing holds what comes
+	// before the proof).
 	var got []protocol.Message
-	for len(got) < 2 {
+	var intro *protocol.Introduce
+	for intro == nil {
 		select {
 		case m := <-tc.heard:
 			got = append(got, m)
+			intro, _ = m.(*protocol.Introduce)
 		case <-time.After(20 * time.Second):
-			t.Fatalf("heard %d messages, want a hello and an introduce", len(got))
+			t.Fatalf("heard %d messages and no introduce", len(got))
 		}
 	}
 	h, ok := got[0].(*protocol.Hello)
 	if !ok || h.Facts != (protocol.Facts{}) {
-		t.Fatalf("first message %+v, want a hello without facts", got[0])
+		t.Fatalf("first message %s, want a hello without facts", got[0].Type())
 	}
-	intro, ok := got[1].(*protocol.Introduce)
-	if !ok || intro.Facts != facts || intro.BootEpoch == 0 || len(intro.Probes) != len(c.Probes.Names()) {
-		t.Fatalf("second message %+v, want an introduce with the facts, the boot epoch and the probes", got[1])
+	if intro.Facts != facts || intro.BootEpoch == 0 || len(intro.Probes) != len(c.Probes.Names()) {
+		t.Fatalf("introduce %+v, want the facts, the boot epoch and the probes", intro)
 	}
 }

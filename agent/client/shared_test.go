@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -166,10 +165,7 @@ func TestHealthGoesOnUnderLoad(t *testing.T) {
 	}
 	c := &Client{ID: tc.id, Probes: probe.NewSet(), Log: slog.New(slog.DiscardHandler), HealthInterval: 50 * time.Millisecond, Spool: sp,
 		MinHealthInterval: time.Millisecond, Budget: small}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runUntilEnd(t, c)
 	conn := <-tc.conns
 
 	var asked, refused atomic.Int64

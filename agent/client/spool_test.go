@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -158,13 +157,7 @@ func TestSpoolReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Client{ID: tc.id, Probes: probe.NewSet(), Log: slog.New(slog.DiscardHandler), HealthInterval: time.Hour, Spool: sp}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	runUntilEnd(t, c)
 	own := 0
 	for i := range 4 {
 		select {
