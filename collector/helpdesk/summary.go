@@ -1,0 +1,164 @@
+package helpdesk
+
+import (
+	"fmt"
+	"html"
+	"strings"
+)
+
+// Summary is what a comment says: the findings of a bundle, ranked, with
+// their fixes and links back to Sonde. Every string in it may come from an
+// agent: each renderer escapes for its markup.
+type Summary struct {
+	Marker   string
+	Ref      string // the Sonde ticket
+	Headline string // e.g. "Sonde bundle 4 (snapshot 12) from host-7: 2 findings"
+	Link     string // the Sonde ticket's page; "" when the collector has no public address
+	Findings []Finding
+}
+
+// Finding is one finding as a comment shows it.
+type Finding struct {
+	Severity string // critical, warning or info
+	Title    string
+	Fix      string // the knowledge-base entry's title, "" when none
+	Steps    []string
+}
+
+// MaxFindings bounds a comment; the rest are counted.
+const MaxFindings = 20
+
+func (s Summary) shown() ([]Finding, int) {
+	if len(s.Findings) > MaxFindings {
+		return s.Findings[:MaxFindings], len(s.Findings) - MaxFindings
+	}
+	return s.Findings, 0
+}
+
+// Text renders s as plain text.
+func (s Summary) Text() string {
+	var b strings.Builder
+	b.WriteString(s.Headline + "\n")
+	fs, more := s.shown()
+	if len(fs) == 0 {
+		b.WriteString("\nNo findings: the machine looked healthy.\n")
+	}
+	for _, f := range fs {
+		fmt.Fprintf(&b, "\n[%s] %s\n", strings.ToUpper(f.Severity), f.Title)
+		if f.Fix != "" {
+			b.WriteString("  Fix: " + f.Fix + "\n")
+		}
+		for _, st := range f.Steps {
+			b.WriteString("  - " + st + "\n")
+		}
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more in the bundle.\n", more)
+	}
+	if s.Link != "" {
+		b.WriteString("\nIn Sonde: " + s.Link + "\n")
+	}
+	b.WriteString("\n" + s.Marker + "\n")
+	return b.String()
+}
+
+// HTML renders s as an HTML fragment (RT, Zendesk, Zammad, GLPI).
+func (s Summary) HTML() string {
+	e := html.EscapeString
+	var b strings.Builder
+	b.WriteString("<p><strong>" + e(s.Headline) + "</strong></p>\n")
+	fs, more := s.shown()
+	if len(fs) == 0 {
+		b.WriteString("<p>No findings: the machine looked healthy.</p>\n")
+	} else {
+		b.WriteString("<ul>\n")
+		for _, f := range fs {
+			b.WriteString("<li><strong>" + e(strings.ToUpper(f.Severity)) + "</strong> " + e(f.Title))
+			if f.Fix != "" {
+				b.WriteString("<br>Fix: " + e(f.Fix))
+			}
+			if len(f.Steps) > 0 {
+				b.WriteString("<ol>")
+				for _, st := range f.Steps {
+					b.WriteString("<li>" + e(st) + "</li>")
+				}
+				b.WriteString("</ol>")
+			}
+			b.WriteString("</li>\n")
+		}
+		b.WriteString("</ul>\n")
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "<p>… and %d more in the bundle.</p>\n", more)
+	}
+	if s.Link != "" {
+		b.WriteString(`<p><a href="` + e(s.Link) + `">Open ` + e(s.Ref) + " in Sonde</a></p>\n")
+	}
+	b.WriteString("<p><small>" + e(s.Marker) + "</small></p>\n")
+	return b.String()
+}
+
+// markdownEscaper escapes what Markdown (and Redmine's CommonMark) would
+// read as markup.
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "`", "\\`", "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;", "#", `\#`, "|", `\|`, "!", `\!`)
+
+// Markdown renders s as CommonMark (Redmine's markdown formatter, Jira
+// wiki-less connectors).
+func (s Summary) Markdown() string {
+	e := func(t string) string { return markdownEscaper.Replace(oneLine(t)) }
+	var b strings.Builder
+	b.WriteString("**" + e(s.Headline) + "**\n")
+	fs, more := s.shown()
+	if len(fs) == 0 {
+		b.WriteString("\nNo findings: the machine looked healthy.\n")
+	}
+	for _, f := range fs {
+		b.WriteString("\n* **" + e(strings.ToUpper(f.Severity)) + "** " + e(f.Title) + "\n")
+		if f.Fix != "" {
+			b.WriteString("  Fix: " + e(f.Fix) + "\n")
+		}
+		for i, st := range f.Steps {
+			fmt.Fprintf(&b, "  %d. %s\n", i+1, e(st))
+		}
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more in the bundle.\n", more)
+	}
+	if s.Link != "" {
+		b.WriteString("\n[Open " + e(s.Ref) + " in Sonde](<" + strings.NewReplacer("<", "%3C", ">", "%3E").Replace(s.Link) + ">)\n")
+	}
+	b.WriteString("\n" + e(s.Marker) + "\n")
+	return b.String()
+}
+
+// Textile renders s as Textile (Redmine's default formatter).
+func (s Summary) Textile() string {
+	e := func(t string) string { return "==" + strings.ReplaceAll(oneLine(t), "==", "= =") + "==" }
+	var b strings.Builder
+	b.WriteString("*" + e(s.Headline) + "*\n")
+	fs, more := s.shown()
+	if len(fs) == 0 {
+		b.WriteString("\nNo findings: the machine looked healthy.\n")
+	} else {
+		b.WriteString("\n")
+	}
+	for _, f := range fs {
+		b.WriteString("* *" + e(strings.ToUpper(f.Severity)) + "* " + e(f.Title) + "\n")
+		if f.Fix != "" {
+			b.WriteString("** Fix: " + e(f.Fix) + "\n")
+		}
+		for _, st := range f.Steps {
+			b.WriteString("** " + e(st) + "\n")
+		}
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "\n… and %d more in the bundle.\n", more)
+	}
+	if s.Link != "" {
+		b.WriteString("\n\"Open " + oneLine(s.Ref) + " in Sonde\":" + strings.ReplaceAll(s.Link, " ", "%20") + "\n")
+	}
+	b.WriteString("\n" + e(s.Marker) + "\n")
+	return b.String()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
