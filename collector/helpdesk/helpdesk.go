@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 	"time"
 )
@@ -99,3 +100,19 @@ func (e *StatusError) Error() string {
 	}
 	return s
 }
+
+// Hooked is a connector whose helpdesk calls back when a ticket changes.
+// The collector serves POST /api/v1/helpdesks/{name}/webhook and hands each
+// call to Webhook, body read already (at most MaxAnswer bytes); tickets of
+// connectors that are not Hooked are polled with State.
+type Hooked interface {
+	// Webhook verifies the call (a signature made with the connector's
+	// webhook_secret, or a shared token, as the helpdesk signs) and
+	// returns the ticket's key and its state now. An unsigned or
+	// badly signed call is ErrUnsigned.
+	Webhook(h http.Header, body []byte) (key string, st State, err error)
+}
+
+// ErrUnsigned is a webhook call that does not prove it comes from the
+// helpdesk.
+var ErrUnsigned = errors.New("the call is not signed with the webhook secret")
