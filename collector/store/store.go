@@ -260,6 +260,35 @@ type Store interface {
 	Bundle(ctx context.Context, id int64) (Bundle, error)
 	Bundles(ctx context.Context, ticketRef string) ([]Bundle, error)
 
+	// PlanDeliveries adds to the helpdesk outbox every step that the
+	// tickets' links and bundles call for and that it lacks: an open for a
+	// ticket asked to open in a helpdesk, a comment and an attach for each
+	// bundle of a linked ticket. The outbox is derived from what is stored,
+	// so a crash between a bundle's commit and its delivery loses nothing.
+	PlanDeliveries(ctx context.Context, now time.Time) error
+	// DueDeliveries lists a helpdesk's pending steps due at now, oldest
+	// first, leaving out those behind an earlier pending step of the same
+	// ticket.
+	DueDeliveries(ctx context.Context, helpdesk string, now time.Time, limit int) ([]Delivery, error)
+	// AttemptDelivery counts an attempt of step id before it is made, and
+	// sets when the next is due if this one does not finish.
+	AttemptDelivery(ctx context.Context, id int64, next time.Time) error
+	// FinishDelivery marks step id sent at at.
+	FinishDelivery(ctx context.Context, id int64, at time.Time) error
+	// FailDelivery records why step id's attempt failed; next overrides
+	// when the next attempt is due, unless it is zero.
+	FailDelivery(ctx context.Context, id int64, why string, next time.Time) error
+	// Deliveries lists a ticket's steps, oldest first.
+	Deliveries(ctx context.Context, ticketRef string) ([]Delivery, error)
+	// DeliveryCounts counts the outbox's steps by helpdesk and state.
+	DeliveryCounts(ctx context.Context) ([]DeliveryCount, error)
+	// LinkedTickets lists the tickets linked to a key in helpdesk that are
+	// not closed, to read their state back.
+	LinkedTickets(ctx context.Context, helpdesk string) ([]ticket.Ticket, error)
+	// TicketByExternal finds the ticket linked to key, in helpdesk or, when
+	// helpdesk is "", in any (ErrNotFound, or ErrExists when several are).
+	TicketByExternal(ctx context.Context, helpdesk, key string) (ticket.Ticket, error)
+
 	// AlertState returns the alert engine's state as last saved.
 	AlertState(ctx context.Context) ([]alert.Alert, error)
 	// SaveAlertState replaces the saved alert state with alerts.
@@ -286,6 +315,42 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Delivery is one step of the helpdesk outbox: open a ticket there, or
+// post a bundle's comment or attachment to it.
+type Delivery struct {
+	ID        int64     `json:"id"`
+	Ticket    string    `json:"ticket"`
+	Helpdesk  string    `json:"helpdesk"`
+	External  string    `json:"external,omitempty"` // "" for an open
+	Step      string    `json:"step"`               // open, comment or attach
+	Bundle    int64     `json:"bundle,omitempty"`
+	Marker    string    `json:"marker"`
+	State     string    `json:"state"` // pending or sent
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"next_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+}
+
+// Delivery steps and states.
+const (
+	StepOpen       = "open"
+	StepComment    = "comment"
+	StepAttach     = "attach"
+	DeliveryWait   = "pending"
+	DeliverySent   = "sent"
+	DeliveryFailed = "failing" // pending, and its last attempt failed
+)
+
+// DeliveryCount is the number of outbox steps of one helpdesk in one
+// state (pending, failing or sent).
+type DeliveryCount struct {
+	Helpdesk string
+	State    string
+	Count    int
 }
 
 // TicketCount is the number of tickets at one tier and status.

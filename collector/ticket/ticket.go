@@ -34,6 +34,7 @@ const (
 	ActResolve  = "resolve"
 	ActClose    = "close"
 	ActReopen   = "reopen"
+	ActLink     = "link"
 )
 
 // Ticket is an incident an engineer works on.
@@ -50,6 +51,12 @@ type Ticket struct {
 	// Escalations counts moves to a higher tier; Reopened counts reopens.
 	Escalations int `json:"escalations"`
 	Reopened    int `json:"reopened"`
+	// Helpdesk names the connector of the customer's helpdesk the ticket
+	// is linked to, and External is the ticket's key there; Helpdesk alone
+	// (External empty) means the courier is to open it there, in Queue.
+	Helpdesk string `json:"helpdesk,omitempty"`
+	External string `json:"external,omitempty"`
+	Queue    string `json:"queue,omitempty"`
 }
 
 // Event is one entry of a ticket's timeline.
@@ -106,6 +113,14 @@ func (e Event) What() string {
 			return "attached a " + e.Kind // recorded before events named it
 		}
 		return fmt.Sprintf("attached %s %d (snapshot %d)", e.Kind, e.Bundle, e.Snapshot)
+	case ActLink:
+		switch {
+		case e.To == "":
+			return "unlinked it from " + e.From
+		case strings.HasSuffix(e.To, ":"):
+			return "asked for a ticket in " + strings.TrimSuffix(e.To, ":")
+		}
+		return "linked it to " + e.To
 	case "import":
 		if e.Snapshot == 0 {
 			return "imported a snapshot"
@@ -121,6 +136,11 @@ type Request struct {
 	Text     string `json:"text,omitempty"`     // note, or the reason for a move
 	Assignee string `json:"assignee,omitempty"` // assign
 	To       string `json:"to,omitempty"`       // escalate: l2 or l3
+	// Helpdesk and External are a link's connector and key; a link with a
+	// helpdesk and no key asks for a ticket to be opened there, in Queue.
+	Helpdesk string `json:"helpdesk,omitempty"`
+	External string `json:"external,omitempty"`
+	Queue    string `json:"queue,omitempty"`
 }
 
 // ErrConflict is wrapped by moves that the ticket's state does not allow.
@@ -135,6 +155,41 @@ const (
 	MaxText  = 8 << 10
 	MaxName  = 64
 )
+
+// LinkName is the ticket's link as the timeline shows it: "rt:1234",
+// "rt:" while the ticket is still to open there, "" when not linked.
+func (t Ticket) LinkName() string {
+	if t.Helpdesk == "" {
+		return ""
+	}
+	return t.Helpdesk + ":" + t.External
+}
+
+// checkLink checks a link request: a connector name (letters, digits,
+// '-', '_'), and a key of printable ASCII without spaces, or neither to
+// unlink.
+func checkLink(r Request) error {
+	if r.Helpdesk == "" {
+		if r.External != "" || r.Queue != "" {
+			return fmt.Errorf("%w: a link names its helpdesk (the connector's name)", ErrInvalid)
+		}
+		return nil
+	}
+	if len(r.Helpdesk) > 32 || strings.Trim(r.Helpdesk, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+		return fmt.Errorf("%w: helpdesk %q: want 1 to 32 letters, digits, '-' or '_'", ErrInvalid, r.Helpdesk)
+	}
+	for _, f := range []struct{ name, v string }{{"external key", r.External}, {"queue", r.Queue}} {
+		if len(f.v) > 128 {
+			return fmt.Errorf("%w: the %s is %d bytes, limit 128", ErrInvalid, f.name, len(f.v))
+		}
+		for _, c := range f.v {
+			if c <= ' ' && f.name == "external key" || c < ' ' || c > '~' {
+				return fmt.Errorf("%w: the %s %q has a character other than printable ASCII", ErrInvalid, f.name, f.v)
+			}
+		}
+	}
+	return nil
+}
 
 // ValidRef reports whether ref is a usable ticket reference: letters,
 // digits, '-', '_' and '.', at most 64, as helpdesk keys such as INC-4711.
@@ -211,8 +266,14 @@ func Apply(t *Ticket, r Request, actor string, now time.Time) (Event, error) {
 		}
 		next.Status = InProgress
 		next.Reopened++
+	case ActLink:
+		if err := checkLink(r); err != nil {
+			return ev, err
+		}
+		ev.From, ev.To = t.LinkName(), Ticket{Helpdesk: r.Helpdesk, External: r.External}.LinkName()
+		next.Helpdesk, next.External, next.Queue = r.Helpdesk, r.External, r.Queue
 	default:
-		return ev, fmt.Errorf("%w: unknown action %q (note, assign, start, escalate, resolve, close, reopen)", ErrInvalid, r.Action)
+		return ev, fmt.Errorf("%w: unknown action %q (note, assign, start, escalate, resolve, close, reopen, link)", ErrInvalid, r.Action)
 	}
 	// A move that records nothing else records the status change; the
 	// first assignment, from nobody, keeps its assignee.

@@ -188,6 +188,29 @@ ALTER TABLE snapshots ADD COLUMN agent_captured_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE bundles ADD COLUMN evidence TEXT NOT NULL DEFAULT '';
 ALTER TABLE ticket_events ADD COLUMN bundle_id INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE ticket_events ADD COLUMN snapshot_id INTEGER NOT NULL DEFAULT 0;
+`, `
+ALTER TABLE tickets ADD COLUMN helpdesk TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN external TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN queue TEXT NOT NULL DEFAULT '';
+CREATE INDEX tickets_external ON tickets(external) WHERE external != '';
+CREATE TABLE deliveries (
+	id         INTEGER PRIMARY KEY,
+	ticket_ref TEXT NOT NULL REFERENCES tickets(ref),
+	helpdesk   TEXT NOT NULL,
+	external   TEXT NOT NULL,
+	step       TEXT NOT NULL,
+	bundle_id  INTEGER NOT NULL DEFAULT 0,
+	marker     TEXT NOT NULL,
+	state      TEXT NOT NULL DEFAULT 'pending',
+	attempts   INTEGER NOT NULL DEFAULT 0,
+	next_at    INTEGER NOT NULL,
+	last_error TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	sent_at    INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (helpdesk, external, marker)
+);
+CREATE INDEX deliveries_due ON deliveries(helpdesk, state, next_at);
+CREATE INDEX deliveries_ticket ON deliveries(ticket_ref, id);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -12,13 +12,13 @@ import (
 	"github.com/sondehq/sonde/collector/ticket"
 )
 
-const ticketColumns = `ref, title, agents, tier, assignee, status, created_by, created_at, updated_at, escalations, reopened`
+const ticketColumns = `ref, title, agents, tier, assignee, status, created_by, created_at, updated_at, escalations, reopened, helpdesk, external, queue`
 
 func scanTicket(sc interface{ Scan(...any) error }) (ticket.Ticket, error) {
 	var t ticket.Ticket
 	var agents string
 	var created, updated int64
-	err := sc.Scan(&t.Ref, &t.Title, &agents, &t.Tier, &t.Assignee, &t.Status, &t.CreatedBy, &created, &updated, &t.Escalations, &t.Reopened)
+	err := sc.Scan(&t.Ref, &t.Title, &agents, &t.Tier, &t.Assignee, &t.Status, &t.CreatedBy, &created, &updated, &t.Escalations, &t.Reopened, &t.Helpdesk, &t.External, &t.Queue)
 	if err != nil {
 		return t, err // the caller names the operation
 	}
@@ -76,14 +76,14 @@ func putTicket(ctx context.Context, tx *sql.Tx, t *ticket.Ticket, insert bool) e
 		return fmt.Errorf("%s ticket %s: encoding agents: %w", verb, t.Ref, err)
 	}
 	if insert {
-		_, err = tx.ExecContext(ctx, `INSERT INTO tickets(`+ticketColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-			t.Ref, t.Title, agents, t.Tier, t.Assignee, t.Status, t.CreatedBy, unixNano(t.CreatedAt), unixNano(t.UpdatedAt), t.Escalations, t.Reopened)
+		_, err = tx.ExecContext(ctx, `INSERT INTO tickets(`+ticketColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			t.Ref, t.Title, agents, t.Tier, t.Assignee, t.Status, t.CreatedBy, unixNano(t.CreatedAt), unixNano(t.UpdatedAt), t.Escalations, t.Reopened, t.Helpdesk, t.External, t.Queue)
 		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 			return fmt.Errorf("ticket %s: %w", t.Ref, store.ErrExists)
 		}
 	} else {
-		_, err = tx.ExecContext(ctx, `UPDATE tickets SET title=?, agents=?, tier=?, assignee=?, status=?, updated_at=?, escalations=?, reopened=? WHERE ref=?`,
-			t.Title, agents, t.Tier, t.Assignee, t.Status, unixNano(t.UpdatedAt), t.Escalations, t.Reopened, t.Ref)
+		_, err = tx.ExecContext(ctx, `UPDATE tickets SET title=?, agents=?, tier=?, assignee=?, status=?, updated_at=?, escalations=?, reopened=?, helpdesk=?, external=?, queue=? WHERE ref=?`,
+			t.Title, agents, t.Tier, t.Assignee, t.Status, unixNano(t.UpdatedAt), t.Escalations, t.Reopened, t.Helpdesk, t.External, t.Queue, t.Ref)
 	}
 	if err != nil {
 		return fmt.Errorf("%s ticket %s: %w", verb, t.Ref, err)
