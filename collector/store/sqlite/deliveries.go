@@ -182,4 +182,3 @@ func (s *Store) ticketsWhere(ctx context.Context, op, where string, args ...any)
 	}
 	return out, nil
 }
-
