@@ -129,6 +129,9 @@ func TestEveryDoorIsInTheTable(t *testing.T) {
 			if route == "GET /livez" || route == "GET /readyz" || route == "/api/" {
 				continue // health and the API's own 404, no caller
 			}
+			if route == "POST /api/v1/helpdesks/{name}/webhook" {
+				continue // no API key: the helpdesk's signature (courier.TestWebhook)
+			}
 			d, ok := c.table[route]
 			switch {
 			case !ok:

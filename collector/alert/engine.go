@@ -69,6 +69,9 @@ type Alert struct {
 	State State   `json:"state"`
 	// Ticket is the rule's ticket flag.
 	Ticket bool `json:"ticket,omitempty"`
+	// Helpdesk and Queue are the rule's: where its ticket opens too.
+	Helpdesk string `json:"helpdesk,omitempty"`
+	Queue    string `json:"queue,omitempty"`
 	// ActiveAt is when the condition started to hold.
 	ActiveAt time.Time `json:"active_at"`
 	// StartsAt is when the alert fired; zero while pending.
@@ -227,6 +230,7 @@ func (e *Engine) observe(now time.Time, r *Rule, in *Input, s sample, seen map[s
 	}
 	labels["alertname"], labels["severity"] = r.Name, string(r.Severity)
 	a.Labels, a.Severity, a.Ticket, a.Value = labels, r.Severity, r.Ticket, s.value
+	a.Helpdesk, a.Queue = r.Helpdesk, r.Queue
 	a.LastTrueAt, a.FalseSince, a.ResolvesAt, a.KeepFiringFor = now, time.Time{}, time.Time{}, r.KeepFiringFor
 	if a.State == Pending && now.Sub(a.ActiveAt) >= r.For {
 		a.State, a.StartsAt = Firing, now

@@ -46,14 +46,17 @@ type ruleSpec struct {
 	Summary       string            `yaml:"summary"`
 	Description   string            `yaml:"description"`
 	Ticket        bool              `yaml:"ticket"`
+	Helpdesk      string            `yaml:"helpdesk"`
+	Queue         string            `yaml:"queue"`
 	// Disabled, in the team's files, removes the default rule of the
 	// same name.
 	Disabled bool `yaml:"disabled"`
 }
 
 var (
-	validName  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,127}$`)
-	validLabel = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	validName     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,127}$`)
+	validHelpdesk = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+	validLabel    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 	// reserved labels are set by the engine.
 	reserved  = []string{"alertname", "severity", "agent_id", "hostname"}
 	yamlLine  = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

@@ -168,6 +168,18 @@ func build(file string, s ruleSpec, n *yaml.Node) (parsed, error) {
 		return fail("description", "description: %v", err)
 	}
 	p.Summary, p.Description, p.Ticket = s.Summary, s.Description, s.Ticket
+	if s.Helpdesk != "" || s.Queue != "" {
+		if !s.Ticket {
+			return fail("helpdesk", "helpdesk and queue say where the rule's ticket opens: they need ticket: true")
+		}
+		if !validHelpdesk.MatchString(s.Helpdesk) {
+			return fail("helpdesk", "helpdesk %q: name a connector of the collector's helpdesks file (1–32 letters, digits, '-' or '_')", s.Helpdesk)
+		}
+		if len(s.Queue) > 128 || strings.IndexFunc(s.Queue, func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
+			return fail("queue", "queue %q: up to 128 printable ASCII characters", s.Queue)
+		}
+	}
+	p.Helpdesk, p.Queue = s.Helpdesk, s.Queue
 	return p, nil
 }
 

@@ -75,6 +75,10 @@ type Rule struct {
 	Description string `json:"description,omitempty"`
 	// Ticket asks the caller to open a proactive ticket when it fires.
 	Ticket bool `json:"ticket,omitempty"`
+	// Helpdesk names the connector that opens the ticket in the customer's
+	// helpdesk too, in Queue (empty: the connector's own).
+	Helpdesk string `json:"helpdesk,omitempty"`
+	Queue    string `json:"queue,omitempty"`
 	// Source is where the rule was defined: "file:line".
 	Source string `json:"source"`
 

@@ -143,6 +143,9 @@ func (tk *Tickets) transition(ctx context.Context, tr alert.Transition) error {
 		if err := tk.note(ctx, ref, describe(a, "firing")); err != nil {
 			return err
 		}
+		if err := tk.toHelpdesk(ctx, ref, a); err != nil {
+			return err
+		}
 	} else if err := tk.note(ctx, ref, describe(a, string(tr.Kind))); err != nil {
 		return err
 	}
@@ -159,6 +162,18 @@ func (tk *Tickets) transition(ctx context.Context, tr alert.Transition) error {
 	}
 	if _, err := tk.API.BuildBundle(ctx, t, ag, false, false, tk.BundleTimeout); err != nil {
 		return fmt.Errorf("attaching a bundle of agent %s to ticket %s: %w", ag.ID, ref, err)
+	}
+	return nil
+}
+
+// toHelpdesk has the ticket opened in the rule's helpdesk too, with its
+// evidence: the courier opens it there and delivers the ticket's bundles.
+func (tk *Tickets) toHelpdesk(ctx context.Context, ref string, a alert.Alert) error {
+	if a.Helpdesk == "" {
+		return nil
+	}
+	if _, err := tk.API.ActOnTicket(ctx, ref, ticket.Request{Action: ticket.ActLink, Helpdesk: a.Helpdesk, Queue: a.Queue}); err != nil {
+		return fmt.Errorf("opening ticket %s in helpdesk %s too: %w", ref, a.Helpdesk, err)
 	}
 	return nil
 }
@@ -220,6 +235,9 @@ func (tk *Tickets) incident(ctx context.Context, a alert.Alert, firing []alert.A
 		title := fmt.Sprintf("Incident: %s on %d machines", a.Rule, len(agents))
 		if _, err := tk.API.OpenTicket(ctx, api.TicketOpen{Ref: ref, Title: title, Agents: []string{}, Tier: ticket.L2}); err != nil {
 			return fmt.Errorf("opening incident ticket %s: %w", ref, err)
+		}
+		if err := tk.toHelpdesk(ctx, ref, a); err != nil {
+			return err
 		}
 	} else if err != nil {
 		return err

@@ -43,6 +43,9 @@ type API struct {
 	// auditmark): GET /api/v1/audit checks the log against the latest.
 	// Zero when the collector keeps none.
 	Checkpoints auditmark.File
+	// Helpdesks are the customer's helpdesks tickets link to; nil for
+	// none.
+	Helpdesks Helpdesks
 
 	limits limiter
 	// asked limits the snapshots each agent is asked for (agentRate).
@@ -71,6 +74,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /api/v1/snapshots/{id}", a.auth(access.ReadSnapshot, a.getSnapshot))
 	mux.Handle("GET /api/v1/agents/{agent}/diff", a.auth(access.ReadDiff, a.getDiff))
 	a.ticketRoutes(mux)
+	a.helpdeskRoutes(mux)
 	mux.Handle("GET /api/v1/audit", a.auth(access.ReadAudit, a.getAudit))
 	a.bundleRoutes(mux)
 	a.alertRoutes(mux)

@@ -86,7 +86,7 @@ func (a *API) makeBundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	t, err := a.Store.Ticket(ctx, r.PathValue("ref"))
+	t, err := a.Ticket(ctx, r.PathValue("ref"))
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -211,6 +211,7 @@ func (a *API) BuildBundle(ctx context.Context, t ticket.Ticket, ag store.Agent, 
 		os.Remove(path)
 		return b, err
 	}
+	a.wakeCourier()
 	return b, nil
 }
 

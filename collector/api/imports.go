@@ -31,7 +31,7 @@ type ImportResult struct {
 // a machine known only from files is recorded in the snapshot's commit.
 func (a *API) importSnapshot(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t, err := a.Store.Ticket(ctx, r.PathValue("ref"))
+	t, err := a.Ticket(ctx, r.PathValue("ref"))
 	if err != nil {
 		a.fail(w, err)
 		return

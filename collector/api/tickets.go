@@ -31,10 +31,14 @@ type TicketOpen struct {
 // apart; and resolved tickets that shared its leading findings.
 type TicketView struct {
 	ticket.Ticket
-	Events   []ticket.Event `json:"events"`
-	Bundles  []BundleView   `json:"bundles"`
-	Assets   []Asset        `json:"assets"`
-	Findings []AgentFinding `json:"findings"`
+	// ExternalURL is the ticket's page in its helpdesk, and Deliveries
+	// what the courier sent there or has still to send.
+	ExternalURL string           `json:"external_url,omitempty"`
+	Deliveries  []store.Delivery `json:"deliveries"`
+	Events      []ticket.Event   `json:"events"`
+	Bundles     []BundleView     `json:"bundles"`
+	Assets      []Asset          `json:"assets"`
+	Findings    []AgentFinding   `json:"findings"`
 	// Now is what the machines' latest snapshots show, marked "new" where
 	// the evidence lacks it.
 	Now     []AgentFinding  `json:"now"`
@@ -175,7 +179,10 @@ func (a *API) TicketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, 
 
 func (a *API) ticketDetail(ctx context.Context, t ticket.Ticket) (v TicketView, err error) {
 	k, _ := KeyFrom(ctx)
-	v = TicketView{Ticket: t, Bundles: []BundleView{}, Assets: []Asset{}, Now: []AgentFinding{}, Allowed: allowed(k, t)}
+	v = TicketView{Ticket: t, Bundles: []BundleView{}, Assets: []Asset{}, Now: []AgentFinding{}, Allowed: allowed(k, t), ExternalURL: a.externalURL(t)}
+	if v.Deliveries, err = a.Store.Deliveries(ctx, t.Ref); err != nil {
+		return v, err
+	}
 	if v.Events, err = a.Store.TicketEvents(ctx, t.Ref); err != nil {
 		return v, err
 	}
@@ -243,7 +250,7 @@ func (a *API) listTickets(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getTicket(w http.ResponseWriter, r *http.Request) {
-	t, err := a.Store.Ticket(r.Context(), r.PathValue("ref"))
+	t, err := a.Ticket(r.Context(), r.PathValue("ref"))
 	if err != nil {
 		a.fail(w, err)
 		return
@@ -281,6 +288,16 @@ func (a *API) ActOnTicket(ctx context.Context, ref string, req ticket.Request) (
 	if err := allow(ctx, access.ActOnTicket); err != nil {
 		return t, err
 	}
+	if req.Action == ticket.ActLink {
+		if err := a.checkLink(&req); err != nil {
+			return t, err
+		}
+		defer a.wakeCourier()
+	}
+	if t, err = a.Ticket(ctx, ref); err != nil {
+		return t, err
+	}
+	ref = t.Ref
 	k, _ := KeyFrom(ctx)
 	t, err = a.Store.UpdateTicket(ctx, ref, func(t *ticket.Ticket) (ticket.Event, error) {
 		if err := access.Ticket(k, *t, req); err != nil {

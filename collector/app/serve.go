@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -136,12 +137,27 @@ func (c *serveConfig) serve(ctx context.Context) (err error) {
 		return err
 	}
 	defer stopPprof()
+	scheme := "http://"
+	if c.tls != nil {
+		scheme = "https://"
+	}
+	public := cmp.Or(*c.helpdesks.publicURL, scheme+ln.Addr().String())
+	cour, err := loadCourier(c.helpdesks, c.data, public, st, log)
+	if err != nil {
+		ln.Close()
+		srv.Close()
+		return err
+	}
 	m.RegisterFleet(st, srv.Connected, c.perAgent)
 	m.Registry.MustRegister(marks)
 	a := &api.API{Store: st, Agents: srv, Log: log, Bundles: api.Bundler{
 		Dir: filepath.Join(c.data, "bundles"), Key: ed25519.NewKeyFromSeed(seed[:]), KB: kb, Version: version.Version,
 	}}
 	a.Checkpoints = marks.File()
+	if cour != nil {
+		a.Helpdesks = cour
+		m.Registry.MustRegister(cour.Collector())
+	}
 	mux := http.NewServeMux()
 	ah := a.Handler()
 	mux.Handle("/api/", ah)
@@ -151,10 +167,8 @@ func (c *serveConfig) serve(ctx context.Context) (err error) {
 	mux.Handle("/", ui.New(a, log))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
-	scheme := "http://"
 	if c.tls != nil {
 		hs.TLSConfig.Certificates = []tls.Certificate{*c.tls}
-		scheme = "https://"
 	}
 
 	// The background loops stop once the ingest has drained.
@@ -163,7 +177,10 @@ func (c *serveConfig) serve(ctx context.Context) (err error) {
 	var loops errgroup.Group
 	loops.Go(func() error { thinHealth(loopCtx, st, log); return nil })
 	loops.Go(func() error { marks.Run(loopCtx, c.auditEvery); return nil })
-	al.start(loopCtx, &loops, log, scheme+ln.Addr().String(), a, srv, m)
+	al.start(loopCtx, &loops, log, public, a, srv, m)
+	if cour != nil {
+		loops.Go(func() error { cour.Run(loopCtx); return nil })
+	}
 
 	// The servers stop when told, below; failed ends when one fails.
 	ingestCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))

@@ -27,6 +27,7 @@ type serveConfig struct {
 	approval                 bool
 	tls                      *tls.Certificate // nil: plain HTTP
 	alerts                   alertFlags
+	helpdesks                helpdeskFlags
 	perAgent                 bool
 	auditEvery               time.Duration
 	pprofAddr                string // "" for none
@@ -49,6 +50,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	tlsKey := fs.String("tls-key", "", "the private key `file` for --tls-cert")
 	var al alertFlags
 	al.register(fs)
+	var hd helpdeskFlags
+	hd.register(fs)
 	perAgent := fs.Bool("metrics-per-agent", false, "export per-agent series on /metrics (one set per agent: mind the cardinality)")
 	auditEvery := fs.Duration("audit-checkpoint", time.Minute, "sign a checkpoint of the audit log's head this often when it moved (and at shutdown)")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiles (/debug/pprof/) on this loopback `address`, for measuring; off by default")
@@ -64,7 +67,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, err
 	}
 	c := &serveConfig{data: *data, quicAddr: *quicAddr, tcpAddr: *tcpAddr, httpAddr: *httpAddr, sans: sans, health: *health, log: log,
-		approval: *approval, alerts: al, perAgent: *perAgent, auditEvery: *auditEvery,
+		approval: *approval, alerts: al, helpdesks: hd, perAgent: *perAgent, auditEvery: *auditEvery,
 		pprofAddr: *pprofAddr}
 	if c.data == "" {
 		return nil, errors.New("--data must name a folder")
@@ -95,6 +98,9 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, fmt.Errorf("--audit-checkpoint must be positive (got %s)", c.auditEvery)
 	}
 	if err := al.check(); err != nil {
+		return nil, err
+	}
+	if err := hd.check(); err != nil {
 		return nil, err
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {

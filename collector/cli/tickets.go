@@ -31,6 +31,11 @@ const ticketUsage = `usage: sonde ticket COMMAND
   escalate REF --to l2|l3 [--note TEXT] [-o FILE]   also builds the handover package and downloads it
                                                     (roles without bundle downloads get the ticket as text)
   resolve | close | reopen REF [--note TEXT]
+  link REF --external KEY [--helpdesk NAME]         link to the ticket KEY in the customer's helpdesk: Sonde
+                                                    puts each bundle's findings and file there, and follows
+                                                    its state back (resolved, reopened, assignee)
+  link REF --open [--helpdesk NAME] [--queue Q]     open a ticket there for it, then the same
+  link REF --unlink
 
 Every command takes --json.`
 
@@ -46,6 +51,8 @@ func tickets(ctx context.Context, c *Client, args []string, stdout, stderr io.Wr
 		return ticketList(ctx, c, rest, stdout, stderr)
 	case "show":
 		return ticketShow(ctx, c, rest, stdout, stderr)
+	case ticket.ActLink:
+		return ticketLink(ctx, c, rest, stdout, stderr)
 	case ticket.ActNote, ticket.ActAssign, ticket.ActStart, ticket.ActEscalate, ticket.ActResolve, ticket.ActClose, ticket.ActReopen:
 		return ticketAct(ctx, c, sub, rest, stdout, stderr)
 	}

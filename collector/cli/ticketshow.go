@@ -21,6 +21,9 @@ func printTicket(w io.Writer, t *api.TicketView) {
 	fmt.Fprintf(w, "%s  %s\n", t.Ref, render.Clean(t.Title))
 	fmt.Fprintf(w, "status %s, tier %s, assignee %s, opened by %s %s\n", human(t.Status), strings.ToUpper(t.Tier),
 		dash(t.Assignee), render.Clean(t.CreatedBy), stamp(t.CreatedAt))
+	if l := api.LinkLine(*t); l != "" {
+		fmt.Fprintln(w, render.Clean(l))
+	}
 	hosts := map[string]string{}
 	fmt.Fprintln(w, "\nmachines:")
 	if len(t.Assets) == 0 {
@@ -62,6 +65,12 @@ func printTicket(w io.Writer, t *api.TicketView) {
 	for _, b := range t.Bundles {
 		fmt.Fprintf(w, "  %d  %-8s %s by %s, agent %s, snapshot %d, %s, sha256 %s\n", b.ID, b.Kind,
 			stamp(b.CreatedAt), render.Clean(b.CreatedBy), b.AgentID, b.SnapshotID, freshness(b.Fresh), b.SHA256)
+	}
+	if len(t.Deliveries) > 0 {
+		fmt.Fprintf(w, "\nsent to helpdesk %s:\n", render.Clean(t.Helpdesk))
+	}
+	for _, d := range t.Deliveries {
+		fmt.Fprintf(w, "  %s\n", render.Clean(api.DeliveryLine(d)))
 	}
 	fmt.Fprintln(w, "\ntimeline:")
 	for _, ev := range t.Events {

@@ -29,6 +29,9 @@ type Courier struct {
 	Store      store.Store
 	Connectors map[string]helpdesk.Connector
 	Settings   map[string]helpdesk.Settings
+	// BundleDir is where bundle files are kept (store.Bundle.Path is
+	// relative to it).
+	BundleDir string
 	// PublicURL is where people reach the collector's UI, for links back
 	// from the helpdesk; "" for none.
 	PublicURL string
@@ -74,6 +77,15 @@ func (c *Courier) Names() []string {
 	}
 	sort.Strings(ns)
 	return ns
+}
+
+// Link is the address of key in helpdesk name's own UI; "" when name is
+// not configured.
+func (c *Courier) Link(name, key string) string {
+	if conn, ok := c.Connectors[name]; ok {
+		return conn.Link(key)
+	}
+	return ""
 }
 
 // Wake makes every worker look at the outbox now: a bundle or a link was

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -304,5 +306,54 @@ func TestFollow(t *testing.T) {
 	}
 	if _, err := c.Follow(ctx, "desk", "99", helpdesk.State{Status: helpdesk.StatusResolved}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("following a key no ticket is linked to: %v", err)
+	}
+}
+
+// hookedDesk is a desk whose webhook calls carry a shared secret.
+type hookedDesk struct{ *desk }
+
+func (hookedDesk) Webhook(h http.Header, body []byte) (string, helpdesk.State, error) {
+	if h.Get("X-Secret") != "s3cret" {
+		return "", helpdesk.State{}, helpdesk.ErrUnsigned
+	}
+	key, status, _ := strings.Cut(string(body), " ")
+	return key, helpdesk.State{Status: status}, nil
+}
+
+// The webhook moves the ticket for a signed call only.
+func TestWebhook(t *testing.T) {
+	st, _ := fixture(t)
+	d := newDesk()
+	c := courier(st, d)
+	runUntil(t, c, st, 5)
+	c.Connectors["desk"] = hookedDesk{d}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/helpdesks/{name}/webhook", c.ServeWebhook)
+	call := func(name, secret, body string) int {
+		req := httptest.NewRequest("POST", "/api/v1/helpdesks/"+name+"/webhook", strings.NewReader(body))
+		req.Header.Set("X-Secret", secret)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	status := func() string { tk, _ := st.Ticket(t.Context(), "SND-1"); return tk.Status }
+	if code := call("desk", "wrong", "1 resolved"); code != 401 || status() != ticket.New {
+		t.Fatalf("unsigned call: HTTP %d, ticket %s; want 401 and no change", code, status())
+	}
+	if code := call("nodesk", "s3cret", "1 resolved"); code != 404 {
+		t.Fatalf("a helpdesk not configured: HTTP %d; want 404", code)
+	}
+	if code := call("desk", "s3cret", "99 resolved"); code != 202 {
+		t.Fatalf("a key no ticket is linked to: HTTP %d; want 202", code)
+	}
+	if code := call("desk", "s3cret", "1 resolved"); code != 200 || status() != ticket.Resolved {
+		t.Fatalf("signed call: HTTP %d, ticket %s; want 200 and resolved", code, status())
+	}
+	if code := call("desk", "s3cret", "1 resolved"); code != 204 {
+		t.Fatalf("the same call again: HTTP %d; want 204 (nothing to do)", code)
+	}
+	big := strings.Repeat("x", 2<<20)
+	if code := call("desk", "s3cret", big); code != 413 {
+		t.Fatalf("a 2 MiB call: HTTP %d; want 413", code)
 	}
 }

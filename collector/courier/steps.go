@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -102,7 +103,11 @@ func (c *Courier) attach(ctx context.Context, conn helpdesk.Connector, d store.D
 	}
 	f := helpdesk.File{Name: d.Marker, Type: "application/zip", Size: b.Size, SHA256: b.SHA256,
 		Open: func() (io.ReadCloser, error) {
-			f, err := os.Open(b.Path)
+			path := b.Path
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(c.BundleDir, path)
+			}
+			f, err := os.Open(path)
 			if err != nil {
 				return nil, fmt.Errorf("opening bundle %d: %w", b.ID, err)
 			}

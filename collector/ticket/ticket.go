@@ -141,6 +141,9 @@ type Request struct {
 	Helpdesk string `json:"helpdesk,omitempty"`
 	External string `json:"external,omitempty"`
 	Queue    string `json:"queue,omitempty"`
+	// Open asks for a ticket to be opened in the helpdesk, which the API
+	// names when only one is configured.
+	Open bool `json:"open,omitempty"`
 }
 
 // ErrConflict is wrapped by moves that the ticket's state does not allow.

@@ -267,7 +267,7 @@ func (u *UI) attachBundle(w http.ResponseWriter, r *http.Request) {
 		u.redirect(w, r, back, flash{Kind: "error", Text: "Name the ticket to attach the bundle to."})
 		return
 	}
-	t, err := u.api.Store.Ticket(ctx, ref)
+	t, err := u.api.Ticket(ctx, ref)
 	if err != nil {
 		u.done(w, r, back, err, "")
 		return

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -107,6 +108,8 @@ type ticketData struct {
 	AssignOthers bool
 	// Draft is what the caller typed before an action was refused.
 	Draft string
+	// Helpdesks are the customer's helpdesks the ticket may link to.
+	Helpdesks []string
 }
 
 // hostFinding is a finding of a ticket's page with its machine's name.
@@ -120,7 +123,7 @@ func draftForm(ref string) string { return "ticket:" + ref }
 
 func (u *UI) ticket(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	t, err := u.api.Store.Ticket(ctx, r.PathValue("ref"))
+	t, err := u.api.Ticket(ctx, r.PathValue("ref"))
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -134,6 +137,9 @@ func (u *UI) ticket(w http.ResponseWriter, r *http.Request) {
 	d := ticketData{TicketView: v, Hostnames: map[string]string{}, Actions: map[string]bool{}, Me: k.Name, AssignOthers: access.AssignsOthers(k)}
 	for _, a := range v.Allowed.Actions {
 		d.Actions[a] = true
+	}
+	if u.api.Helpdesks != nil {
+		d.Helpdesks = u.api.Helpdesks.Names()
 	}
 	for _, a := range v.Assets {
 		d.Hostnames[a.AgentID] = a.Facts.Hostname
@@ -161,6 +167,12 @@ func (u *UI) ticketAction(w http.ResponseWriter, r *http.Request) {
 		Assignee: r.PostFormValue("assignee"),
 		To:       r.PostFormValue("to"),
 	}
+	if req.Action == ticket.ActLink && r.PostFormValue("unlink") == "" {
+		req.Helpdesk, req.External = r.PostFormValue("helpdesk"), strings.TrimSpace(r.PostFormValue("external"))
+		if r.PostFormValue("open") != "" {
+			req.Open, req.External = true, ""
+		}
+	}
 	t, err := u.api.ActOnTicket(r.Context(), ref, req)
 	back := "/tickets/" + url.PathEscape(ref)
 	if err != nil {
@@ -178,6 +190,7 @@ func (u *UI) ticketAction(w http.ResponseWriter, r *http.Request) {
 		ticket.ActResolve:  "Resolved.",
 		ticket.ActClose:    "Closed.",
 		ticket.ActReopen:   "Reopened.",
+		ticket.ActLink:     cmp.Or(api.LinkLine(api.TicketView{Ticket: t}), "Linked to no helpdesk") + ".",
 	}[req.Action]
 	u.done(w, r, back, nil, msg)
 }

@@ -188,6 +188,8 @@ func (u *UI) redirect(w http.ResponseWriter, r *http.Request, to string, f flash
 }
 
 var funcs = template.FuncMap{
+	"deliveryLine": api.DeliveryLine,
+	"linkLine":     api.LinkLine,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"

@@ -1,0 +1,3 @@
+// Package all registers every helpdesk connector: the collector imports it
+// for its side effects.
+package all
