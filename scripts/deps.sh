@@ -8,9 +8,11 @@
 # installing the package starts its service, that one is left alone). When
 # something is missing it installs it if it can (root and apt-get), else it
 # stops at once with the one command to run. `make test`, `make test-faults`,
-# `make bench-agent` and .ci/run all come through here.
+# `make bench-agent` and .ci/run all come through here. `make test-helpdesk`
+# runs the connectors against Debian's Request Tracker 5 (preseeded so that
+# installing it makes no database of its own).
 #
-#   scripts/deps.sh test|faults|packages|bench|all
+#   scripts/deps.sh test|faults|packages|bench|helpdesk|all
 set -euo pipefail
 
 suite=${1:-test}
@@ -34,17 +36,22 @@ systemd-analyze systemd
 bsdtar libarchive-tools
 cpio cpio"
 bench_needs="prometheus-node-exporter prometheus-node-exporter"
+# "-" checks the package itself, for packages that bring no command.
+helpdesk_needs="rt-setup-database-5 request-tracker5
+- rt5-db-sqlite
+- rt5-standalone"
 
 case $suite in
 test) needs=$test_needs target="make test" ;;
 faults) needs=$faults_needs target="make test-faults" ;;
 packages) needs=$packages_needs target="make test-packages" ;;
 bench) needs=$bench_needs target="make bench-agent" ;;
+helpdesk) needs=$helpdesk_needs target="make test-helpdesk" ;;
 all) needs="$test_needs
 $faults_needs
 $packages_needs" target="make test test-faults test-packages" ;;
 *)
-	echo "usage: scripts/deps.sh test|faults|packages|bench|all" >&2
+	echo "usage: scripts/deps.sh test|faults|packages|bench|helpdesk|all" >&2
 	exit 2
 	;;
 esac
@@ -56,7 +63,10 @@ fi
 
 missing=()
 while read -r cmd pkg; do
-	if ! command -v "$cmd" >/dev/null && [[ ! -x /usr/bin/$cmd ]]; then
+	if [[ $cmd == - ]]; then
+		dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+			{ [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg"); }
+	elif ! command -v "$cmd" >/dev/null && [[ ! -x /usr/bin/$cmd ]]; then
 		[[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
 	fi
 done <<<"$needs"
@@ -68,5 +78,13 @@ if ! command -v apt-get >/dev/null; then
 fi
 echo "installing what $target needs: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+if [[ $suite == helpdesk ]]; then
+	# Without these, request-tracker5 builds a system database whose root
+	# password is "password"; the tests make their own in a temporary folder.
+	debconf-set-selections <<-'EOF'
+		request-tracker5 request-tracker5/dbconfig-install boolean false
+		request-tracker5 request-tracker5/install-cronjobs boolean false
+	EOF
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
