@@ -34,7 +34,7 @@ func (c *Courier) poll(ctx context.Context, name string) {
 			if ctx.Err() != nil {
 				return
 			}
-			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			sctx, cancel := context.WithTimeout(ctx, c.timeout(name))
 			st, err := c.Connectors[name].State(sctx, tk.External)
 			cancel()
 			if errors.Is(err, helpdesk.ErrUnsupported) {

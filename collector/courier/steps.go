@@ -28,7 +28,7 @@ func (c *Courier) open(ctx context.Context, conn helpdesk.Connector, d store.Del
 		return nil // linked or unlinked since: nothing to open
 	}
 	nt := helpdesk.NewTicket{Ref: t.Ref, Marker: d.Marker, Title: t.Title, Queue: t.Queue, Text: c.ticketText(ctx, t)}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout(d.Helpdesk))
 	defer cancel()
 	key := ""
 	if d.Attempts > 0 {
@@ -54,6 +54,14 @@ func (c *Courier) open(ctx context.Context, conn helpdesk.Connector, d store.Del
 	return nil
 }
 
+// timeout bounds an attempt to the helpdesk name.
+func (c *Courier) timeout(name string) time.Duration {
+	if t := c.Settings[name].Timeout; t > 0 {
+		return t
+	}
+	return 2 * time.Minute
+}
+
 // Actor is who the timeline says acted for a helpdesk.
 func Actor(helpdesk string) string { return "helpdesk:" + helpdesk }
 
@@ -63,7 +71,7 @@ func (c *Courier) comment(ctx context.Context, conn helpdesk.Connector, d store.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, c.timeout(d.Helpdesk))
 	defer cancel()
 	if done, err := c.done(ctx, conn, d); done || err != nil {
 		return err
@@ -90,8 +98,8 @@ func (c *Courier) attach(ctx context.Context, conn helpdesk.Connector, d store.D
 	if err != nil {
 		return err
 	}
-	// An upload may take long: a minute, and a second for each 256 KB.
-	ctx, cancel := context.WithTimeout(ctx, time.Minute+time.Duration(b.Size/(256<<10))*time.Second)
+	// An upload may take long: a second more for each 256 KB.
+	ctx, cancel := context.WithTimeout(ctx, c.timeout(d.Helpdesk)+time.Duration(b.Size/(256<<10))*time.Second)
 	defer cancel()
 	if done, err := c.done(ctx, conn, d); done || err != nil {
 		return err

@@ -38,6 +38,9 @@ type Config struct {
 	// MaxUpload is the largest attachment the helpdesk takes, in bytes; a
 	// bigger bundle gets a comment saying where it is instead.
 	MaxUpload int64 `yaml:"max_upload"`
+	// Timeout bounds an attempt that sends no file (2 minutes when 0); an
+	// upload gets a second more for each 256 KB.
+	Timeout time.Duration `yaml:"timeout"`
 	// Poll is how often ticket states are read back, where the helpdesk
 	// has no webhook; 0 means every minute.
 	Poll time.Duration `yaml:"poll"`
@@ -160,6 +163,12 @@ func settings(c Config) (Settings, error) {
 	}
 	if s.MaxUpload == 0 {
 		s.MaxUpload = DefaultMaxUpload
+	}
+	if c.Timeout < 0 {
+		return s, errors.New("timeout must not be negative")
+	}
+	if s.Timeout == 0 {
+		s.Timeout = 2 * time.Minute
 	}
 	if c.Poll < 0 {
 		return s, errors.New("poll must not be negative")
