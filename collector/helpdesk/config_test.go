@@ -16,7 +16,6 @@ func init() {
 	helpdesk.Register("test", func(s helpdesk.Settings) (helpdesk.Connector, error) { return nop{}, nil })
 }
 
-
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "token")
