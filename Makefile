@@ -8,7 +8,7 @@ WRAPCHECK_VERSION := v2.13.0
 export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: bench-hammer help build run stop test test-faults test-packages packages soak lint bench bench-transport bench-agent bench-collector fuzz mutants clean
+.PHONY: bench-hammer help build run stop test test-faults test-packages test-helpdesk packages soak lint bench bench-transport bench-agent bench-collector fuzz mutants clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ packages: ## every release artifact in dist/: binaries, .deb and .rpm, MSI, macO
 test-packages: ## build the packages and check them with the platforms' own tools (dpkg, rpm, msiinfo, osslsigncode); install the .deb here (root)
 	@scripts/deps.sh packages
 	$(GO) test -tags packages -count=1 -timeout 20m ./installers/...
+
+test-helpdesk: ## the connectors against a real Request Tracker 5 and Redmine from Debian's packages (root; minutes)
+	@scripts/deps.sh helpdesk
+	$(GO) test -tags helpdesk -count=1 -v -timeout 20m ./e2e/helpdesk/
 
 soak: ## 1,000 simulated agents with reconnect churn against one collector (minutes)
 	$(GO) test -tags soak -count=1 -v -timeout 60m ./e2e/soak/

@@ -8,9 +8,11 @@
 # installing the package starts its service, that one is left alone). When
 # something is missing it installs it if it can (root and apt-get), else it
 # stops at once with the one command to run. `make test`, `make test-faults`,
-# `make bench-agent` and .ci/run all come through here.
+# `make bench-agent` and .ci/run all come through here. `make test-helpdesk`
+# runs the helpdesk connectors against Debian's Redmine (its package is told
+# to make no database: each test makes its own instance).
 #
-#   scripts/deps.sh test|faults|packages|bench|all
+#   scripts/deps.sh test|faults|packages|bench|helpdesk|all
 set -euo pipefail
 
 suite=${1:-test}
@@ -34,17 +36,24 @@ systemd-analyze systemd
 bsdtar libarchive-tools
 cpio cpio"
 bench_needs="prometheus-node-exporter prometheus-node-exporter"
+# A needed path instead of a command: a package with no command of its own.
+helpdesk_needs="/usr/share/redmine/Gemfile redmine
+/usr/share/doc/redmine-sqlite redmine-sqlite
+thin thin"
+# debconf answers given before installing (package question type value).
+helpdesk_preseed="redmine redmine/instances/default/dbconfig-install boolean false"
 
 case $suite in
 test) needs=$test_needs target="make test" ;;
 faults) needs=$faults_needs target="make test-faults" ;;
 packages) needs=$packages_needs target="make test-packages" ;;
 bench) needs=$bench_needs target="make bench-agent" ;;
+helpdesk) needs=$helpdesk_needs preseed=$helpdesk_preseed target="make test-helpdesk" ;;
 all) needs="$test_needs
 $faults_needs
 $packages_needs" target="make test test-faults test-packages" ;;
 *)
-	echo "usage: scripts/deps.sh test|faults|packages|bench|all" >&2
+	echo "usage: scripts/deps.sh test|faults|packages|bench|helpdesk|all" >&2
 	exit 2
 	;;
 esac
@@ -54,9 +63,18 @@ if ((EUID != 0)); then
 	exit 1
 fi
 
+# present says whether a command, or a path that starts with /, is there.
+present() {
+	if [[ $1 == /* ]]; then
+		[[ -e $1 ]]
+	else
+		command -v "$1" >/dev/null || [[ -x /usr/bin/$1 ]]
+	fi
+}
+
 missing=()
 while read -r cmd pkg; do
-	if ! command -v "$cmd" >/dev/null && [[ ! -x /usr/bin/$cmd ]]; then
+	if ! present "$cmd"; then
 		[[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
 	fi
 done <<<"$needs"
@@ -68,5 +86,6 @@ if ! command -v apt-get >/dev/null; then
 fi
 echo "installing what $target needs: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+[[ -z ${preseed:-} ]] || debconf-set-selections <<<"$preseed"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
