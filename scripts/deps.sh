@@ -9,8 +9,9 @@
 # something is missing it installs it if it can (root and apt-get), else it
 # stops at once with the one command to run. `make test`, `make test-faults`,
 # `make bench-agent` and .ci/run all come through here. `make test-helpdesk`
-# runs the connectors against Debian's Request Tracker 5 (preseeded so that
-# installing it makes no database of its own).
+# runs the helpdesk connectors against Debian's Request Tracker 5 and
+# Redmine (both told to make no database of their own: each test makes its
+# own instance in a temporary folder).
 #
 #   scripts/deps.sh test|faults|packages|bench|helpdesk|all
 set -euo pipefail
@@ -36,17 +37,26 @@ systemd-analyze systemd
 bsdtar libarchive-tools
 cpio cpio"
 bench_needs="prometheus-node-exporter prometheus-node-exporter"
-# "-" checks the package itself, for packages that bring no command.
+# A needed path instead of a command: a package with no command of its own.
 helpdesk_needs="rt-setup-database-5 request-tracker5
-- rt5-db-sqlite
-- rt5-standalone"
+/usr/share/doc/rt5-db-sqlite rt5-db-sqlite
+/usr/share/doc/rt5-standalone rt5-standalone
+/usr/share/redmine/Gemfile redmine
+/usr/share/doc/redmine-sqlite redmine-sqlite
+thin thin"
+# debconf answers given before installing (package question type value):
+# without them request-tracker5 builds a system database whose root
+# password is "password", and redmine one of its own.
+helpdesk_preseed="request-tracker5 request-tracker5/dbconfig-install boolean false
+request-tracker5 request-tracker5/install-cronjobs boolean false
+redmine redmine/instances/default/dbconfig-install boolean false"
 
 case $suite in
 test) needs=$test_needs target="make test" ;;
 faults) needs=$faults_needs target="make test-faults" ;;
 packages) needs=$packages_needs target="make test-packages" ;;
 bench) needs=$bench_needs target="make bench-agent" ;;
-helpdesk) needs=$helpdesk_needs target="make test-helpdesk" ;;
+helpdesk) needs=$helpdesk_needs preseed=$helpdesk_preseed target="make test-helpdesk" ;;
 all) needs="$test_needs
 $faults_needs
 $packages_needs" target="make test test-faults test-packages" ;;
@@ -61,12 +71,18 @@ if ((EUID != 0)); then
 	exit 1
 fi
 
+# present says whether a command, or a path that starts with /, is there.
+present() {
+	if [[ $1 == /* ]]; then
+		[[ -e $1 ]]
+	else
+		command -v "$1" >/dev/null || [[ -x /usr/bin/$1 ]]
+	fi
+}
+
 missing=()
 while read -r cmd pkg; do
-	if [[ $cmd == - ]]; then
-		dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
-			{ [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg"); }
-	elif ! command -v "$cmd" >/dev/null && [[ ! -x /usr/bin/$cmd ]]; then
+	if ! present "$cmd"; then
 		[[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
 	fi
 done <<<"$needs"
@@ -78,13 +94,6 @@ if ! command -v apt-get >/dev/null; then
 fi
 echo "installing what $target needs: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-if [[ $suite == helpdesk ]]; then
-	# Without these, request-tracker5 builds a system database whose root
-	# password is "password"; the tests make their own in a temporary folder.
-	debconf-set-selections <<-'EOF'
-		request-tracker5 request-tracker5/dbconfig-install boolean false
-		request-tracker5 request-tracker5/install-cronjobs boolean false
-	EOF
-fi
+[[ -z ${preseed:-} ]] || debconf-set-selections <<<"$preseed"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

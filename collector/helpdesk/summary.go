@@ -131,9 +131,23 @@ func (s Summary) Markdown() string {
 	return b.String()
 }
 
+// textileEscaper writes as numeric character references what Redmine's
+// Textile, or its wiki links (#1, [[page]], commit:abc), would read as
+// markup. Tried on Redmine 5.0: "==text==" is not kept verbatim there
+// (its HTML comes out escaped twice, and it is not read inside *bold*),
+// and "<notextile>" ends at the first "</notextile>" in the agent's text.
+// '%' (a plain <span> at worst) stays, so "97% full" reads as it is.
+var textileEscaper = func() *strings.Replacer {
+	var pairs []string
+	for _, c := range `&<>*_+-^~@=[]{}()|!"'#:?` {
+		pairs = append(pairs, string(c), fmt.Sprintf("&#%d;", c))
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
 // Textile renders s as Textile (Redmine's default formatter).
 func (s Summary) Textile() string {
-	e := func(t string) string { return "==" + strings.ReplaceAll(oneLine(t), "==", "= =") + "==" }
+	e := func(t string) string { return textileEscaper.Replace(oneLine(t)) }
 	var b strings.Builder
 	b.WriteString("*" + e(s.Headline) + "*\n")
 	fs, more := s.shown()
@@ -155,9 +169,10 @@ func (s Summary) Textile() string {
 		fmt.Fprintf(&b, "\n… and %d more in the bundle.\n", more)
 	}
 	if s.Link != "" {
-		b.WriteString("\n\"Open " + oneLine(s.Ref) + " in Sonde\":" + strings.ReplaceAll(s.Link, " ", "%20") + "\n")
+		b.WriteString("\n\"Open " + e(s.Ref) + " in Sonde\":" + strings.ReplaceAll(s.Link, " ", "%20") + "\n")
 	}
-	b.WriteString("\n" + e(s.Marker) + "\n")
+	// The marker as it is, for Has to find in the note's text.
+	b.WriteString("\n<notextile>" + s.Marker + "</notextile>\n")
 	return b.String()
 }
 
