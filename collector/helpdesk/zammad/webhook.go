@@ -3,7 +3,7 @@ package zammad
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha1" //nolint:gosec // Zammad signs its webhooks with HMAC-SHA1 (X-Hub-Signature)
+	"crypto/sha1" // Zammad signs its webhooks with HMAC-SHA1 (X-Hub-Signature)
 	"encoding/hex"
 	"encoding/json"
 	"fmt"

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/sha1" //nolint:gosec // Zammad's webhook signature
+	"crypto/sha1" // Zammad's webhook signature
 	"encoding/hex"
 	"errors"
 	"io"
