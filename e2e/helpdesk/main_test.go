@@ -5,8 +5,12 @@ package helpdesk
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/sondehq/sonde/e2e/harness"
 )
 
-// TestMain fails the package's tests when they leave goroutines behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// bin holds the binaries the flow tests run.
+var bin string
+
+// TestMain builds the binaries and fails the package's tests when they
+// leave goroutines behind.
+func TestMain(m *testing.M) { harness.Main(m, &bin) }
