@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sondehq/sonde/e2e/harness"
 )
 
 func rtConfig(u string, extra string) string {
@@ -69,98 +67,55 @@ func rtTickets(ctx context.Context, t *testing.T, rt *RT, marker string) int {
 	return len(found.Items)
 }
 
-// TestRTFlow is the path an L2 engineer takes: a ticket opened in RT for
-// a Sonde ticket, its bundle's findings as a comment and its file as an
-// attachment, read back through REST2 by SHA-256; resolved in RT, resolved
-// in Sonde.
-func TestRTFlow(t *testing.T) {
-	rt := StartRT(t)
-	s := startSonde(t, rtConfig(rt.URL, ""), map[string]string{"SONDE_RT_TOKEN": rt.Token})
-	ctx := t.Context()
+// rtDesk is RT as the flow test reads it.
+type rtDesk struct{ rt *RT }
 
-	out := s.cli(t, "ticket", "open", "--title", "Outlook crashes at start", "--agent", s.agentID)
-	ref := regexp.MustCompile(`SND-\d+`).FindString(out)
-	if ref == "" {
-		t.Fatalf("ticket open printed %q", out)
-	}
-	out = s.cli(t, "ticket", "link", ref, "--open", "--queue", "General")
-	if !strings.Contains(out, "helpdesk rt: to be opened there (queue General)") {
-		t.Errorf("ticket link --open printed %q", out)
-	}
-	s.cli(t, "bundle", s.agentID, "--ticket", ref, "-o", t.TempDir()+"/b.zip")
-	v := s.delivered(t, ref, 3, time.Minute)
-	key, b := v.External, v.Bundles[0]
-	t.Logf("%s is RT ticket %s (%s); deliveries: %v", ref, key, v.ExternalURL, v.Deliveries)
-	if v.ExternalURL != rt.URL+"/Ticket/Display.html?id="+key {
-		t.Errorf("the ticket's external URL is %q", v.ExternalURL)
-	}
-	var rtTicket struct {
+func (d rtDesk) config() (string, map[string]string) {
+	return rtConfig(d.rt.URL, ""), map[string]string{"SONDE_RT_TOKEN": d.rt.Token}
+}
+
+func (d rtDesk) queue() string { return "General" }
+
+func (d rtDesk) link(key string) string { return d.rt.URL + "/Ticket/Display.html?id=" + key }
+
+func (d rtDesk) subject(t *testing.T, key string) string {
+	var tk struct {
 		Subject string `json:"Subject"`
-		Queue   struct {
-			ID string `json:"id"`
-		} `json:"Queue"`
 	}
-	if err := rt.REST(ctx, "GET", "/ticket/"+key, nil, &rtTicket); err != nil {
+	if err := d.rt.REST(t.Context(), "GET", "/ticket/"+key, nil, &tk); err != nil {
 		t.Fatal(err)
 	}
-	if rtTicket.Subject != "Outlook crashes at start [sonde:"+ref+"]" {
-		t.Errorf("RT's subject: %q", rtTicket.Subject)
-	}
+	return tk.Subject
+}
 
-	files, err := rt.Attachments(ctx, key)
+func (d rtDesk) files(t *testing.T, key, name string) []string {
+	files, err := d.rt.Attachments(t.Context(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := fmt.Sprintf("sonde-%s-bundle-%d.zip", ref, b.ID)
-	n := 0
+	var sums []string
 	for _, f := range files {
 		if f.Filename == name {
-			n++
-			if f.SHA256 != b.SHA256 || f.Size != b.Size {
-				t.Errorf("RT gives back %s with SHA-256 %s (%d bytes); Sonde stored %s (%d bytes)", name, f.SHA256, f.Size, b.SHA256, b.Size)
-			}
+			sums = append(sums, f.SHA256)
 		}
 	}
-	if n != 1 {
-		t.Errorf("%s is on RT ticket %s %d times; want once (files: %+v)", name, key, n, files)
-	}
-	texts := rtTexts(ctx, t, rt, key)
-	marker := fmt.Sprintf("sonde:%s/bundle-%d/comment", ref, b.ID)
-	if count(texts, marker) != 1 || count(texts, "http://"+s.c.HTTP+"/tickets/"+ref) == 0 {
-		t.Errorf("RT's comments: %d carry %s, %d link back to Sonde; texts: %q", count(texts, marker), marker, count(texts, "/tickets/"+ref), texts)
-	}
-	for _, f := range v.Findings {
-		if count(texts, f.Title) == 0 && !strings.ContainsAny(f.Title, "<>&'\"") {
-			t.Errorf("finding %q is not in RT's comment", f.Title)
-		}
-	}
-	show := s.cli(t, "ticket", "show", ref)
-	if !strings.Contains(show, "helpdesk rt: "+key+" "+v.ExternalURL) || !strings.Contains(show, fmt.Sprintf("file of bundle %d: sent", b.ID)) {
-		t.Errorf("ticket show does not show the link or what was sent:\n%s", show)
-	}
-	if same := s.cli(t, "ticket", "show", "rt:"+key); !strings.HasPrefix(same, ref+" ") {
-		t.Errorf("ticket show rt:%s printed %q", key, same)
-	}
-
-	if err := rt.SetTicket(ctx, key, map[string]string{"Status": "resolved"}); err != nil {
-		t.Fatal(err)
-	}
-	harness.WaitFor(t, ref+" resolved in Sonde", 30*time.Second, func() bool { return s.ticket(t, ref).Status == "resolved" })
-	evs := s.ticket(t, ref).Events
-	if last := evs[len(evs)-1]; last.Actor != "helpdesk:rt" || last.Kind != "resolve" {
-		t.Errorf("the timeline's last event: %+v", last)
-	}
-	m, err := harness.Scrape("http://" + s.c.HTTP + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := m.Sum("sonde_helpdesk_deliveries", `helpdesk="rt"`, `state="sent"`); got != 3 {
-		t.Errorf("sonde_helpdesk_deliveries{helpdesk=rt,state=sent} = %v; want 3", got)
-	}
-	if strings.Contains(s.c.Proc.Output(), rt.Token) {
-		t.Error("the collector's log carries RT's token")
-	}
+	return sums
 }
+
+func (d rtDesk) texts(t *testing.T, key string) []string { return rtTexts(t.Context(), t, d.rt, key) }
+
+func (d rtDesk) resolve(t *testing.T, key string) string {
+	if err := d.rt.SetTicket(t.Context(), key, map[string]string{"Status": "resolved", "Owner": "root"}); err != nil {
+		t.Fatal(err)
+	}
+	return "root"
+}
+
+func (d rtDesk) secret() string { return d.rt.Token }
+
+// TestRTFlow runs the engineer's path (see flow) against a real Request
+// Tracker 5.
+func TestRTFlow(t *testing.T) { flow(t, "rt", rtDesk{StartRT(t)}) }
 
 // TestRTFaults: RT answers 500, then times out (with and without having
 // done the work), and the collector is killed and restarted in between;
