@@ -59,7 +59,8 @@ bench) needs=$bench_needs target="make bench-agent" ;;
 helpdesk) needs=$helpdesk_needs preseed=$helpdesk_preseed target="make test-helpdesk" ;;
 all) needs="$test_needs
 $faults_needs
-$packages_needs" target="make test test-faults test-packages" ;;
+$packages_needs
+$helpdesk_needs" preseed=$helpdesk_preseed target="make test test-faults test-packages test-helpdesk" ;;
 *)
 	echo "usage: scripts/deps.sh test|faults|packages|bench|helpdesk|all" >&2
 	exit 2
