@@ -34,8 +34,9 @@ func newEnv(t *testing.T) *env {
 	return newEnvWith(t, apitest.Offline{})
 }
 
-// newEnvWith is newEnv with agents as the live side.
-func newEnvWith(t *testing.T, agents api.Agents) *env {
+// newEnvWith is newEnv with agents as the live side, and the API as opts
+// set it.
+func newEnvWith(t *testing.T, agents api.Agents, opts ...func(*api.API)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sonde.db"))
@@ -51,6 +52,9 @@ func newEnvWith(t *testing.T, agents api.Agents) *env {
 	a := &api.API{Store: st, Agents: agents, Log: log, Bundles: api.Bundler{
 		Dir: t.TempDir(), Key: ed25519.NewKeyFromSeed(make([]byte, 32)), KB: kb, Version: "test",
 	}}
+	for _, o := range opts {
+		o(a)
+	}
 	srv := httptest.NewServer(ui.New(a, log))
 	t.Cleanup(srv.Close)
 	apiSrv := httptest.NewServer(a.Handler())
