@@ -174,7 +174,7 @@ func AssignsOthers(k store.APIKey) bool { return ViewOf(k) == Evidence }
 // shows them; the ticket's state may still refuse one (ticket.Apply).
 func Actions(k store.APIKey, t ticket.Ticket) []string {
 	var out []string
-	for _, a := range []string{ticket.ActNote, ticket.ActAssign, ticket.ActStart, ticket.ActResolve, ticket.ActClose, ticket.ActReopen} {
+	for _, a := range []string{ticket.ActNote, ticket.ActAssign, ticket.ActStart, ticket.ActResolve, ticket.ActClose, ticket.ActReopen, ticket.ActLink} {
 		if Ticket(k, t, ticket.Request{Action: a, Assignee: k.Name}) == nil {
 			out = append(out, a)
 		}
