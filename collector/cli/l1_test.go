@@ -17,6 +17,9 @@ import (
 	"github.com/sondehq/sonde/collector/api"
 	"github.com/sondehq/sonde/collector/api/apitest"
 	"github.com/sondehq/sonde/collector/cli"
+	"github.com/sondehq/sonde/collector/courier"
+	"github.com/sondehq/sonde/collector/helpdesk"
+	"github.com/sondehq/sonde/collector/helpdesk/rt"
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
 	"github.com/sondehq/sonde/internal/roletable"
@@ -44,6 +47,11 @@ func TestEveryCommandAsL1(t *testing.T) {
 	apitest.PutFixture(t, st, "a1")
 	_, key, _ := ed25519.GenerateKey(nil)
 	a := &api.API{Store: st, Agents: apitest.Offline{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Bundles: api.Bundler{Dir: dir, Key: key}}
+	conn, err := rt.New(helpdesk.Settings{Config: helpdesk.Config{Name: "rt", Kind: "rt", URL: "https://rt.example.com", Queue: "General"}, Secret: "token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Helpdesks = &courier.Courier{Store: st, Connectors: map[string]helpdesk.Connector{"rt": conn}}
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	t.Setenv("SONDE_URL", srv.URL)
@@ -91,6 +99,8 @@ func TestEveryCommandAsL1(t *testing.T) {
 		{[]string{"ticket", "resolve", "INC-3", "--note", "reseated the cable"}, true, "resolved"},
 		{[]string{"ticket", "close", "INC-3"}, true, "closed"},
 		{[]string{"ticket", "reopen", "INC-3"}, true, "in progress (tier L1)"},
+		{[]string{"ticket", "link", "INC-1", "--external", "1234"}, false, "ticket INC-1 is at L2"},
+		{[]string{"ticket", "link", "INC-3", "--external", "4711"}, true, "helpdesk rt: 4711 https://rt.example.com/Ticket/Display.html?id=4711"},
 	}
 	asL1 := func(c step) {
 		t.Helper()
