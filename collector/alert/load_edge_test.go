@@ -54,6 +54,12 @@ func TestLoadErrorMessages(t *testing.T) {
 			`team.yaml:5: rule "R": for: invalid duration "10000d" (want e.g. 90s, 10m, 1h30m, 2d)`},
 		{"blank expr", "rules:\n  - name: R\n    expr: '  '\n    severity: info\n",
 			`team.yaml:3: rule "R": expr is required`},
+		{"helpdesk without ticket", "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    helpdesk: rt\n",
+			`team.yaml:5: rule "R": helpdesk and queue say where the rule's ticket opens: they need ticket: true`},
+		{"helpdesk name", "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    ticket: true\n    helpdesk: 'r t'\n",
+			`team.yaml:6: rule "R": helpdesk "r t": name a connector of the collector's helpdesks file (1–32 letters, digits, '-' or '_')`},
+		{"queue", "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    ticket: true\n    helpdesk: rt\n    queue: \"a\\tb\"\n",
+			`team.yaml:7: rule "R": queue "a\tb": up to 128 printable ASCII characters`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeRules(t, map[string]string{"team.yaml": tc.body})
@@ -62,6 +68,22 @@ func TestLoadErrorMessages(t *testing.T) {
 				t.Fatalf("error %v\nwant  %s", err, want)
 			}
 		})
+	}
+	// A queue of 128 printable characters, spaces and '~' included, is fine;
+	// one more is not.
+	q := "IT Support~" + strings.Repeat("q", 117)
+	if r := loadRules(t, "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    ticket: true\n    helpdesk: rt\n    queue: '"+q+"'\n").Rules()[0]; r.Helpdesk != "rt" || r.Queue != q {
+		t.Errorf("helpdesk and queue: %q, %q", r.Helpdesk, r.Queue)
+	}
+	if r := loadRules(t, "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    ticket: true\n").Rules()[0]; r.Helpdesk != "" || r.Queue != "" || !r.Ticket {
+		t.Errorf("a ticket rule without a helpdesk: %+v", r)
+	}
+	dir := writeRules(t, map[string]string{"team.yaml": "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    ticket: true\n    helpdesk: rt\n    queue: '" + q + "x'\n"})
+	if _, err := Load(nil, dir); err == nil || !strings.Contains(err.Error(), "up to 128 printable ASCII characters") {
+		t.Errorf("a queue of 129 characters: %v", err)
+	}
+	if _, err := Load(nil, writeRules(t, map[string]string{"team.yaml": "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    ticket: true\n    queue: Hardware\n"})); err == nil || !strings.Contains(err.Error(), `helpdesk "": name a connector`) {
+		t.Errorf("a queue without a helpdesk: %v", err)
 	}
 	// A label value of exactly 1024 bytes is fine.
 	rs := loadRules(t, "rules:\n  - name: R\n    expr: cpu.load1 > 1\n    severity: info\n    labels:\n      team: "+long[1:]+"\n")

@@ -17,6 +17,8 @@ func TestTemplateRendering(t *testing.T) {
     summary: "Disk {{ .Labels.mountpoint }} on {{ .Labels.hostname }} is {{ printf \"%.0f\" (mul .Value 100) }}% full"
     description: "{{ .Rule }}/{{ .Severity }} for {{ .Labels.team }} ({{ .Labels.agent_id }}): {{ humanizePercent .Value }}, {{ .Labels.missing }}."
     ticket: true
+    helpdesk: rt
+    queue: Desktop
 `)
 	e := NewEngine(rs, Options{})
 	trs := e.Evaluate(t0, []Input{agentInput(healthDoc(t0, probes{"disk": disk("/var", 0.934)}))})
@@ -37,7 +39,7 @@ func TestTemplateRendering(t *testing.T) {
 			t.Errorf("label %s=%q, want %q", k, a.Labels[k], v)
 		}
 	}
-	if len(a.Labels) != len(wantLabels) || !a.Ticket || a.Severity != Critical || a.State != Firing || a.Value != 0.934 {
+	if len(a.Labels) != len(wantLabels) || !a.Ticket || a.Helpdesk != "rt" || a.Queue != "Desktop" || a.Severity != Critical || a.State != Firing || a.Value != 0.934 {
 		t.Errorf("alert %+v", a)
 	}
 	// The transition is a copy: changing it leaves the engine alone.
