@@ -53,7 +53,7 @@ func loadCourier(f helpdeskFlags, data, publicURL string, st store.Store, log *s
 	}
 	conns, settings, err := helpdesk.Load(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("loading the %w", err)
 	}
 	if len(conns) == 0 {
 		return nil, nil

@@ -38,7 +38,7 @@ func (c *Courier) open(ctx context.Context, conn helpdesk.Connector, d store.Del
 	}
 	if key == "" {
 		if key, err = conn.Open(ctx, nt); err != nil {
-			return err
+			return fmt.Errorf("opening a ticket for %s: %w", t.Ref, err)
 		}
 	}
 	_, err = c.Store.UpdateTicket(context.WithoutCancel(ctx), t.Ref, func(t *ticket.Ticket) (ticket.Event, error) {
@@ -76,7 +76,10 @@ func (c *Courier) comment(ctx context.Context, conn helpdesk.Connector, d store.
 	if done, err := c.done(ctx, conn, d); done || err != nil {
 		return err
 	}
-	return conn.Comment(ctx, d.External, c.summary(ctx, b, d.Marker))
+	if err := conn.Comment(ctx, d.External, c.summary(ctx, b, d.Marker)); err != nil {
+		return fmt.Errorf("posting the findings of bundle %d: %w", b.ID, err)
+	}
+	return nil
 }
 
 // done reports whether an earlier attempt of d reached the helpdesk.
@@ -107,7 +110,10 @@ func (c *Courier) attach(ctx context.Context, conn helpdesk.Connector, d store.D
 	if limit := c.Settings[d.Helpdesk].MaxUpload; limit > 0 && b.Size > limit {
 		s := helpdesk.Summary{Marker: d.Marker, Ref: d.Ticket, Link: c.ticketLink(d.Ticket),
 			Headline: fmt.Sprintf("Sonde bundle %d is %s, over this helpdesk's limit of %s: download it from Sonde (SHA-256 %s).", b.ID, mb(b.Size), mb(limit), b.SHA256)}
-		return conn.Comment(ctx, d.External, s)
+		if err := conn.Comment(ctx, d.External, s); err != nil {
+			return fmt.Errorf("saying where bundle %d is: %w", b.ID, err)
+		}
+		return nil
 	}
 	f := helpdesk.File{Name: d.Marker, Type: "application/zip", Size: b.Size, SHA256: b.SHA256,
 		Open: func() (io.ReadCloser, error) {
@@ -121,7 +127,10 @@ func (c *Courier) attach(ctx context.Context, conn helpdesk.Connector, d store.D
 			}
 			return f, nil
 		}}
-	return conn.Attach(ctx, d.External, f)
+	if err := conn.Attach(ctx, d.External, f); err != nil {
+		return fmt.Errorf("uploading bundle %d: %w", b.ID, err)
+	}
+	return nil
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }

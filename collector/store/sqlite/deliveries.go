@@ -44,7 +44,7 @@ func scanDeliveries(rows *sql.Rows) ([]store.Delivery, error) {
 		var d store.Delivery
 		var next, created, sent int64
 		if err := rows.Scan(&d.ID, &d.Ticket, &d.Helpdesk, &d.External, &d.Step, &d.Bundle, &d.Marker, &d.State, &d.Attempts, &next, &d.LastError, &created, &sent); err != nil {
-			return nil, err // the caller names the operation
+			return nil, fmt.Errorf("reading a delivery: %w", err)
 		}
 		d.NextAt, d.CreatedAt, d.SentAt = fromNano(next), fromNano(created), fromNano(sent)
 		if d.State == store.DeliveryWait && d.LastError != "" {
@@ -52,7 +52,10 @@ func scanDeliveries(rows *sql.Rows) ([]store.Delivery, error) {
 		}
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading deliveries: %w", err)
+	}
+	return out, nil
 }
 
 // DueDeliveries lists helpdesk's steps due at now.
