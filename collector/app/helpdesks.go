@@ -41,9 +41,17 @@ func (f *helpdeskFlags) check() error {
 	return nil
 }
 
-// loadCourier reads the helpdesks file, if any, and makes the courier;
-// nil when no helpdesk is configured.
-func loadCourier(f helpdeskFlags, data, publicURL string, st store.Store, log *slog.Logger) (*courier.Courier, error) {
+// helpdesks are the connectors of the helpdesks file, loaded before the
+// collector listens: a mistake in the file costs no port.
+type helpdesks struct {
+	path     string
+	conns    map[string]helpdesk.Connector
+	settings map[string]helpdesk.Settings
+}
+
+// loadHelpdesks reads the helpdesks file, if any; nil when it names no
+// helpdesk.
+func loadHelpdesks(f helpdeskFlags, data string) (*helpdesks, error) {
 	path := *f.file
 	if path == "" {
 		path = filepath.Join(data, "helpdesks.yaml")
@@ -58,8 +66,16 @@ func loadCourier(f helpdeskFlags, data, publicURL string, st store.Store, log *s
 	if len(conns) == 0 {
 		return nil, nil
 	}
-	c := &courier.Courier{Store: st, Connectors: conns, Settings: settings, BundleDir: filepath.Join(data, "bundles"),
+	return &helpdesks{path: path, conns: conns, settings: settings}, nil
+}
+
+// courier makes the courier of h; nil when h is.
+func (h *helpdesks) courier(f helpdeskFlags, data, publicURL string, st store.Store, log *slog.Logger) *courier.Courier {
+	if h == nil {
+		return nil
+	}
+	c := &courier.Courier{Store: st, Connectors: h.conns, Settings: h.settings, BundleDir: filepath.Join(data, "bundles"),
 		PublicURL: publicURL, Retry: *f.retry, Log: log}
-	log.Info("helpdesks", "file", path, "connectors", strings.Join(c.Names(), ", "))
-	return c, nil
+	log.Info("helpdesks", "file", h.path, "connectors", strings.Join(c.Names(), ", "))
+	return c
 }

@@ -142,12 +142,7 @@ func (c *serveConfig) serve(ctx context.Context) (err error) {
 		scheme = "https://"
 	}
 	public := cmp.Or(*c.helpdesks.publicURL, scheme+ln.Addr().String())
-	cour, err := loadCourier(c.helpdesks, c.data, public, st, log)
-	if err != nil {
-		ln.Close()
-		srv.Close()
-		return err
-	}
+	cour := c.desks.courier(c.helpdesks, c.data, public, st, log)
 	m.RegisterFleet(st, srv.Connected, c.perAgent)
 	m.Registry.MustRegister(marks)
 	a := &api.API{Store: st, Agents: srv, Log: log, Bundles: api.Bundler{

@@ -49,6 +49,10 @@ func heldPorts(t *testing.T) string {
 // before it creates anything in the data dir or binds a port.
 func TestServeChecksFlagsFirst(t *testing.T) {
 	cert, key := writeCert(t)
+	helpdesks := filepath.Join(t.TempDir(), "helpdesks.yaml")
+	if err := os.WriteFile(helpdesks, []byte("connectors:\n  - name: rt\n    kind: rtx\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -71,6 +75,10 @@ func TestServeChecksFlagsFirst(t *testing.T) {
 		{"pprof on the network", []string{"--pprof", "0.0.0.0:6060"}, `--pprof "0.0.0.0:6060": only a loopback address`},
 		{"pprof not an address", []string{"--pprof", "6060"}, `--pprof "6060": want HOST:PORT or :PORT`},
 		{"an argument", []string{"now"}, `serve takes no arguments, only flags (got "now")`},
+		{"helpdesks file", []string{"--helpdesks", helpdesks}, `loading the helpdesks ` + helpdesks + `: connector 1 ("rt"): kind "rtx": want one of glpi, jira, redmine, rt`},
+		{"no helpdesks file", []string{"--helpdesks", "nosuch.yaml"}, `loading the helpdesks: open nosuch.yaml: no such file`},
+		{"public URL", []string{"--public-url", "sonde.example.com"}, `--public-url "sonde.example.com": want an http:// or https:// URL`},
+		{"helpdesk retry", []string{"--helpdesk-retry", "0s"}, `--helpdesk-retry must be positive (got 0s)`},
 		{"unknown flag", []string{"--tls-crt", cert}, "flag provided but not defined: -tls-crt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,13 +28,14 @@ type serveConfig struct {
 	tls                      *tls.Certificate // nil: plain HTTP
 	alerts                   alertFlags
 	helpdesks                helpdeskFlags
+	desks                    *helpdesks // nil: none
 	perAgent                 bool
 	auditEvery               time.Duration
 	pprofAddr                string // "" for none
 }
 
 // parseServe parses and checks serve's flags. It reads the HTTPS
-// certificate and key files, and nothing else.
+// certificate and key files and the helpdesks file, and nothing else.
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs := cliflag.New("serve", "sonde-collector serve [--data DIR] [--quic ADDR] [--tcp ADDR] [--http ADDR]", stderr)
 	data := fs.String("data", DefaultData, "data `dir`: CA, database")
@@ -101,6 +102,9 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		return nil, err
 	}
 	if err := hd.check(); err != nil {
+		return nil, err
+	}
+	if c.desks, err = loadHelpdesks(hd, c.data); err != nil {
 		return nil, err
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
