@@ -10,9 +10,10 @@ import (
 )
 
 // Last seen. Every snapshot an agent sends moves its last_seen. Updating
-// the agent's row in each snapshot's commit wrote a third of the WAL pages
-// of ingest (a 4 KB page of the agents table per snapshot, for 8 bytes), on
-// the single writer that every ack waits for. So the group committer keeps
+// the agent's row in each snapshot's commit wrote a 4 KB page of the
+// agents table per snapshot, for 8 bytes, on the single writer that every
+// ack waits for (BenchmarkPutSnapshotFleet: 21.5 KB written a snapshot
+// with it, 17.4 KB without). So the group committer keeps
 // the newest time of each agent in memory once its snapshot is committed,
 // readers of agents see it at once (Agent, Agents), and the writer saves
 // them all in one transaction at most seenFlushEvery later, and at Close.
