@@ -229,8 +229,10 @@ type Store interface {
 	// (AgentID, BootEpoch, Seq) is stored already; either way it returns
 	// the stored ID, and whether it was a duplicate. It returns only after
 	// the commit, so the caller may ack. The agent's last-seen time moves
-	// to s.ReceivedAt in the same commit, unless s was imported from a file
-	// (protocol.ImportedEpoch).
+	// to s.ReceivedAt, unless s was imported from a file
+	// (protocol.ImportedEpoch): Agent and Agents show it once PutSnapshot
+	// returns, and it may reach durable storage a few seconds later (a
+	// crash may lose those seconds of it, never the snapshot).
 	PutSnapshot(ctx context.Context, s *Snapshot) (id int64, duplicate bool, err error)
 	// ImportSnapshot stores s, imported from a document (its boot epoch is
 	// protocol.ImportedEpoch), like PutSnapshot, and in the same

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/protocol"
@@ -128,15 +129,25 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *store.Snapshot) (int64, b
 	}
 }
 
-// writeSnapshots commits waiting snapshots in batches until Close.
+// writeSnapshots commits waiting snapshots in batches until Close, and
+// saves the last-seen times they brought within s.seenEvery and before
+// it returns.
 func (s *Store) writeSnapshots() {
 	defer close(s.written)
+	var flush <-chan time.Time // armed while last-seen times are held
 	for {
 		var batch []*putRequest
 		select {
 		case req := <-s.puts:
 			batch = append(batch, req)
+		case <-flush:
+			flush = nil
+			if s.flushSeen() != nil { // kept, and shown to readers: try again
+				flush = time.After(s.seenEvery)
+			}
+			continue
 		case <-s.stop:
+			s.closeErr = s.flushSeen()
 			return
 		}
 	more:
@@ -149,6 +160,10 @@ func (s *Store) writeSnapshots() {
 			}
 		}
 		s.commitBatch(batch)
+		s.finishCheckpoint()
+		if flush == nil && s.seen.held() {
+			flush = time.After(s.seenEvery)
+		}
 	}
 }
 
@@ -169,6 +184,11 @@ func (s *Store) commitBatch(batch []*putRequest) {
 		if err != nil {
 			results[i] = putResult{err: err}
 		}
+		if snap := req.snap; results[i].err == nil && snap.BootEpoch != protocol.ImportedEpoch {
+			// A snapshot the agent sent is news of it (an imported file is
+			// not): held for readers before the ack, saved by flushSeen.
+			s.seen.note(snap.AgentID, unixNano(snap.ReceivedAt))
+		}
 		req.done <- results[i]
 	}
 }
@@ -176,7 +196,7 @@ func (s *Store) commitBatch(batch []*putRequest) {
 // writeStmts are the group committer's statements, prepared once on the
 // writer connection: SQLite parsed and planned each of them again for
 // every snapshot (7 % of the collector's CPU under ingest, most of it in
-// the SQL parser).
+// the SQL parser). seen is flushSeen's.
 type writeStmts struct {
 	insert, existing, seen *sql.Stmt
 }
@@ -210,9 +230,10 @@ func (st writeStmts) close() error {
 	return err
 }
 
-// in returns the statements bound to tx, which close with it.
+// in returns the statements insertSnapshot uses bound to tx, which close
+// with it.
 func (st writeStmts) in(tx *sql.Tx) writeStmts {
-	return writeStmts{tx.Stmt(st.insert), tx.Stmt(st.existing), tx.Stmt(st.seen)}
+	return writeStmts{insert: tx.Stmt(st.insert), existing: tx.Stmt(st.existing)}
 }
 
 // insertSnapshot stores one snapshot with st, statements bound to a
@@ -237,11 +258,6 @@ func insertSnapshot(st writeStmts, req *putRequest) putResult {
 		r.err = st.existing.QueryRow(snap.AgentID, snap.BootEpoch, int64(snap.Seq)).Scan(&r.id)
 	default:
 		r.id, r.err = res.LastInsertId()
-	}
-	if r.err == nil && snap.BootEpoch != protocol.ImportedEpoch {
-		// A snapshot the agent sent is news of it: its last-seen time
-		// moves in the same commit (an imported file is not).
-		_, r.err = st.seen.Exec(unixNano(snap.ReceivedAt), snap.AgentID)
 	}
 	return r
 }

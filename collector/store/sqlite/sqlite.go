@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -24,12 +25,18 @@ type Store struct {
 	w    *sql.DB // the single writer
 	r    *sql.DB // readers
 	path string
+	tuning
 
-	puts      chan *putRequest // snapshots for the group committer
-	writes    writeStmts       // its statements
-	stop      chan struct{}
-	written   chan struct{} // closed when the group committer is done
-	closeOnce sync.Once
+	puts     chan *putRequest // snapshots for the group committer
+	writes   writeStmts       // its statements
+	seen     lastSeen         // last-seen times it has not saved yet
+	walLong  atomic.Bool      // set for it to finish a checkpoint
+	stop     chan struct{}
+	written  chan struct{} // closed when the group committer is done
+	closeErr error         // its last flushSeen's, read after written
+
+	checkpointed chan struct{} // closed when checkpointWAL is done
+	closeOnce    sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -37,9 +44,21 @@ var _ store.Store = (*Store)(nil)
 // Open opens or creates the database at path and brings its schema up to
 // date.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return openStore(ctx, path, tuning{seenEvery: seenFlushEvery, checkpointEvery: checkpointEvery, walRestartPages: walRestartPages})
+}
+
+// tuning is how often the store does its background work (lastseen.go,
+// checkpoint.go); tests shorten it.
+type tuning struct {
+	seenEvery, checkpointEvery time.Duration
+	walRestartPages            int
+}
+
+func openStore(ctx context.Context, path string, tune tuning) (*Store, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" +
 		"_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer leaves checkpoints to checkpointWAL.
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
@@ -50,7 +69,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, path: path, puts: make(chan *putRequest), stop: make(chan struct{}), written: make(chan struct{})}
+	s := &Store{w: w, r: r, path: path, tuning: tune, puts: make(chan *putRequest),
+		stop: make(chan struct{}), written: make(chan struct{}), checkpointed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("opening %s: %w", path, err), r.Close(), w.Close())
 	}
@@ -58,6 +78,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.Join(fmt.Errorf("opening %s: %w", path, err), r.Close(), w.Close())
 	}
 	go s.writeSnapshots()
+	go s.checkpointWAL()
 	return s, nil
 }
 
@@ -247,7 +268,8 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.written
-		err = errors.Join(s.writes.close(), s.r.Close(), s.w.Close())
+		<-s.checkpointed
+		err = errors.Join(s.closeErr, s.writes.close(), s.r.Close(), s.w.Close())
 	})
 	if err != nil {
 		return fmt.Errorf("closing database %s: %w", s.path, err)
@@ -375,6 +397,7 @@ func (s *Store) Agents(ctx context.Context) ([]store.Agent, error) {
 		if err != nil {
 			return nil, fmt.Errorf("listing agents: %w", err)
 		}
+		s.seen.overlay(&a)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -392,6 +415,7 @@ func (s *Store) Agent(ctx context.Context, id string) (store.Agent, error) {
 	if err != nil {
 		return a, fmt.Errorf("reading agent %s: %w", id, err)
 	}
+	s.seen.overlay(&a)
 	return a, nil
 }
 
