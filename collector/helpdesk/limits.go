@@ -4,7 +4,19 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sondehq/sonde/internal/safetext"
 )
+
+// MaxAssignee bounds the user name a connector returns in a State. It is
+// larger than any name a Sonde ticket takes, so a name cut to it is still
+// refused there rather than taken for someone else's.
+const MaxAssignee = 200
+
+// CleanName is a user name as a helpdesk (or a webhook call) gives it,
+// made safe to keep and show: valid UTF-8, no control characters (a
+// terminal escape among them), at most MaxAssignee bytes.
+func CleanName(s string) string { return safetext.Clean(s, MaxAssignee) }
 
 // SubjectWithin is Subject cut to at most max characters by shortening the
 // title, never the marker: helpdesks cap a subject's length (Jira's summary

@@ -27,3 +27,18 @@ func TestSubjectWithin(t *testing.T) {
 		t.Errorf("a 300-character title within 255: %d characters, %q", utf8.RuneCountInString(long), long[len(long)-20:])
 	}
 }
+
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{
+		"Alice":                  "Alice",
+		"  Bob Smith\n":          "Bob Smith",
+		"\x1b[31mEve\x1b[0m":     "[31mEve[0m",
+		"Zoë\xff":                "Zoë\uFFFD",
+		"":                       "",
+		strings.Repeat("é", 150): strings.Repeat("é", MaxAssignee/2),
+	} {
+		if got := CleanName(in); got != want {
+			t.Errorf("CleanName(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

@@ -125,7 +125,7 @@ func (s Summary) Markdown() string {
 		fmt.Fprintf(&b, "\n… and %d more in the bundle.\n", more)
 	}
 	if s.Link != "" {
-		b.WriteString("\n[Open " + e(s.Ref) + " in Sonde](<" + strings.NewReplacer("<", "%3C", ">", "%3E").Replace(s.Link) + ">)\n")
+		b.WriteString("\n[Open " + e(s.Ref) + " in Sonde](<" + linkTarget(s.Link) + ">)\n")
 	}
 	b.WriteString("\n" + e(s.Marker) + "\n")
 	return b.String()
@@ -169,7 +169,7 @@ func (s Summary) Textile() string {
 		fmt.Fprintf(&b, "\n… and %d more in the bundle.\n", more)
 	}
 	if s.Link != "" {
-		b.WriteString("\n\"Open " + e(s.Ref) + " in Sonde\":" + strings.ReplaceAll(s.Link, " ", "%20") + "\n")
+		b.WriteString("\n\"Open " + e(s.Ref) + " in Sonde\":" + linkTarget(s.Link) + "\n")
 	}
 	// The marker as it is, for Has to find in the note's text.
 	b.WriteString("\n<notextile>" + s.Marker + "</notextile>\n")
@@ -177,3 +177,20 @@ func (s Summary) Textile() string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// linkTarget is s as a link's address in Markdown or Textile: the bytes a
+// URL needs kept as they are, every other one (a space, a quote, a
+// bracket, a line break, a byte of non-ASCII) percent-encoded, so that
+// the address cannot end the link early nor carry markup after it.
+func linkTarget(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~:/?#@$&+,;=%", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}

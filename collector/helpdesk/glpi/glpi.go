@@ -74,8 +74,19 @@ func New(s helpdesk.Settings) (helpdesk.Connector, error) {
 }
 
 func numeric(s string) bool {
+	_, ok := number(s)
+	return ok
+}
+
+// number is s as a positive GLPI id written as GLPI writes one ("+7" and
+// "007" are "7", so that a ticket never gets two keys), and whether s is
+// one.
+func number(s string) (string, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
-	return err == nil && n > 0
+	if err != nil || n <= 0 {
+		return "", false
+	}
+	return strconv.FormatInt(n, 10), true
 }
 
 // headers are on every call: the App-Token, and a Content-Type, which
@@ -167,10 +178,11 @@ func expired(err error) bool {
 
 // ticketID checks that key is a GLPI ticket id before it goes in a path.
 func ticketID(key string) (string, error) {
-	if !numeric(key) {
+	id, ok := number(key)
+	if !ok {
 		return "", fmt.Errorf("glpi: ticket key %q is not a ticket id", key)
 	}
-	return key, nil
+	return id, nil
 }
 
 // created is GLPI's answer to an added item: its id, or false and why.
@@ -186,8 +198,8 @@ func (a created) id() (string, error) {
 			return strconv.FormatInt(int64(v), 10), nil
 		}
 	case string:
-		if numeric(v) {
-			return v, nil
+		if id, ok := number(v); ok {
+			return id, nil
 		}
 	}
 	return "", fmt.Errorf("GLPI added nothing: %q", a.Message)

@@ -115,7 +115,7 @@ func (c *Connector) State(ctx context.Context, key string) (helpdesk.State, erro
 		if err := c.do(ctx, "reading user "+uid, request{method: http.MethodGet, path: "/User/" + uid}, &u); err != nil {
 			return helpdesk.State{}, err
 		}
-		return helpdesk.State{Status: st, Assignee: u.Name}, nil
+		return helpdesk.State{Status: st, Assignee: helpdesk.CleanName(u.Name)}, nil
 	}
 	return helpdesk.State{Status: st}, nil
 }

@@ -281,7 +281,7 @@ func (f issueState) state() (helpdesk.State, error) {
 		st.Status = helpdesk.StatusOpen
 	}
 	if f.Assignee != nil {
-		st.Assignee = f.Assignee.DisplayName
+		st.Assignee = helpdesk.CleanName(f.Assignee.DisplayName)
 	}
 	return st, nil
 }
@@ -308,8 +308,11 @@ func (j *Connector) State(ctx context.Context, key string) (helpdesk.State, erro
 // Link is the issue's page.
 func (j *Connector) Link(key string) string { return j.c.URL("/browse/" + url.PathEscape(key)) }
 
-// validKey is an issue key (OPS-12) or id (10042), as Jira names issues.
-var validKey = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_]*-[0-9]+|[0-9]+)$`)
+// validKey is an issue key (OPS-12) or id (10042), as Jira names issues:
+// a project key of at most 64 characters (Jira's default limit is 10)
+// and a number of at most 18 digits, so that a key from a webhook call
+// stays within what a Sonde ticket takes as its link.
+var validKey = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9_]{0,63}-[0-9]{1,18}|[0-9]{1,18})$`)
 
 func issuePath(key string) (string, error) {
 	if !validKey.MatchString(key) {

@@ -21,7 +21,7 @@ func (rc *Connector) State(ctx context.Context, key string) (helpdesk.State, err
 	}
 	st := helpdesk.State{Status: helpdesk.StatusOpen}
 	if is.AssignedTo != nil {
-		st.Assignee = is.AssignedTo.Name
+		st.Assignee = helpdesk.CleanName(is.AssignedTo.Name)
 	}
 	if rc.resolved[is.Status.ID] || rc.resolved == nil && strings.EqualFold(strings.TrimSpace(is.Status.Name), "Resolved") {
 		st.Status = helpdesk.StatusResolved

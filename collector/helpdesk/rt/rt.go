@@ -203,11 +203,7 @@ func (c *Connector) State(ctx context.Context, key string) (helpdesk.State, erro
 	if err := c.c.JSON(ctx, http.MethodGet, api+"/ticket/"+key+"?"+q.Encode(), nil, &t); err != nil {
 		return helpdesk.State{}, fmt.Errorf("rt: reading ticket %s: %w", key, err)
 	}
-	st := helpdesk.State{Status: status(t.Status), Assignee: ownerName(t.Owner)}
-	if st.Assignee == "Nobody" {
-		st.Assignee = ""
-	}
-	return st, nil
+	return helpdesk.State{Status: status(t.Status), Assignee: ownerName(t.Owner)}, nil
 }
 
 func status(s string) string {
@@ -221,20 +217,23 @@ func status(s string) string {
 }
 
 // ownerName reads Owner, a user link ({"id": name}, with "Name" when
-// asked for), or a bare string.
+// asked for), or a bare string, cleaned; RT's Nobody is "".
 func ownerName(raw json.RawMessage) string {
 	var u struct {
 		ID   scalar `json:"id"`
 		Name string `json:"Name"`
 	}
-	if json.Unmarshal(raw, &u) == nil {
-		if u.Name != "" {
-			return u.Name
-		}
-		return string(u.ID)
-	}
 	var s string
-	_ = json.Unmarshal(raw, &s)
+	if json.Unmarshal(raw, &u) == nil {
+		if s = u.Name; s == "" {
+			s = string(u.ID)
+		}
+	} else {
+		_ = json.Unmarshal(raw, &s)
+	}
+	if s = helpdesk.CleanName(s); s == "Nobody" {
+		return ""
+	}
 	return s
 }
 

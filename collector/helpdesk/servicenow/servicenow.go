@@ -238,7 +238,7 @@ func (n *Connector) State(ctx context.Context, key string) (helpdesk.State, erro
 	if err := n.c.JSON(ctx, http.MethodGet, path+"?sysparm_fields=state,assigned_to&sysparm_display_value=all", nil, &out); err != nil {
 		return helpdesk.State{}, fmt.Errorf("servicenow: reading the state of incident %s: %w", key, err)
 	}
-	st := helpdesk.State{Status: helpdesk.StatusOpen, Assignee: out.Result.AssignedTo.DisplayValue}
+	st := helpdesk.State{Status: helpdesk.StatusOpen, Assignee: helpdesk.CleanName(out.Result.AssignedTo.DisplayValue)}
 	switch out.Result.State.Value {
 	case "":
 		return st, fmt.Errorf("servicenow: reading the state of incident %s: the answer has no state", key)

@@ -70,6 +70,10 @@
 //
 //	{"key": "...", "status": "open" | "resolved" | "closed", "assignee": "..."}
 //
+// The key is the ticket's as Sonde knows it (the receiver's, or Sonde's
+// ref); the assignee is a user name of at most 200 bytes of UTF-8 (""
+// when unassigned), whose control characters Sonde drops.
+//
 // # What Sonde cannot know
 //
 // A webhook cannot be asked anything: Find finds nothing and Has has

@@ -280,8 +280,8 @@ func (c *Connector) Webhook(h http.Header, body []byte) (string, helpdesk.State,
 	default:
 		return "", helpdesk.State{}, fmt.Errorf("webhook: the call's status %q: want open, resolved or closed", p.Status)
 	}
-	if len(p.Assignee) > 200 || !utf8.ValidString(p.Assignee) {
-		return "", helpdesk.State{}, errors.New("webhook: the call's assignee: want at most 200 bytes of UTF-8")
+	if len(p.Assignee) > helpdesk.MaxAssignee || !utf8.ValidString(p.Assignee) {
+		return "", helpdesk.State{}, fmt.Errorf("webhook: the call's assignee: want at most %d bytes of UTF-8", helpdesk.MaxAssignee)
 	}
-	return p.Key, helpdesk.State{Status: p.Status, Assignee: p.Assignee}, nil
+	return p.Key, helpdesk.State{Status: p.Status, Assignee: helpdesk.CleanName(p.Assignee)}, nil
 }

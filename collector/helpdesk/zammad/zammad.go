@@ -214,9 +214,10 @@ func statusOfType(typ string) string {
 	return helpdesk.StatusOpen
 }
 
-// owner is a user's login as Zammad names the ticket's owner; "-" is
-// Zammad's nobody.
+// owner is a user's login as Zammad names the ticket's owner, cleaned;
+// "-" is Zammad's nobody.
 func owner(login string) string {
+	login = helpdesk.CleanName(login)
 	if login == "-" {
 		return ""
 	}

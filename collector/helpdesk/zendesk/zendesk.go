@@ -286,6 +286,7 @@ func (z *Connector) State(ctx context.Context, key string) (helpdesk.State, erro
 		if st.Assignee, err = z.userName(ctx, *id, out.Users); err != nil {
 			return st, fmt.Errorf("zendesk: reading the assignee of ticket %s: %w", key, err)
 		}
+		st.Assignee = helpdesk.CleanName(st.Assignee)
 	}
 	return st, nil
 }
@@ -358,6 +359,6 @@ func (h hooked) Webhook(hd http.Header, body []byte) (string, helpdesk.State, er
 	if st.Status, err = status(ev.Status); err != nil {
 		return "", st, fmt.Errorf("zendesk webhook: ticket %s: %w", key, err)
 	}
-	st.Assignee = ev.Assignee
+	st.Assignee = helpdesk.CleanName(ev.Assignee)
 	return key, st, nil
 }

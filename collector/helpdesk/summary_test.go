@@ -1,0 +1,27 @@
+package helpdesk_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sondehq/sonde/collector/helpdesk"
+)
+
+// TestSummaryLinkStaysOneLink: a link with a line break, quotes or angle
+// brackets in it stays one link in Markdown and Textile, its bytes
+// percent-encoded, and an ordinary link is left as it is.
+func TestSummaryLinkStaysOneLink(t *testing.T) {
+	s := helpdesk.Summary{Marker: "sonde:SND-7", Ref: "SND-7", Headline: "h",
+		Link: "https://a.example/t x\n[evil](https://evil.example) <script>\"\\"}
+	const target = "https://a.example/t%20x%0A%5Bevil%5D%28https://evil.example%29%20%3Cscript%3E%22%5C"
+	if md := s.Markdown(); !strings.Contains(md, "\n[Open SND-7 in Sonde](<"+target+">)\n") {
+		t.Errorf("Markdown:\n%s", md)
+	}
+	if tx := s.Textile(); !strings.Contains(tx, "\n\"Open SND&#45;7 in Sonde\":"+target+"\n") {
+		t.Errorf("Textile:\n%s", tx)
+	}
+	s.Link = "https://sonde.example:8443/tickets/SND-7?a=b&c=d#top"
+	if md := s.Markdown(); !strings.Contains(md, "](<"+s.Link+">)") {
+		t.Errorf("Markdown changed an ordinary link:\n%s", md)
+	}
+}
