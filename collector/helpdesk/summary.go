@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html"
 	"strings"
+
+	"github.com/sondehq/sonde/internal/safetext"
 )
 
 // Summary is what a comment says: the findings of a bundle, ranked, with
@@ -25,14 +27,33 @@ type Finding struct {
 	Steps    []string
 }
 
-// MaxFindings bounds a comment; the rest are counted.
-const MaxFindings = 20
+// Bounds on a comment: MaxFindings findings (the rest are counted), each
+// with at most MaxSteps steps, and MaxLine bytes to a string.
+const (
+	MaxFindings = 20
+	MaxSteps    = 10
+	MaxLine     = 500
+)
 
+// shown is the findings a comment shows, each string made one clean line
+// of at most MaxLine bytes (an agent may have put anything in a title),
+// and how many are left out.
 func (s Summary) shown() ([]Finding, int) {
-	if len(s.Findings) > MaxFindings {
-		return s.Findings[:MaxFindings], len(s.Findings) - MaxFindings
+	fs, more := s.Findings, 0
+	if len(fs) > MaxFindings {
+		fs, more = fs[:MaxFindings], len(fs)-MaxFindings
 	}
-	return s.Findings, 0
+	out := make([]Finding, len(fs))
+	for i, f := range fs {
+		out[i] = Finding{Severity: safetext.Clean(f.Severity, 20), Title: safetext.Clean(f.Title, MaxLine), Fix: safetext.Clean(f.Fix, MaxLine)}
+		for j, st := range f.Steps {
+			if j == MaxSteps {
+				break
+			}
+			out[i].Steps = append(out[i].Steps, safetext.Clean(st, MaxLine))
+		}
+	}
+	return out, more
 }
 
 // Text renders s as plain text.

@@ -25,3 +25,21 @@ func TestSummaryLinkStaysOneLink(t *testing.T) {
 		t.Errorf("Markdown changed an ordinary link:\n%s", md)
 	}
 }
+
+// TestSummaryBounded: an agent's huge title, a fix with control
+// characters and a long list of steps make a comment of bounded size.
+func TestSummaryBounded(t *testing.T) {
+	steps := make([]string, 50)
+	for i := range steps {
+		steps[i] = "step"
+	}
+	s := helpdesk.Summary{Marker: "m", Headline: "h", Findings: []helpdesk.Finding{{Severity: "critical", Title: strings.Repeat("x", 1<<20), Fix: "free\x1b[2Kspace", Steps: steps}}}
+	for name, out := range map[string]string{"text": s.Text(), "html": s.HTML(), "markdown": s.Markdown(), "textile": s.Textile()} {
+		if len(out) > 4*helpdesk.MaxLine+helpdesk.MaxSteps*100 {
+			t.Errorf("%s: %d bytes", name, len(out))
+		}
+		if strings.Contains(out, "\x1b") || strings.Count(out, "step") != helpdesk.MaxSteps {
+			t.Errorf("%s: control characters or %d steps:\n%.300s", name, strings.Count(out, "step"), out)
+		}
+	}
+}
