@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sondehq/sonde/collector/helpdesk"
+	"github.com/sondehq/sonde/internal/safetext"
 )
 
 // FuzzSummary renders summaries whose every string (but the marker, which
@@ -33,7 +34,10 @@ func FuzzSummary(f *testing.F) {
 			}
 			return "x"
 		}
-		plain := summary(marker, x(headline), x(ref), x(link), x(severity), x(title), x(fix), x(step), int(n))
+		// A finding's strings are cleaned to one line first: one that is
+		// nothing but space or control characters is left out.
+		xf := func(s string) string { return x(safetext.Clean(s, helpdesk.MaxLine)) }
+		plain := summary(marker, x(headline), x(ref), x(link), xf(severity), xf(title), xf(fix), xf(step), int(n))
 
 		outs := map[string][2]string{"Text": {s.Text(), plain.Text()}, "HTML": {s.HTML(), plain.HTML()},
 			"Markdown": {s.Markdown(), plain.Markdown()}, "Textile": {s.Textile(), plain.Textile()}}
