@@ -106,15 +106,18 @@ func (s *Store) flushSeen() error {
 func (s *Store) saveSeen(seen map[string]int64) error {
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("beginning: %w", err)
 	}
 	defer tx.Rollback()
 	st := tx.Stmt(s.writes.seen)
 	for id, at := range seen {
 		// max(): a hello may have written a later time meanwhile.
 		if _, err := st.Exec(at, id); err != nil {
-			return err
+			return fmt.Errorf("agent %s: %w", id, err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
 }
