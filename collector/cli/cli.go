@@ -45,8 +45,9 @@ commands:
   alerts [--agent AGENT] [--json]               current alerts, firing and pending, and their silences
   silence add --match k=v,... --for 2h [--comment TEXT] | list | expire ID
                                                 mute alert notifications (l2)
-  ticket open|list|show|note|assign|start|escalate|resolve|close|reopen
-                                                work tickets (sonde ticket for details)
+  ticket open|list|show|note|assign|start|escalate|resolve|close|reopen|link
+                                                work tickets, and link them to the customer's
+                                                helpdesk (sonde ticket for details)
   version                                       print the version
 
 AGENT is an agent ID or a unique hostname.
