@@ -61,7 +61,11 @@ func FuzzSummary(f *testing.F) {
 			t.Errorf("Textile lost the marker:\n%s", outs["Textile"][0])
 		}
 
-		valid := utf8.ValidString(headline + ref + link + severity + title + fix + step)
+		// Each string on its own: two invalid halves can make a valid whole.
+		valid := true
+		for _, s := range []string{headline, ref, link, severity, title, fix, step} {
+			valid = valid && utf8.ValidString(s)
+		}
 		shown := min(int(n), helpdesk.MaxFindings)
 		in := len(headline) + len(ref) + len(link) + len(marker) + shown*(len(severity)+len(title)+len(fix)+2*len(step)+len(title))
 		limit := 1024 + shown*256 + 8*in
