@@ -1,7 +1,6 @@
 package glpi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,15 +9,10 @@ import (
 	"testing"
 
 	"github.com/sondehq/sonde/collector/helpdesk"
+	"github.com/sondehq/sonde/collector/helpdesk/helpdesktest"
 )
 
 var nt = helpdesk.NewTicket{Ref: "SND-7", Marker: "sonde:SND-7", Title: "Disk almost full <on> host-7", Text: "Sonde opened this ticket.\nSee <https://sonde.example/t/SND-7>"}
-
-func file(size int64) helpdesk.File {
-	data := bytes.Repeat([]byte("g"), int(size))
-	return helpdesk.File{Name: "sonde-SND-7-bundle-4.zip", Type: "application/zip", Size: size,
-		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-}
 
 func TestNewRefuses(t *testing.T) {
 	for name, edit := range map[string]func(*helpdesk.Settings){
@@ -131,7 +125,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		_, e1 := c.Open(ctx, nt)
 		_, e2 := c.Find(ctx, nt)
 		e3 := c.Comment(ctx, key, helpdesk.Summary{Marker: "m", Headline: "h"})
-		e4 := c.Attach(ctx, key, file(100))
+		e4 := c.Attach(ctx, key, helpdesktest.File(100))
 		_, e5 := c.Has(ctx, key, "m")
 		_, e6 := c.State(ctx, key)
 		for i, err := range []error{e1, e2, e3, e4, e5, e6} {
@@ -189,7 +183,7 @@ func TestAttachOverMaxUploadSendsNothing(t *testing.T) {
 	}
 	_, before := f.counts()
 	opened := false
-	fl := file(1001)
+	fl := helpdesktest.File(1001)
 	fl.Open = func() (io.ReadCloser, error) { opened = true; return nil, errors.New("not to be opened") }
 	if err := c.Attach(context.Background(), key, fl); err == nil || !strings.Contains(err.Error(), "max_upload") {
 		t.Errorf("Attach of 1001 bytes over a max_upload of 1000 = %v", err)
@@ -206,12 +200,12 @@ func TestAttachOverGLPIsLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Attach(context.Background(), key, file(1<<20))
+	err = c.Attach(context.Background(), key, helpdesktest.File(1<<20))
 	var se *helpdesk.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("Attach over the server's limit = %v; want HTTP 413", err)
 	}
-	if _, ok := f.Attachment(key, file(1).Name); ok {
+	if _, ok := f.Attachment(key, helpdesktest.File(1).Name); ok {
 		t.Error("the refused file is on the ticket")
 	}
 }
@@ -225,7 +219,7 @@ func TestAttachReopensTheFileForANewSession(t *testing.T) {
 	}
 	f.expire()
 	opens := 0
-	fl := file(5000)
+	fl := helpdesktest.File(5000)
 	open := fl.Open
 	fl.Open = func() (io.ReadCloser, error) { opens++; return open() }
 	if err := c.Attach(context.Background(), key, fl); err != nil {

@@ -72,10 +72,7 @@ func Conformance(t *testing.T, c helpdesk.Connector, b Backend, size int64) {
 		t.Errorf("no comment has the finding and the marker, with the agent's text escaped: %q", b.Comments(key))
 	}
 
-	data := bytes.Repeat([]byte("sonde bundle bytes\n"), int(size/19)+1)[:size]
-	sum256 := sha256.Sum256(data)
-	f := helpdesk.File{Name: "sonde-SND-7-bundle-4.zip", Type: "application/zip", Size: size, SHA256: hex.EncodeToString(sum256[:]),
-		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	f := File(size)
 	if has, err := c.Has(ctx, key, f.Name); err != nil || has {
 		t.Fatalf("Has(file) before Attach = %v, %v", has, err)
 	}
@@ -105,4 +102,13 @@ func Conformance(t *testing.T, c helpdesk.Connector, b Backend, size int64) {
 	if !errors.As(err, &se) || se.Code != 429 || se.RetryAfter != 7*time.Second {
 		t.Fatalf("a throttled request: %v; want HTTP 429 with a 7 s Retry-After", err)
 	}
+}
+
+// File is a bundle-like attachment of size bytes, named as the courier
+// names a bundle, with its SHA-256: what connectors' tests upload.
+func File(size int64) helpdesk.File {
+	data := bytes.Repeat([]byte("sonde bundle bytes\n"), int(size/19)+1)[:size]
+	sum := sha256.Sum256(data)
+	return helpdesk.File{Name: "sonde-SND-7-bundle-4.zip", Type: "application/zip", Size: size, SHA256: hex.EncodeToString(sum[:]),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/sondehq/sonde/collector/helpdesk"
+	"github.com/sondehq/sonde/collector/helpdesk/helpdesktest"
 )
 
 type rTicket struct {
@@ -231,13 +232,6 @@ func newConn(t *testing.T, s helpdesk.Settings) *Connector {
 
 var nt = helpdesk.NewTicket{Ref: "SND-7", Marker: "sonde:SND-7", Title: "Disk almost full on host-7", Text: "Sonde opened this ticket.", Queue: "L2"}
 
-func bigFile(size int64) helpdesk.File {
-	data := bytes.Repeat([]byte("sonde bundle bytes\n"), int(size/19)+1)[:size]
-	sum := sha256.Sum256(data)
-	return helpdesk.File{Name: "sonde-SND-7-bundle-4.zip", Type: "application/zip", Size: size, SHA256: hex.EncodeToString(sum[:]),
-		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-}
-
 // TestCourierSteps runs what the courier does against the receiver: open
 // (twice, as after a lost answer), comment (twice), attach, and checks
 // what the receiver kept.
@@ -278,7 +272,7 @@ func TestCourierSteps(t *testing.T) {
 		t.Errorf("comment = %v", cm)
 	}
 
-	f := bigFile(3<<20 + 1)
+	f := helpdesktest.File(3<<20 + 1)
 	opens := 0
 	open := f.Open
 	f.Open = func() (io.ReadCloser, error) { opens++; return open() }
@@ -328,7 +322,7 @@ func TestWrongSecretRefused(t *testing.T) {
 	ctx := context.Background()
 	_, e1 := c.Open(ctx, nt)
 	e2 := c.Comment(ctx, "HD-1", helpdesk.Summary{Marker: "m"})
-	e3 := c.Attach(ctx, "HD-1", bigFile(1000))
+	e3 := c.Attach(ctx, "HD-1", helpdesktest.File(1000))
 	for i, err := range []error{e1, e2, e3} {
 		var se *helpdesk.StatusError
 		if !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
@@ -363,7 +357,7 @@ func TestAttachLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := rc.count()
-	f := bigFile(1001)
+	f := helpdesktest.File(1001)
 	f.Open = func() (io.ReadCloser, error) {
 		t.Error("a file over max_upload was opened")
 		return nil, errors.New("no")
@@ -371,7 +365,7 @@ func TestAttachLimits(t *testing.T) {
 	if err := c.Attach(ctx, key, f); err == nil || !strings.Contains(err.Error(), "max_upload") {
 		t.Errorf("Attach over max_upload = %v", err)
 	}
-	f = bigFile(900)
+	f = helpdesktest.File(900)
 	f.SHA256 = strings.Repeat("0", 64)
 	if err := c.Attach(ctx, key, f); err == nil || !strings.Contains(err.Error(), "SHA-256") {
 		t.Errorf("Attach of a file that is not the one announced = %v", err)
@@ -380,7 +374,7 @@ func TestAttachLimits(t *testing.T) {
 		t.Errorf("%d calls reached the receiver; want none", rc.count()-before)
 	}
 
-	err = newConn(t, settings(rc.srv.URL)).Attach(ctx, key, bigFile(1<<20+1))
+	err = newConn(t, settings(rc.srv.URL)).Attach(ctx, key, helpdesktest.File(1<<20+1))
 	var se *helpdesk.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("Attach over the receiver's limit = %v; want HTTP 413", err)

@@ -1,7 +1,6 @@
 package zammad
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1" // Zammad's webhook signature
@@ -13,15 +12,10 @@ import (
 	"testing"
 
 	"github.com/sondehq/sonde/collector/helpdesk"
+	"github.com/sondehq/sonde/collector/helpdesk/helpdesktest"
 )
 
 var nt = helpdesk.NewTicket{Ref: "SND-7", Marker: "sonde:SND-7", Title: "Disk almost full", Text: "Sonde opened this ticket."}
-
-func file(size int64) helpdesk.File {
-	data := bytes.Repeat([]byte("z"), int(size))
-	return helpdesk.File{Name: "sonde-SND-7-bundle-4.zip", Type: "application/zip", Size: size,
-		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
-}
 
 func TestNewRefuses(t *testing.T) {
 	for name, edit := range map[string]func(*helpdesk.Settings){
@@ -90,7 +84,7 @@ func TestSecretNeverInErrors(t *testing.T) {
 	_, e1 := c.Open(ctx, nt)
 	_, e2 := c.Find(ctx, nt)
 	e3 := c.Comment(ctx, key, helpdesk.Summary{Marker: "m", Headline: "h"})
-	e4 := c.Attach(ctx, key, file(100))
+	e4 := c.Attach(ctx, key, helpdesktest.File(100))
 	_, e5 := c.Has(ctx, key, "m")
 	_, e6 := c.State(ctx, key)
 	for i, err := range []error{e1, e2, e3, e4, e5, e6} {
@@ -152,7 +146,7 @@ func TestAttachOverMaxUploadSendsNothing(t *testing.T) {
 	}
 	before := f.count()
 	opened := false
-	fl := file(1001)
+	fl := helpdesktest.File(1001)
 	fl.Open = func() (io.ReadCloser, error) { opened = true; return nil, errors.New("not to be opened") }
 	err = c.Attach(context.Background(), key, fl)
 	if err == nil || !strings.Contains(err.Error(), "max_upload") {
@@ -170,7 +164,7 @@ func TestAttachOverZammadsLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Attach(context.Background(), key, file(1<<20))
+	err = c.Attach(context.Background(), key, helpdesktest.File(1<<20))
 	var se *helpdesk.StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("Attach over the server's limit = %v; want HTTP 413", err)
@@ -184,7 +178,7 @@ func TestAttachShortFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl := file(1000)
+	fl := helpdesktest.File(1000)
 	fl.Size = 2000 // the file on disk is shorter than announced
 	if err := c.Attach(context.Background(), key, fl); err == nil {
 		t.Error("Attach of a file shorter than its Size succeeded")
