@@ -57,9 +57,17 @@ type Env struct {
 	// samples (Env.Health, Set.RunInOrder) never run lowered.
 	Background bool
 
-	// scrub is this probe run's redactor (see Scrub); Set.Run gives each
+	// scrub is this probe run's redaction (see Scrub); Set.Run gives each
 	// probe its own.
-	scrub *redact.Redactor
+	scrub *scrubbing
+}
+
+// scrubbing is what one probe run scrubbed: with its redactor, and what
+// the lines it kept from an earlier run held (see ScrubKept).
+type scrubbing struct {
+	r     *redact.Redactor // nil until Scrub is called
+	kept  map[string]uint32
+	lines int // lines ScrubLine scrubbed anew
 }
 
 // Scrub removes secrets from text the probe read on the host (a command
@@ -67,20 +75,77 @@ type Env struct {
 // bundles, before it leaves the machine. where names the field, such as
 // "cmdline". What it removes is counted in the probe's result.
 func (e *Env) Scrub(s, where string) string {
-	if e.scrub == nil {
-		e.scrub = redact.New(redact.Options{})
+	sc := e.scrubbing()
+	if sc.r == nil {
+		sc.r = redact.New(redact.Options{})
 	}
-	return e.scrub.TextAt(s, where)
+	return sc.r.TextAt(s, where)
 }
 
-// scrubbed counts what Scrub removed, by rule.
+// ScrubLine is Scrub for text a probe keeps between runs and shows again
+// while it is unchanged (a command line): it also returns what was removed
+// from it, by rule, for ScrubKept to count again at each later run that
+// shows the line without scrubbing it anew.
+func (e *Env) ScrubLine(s, where string) (string, []protocol.Scrub) {
+	// A redactor of its own tells this line's finds from the run's others;
+	// it pseudonymizes nothing, so it needs no salt drawn.
+	r := redact.New(redact.Options{Salt: []byte("line")})
+	out := r.TextAt(s, where)
+	found := scrubCounts(r)
+	e.scrubbing().lines++
+	e.ScrubKept(found)
+	return out, found
+}
+
+// ScrubKept counts in this run's result what ScrubLine removed from a kept
+// line that the probe shows again.
+func (e *Env) ScrubKept(found []protocol.Scrub) {
+	if len(found) == 0 {
+		return
+	}
+	sc := e.scrubbing()
+	if sc.kept == nil {
+		sc.kept = map[string]uint32{}
+	}
+	for _, f := range found {
+		sc.kept[f.Rule] = uint32(min(uint64(sc.kept[f.Rule])+uint64(f.Count), math.MaxUint32))
+	}
+}
+
+func (e *Env) scrubbing() *scrubbing {
+	if e.scrub == nil {
+		e.scrub = &scrubbing{}
+	}
+	return e.scrub
+}
+
+// scrubbed counts what was removed in this run, by rule, sorted.
 func (e *Env) scrubbed() []protocol.Scrub {
 	if e.scrub == nil {
 		return nil
 	}
+	out := scrubCounts(e.scrub.r)
+	for rule, n := range e.scrub.kept {
+		i := sort.Search(len(out), func(i int) bool { return out[i].Rule >= rule })
+		if i < len(out) && out[i].Rule == rule {
+			out[i].Count = uint32(min(uint64(out[i].Count)+uint64(n), math.MaxUint32))
+			continue
+		}
+		out = append(out, protocol.Scrub{})
+		copy(out[i+1:], out[i:])
+		out[i] = protocol.Scrub{Rule: rule, Count: n}
+	}
+	return out
+}
+
+// scrubCounts lists what r removed, by rule, sorted; nil for a nil r.
+func scrubCounts(r *redact.Redactor) []protocol.Scrub {
+	if r == nil {
+		return nil
+	}
 	var out []protocol.Scrub
-	for _, r := range e.scrub.Report().Rules {
-		out = append(out, protocol.Scrub{Rule: r.Rule, Count: uint32(min(r.Count, math.MaxUint32))})
+	for _, rr := range r.Report().Rules {
+		out = append(out, protocol.Scrub{Rule: rr.Rule, Count: uint32(min(rr.Count, math.MaxUint32))})
 	}
 	return out
 }

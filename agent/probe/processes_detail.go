@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sondehq/sonde/protocol"
 )
 
 // This file holds what the processes probe reads of the processes it
@@ -49,14 +51,14 @@ type procDetail struct {
 	cmdline string // scrubbed and bounded
 	cut     bool
 	// rawHash is the hash of the raw command line last scrubbed (as read,
-	// before its arguments are joined), rawCut says it was read in part,
-	// and clean says the scrub found nothing in it: the same raw line is
-	// then shown again without being joined and scrubbed anew, which costs
-	// far more than reading it. A line with secrets is scrubbed at every
-	// call, so the probe result counts what was scrubbed in it every time.
+	// before its arguments are joined), and rawCut says it was read in
+	// part: the same raw line is then shown again without being joined and
+	// scrubbed anew, which costs far more than reading it (a microsecond a
+	// byte). found is what the scrub removed from it, counted again in
+	// each result that shows it.
 	rawHash uint64
 	rawCut  bool
-	clean   bool
+	found   []protocol.Scrub
 	// shown is the probe's call (full, or health for topDetails) at
 	// which the process was last shown.
 	shown uint64
@@ -108,12 +110,13 @@ func (p *processesProbe) refresh(ctx context.Context, env *Env, s *procSample, d
 	}
 	raw, cut := p.readDetail(ctx, s, &d, !known && static)
 	h := maphash.Bytes(cmdlineSeed, raw)
-	if known && d.clean && h == d.rawHash && cut == d.rawCut {
+	if known && h == d.rawHash && cut == d.rawCut {
+		env.ScrubKept(d.found)
 		return d
 	}
 	text, textCut := cmdlineText(raw, cut)
-	scrubbed := env.Scrub(text, "cmdline")
-	d.rawHash, d.rawCut, d.clean = h, cut, scrubbed == text
+	scrubbed, found := env.ScrubLine(text, "cmdline")
+	d.rawHash, d.rawCut, d.found = h, cut, found
 	d.cmdline, d.cut = bound(scrubbed, maxCmdline, textCut)
 	return d
 }

@@ -51,7 +51,7 @@ func (p *processesProbe) busiest(snap procSnapshot) *procSample {
 // maxTopDetails bounds the processes whose command lines the health
 // variant keeps between calls: the busiest process changes from one call
 // to the next among a few (a build, the agent itself, a browser), and one
-// back on top with the same clean command line is not scrubbed again (see
+// back on top with the same command line is not scrubbed again (see
 // refresh), which would cost more than the rest of the call.
 const maxTopDetails = 8
 

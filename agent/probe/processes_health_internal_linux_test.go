@@ -56,7 +56,7 @@ func TestHealthTopDetailsKept(t *testing.T) {
 		if len(p.topDetails) > maxTopDetails {
 			t.Fatalf("second %d: details of %d processes kept, bound %d", second, len(p.topDetails), maxTopDetails)
 		}
-		return top.PID, env.scrub != nil
+		return top.PID, env.scrub != nil && env.scrub.lines > 0
 	}
 	for i := range procs {
 		if pid, scrubbed := call(i, i); pid != int32(100+i) || !scrubbed {
@@ -77,5 +77,54 @@ func TestHealthTopDetailsKept(t *testing.T) {
 	call(200, 0)
 	if _, ok := p.topDetails[int32(100+procs-1)]; ok {
 		t.Error("the details of a process that exited are kept")
+	}
+}
+
+// TestSecretLineKeptAndCounted: a command line that holds a secret is
+// scrubbed once; shown again unchanged, it is not scrubbed anew, and each
+// result still counts what was removed from it. Rewritten, it is scrubbed
+// again.
+func TestSecretLineKeptAndCounted(t *testing.T) {
+	root := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		path := filepath.Join(root, "proc", name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("stat", "procs_running 1\nprocs_blocked 0\n")
+	write("loadavg", "1.00 1.00 1.00 1/20 100\n")
+	p := &processesProbe{topN: 5, now: time.Now, pageSize: 4096}
+	call := func(second int, cmdline string) (top string, anew bool, counted uint32) {
+		t.Helper()
+		write("uptime", strconv.Itoa(1000+second)+".00 0\n")
+		write("100/stat", "100 (mysql) S 1 1 1 0 -1 0 0 0 0 0 "+strconv.Itoa(90*second)+" 0 0 0 20 0 1 0 500 1000 300 0\n")
+		write("100/cmdline", cmdline)
+		env := &Env{Health: true}
+		v, err := p.Collect(WithRoot(t.Context(), root), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range env.scrubbed() {
+			counted += s.Count
+		}
+		return v.(*ProcessHealth).Top.Cmdline, env.scrub != nil && env.scrub.lines > 0, counted
+	}
+	const want = "mysql --password=[REDACTED:cli-flag-secret] -h db"
+	secret := "mysql\x00--password=Canary-7secret\x00-h\x00db\x00"
+	if top, anew, n := call(1, secret); top != want || !anew || n != 1 {
+		t.Fatalf("first call: %q, scrubbed anew %v, %d counted; want %q, true, 1", top, anew, n, want)
+	}
+	for second := 2; second < 5; second++ {
+		if top, anew, n := call(second, secret); top != want || anew || n != 1 {
+			t.Errorf("call %d, same line: %q, scrubbed anew %v, %d counted; want %q, false, 1", second, top, anew, n, want)
+		}
+	}
+	if top, anew, n := call(5, "mysql\x00--password=Canary-8other\x00\x00"); top != "mysql --password=[REDACTED:cli-flag-secret]" || !anew || n != 1 {
+		t.Errorf("rewritten: %q, scrubbed anew %v, %d counted", top, anew, n)
 	}
 }
