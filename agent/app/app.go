@@ -196,6 +196,7 @@ func (f *runFlags) run(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
 	debug.SetMemoryLimit(int64(ceiling)) // the collector works harder near it
+	oneProcessor()
 	batteryFloor, err := cfg.BatteryFloorPercent()
 	if err != nil {
 		return fmt.Errorf("starting the agent: %w", err)
