@@ -18,7 +18,8 @@ import (
 // readers of agents see it at once (Agent, Agents), and the writer saves
 // them all in one transaction at most seenFlushEvery later, and at Close.
 // A crash of the collector loses at most that much of last_seen, never a
-// snapshot. A hello (SeenAgent) still writes its time straight away.
+// snapshot. A hello (SeenAgent) writes its time straight away only with
+// facts that changed; otherwise its time is held too.
 
 // seenFlushEvery bounds how old the database's last_seen may be behind
 // what readers are shown.
@@ -28,6 +29,9 @@ const seenFlushEvery = 2 * time.Second
 type lastSeen struct {
 	mu      sync.Mutex
 	pending map[string]int64 // agent ID → received_at, Unix ns
+	// noted wakes the group committer for a time held by noteOutside,
+	// which no batch of its own would otherwise have it save.
+	noted chan struct{}
 }
 
 // note records that agent id was heard at at (Unix ns), unless a later
@@ -40,6 +44,16 @@ func (l *lastSeen) note(id string, at int64) {
 	}
 	if at > l.pending[id] {
 		l.pending[id] = at
+	}
+}
+
+// noteOutside is note from outside the group committer (a hello), and
+// has it save the time within seenFlushEvery.
+func (l *lastSeen) noteOutside(id string, at int64) {
+	l.note(id, at)
+	select {
+	case l.noted <- struct{}{}:
+	default:
 	}
 }
 

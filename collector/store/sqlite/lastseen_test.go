@@ -1,11 +1,13 @@
 package sqlite_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/sondehq/sonde/collector/store"
 	"github.com/sondehq/sonde/collector/store/sqlite"
+	"github.com/sondehq/sonde/protocol"
 )
 
 // openSeenEvery opens path with the last-seen times saved every d.
@@ -123,4 +125,62 @@ func TestLastSeenAndHello(t *testing.T) {
 			t.Errorf("%s after a restart: last seen %s, want %s", id, got, at)
 		}
 	}
+}
+
+// TestHelloUnchangedHeld: a hello with the facts, version and probes
+// stored already moves last_seen as a snapshot does, held and shown at
+// once, saved by the flush (with no snapshot to start one) and at Close;
+// one with changed facts is written straight away.
+func TestHelloUnchangedHeld(t *testing.T) {
+	facts := protocol.Facts{Hostname: "host-9", OS: "linux", CPUs: 8}
+	hello := func(s *sqlite.Store, id string, f protocol.Facts, at time.Time) {
+		t.Helper()
+		if err := s.SeenAgent(t.Context(), store.Agent{ID: id, Facts: f, AgentVersion: "0.3.0", Probes: []string{"cpu"}, LastSeen: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("held until Close", func(t *testing.T) {
+		path := t.TempDir() + "/sonde.db"
+		s := openSeenEvery(t, path, time.Hour)
+		file := open(t, path)
+		enroll(t, s, "a1", "host-1")
+		hello(s, "a1", facts, base.Add(time.Hour)) // new facts: written
+		if got := lastSeenOf(t, file, "a1"); !got.Equal(base.Add(time.Hour)) {
+			t.Fatalf("a hello with new facts: the file has last seen %s", got)
+		}
+		hello(s, "a1", facts, base.Add(2*time.Hour)) // the same: held
+		if got := lastSeenOf(t, s, "a1"); !got.Equal(base.Add(2 * time.Hour)) {
+			t.Errorf("a hello with the same facts: shown last seen %s", got)
+		}
+		if got := lastSeenOf(t, file, "a1"); !got.Equal(base.Add(time.Hour)) {
+			t.Errorf("a hello with the same facts was written at once: the file has %s", got)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := lastSeenOf(t, file, "a1"); !got.Equal(base.Add(2 * time.Hour)) {
+			t.Errorf("after Close the file has last seen %s", got)
+		}
+	})
+	t.Run("saved by the flush", func(t *testing.T) {
+		path := t.TempDir() + "/sonde.db"
+		s := openSeenEvery(t, path, 20*time.Millisecond)
+		file := open(t, path)
+		enroll(t, s, "a1", "host-1")
+		hello(s, "a1", facts, base.Add(time.Hour))
+		hello(s, "a1", facts, base.Add(2*time.Hour))
+		deadline := time.Now().Add(5 * time.Second)
+		for got := lastSeenOf(t, file, "a1"); !got.Equal(base.Add(2 * time.Hour)); got = lastSeenOf(t, file, "a1") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the file has last seen %s 5 s after a hello with the same facts", got)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	t.Run("unknown agent", func(t *testing.T) {
+		s := openSeenEvery(t, t.TempDir()+"/sonde.db", time.Hour)
+		if err := s.SeenAgent(t.Context(), store.Agent{ID: "ghost", Facts: facts}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SeenAgent(ghost): %v, want ErrNotFound", err)
+		}
+	})
 }

@@ -140,6 +140,11 @@ func (s *Store) writeSnapshots() {
 		select {
 		case req := <-s.puts:
 			batch = append(batch, req)
+		case <-s.seen.noted:
+			if flush == nil {
+				flush = time.After(s.seenEvery)
+			}
+			continue
 		case <-flush:
 			flush = nil
 			if s.flushSeen() != nil { // kept, and shown to readers: try again

