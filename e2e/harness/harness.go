@@ -253,9 +253,15 @@ func WaitFor(t testing.TB, what string, patience time.Duration, cond func() bool
 	}
 }
 
-// FreeAddr returns a loopback address free for both TCP and UDP right now.
+// FreeAddr returns a loopback address free for both TCP and UDP right now,
+// and never one it returned before in this process: the kernel may hand
+// the port just closed out again, and a test that asks for two addresses
+// (a collector's QUIC port, whose TCP fallback listens on it too, and its
+// HTTP port) got the same one twice ("bind: address already in use").
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	for range 100 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -263,14 +269,24 @@ func FreeAddr(t testing.TB) string {
 		}
 		addr := l.Addr().String()
 		l.Close()
+		if handedOut.addrs[addr] {
+			continue
+		}
 		if u, err := net.ListenPacket("udp", addr); err == nil {
 			u.Close()
+			handedOut.addrs[addr] = true
 			return addr
 		}
 	}
 	t.Fatal("no free loopback port")
 	return ""
 }
+
+// handedOut is what FreeAddr returned.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
 
 // Key names one stored snapshot.
 type Key struct {
