@@ -13,19 +13,7 @@ import (
 // the probe keeps the details of at most maxTopDetails processes, none
 // that has exited.
 func TestHealthTopDetailsKept(t *testing.T) {
-	root := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(root, "proc", name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("stat", "procs_running 1\nprocs_blocked 0\n")
-	write("loadavg", "1.00 1.00 1.00 1/20 100\n")
+	root, write := procTree(t)
 	const procs = maxTopDetails + 4
 	ticks := make([]int, procs)
 	gone := map[int]bool{}
@@ -85,19 +73,7 @@ func TestHealthTopDetailsKept(t *testing.T) {
 // result still counts what was removed from it. Rewritten, it is scrubbed
 // again.
 func TestSecretLineKeptAndCounted(t *testing.T) {
-	root := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(root, "proc", name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("stat", "procs_running 1\nprocs_blocked 0\n")
-	write("loadavg", "1.00 1.00 1.00 1/20 100\n")
+	root, write := procTree(t)
 	p := &processesProbe{topN: 5, now: time.Now, pageSize: 4096}
 	call := func(second int, cmdline string) (top string, anew bool, counted uint32) {
 		t.Helper()
@@ -127,4 +103,24 @@ func TestSecretLineKeptAndCounted(t *testing.T) {
 	if top, anew, n := call(5, "mysql\x00--password=Canary-8other\x00\x00"); top != "mysql --password=[REDACTED:cli-flag-secret]" || !anew || n != 1 {
 		t.Errorf("rewritten: %q, scrubbed anew %v, %d counted", top, anew, n)
 	}
+}
+
+// procTree makes a fixture root with /proc/stat and /proc/loadavg, and
+// returns it with a function that writes a file under its /proc.
+func procTree(t *testing.T) (string, func(name, content string)) {
+	t.Helper()
+	root := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		path := filepath.Join(root, "proc", name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("stat", "procs_running 1\nprocs_blocked 0\n")
+	write("loadavg", "1.00 1.00 1.00 1/20 100\n")
+	return root, write
 }

@@ -133,9 +133,9 @@ func TestLastSeenAndHello(t *testing.T) {
 // one with changed facts is written straight away.
 func TestHelloUnchangedHeld(t *testing.T) {
 	facts := protocol.Facts{Hostname: "host-9", OS: "linux", CPUs: 8}
-	hello := func(s *sqlite.Store, id string, f protocol.Facts, at time.Time) {
+	hello := func(s *sqlite.Store, at time.Time) {
 		t.Helper()
-		if err := s.SeenAgent(t.Context(), store.Agent{ID: id, Facts: f, AgentVersion: "0.3.0", Probes: []string{"cpu"}, LastSeen: at}); err != nil {
+		if err := s.SeenAgent(t.Context(), store.Agent{ID: "a1", Facts: facts, AgentVersion: "0.3.0", Probes: []string{"cpu"}, LastSeen: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -144,11 +144,11 @@ func TestHelloUnchangedHeld(t *testing.T) {
 		s := openSeenEvery(t, path, time.Hour)
 		file := open(t, path)
 		enroll(t, s, "a1", "host-1")
-		hello(s, "a1", facts, base.Add(time.Hour)) // new facts: written
+		hello(s, base.Add(time.Hour)) // new facts: written
 		if got := lastSeenOf(t, file, "a1"); !got.Equal(base.Add(time.Hour)) {
 			t.Fatalf("a hello with new facts: the file has last seen %s", got)
 		}
-		hello(s, "a1", facts, base.Add(2*time.Hour)) // the same: held
+		hello(s, base.Add(2*time.Hour)) // the same: held
 		if got := lastSeenOf(t, s, "a1"); !got.Equal(base.Add(2 * time.Hour)) {
 			t.Errorf("a hello with the same facts: shown last seen %s", got)
 		}
@@ -167,8 +167,8 @@ func TestHelloUnchangedHeld(t *testing.T) {
 		s := openSeenEvery(t, path, 20*time.Millisecond)
 		file := open(t, path)
 		enroll(t, s, "a1", "host-1")
-		hello(s, "a1", facts, base.Add(time.Hour))
-		hello(s, "a1", facts, base.Add(2*time.Hour))
+		hello(s, base.Add(time.Hour))
+		hello(s, base.Add(2*time.Hour))
 		deadline := time.Now().Add(5 * time.Second)
 		for got := lastSeenOf(t, file, "a1"); !got.Equal(base.Add(2 * time.Hour)); got = lastSeenOf(t, file, "a1") {
 			if time.Now().After(deadline) {
